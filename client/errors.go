@@ -1,0 +1,86 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors, matched with errors.Is against errors returned by Client.
+var (
+	ErrInvalidArgument = errors.New("timefence: invalid argument")
+	ErrUnknownEntity   = errors.New("timefence: unknown entity")
+	ErrUnknownView     = errors.New("timefence: unknown feature view")
+	ErrUnknownFeature  = errors.New("timefence: unknown feature")
+	ErrUnknownSplit    = errors.New("timefence: unknown split")
+	ErrSchemaMismatch  = errors.New("timefence: schema mismatch")
+	ErrSplitExists     = errors.New("timefence: split exists with other bounds")
+	ErrBatchConflict   = errors.New("timefence: batch id reused with different content")
+	ErrSplitRequired   = errors.New("timefence: split required")
+	ErrCutoffExceeded  = errors.New("timefence: cutoff exceeded")
+	ErrPermission      = errors.New("timefence: permission denied")
+	ErrUnavailable     = errors.New("timefence: server unavailable")
+)
+
+var reasons = map[string]error{
+	"INVALID_ARGUMENT":     ErrInvalidArgument,
+	"UNKNOWN_ENTITY":       ErrUnknownEntity,
+	"UNKNOWN_FEATURE_VIEW": ErrUnknownView,
+	"UNKNOWN_FEATURE":      ErrUnknownFeature,
+	"UNKNOWN_SPLIT":        ErrUnknownSplit,
+	"SCHEMA_MISMATCH":      ErrSchemaMismatch,
+	"SPLIT_EXISTS":         ErrSplitExists,
+	"BATCH_ID_CONFLICT":    ErrBatchConflict,
+	"SPLIT_REQUIRED":       ErrSplitRequired,
+	"CUTOFF_EXCEEDED":      ErrCutoffExceeded,
+	"PERMISSION_DENIED":    ErrPermission,
+	"UNAVAILABLE":          ErrUnavailable,
+}
+
+// Error is an error returned by the server.
+type Error struct {
+	Code     codes.Code
+	Reason   string // ErrorInfo reason, e.g. "CUTOFF_EXCEEDED"
+	Message  string
+	Metadata map[string]string // ErrorInfo metadata, e.g. "offending_rows"
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("timefence: %s", e.Message) }
+
+// Is matches the sentinel of the error's reason, or of its code when the
+// server gave no reason.
+func (e *Error) Is(target error) bool {
+	if s, ok := reasons[e.Reason]; ok {
+		return s == target
+	}
+	switch e.Code {
+	case codes.InvalidArgument:
+		return target == ErrInvalidArgument
+	case codes.Unavailable:
+		return target == ErrUnavailable
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return target == ErrPermission
+	}
+	return false
+}
+
+// fromStatus converts a gRPC error into *Error; other errors pass through.
+func fromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	e := &Error{Code: st.Code(), Message: st.Message()}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			e.Reason, e.Metadata = info.GetReason(), info.GetMetadata()
+		}
+	}
+	return e
+}

@@ -1,0 +1,69 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+)
+
+// toValue converts a Go value: nil, int, int32, int64, float32, float64,
+// string, bool, []byte or []float32.
+func toValue(v any) (*timefencev1.Value, error) {
+	switch x := v.(type) {
+	case nil:
+		return &timefencev1.Value{}, nil
+	case int:
+		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: int64(x)}}, nil
+	case int32:
+		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: int64(x)}}, nil
+	case int64:
+		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: x}}, nil
+	case float64:
+		return &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: x}}, nil
+	case float32:
+		return &timefencev1.Value{Kind: &timefencev1.Value_FloatValue{FloatValue: x}}, nil
+	case string:
+		return &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: x}}, nil
+	case bool:
+		return &timefencev1.Value{Kind: &timefencev1.Value_BoolValue{BoolValue: x}}, nil
+	case []byte:
+		return &timefencev1.Value{Kind: &timefencev1.Value_BytesValue{BytesValue: x}}, nil
+	case []float32:
+		return &timefencev1.Value{Kind: &timefencev1.Value_FloatListValue{FloatListValue: &timefencev1.FloatList{Values: x}}}, nil
+	case *timefencev1.Value:
+		return x, nil
+	}
+	return nil, fmt.Errorf("%w: unsupported value type %T", ErrInvalidArgument, v)
+}
+
+// fromValue converts a wire value to Go: nil, int64, float64, float32,
+// string, bool, []byte or []float32.
+func fromValue(v *timefencev1.Value) any {
+	switch k := v.GetKind().(type) {
+	case *timefencev1.Value_Int64Value:
+		return k.Int64Value
+	case *timefencev1.Value_DoubleValue:
+		return k.DoubleValue
+	case *timefencev1.Value_FloatValue:
+		return k.FloatValue
+	case *timefencev1.Value_StringValue:
+		return k.StringValue
+	case *timefencev1.Value_BoolValue:
+		return k.BoolValue
+	case *timefencev1.Value_BytesValue:
+		return k.BytesValue
+	case *timefencev1.Value_FloatListValue:
+		return k.FloatListValue.GetValues()
+	}
+	return nil
+}
+
+func tsOrNil(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/storage"
+)
+
+// The representable time range: int64 Unix nanoseconds.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// toNanos converts a required timestamp; field names it in the error.
+func toNanos(ts *timestamppb.Timestamp, field string) (int64, error) {
+	if ts == nil {
+		return 0, invalid(field + ": missing timestamp")
+	}
+	if err := ts.CheckValid(); err != nil {
+		return 0, invalid(fmt.Sprintf("%s: invalid timestamp: %v", field, err))
+	}
+	t := ts.AsTime()
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, invalid(fmt.Sprintf("%s: %s is outside the supported range 1678..2262", field, t.Format(time.RFC3339)))
+	}
+	return t.UnixNano(), nil
+}
+
+func fromNanos(ns int64) *timestamppb.Timestamp { return timestamppb.New(time.Unix(0, ns)) }
+
+var typeToProto = map[storage.Type]timefencev1.ValueType{
+	storage.TypeInt64:     timefencev1.ValueType_VALUE_TYPE_INT64,
+	storage.TypeFloat64:   timefencev1.ValueType_VALUE_TYPE_DOUBLE,
+	storage.TypeFloat32:   timefencev1.ValueType_VALUE_TYPE_FLOAT,
+	storage.TypeString:    timefencev1.ValueType_VALUE_TYPE_STRING,
+	storage.TypeBool:      timefencev1.ValueType_VALUE_TYPE_BOOL,
+	storage.TypeBytes:     timefencev1.ValueType_VALUE_TYPE_BYTES,
+	storage.TypeFloatList: timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST,
+}
+
+var typeFromProto = func() map[timefencev1.ValueType]storage.Type {
+	m := map[timefencev1.ValueType]storage.Type{}
+	for k, v := range typeToProto {
+		m[v] = k
+	}
+	return m
+}()
+
+func toType(t timefencev1.ValueType, field string) (storage.Type, error) {
+	st, ok := typeFromProto[t]
+	if !ok {
+		return 0, invalid(fmt.Sprintf("%s: unknown or unspecified type %s", field, t))
+	}
+	return st, nil
+}
+
+// toValue converts a wire value; a value with no kind is null.
+func toValue(v *timefencev1.Value) storage.Value {
+	switch k := v.GetKind().(type) {
+	case *timefencev1.Value_Int64Value:
+		return storage.Int64(k.Int64Value)
+	case *timefencev1.Value_DoubleValue:
+		return storage.Float64(k.DoubleValue)
+	case *timefencev1.Value_FloatValue:
+		return storage.Float32(k.FloatValue)
+	case *timefencev1.Value_StringValue:
+		return storage.String(k.StringValue)
+	case *timefencev1.Value_BoolValue:
+		return storage.Bool(k.BoolValue)
+	case *timefencev1.Value_BytesValue:
+		return storage.Bytes(k.BytesValue)
+	case *timefencev1.Value_FloatListValue:
+		return storage.FloatList(k.FloatListValue.GetValues())
+	}
+	return storage.Value{}
+}
+
+func fromValue(v storage.Value) *timefencev1.Value {
+	switch v.Type {
+	case storage.TypeInt64:
+		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: v.Int}}
+	case storage.TypeFloat64:
+		return &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: v.Float}}
+	case storage.TypeFloat32:
+		return &timefencev1.Value{Kind: &timefencev1.Value_FloatValue{FloatValue: float32(v.Float)}}
+	case storage.TypeString:
+		return &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: v.Str}}
+	case storage.TypeBool:
+		return &timefencev1.Value{Kind: &timefencev1.Value_BoolValue{BoolValue: v.Int != 0}}
+	case storage.TypeBytes:
+		return &timefencev1.Value{Kind: &timefencev1.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	case storage.TypeFloatList:
+		return &timefencev1.Value{Kind: &timefencev1.Value_FloatListValue{FloatListValue: &timefencev1.FloatList{Values: v.List}}}
+	}
+	return nil
+}
+
+func toEntity(e *timefencev1.Entity) (storage.Entity, error) {
+	if e == nil {
+		return storage.Entity{}, invalid("entity: missing")
+	}
+	out := storage.Entity{Name: e.GetName(), Description: e.GetDescription()}
+	for i, k := range e.GetJoinKeys() {
+		t, err := toType(k.GetType(), fmt.Sprintf("entity.join_keys[%d].type", i))
+		if err != nil {
+			return out, err
+		}
+		out.JoinKeys = append(out.JoinKeys, storage.JoinKey{Name: k.GetName(), Type: t})
+	}
+	return out, nil
+}
+
+func fromEntity(e storage.Entity) *timefencev1.Entity {
+	out := &timefencev1.Entity{Name: e.Name, Description: e.Description, Version: e.Version}
+	for _, k := range e.JoinKeys {
+		out.JoinKeys = append(out.JoinKeys, &timefencev1.JoinKey{Name: k.Name, Type: typeToProto[k.Type]})
+	}
+	return out
+}
+
+func toView(v *timefencev1.FeatureView) (storage.View, error) {
+	if v == nil {
+		return storage.View{}, invalid("feature_view: missing")
+	}
+	out := storage.View{Name: v.GetName(), Entity: v.GetEntity(), Description: v.GetDescription(),
+		Tags: v.GetTags(), Owner: v.GetOwner()}
+	if v.GetTtl() != nil {
+		if err := v.GetTtl().CheckValid(); err != nil {
+			return out, invalid(fmt.Sprintf("feature_view.ttl: %v", err))
+		}
+		out.TTL = v.GetTtl().AsDuration()
+	}
+	for i, f := range v.GetFeatures() {
+		t, err := toType(f.GetType(), fmt.Sprintf("feature_view.features[%d].type", i))
+		if err != nil {
+			return out, err
+		}
+		out.Features = append(out.Features, storage.Feature{Name: f.GetName(), Type: t, Description: f.GetDescription(), Required: f.GetRequired()})
+	}
+	return out, nil
+}
+
+func fromView(v *storage.View) *timefencev1.FeatureView {
+	out := &timefencev1.FeatureView{Name: v.Name, Entity: v.Entity, Description: v.Description,
+		Tags: v.Tags, Owner: v.Owner, Version: v.Version}
+	if v.TTL > 0 {
+		out.Ttl = durationpb.New(v.TTL)
+	}
+	for _, f := range v.Features {
+		out.Features = append(out.Features, &timefencev1.Feature{Name: f.Name, Type: typeToProto[f.Type], Description: f.Description, Required: f.Required})
+	}
+	return out
+}
+
+func toSplit(s *timefencev1.Split) (storage.Split, error) {
+	if s == nil {
+		return storage.Split{}, invalid("split: missing")
+	}
+	out := storage.Split{Name: s.GetName(), Description: s.GetDescription()}
+	if s.GetStart() != nil {
+		start, err := toNanos(s.GetStart(), "split.start")
+		if err != nil {
+			return out, err
+		}
+		out.Start = start
+	}
+	end, err := toNanos(s.GetEnd(), "split.end")
+	if err != nil {
+		return out, err
+	}
+	out.End = end
+	return out, nil
+}
+
+func fromSplit(s storage.Split) *timefencev1.Split {
+	return &timefencev1.Split{Name: s.Name, Start: fromNanos(s.Start), End: fromNanos(s.End),
+		Description: s.Description, CreateTime: fromNanos(s.Created)}
+}

@@ -1,0 +1,10 @@
+// Package server serves a storage.Store over gRPC: the registry, writes and
+// online lookups of timefence.v1, Arrow Flight for bulk tables, gRPC health
+// and reflection, all on one listener.
+//
+// Handlers are thin: they validate the request, delegate to the store and
+// map errors once, in errors.go, to canonical codes with an ErrorInfo reason.
+//
+//	srv := server.New(store, server.DefaultConfig())
+//	err := srv.Serve(ctx, listener) // returns after ctx is done and a graceful stop
+package server

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/storage"
+)
+
+// Store is what the server needs of storage.
+type Store interface {
+	ApplyEntity(storage.Entity) (storage.Entity, bool, error)
+	Entity(name string) (storage.Entity, error)
+	Entities() []storage.Entity
+	ApplyView(storage.View) (*storage.View, bool, error)
+	View(name string) (*storage.View, error)
+	Views() []*storage.View
+	CreateSplit(storage.Split) (storage.Split, bool, error)
+	Split(name string) (storage.Split, error)
+	Splits() []storage.Split
+	Write(context.Context, storage.Batch) (storage.WriteResult, error)
+	ReadTime() (at int64, watermark uint64)
+	Watermark() uint64
+	Lookup(ctx context.Context, p *storage.Projection, keys [][]byte, bounds []storage.Bounds, watermark uint64) ([]storage.Result, error)
+}
+
+var _ Store = (*storage.Store)(nil)
+
+var (
+	_ timefencev1.RegistryServiceServer = (*Server)(nil)
+	_ timefencev1.WriteServiceServer    = (*Server)(nil)
+	_ timefencev1.OnlineServiceServer   = (*Server)(nil)
+)
+
+// Config holds the server's limits. DefaultConfig documents the defaults.
+type Config struct {
+	// MaxMessageBytes bounds a received or sent gRPC message. Default 64 MiB.
+	MaxMessageBytes int
+	// MaxConcurrentStreams bounds streams per connection. Default 256.
+	MaxConcurrentStreams uint32
+	// DefaultTimeout applies to unary calls that arrive without a deadline. Default 60 s.
+	DefaultTimeout time.Duration
+	// StopTimeout bounds the graceful stop; remaining calls are then cut. Default 10 s.
+	StopTimeout time.Duration
+	// Version is reported in manifests and logs.
+	Version string
+	Logger  *slog.Logger
+}
+
+// DefaultConfig returns the default limits.
+func DefaultConfig() Config {
+	return Config{
+		MaxMessageBytes:      64 << 20,
+		MaxConcurrentStreams: 256,
+		DefaultTimeout:       60 * time.Second,
+		StopTimeout:          10 * time.Second,
+		Logger:               slog.Default(),
+	}
+}
+
+// Server implements timefence's gRPC services over a Store.
+type Server struct {
+	timefencev1.UnimplementedRegistryServiceServer
+	timefencev1.UnimplementedWriteServiceServer
+	timefencev1.UnimplementedOnlineServiceServer
+
+	store Store
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a server over store.
+func New(store Store, cfg Config) *Server {
+	def := DefaultConfig()
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = def.MaxMessageBytes
+	}
+	if cfg.MaxConcurrentStreams == 0 {
+		cfg.MaxConcurrentStreams = def.MaxConcurrentStreams
+	}
+	if cfg.DefaultTimeout == 0 {
+		cfg.DefaultTimeout = def.DefaultTimeout
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = def.StopTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = def.Logger
+	}
+	return &Server{store: store, cfg: cfg, log: cfg.Logger}
+}
+
+// GRPCServer builds a grpc.Server with the limits of the config and every
+// service registered: timefence.v1, Arrow Flight, health and reflection.
+func (s *Server) GRPCServer() *grpc.Server {
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
+		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.deadlineUnary, s.logUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream),
+	)
+	timefencev1.RegisterRegistryServiceServer(g, s)
+	timefencev1.RegisterWriteServiceServer(g, s)
+	timefencev1.RegisterOnlineServiceServer(g, s)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(g, hs)
+	reflection.Register(g)
+	return g
+}
+
+// Serve serves on lis until ctx is done, then stops gracefully: in-flight
+// calls get StopTimeout to finish before they are cut.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	g := s.GRPCServer()
+	errc := make(chan error, 1)
+	go func() { errc <- g.Serve(lis) }()
+	s.log.Info("serving", "address", lis.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("stopping gracefully", "timeout", s.cfg.StopTimeout)
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(s.cfg.StopTimeout):
+		s.log.Warn("graceful stop timed out; closing remaining calls")
+		g.Stop()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error; see the server log")
+		}
+	}()
+	return h(ctx, req)
+}
+
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error; see the server log")
+		}
+	}()
+	return h(srv, ss)
+}
+
+func (s *Server) deadlineUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.DefaultTimeout)
+		defer cancel()
+	}
+	return h(ctx, req)
+}
+
+func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := h(ctx, req)
+	if err != nil {
+		s.log.Info("call failed", "method", info.FullMethod, "code", status.Code(err).String(),
+			"error", status.Convert(err).Message(), "duration", time.Since(start))
+	} else if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("call", "method", info.FullMethod, "duration", time.Since(start))
+	}
+	return resp, err
+}

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/storage"
+)
+
+func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequest) (*timefencev1.WriteBatchResponse, error) {
+	b := storage.Batch{ID: req.GetBatchId(), View: req.GetFeatureView(), Features: req.GetFeatureNames(),
+		Backfill: req.GetBackfill(), Rows: make([]storage.Row, len(req.GetRows()))}
+	if b.View == "" {
+		return nil, toStatus(invalid("feature_view: missing"))
+	}
+	for i, r := range req.GetRows() {
+		row := &b.Rows[i]
+		et, err := toNanos(r.GetEventTime(), fmt.Sprintf("rows[%d].event_time", i))
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		row.EventTime, row.Delete = et, r.GetDelete()
+		if r.GetAvailableAt() != nil {
+			if row.AvailableAt, err = toNanos(r.GetAvailableAt(), fmt.Sprintf("rows[%d].available_at", i)); err != nil {
+				return nil, toStatus(err)
+			}
+		}
+		row.Key = make([]storage.Value, len(r.GetJoinKeys()))
+		for j, k := range r.GetJoinKeys() {
+			row.Key[j] = toValue(k)
+		}
+		if len(r.GetValues()) > 0 {
+			row.Values = make([]storage.Value, len(r.GetValues()))
+			for j, v := range r.GetValues() {
+				row.Values[j] = toValue(v)
+			}
+		}
+	}
+	res, err := s.store.Write(ctx, b)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &timefencev1.WriteBatchResponse{FirstSeq: int64(res.FirstSeq), LastSeq: int64(res.LastSeq),
+		CommitTime: fromNanos(res.CommitTime), Rows: int64(res.Rows), Duplicate: res.Duplicate}, nil
+}

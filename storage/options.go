@@ -1,0 +1,51 @@
+package storage
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure a Store. Build them with DefaultOptions and the With methods.
+type Options struct {
+	// Dir is the data directory. It is created if missing.
+	Dir string
+	// SyncWrites makes every acknowledged write durable (fsync) before Write
+	// returns. Default true; turn off only for throwaway stores.
+	SyncWrites bool
+	// MaxFutureSkew is how far past the commit time an event time may lie.
+	// Default one hour.
+	MaxFutureSkew time.Duration
+	// Now is the wall clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives the store's log lines. Default slog.Default().
+	Logger *slog.Logger
+	// CacheBytes is Badger's block cache size. Default 256 MiB.
+	CacheBytes int64
+}
+
+// DefaultOptions returns the default options for a store in dir.
+func DefaultOptions(dir string) Options {
+	return Options{
+		Dir:           dir,
+		SyncWrites:    true,
+		MaxFutureSkew: time.Hour,
+		Now:           time.Now,
+		Logger:        slog.Default(),
+		CacheBytes:    256 << 20,
+	}
+}
+
+// WithSyncWrites sets SyncWrites (default true).
+func (o Options) WithSyncWrites(v bool) Options { o.SyncWrites = v; return o }
+
+// WithMaxFutureSkew sets MaxFutureSkew (default one hour).
+func (o Options) WithMaxFutureSkew(d time.Duration) Options { o.MaxFutureSkew = d; return o }
+
+// WithNow sets the wall clock (default time.Now).
+func (o Options) WithNow(now func() time.Time) Options { o.Now = now; return o }
+
+// WithLogger sets the logger (default slog.Default()).
+func (o Options) WithLogger(l *slog.Logger) Options { o.Logger = l; return o }
+
+// WithCacheBytes sets Badger's block cache size (default 256 MiB).
+func (o Options) WithCacheBytes(n int64) Options { o.CacheBytes = n; return o }

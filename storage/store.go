@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+var (
+	metaSeq   = []byte("m/seq")   // the last committed sequence number
+	metaClock = []byte("m/clock") // the last commit time
+)
+
+// Store is a versioned feature store. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	opts Options
+
+	regWrite   sync.Mutex   // serialises registry changes
+	regMu      sync.RWMutex // guards the maps below
+	entities   map[string]*Entity
+	views      map[string]*View
+	splits     map[string]*Split
+	lastViewID uint32
+
+	writeMu sync.Mutex // serialises batch commits
+	broken  error      // set when a failed write could not be undone; guarded by writeMu
+	clock   clock
+	closed  atomic.Bool
+}
+
+// Open opens (or creates) the store in opts.Dir and finishes or undoes any
+// batch a crash interrupted.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("%w: data directory is empty", ErrInvalid)
+	}
+	def := DefaultOptions(opts.Dir)
+	if opts.Now == nil {
+		opts.Now = def.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = def.Logger
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = def.CacheBytes
+	}
+	bopts := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(opts.SyncWrites).
+		WithNumVersionsToKeep(1).
+		WithBlockCacheSize(opts.CacheBytes).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(bopts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts}
+	s.clock.now = func() int64 { return opts.Now().UnixNano() }
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadRegistry(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.db.Close()
+}
+
+// Watermark returns the highest sequence number visible to reads.
+func (s *Store) Watermark() uint64 { return s.clock.watermark() }
+
+// ReadTime returns the time and watermark of an online read at now. A read at
+// that time and watermark can be repeated later with the same result.
+func (s *Store) ReadTime() (at int64, watermark uint64) { return s.clock.readTime() }
+
+// pendingBatch records a batch written in several transactions. Until the
+// batch commits, its versions are invisible (their seq is above the
+// committed watermark); after a crash, Open deletes them.
+type pendingBatch struct {
+	View     uint32 `json:"view"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+}
+
+// recover loads the committed watermark and the clock, and deletes the
+// versions of any batch that was interrupted before it committed.
+func (s *Store) recover() error {
+	var pending []pendingBatch
+	err := s.db.View(func(txn *badger.Txn) error {
+		seq, err := getUint(txn, metaSeq)
+		if err != nil {
+			return err
+		}
+		last, err := getUint(txn, metaClock)
+		if err != nil {
+			return err
+		}
+		s.clock.committed, s.clock.last = seq, int64(last)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixPending}, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var p pendingBatch
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
+				return fmt.Errorf("%w: pending batch: %v", ErrCorrupt, err)
+			}
+			pending = append(pending, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if err := s.undoPending(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// undoPending deletes the versions of an uncommitted multi-transaction batch,
+// then its pending record.
+func (s *Store) undoPending(p pendingBatch) error {
+	if p.FirstSeq <= s.clock.committed {
+		// The batch committed; only the record is left.
+		return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(p.FirstSeq)) })
+	}
+	s.opts.Logger.Warn("undoing interrupted batch", "first_seq", p.FirstSeq, "last_seq", p.LastSeq)
+	var doomed [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: viewPrefix(p.View)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if _, _, seq := versionSuffix(k); seq >= p.FirstSeq && seq <= p.LastSeq {
+				doomed = append(doomed, it.Item().KeyCopy(nil))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range doomed {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if err := s.db.Sync(); err != nil {
+		return err
+	}
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(p.FirstSeq)) })
+}
+
+func pendingKey(firstSeq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixPending}, firstSeq)
+}
+
+func getUint(txn *badger.Txn, key []byte) (uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	var v uint64
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return fmt.Errorf("%w: %s", ErrCorrupt, key)
+		}
+		v = binary.BigEndian.Uint64(b)
+		return nil
+	})
+	return v, err
+}
+
+func uintBytes(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// badgerLogger sends Badger's warnings and errors to slog; its chatter is dropped.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Infof(string, ...any)  {}
+func (b badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,469 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable wall clock for tests.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Set(ns int64)            { c.ns.Store(ns) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// runStoreTest runs fn on a fresh store in a temporary directory.
+func runStoreTest(t *testing.T, fn func(*Store, *fakeClock)) {
+	t.Helper()
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	opts := DefaultOptions(t.TempDir()).WithNow(clk.Now).WithSyncWrites(false)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	fn(st, clk)
+}
+
+// defineUser registers entity "user" (user_id int64, region string) and a
+// view "stats" with the given ttl.
+func defineUser(t *testing.T, st *Store, ttl time.Duration) *View {
+	t.Helper()
+	_, _, err := st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}, {"region", TypeString}}})
+	require.NoError(t, err)
+	v, _, err := st.ApplyView(View{Name: "stats", Entity: "user", TTL: ttl, Features: []Feature{
+		{Name: "clicks", Type: TypeInt64},
+		{Name: "score", Type: TypeFloat64},
+		{Name: "label", Type: TypeString},
+	}})
+	require.NoError(t, err)
+	return v
+}
+
+// oracleVersion is a version as the oracle remembers it.
+type oracleVersion struct {
+	key               string
+	event, available  int64
+	seq               uint64
+	deleted, backfill bool
+	values            []Value
+}
+
+// oracleRead is the read rule written the slow, obvious way.
+func oracleRead(all []oracleVersion, key string, t int64, w uint64, ttl time.Duration) (Result, bool) {
+	var best *oracleVersion
+	for i := range all {
+		v := &all[i]
+		if v.key != key || v.event > t || v.available > t || v.seq > w {
+			continue
+		}
+		if best == nil || v.event > best.event ||
+			(v.event == best.event && (v.available > best.available || (v.available == best.available && v.seq > best.seq))) {
+			best = v
+		}
+	}
+	if best == nil {
+		return Result{Status: NotFound}, false
+	}
+	r := Result{EventTime: best.event, AvailableAt: best.available, Seq: best.seq, Backfilled: best.backfill}
+	switch {
+	case best.deleted:
+		r.Status = NotFound
+	case ttl > 0 && t-best.event > int64(ttl):
+		r.Status = Stale
+	default:
+		r.Status = Present
+		r.Values = best.values
+	}
+	return r, true
+}
+
+func randValue(rng *rand.Rand, t Type) Value {
+	if rng.IntN(8) == 0 {
+		return Value{}
+	}
+	switch t {
+	case TypeInt64:
+		return Int64(rng.Int64N(1000) - 500)
+	case TypeFloat64:
+		return Float64(rng.NormFloat64())
+	default:
+		return String(fmt.Sprintf("s%d", rng.IntN(50)))
+	}
+}
+
+// TestReadRuleMatchesOracle writes random histories (out-of-order and late
+// event times, equal event times, backfills, tombstones, ttl) and checks
+// every read against the oracle at random times and watermarks.
+func TestReadRuleMatchesOracle(t *testing.T) {
+	for _, ttl := range []time.Duration{0, 30 * time.Second} {
+		t.Run(fmt.Sprintf("ttl=%s", ttl), func(t *testing.T) {
+			runStoreTest(t, func(st *Store, clk *fakeClock) {
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(1, uint64(ttl)))
+				view := defineUser(t, st, ttl)
+				base := clk.Now().UnixNano()
+				type entity struct {
+					vals []Value
+					enc  string
+				}
+				var ents []entity
+				for i := range 12 {
+					vals := []Value{Int64(int64(i % 5)), String(fmt.Sprintf("r%d", i/5))}
+					enc, err := view.EncodeKey(vals)
+					require.NoError(t, err)
+					ents = append(ents, entity{vals, string(enc)})
+				}
+				var all []oracleVersion
+				for b := range 150 {
+					clk.Advance(time.Duration(rng.IntN(3)) * time.Second) // commit times may repeat
+					now := clk.Now().UnixNano()
+					backfill := rng.IntN(6) == 0
+					batch := Batch{View: "stats", Backfill: backfill}
+					used := map[string]bool{}
+					for range 1 + rng.IntN(6) {
+						e := ents[rng.IntN(len(ents))]
+						// Event times cluster on whole seconds, so ties are common;
+						// some are far in the past (late data).
+						ev := now - int64(rng.IntN(120))*int64(time.Second)
+						if used[e.enc+fmt.Sprint(ev)] {
+							continue
+						}
+						used[e.enc+fmt.Sprint(ev)] = true
+						row := Row{Key: e.vals, EventTime: ev}
+						if rng.IntN(10) == 0 {
+							row.Delete = true
+						} else {
+							for _, f := range view.Features {
+								row.Values = append(row.Values, randValue(rng, f.Type))
+							}
+						}
+						if backfill {
+							row.AvailableAt = ev + int64(rng.IntN(int(now-ev)+1))
+						}
+						batch.Rows = append(batch.Rows, row)
+					}
+					batch.ID = fmt.Sprintf("b%d", b)
+					res, err := st.Write(ctx, batch)
+					require.NoError(t, err)
+					require.Equal(t, res.LastSeq-res.FirstSeq+1, uint64(len(batch.Rows)))
+					for i, r := range batch.Rows {
+						av := res.CommitTime
+						if backfill {
+							av = r.AvailableAt
+						}
+						enc, _ := view.EncodeKey(r.Key)
+						all = append(all, oracleVersion{key: string(enc), event: r.EventTime, available: av,
+							seq: res.FirstSeq + uint64(i), deleted: r.Delete, backfill: backfill, values: r.Values})
+					}
+				}
+				proj, err := view.Project()
+				require.NoError(t, err)
+				top := st.Watermark()
+				end := clk.Now().UnixNano()
+				for q := range 3000 {
+					e := ents[rng.IntN(len(ents))]
+					at := base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second))
+					if q%4 == 0 { // on a version boundary exactly
+						v := all[rng.IntN(len(all))]
+						at = []int64{v.event, v.available}[rng.IntN(2)]
+					}
+					w := top
+					if q%3 == 0 {
+						w = uint64(rng.Int64N(int64(top) + 1))
+					}
+					got, err := st.Lookup(ctx, proj, [][]byte{[]byte(e.enc)}, []Bounds{At(at)}, w)
+					require.NoError(t, err)
+					want, _ := oracleRead(all, e.enc, at, w, ttl)
+					g := got[0]
+					require.Equal(t, want.Status, g.Status, "key %v at %d w %d", e.vals, at, w)
+					require.Equal(t, want.EventTime, g.EventTime)
+					require.Equal(t, want.AvailableAt, g.AvailableAt)
+					require.Equal(t, want.Seq, g.Seq)
+					if want.Status == Present {
+						require.Equal(t, want.Backfilled, g.Backfilled)
+						for j := range want.Values {
+							require.True(t, want.Values[j].Equal(g.Values[j]), "feature %d: want %v got %v", j, want.Values[j], g.Values[j])
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestLateDataInvisibleBeforeArrival is the leakage case itself: a value
+// about the past written now cannot be read at any earlier time.
+func TestLateDataInvisibleBeforeArrival(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		ctx := context.Background()
+		view := defineUser(t, st, 0)
+		key := []Value{Int64(7), String("eu")}
+		t0 := clk.Now().UnixNano()
+		_, err := st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: key, EventTime: t0, Values: []Value{Int64(1), Float64(1), String("a")}}}})
+		require.NoError(t, err)
+		clk.Advance(time.Hour)
+		late, err := st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: key, EventTime: t0 + int64(time.Minute), Values: []Value{Int64(2), Float64(2), String("b")}}}})
+		require.NoError(t, err)
+		enc, _ := view.EncodeKey(key)
+		proj, _ := view.Project("clicks")
+		read := func(at int64) Result {
+			res, err := st.Lookup(ctx, proj, [][]byte{enc}, []Bounds{At(at)}, st.Watermark())
+			require.NoError(t, err)
+			return res[0]
+		}
+		require.Equal(t, int64(1), read(t0 + int64(30*time.Minute)).Values[0].Int, "late value leaked before it arrived")
+		require.Equal(t, int64(1), read(late.CommitTime - 1).Values[0].Int)
+		require.Equal(t, int64(2), read(late.CommitTime).Values[0].Int, "boundary is inclusive")
+		require.Equal(t, NotFound, read(t0-1).Status)
+	})
+}
+
+func TestDuplicateBatchID(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		ctx := context.Background()
+		defineUser(t, st, 0)
+		now := clk.Now().UnixNano()
+		b := Batch{ID: "once", View: "stats", Rows: []Row{{Key: []Value{Int64(1), String("x")}, EventTime: now, Values: []Value{Int64(1), {}, {}}}}}
+		first, err := st.Write(ctx, b)
+		require.NoError(t, err)
+		again, err := st.Write(ctx, b)
+		require.NoError(t, err)
+		require.True(t, again.Duplicate)
+		require.Equal(t, first.FirstSeq, again.FirstSeq)
+		require.Equal(t, first.LastSeq, st.Watermark(), "nothing written twice")
+		b.Rows[0].Values[0] = Int64(2)
+		_, err = st.Write(ctx, b)
+		require.ErrorIs(t, err, ErrConflict)
+	})
+}
+
+func TestRejectedBatchWritesNothing(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		ctx := context.Background()
+		defineUser(t, st, 0)
+		now := clk.Now().UnixNano()
+		good := func() Row {
+			return Row{Key: []Value{Int64(1), String("x")}, EventTime: now, Values: []Value{Int64(1), Float64(2), String("s")}}
+		}
+		cases := []struct {
+			name  string
+			batch func() Batch
+			want  string
+		}{
+			{"empty", func() Batch { return Batch{View: "stats"} }, "rows: the batch is empty"},
+			{"wrong type", func() Batch {
+				r := good()
+				r.Values[1] = String("x")
+				return Batch{View: "stats", Rows: []Row{good(), r}}
+			}, `row 1: feature "score": expected double, got string`},
+			{"missing key", func() Batch {
+				r := good()
+				r.Key = r.Key[:1]
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "row 0: storage: invalid argument: 1 join key values, want 2 (user_id, region)"},
+			{"key type", func() Batch {
+				r := good()
+				r.Key[1] = Int64(3)
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, `join key "region": expected string, got int64`},
+			{"before 1970", func() Batch {
+				r := good()
+				r.EventTime = -5
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "row 0: event_time 1969-12-31T23:59:59.999999995Z"},
+			{"far future", func() Batch {
+				r := good()
+				r.EventTime = now + int64(48*time.Hour)
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "expected between 1970-01-01 and"},
+			{"nan", func() Batch {
+				r := good()
+				r.Values[1] = Float64(nan())
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "NaN is not a value"},
+			{"duplicate key and time", func() Batch { return Batch{View: "stats", Rows: []Row{good(), good()}} }, "row 1: same entity key and event_time as row 0"},
+			{"available_at in live write", func() Batch {
+				r := good()
+				r.AvailableAt = now
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "only backfill writes may set it"},
+			{"backfill without available_at", func() Batch { return Batch{View: "stats", Backfill: true, Rows: []Row{good()}} }, "needs an explicit available_at"},
+			{"values count", func() Batch {
+				r := good()
+				r.Values = r.Values[:2]
+				return Batch{View: "stats", Rows: []Row{r}}
+			}, "2 values, want 3"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := st.Write(ctx, c.batch())
+				require.ErrorIs(t, err, ErrInvalid)
+				require.ErrorContains(t, err, c.want)
+				require.Zero(t, st.Watermark())
+			})
+		}
+		_, err := st.Write(ctx, Batch{View: "nope", Rows: []Row{good()}})
+		require.ErrorIs(t, err, ErrUnknownView)
+		_, err = st.Write(ctx, Batch{View: "stats", Features: []string{"nope"}, Rows: []Row{good()}})
+		require.ErrorIs(t, err, ErrUnknownFeature)
+		require.ErrorContains(t, err, `feature_names[0]: storage: unknown feature "nope" in feature view "stats"`)
+		require.Zero(t, st.Watermark())
+	})
+}
+
+// TestLargeBatchAtomic writes a batch too big for one Badger transaction.
+func TestLargeBatchAtomic(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		ctx := context.Background()
+		view := defineUser(t, st, 0)
+		now := clk.Now().UnixNano()
+		const n = 200_000
+		rows := make([]Row, n)
+		pad := string(make([]byte, 100))
+		for i := range rows {
+			rows[i] = Row{Key: []Value{Int64(int64(i)), String("r")}, EventTime: now, Values: []Value{Int64(int64(i)), Float64(1), String(pad)}}
+		}
+		res, err := st.Write(ctx, Batch{View: "stats", Rows: rows})
+		require.NoError(t, err)
+		require.Equal(t, uint64(n), res.LastSeq)
+		keys := make([][]byte, n)
+		for i := range keys {
+			keys[i], _ = view.EncodeKey(rows[i].Key)
+		}
+		proj, _ := view.Project("clicks")
+		got, err := st.Lookup(ctx, proj, keys, []Bounds{At(now)}, st.Watermark())
+		require.NoError(t, err)
+		for i := range got {
+			require.Equal(t, int64(i), got[i].Values[0].Int)
+		}
+	})
+}
+
+// TestUndoInterruptedBatch simulates a crash midway through a chunked batch:
+// its versions are on disk, its pending record too, the commit record not.
+func TestUndoInterruptedBatch(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	st, err := Open(DefaultOptions(dir).WithNow(clk.Now))
+	require.NoError(t, err)
+	view := defineUser(t, st, 0)
+	now := clk.Now().UnixNano()
+	key := []Value{Int64(1), String("x")}
+	_, err = st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: key, EventTime: now, Values: []Value{Int64(1), {}, {}}}}})
+	require.NoError(t, err)
+	// Half of a second batch: a pending record and one version, no commit.
+	require.NoError(t, st.putPending(pendingBatch{View: view.ID, FirstSeq: 2, LastSeq: 3}))
+	txn := st.db.NewTransaction(true)
+	enc, _ := view.EncodeKey(key)
+	rows := []encodedRow{{key: append(viewPrefix(view.ID), enc...), event: now + 1, value: encodeVersion(nil, 0, []uint32{0}, []Value{Int64(99)})}}
+	require.NoError(t, st.setRows(&txn, rows, WriteResult{FirstSeq: 2, CommitTime: now + 5}, false))
+	require.NoError(t, txn.Commit())
+	require.NoError(t, st.Close())
+
+	st, err = Open(DefaultOptions(dir).WithNow(clk.Now))
+	require.NoError(t, err)
+	defer st.Close()
+	require.Equal(t, uint64(1), st.Watermark())
+	res, err := st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: key, EventTime: now + 2, Values: []Value{Int64(2), {}, {}}}}})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), res.FirstSeq, "sequence numbers of the undone batch are reused")
+	proj, _ := view.Project("clicks")
+	clk.Advance(time.Second)
+	got, err := st.Lookup(context.Background(), proj, [][]byte{enc}, []Bounds{At(clk.Now().UnixNano())}, st.Watermark())
+	require.NoError(t, err)
+	require.Equal(t, int64(2), got[0].Values[0].Int, "the interrupted batch's version must be gone")
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestSchemaEvolution(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		view := defineUser(t, st, 0)
+		now := clk.Now().UnixNano()
+		key := []Value{Int64(1), String("x")}
+		_, err := st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: key, EventTime: now, Values: []Value{Int64(1), Float64(2), {}}}}})
+		require.NoError(t, err)
+
+		added := *view
+		added.Features = append(append([]Feature{}, view.Features...), Feature{Name: "embedding", Type: TypeFloatList})
+		v2, changed, err := st.ApplyView(added)
+		require.NoError(t, err)
+		require.True(t, changed)
+		require.Equal(t, int64(2), v2.Version)
+		_, changed, err = st.ApplyView(added)
+		require.NoError(t, err)
+		require.False(t, changed, "re-applying the same definition is a no-op")
+
+		retyped := added
+		retyped.Features = append([]Feature{}, added.Features...)
+		retyped.Features[0].Type = TypeString
+		_, _, err = st.ApplyView(retyped)
+		require.ErrorIs(t, err, ErrSchemaMismatch)
+		require.ErrorContains(t, err, `feature "clicks" cannot change type from int64 to string`)
+
+		removed := added
+		removed.Features = added.Features[1:]
+		_, _, err = st.ApplyView(removed)
+		require.ErrorIs(t, err, ErrSchemaMismatch)
+
+		// Old versions read under the new definition: the new feature is null.
+		enc, _ := v2.EncodeKey(key)
+		proj, err := v2.Project("clicks", "embedding")
+		require.NoError(t, err)
+		got, err := st.Lookup(context.Background(), proj, [][]byte{enc}, []Bounds{At(now)}, st.Watermark())
+		require.NoError(t, err)
+		require.Equal(t, Present, got[0].Status)
+		require.Equal(t, int64(1), got[0].Values[0].Int)
+		require.True(t, got[0].Values[1].IsNull())
+
+		old, err := st.ViewVersion("stats", 1)
+		require.NoError(t, err)
+		require.Len(t, old.Features, 3)
+	})
+}
+
+func TestSplitsImmutable(t *testing.T) {
+	runStoreTest(t, func(st *Store, clk *fakeClock) {
+		sp, created, err := st.CreateSplit(Split{Name: "train", Start: 0, End: 100})
+		require.NoError(t, err)
+		require.True(t, created)
+		_, created, err = st.CreateSplit(Split{Name: "train", Start: 0, End: 100})
+		require.NoError(t, err)
+		require.False(t, created)
+		_, _, err = st.CreateSplit(Split{Name: "train", Start: 0, End: 101})
+		require.ErrorIs(t, err, ErrAlreadyExists)
+		got, err := st.Split("train")
+		require.NoError(t, err)
+		require.Equal(t, sp, got)
+		_, _, err = st.CreateSplit(Split{Name: "bad", Start: 10, End: 5})
+		require.ErrorIs(t, err, ErrInvalid)
+	})
+}
+
+func TestVersionsSortNewestFirst(t *testing.T) {
+	// The key order the read rule depends on: descending by (event, available, seq).
+	type v struct {
+		e, a int64
+		s    uint64
+	}
+	vs := []v{{5, 5, 1}, {5, 6, 2}, {5, 6, 3}, {-3, 0, 4}, {1 << 40, 0, 5}, {0, 0, 6}}
+	keys := make([]string, len(vs))
+	for i, x := range vs {
+		keys[i] = string(appendVersionSuffix(nil, x.e, x.a, x.s))
+	}
+	sort.Strings(keys)
+	var got []v
+	for _, k := range keys {
+		e, a, s := versionSuffix([]byte(k))
+		got = append(got, v{e, a, s})
+	}
+	require.Equal(t, []v{{1 << 40, 0, 5}, {5, 6, 3}, {5, 6, 2}, {5, 5, 1}, {0, 0, 6}, {-3, 0, 4}}, got)
+}

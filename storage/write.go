@@ -1,0 +1,351 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Row is one version to write: an entity key, its event time and values.
+type Row struct {
+	// Key holds the entity's join key values in the entity's key order.
+	Key []Value
+	// EventTime is when the values were true in the world, in Unix nanoseconds.
+	EventTime int64
+	// Values holds one value per feature of the batch; null is allowed unless
+	// the feature is required.
+	Values []Value
+	// Delete writes a tombstone: the entity has no values from EventTime on.
+	Delete bool
+	// AvailableAt is set in backfill writes only, in Unix nanoseconds.
+	AvailableAt int64
+}
+
+// Batch is a set of rows of one view, written atomically.
+type Batch struct {
+	// ID makes the write idempotent when set.
+	ID   string
+	View string
+	// Features names the features each row carries, in order. Empty means all
+	// features of the view in definition order.
+	Features []string
+	Rows     []Row
+	// Backfill writes rows with an explicit AvailableAt and flags them.
+	Backfill bool
+}
+
+// WriteResult describes a committed batch.
+type WriteResult struct {
+	FirstSeq   uint64 `json:"first_seq"`
+	LastSeq    uint64 `json:"last_seq"`
+	CommitTime int64  `json:"commit_time"`
+	Rows       int    `json:"rows"`
+	Duplicate  bool   `json:"-"`
+	Hash       []byte `json:"hash"`
+}
+
+// MaxBatchIDLen is the longest batch id accepted.
+const MaxBatchIDLen = 256
+
+// encodedRow is a validated row ready to be keyed with its sequence number.
+type encodedRow struct {
+	key       []byte // view prefix + entity key
+	event     int64
+	available int64 // backfill only
+	value     []byte
+}
+
+// Write validates the batch whole and then commits it: durable (with
+// SyncWrites) and visible whole or not at all, also across a crash. Invalid
+// input fails with an error wrapping ErrInvalid that names the row and field,
+// and nothing is written. Repeating a batch ID returns the first result with
+// Duplicate set; reusing it for other content fails with ErrConflict.
+func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
+	if s.closed.Load() {
+		return WriteResult{}, ErrClosed
+	}
+	view, err := s.View(b.View)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	rows, hash, err := s.encodeBatch(view, &b)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return WriteResult{}, err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed.Load() {
+		return WriteResult{}, ErrClosed
+	}
+	if s.broken != nil {
+		return WriteResult{}, s.broken
+	}
+	if b.ID != "" {
+		prev, found, err := s.batchRecord(b.ID)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		if found {
+			if string(prev.Hash) != string(hash) {
+				return WriteResult{}, fmt.Errorf("%w: batch id %q", ErrConflict, b.ID)
+			}
+			prev.Duplicate = true
+			return prev, nil
+		}
+	}
+	commit := s.clock.begin()
+	first := s.clock.watermark() + 1
+	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
+	if err := s.commit(view.ID, b.ID, rows, res); err != nil {
+		s.clock.end(0, false)
+		return WriteResult{}, err
+	}
+	s.clock.end(res.LastSeq, true)
+	return res, nil
+}
+
+// commit writes the rows in one transaction if they fit, else in several
+// guarded by a pending record. The last transaction publishes the batch.
+func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	err := s.setRows(&txn, rows, res, false)
+	if err == nil {
+		if err = s.finish(txn, batchID, res); err == nil {
+			return txn.Commit()
+		}
+	}
+	if !errors.Is(err, badger.ErrTxnTooBig) {
+		return err
+	}
+	txn.Discard()
+	// Too big for one transaction: record the batch as pending before any of
+	// its versions is durable, so that a crash midway can be undone.
+	p := pendingBatch{View: viewID, FirstSeq: res.FirstSeq, LastSeq: res.LastSeq}
+	if err := s.putPending(p); err != nil {
+		return err
+	}
+	if err := s.commitChunked(batchID, rows, res); err != nil {
+		// Undo what was written so the sequence numbers can be reused.
+		if uerr := s.undoPending(p); uerr != nil {
+			s.broken = fmt.Errorf("storage: a failed batch could not be undone (%v); restart to recover: %w", uerr, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// setRows adds rows to txn. With flush, a full transaction is committed and
+// replaced by a new one; without, ErrTxnTooBig is returned.
+func (s *Store) setRows(tp **badger.Txn, rows []encodedRow, res WriteResult, flush bool) error {
+	for i, r := range rows {
+		available := res.CommitTime
+		if r.available != 0 {
+			available = r.available
+		}
+		key := appendVersionSuffix(append(make([]byte, 0, len(r.key)+versionSuffixLen), r.key...), r.event, available, res.FirstSeq+uint64(i))
+		err := (*tp).Set(key, r.value)
+		if flush && errors.Is(err, badger.ErrTxnTooBig) {
+			if err = (*tp).Commit(); err != nil {
+				return err
+			}
+			*tp = s.db.NewTransaction(true)
+			err = (*tp).Set(key, r.value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitChunked writes rows over as many transactions as needed, then
+// publishes the batch and drops its pending record in the last one.
+func (s *Store) commitChunked(batchID string, rows []encodedRow, res WriteResult) error {
+	txn := s.db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	if err := s.setRows(&txn, rows, res, true); err != nil {
+		return err
+	}
+	err := s.finish(txn, batchID, res)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		if err := txn.Commit(); err != nil {
+			return err
+		}
+		txn = s.db.NewTransaction(true)
+		err = s.finish(txn, batchID, res)
+	}
+	if err != nil {
+		return err
+	}
+	if err := txn.Delete(pendingKey(res.FirstSeq)); err != nil {
+		return err
+	}
+	return txn.Commit()
+}
+
+// finish adds the records that publish a batch to its last transaction.
+func (s *Store) finish(txn *badger.Txn, batchID string, res WriteResult) error {
+	if err := txn.Set(metaSeq, uintBytes(res.LastSeq)); err != nil {
+		return err
+	}
+	if err := txn.Set(metaClock, uintBytes(uint64(res.CommitTime))); err != nil {
+		return err
+	}
+	if batchID == "" {
+		return nil
+	}
+	rec, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return txn.Set(batchKey(batchID), rec)
+}
+
+func (s *Store) putPending(p pendingBatch) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey(p.FirstSeq), b) })
+}
+
+func batchKey(id string) []byte { return append([]byte{prefixBatch, '/'}, id...) }
+
+func (s *Store) batchRecord(id string) (WriteResult, bool, error) {
+	var res WriteResult
+	found := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(batchKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		found = true
+		return item.Value(func(b []byte) error { return json.Unmarshal(b, &res) })
+	})
+	return res, found, err
+}
+
+// encodeBatch validates every row and encodes it. It also returns a hash of
+// the batch content for idempotency checks.
+func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, error) {
+	if len(b.ID) > MaxBatchIDLen {
+		return nil, nil, fmt.Errorf("%w: batch_id: longer than %d bytes", ErrInvalid, MaxBatchIDLen)
+	}
+	if len(b.Rows) == 0 {
+		return nil, nil, fmt.Errorf("%w: rows: the batch is empty", ErrInvalid)
+	}
+	feats, err := batchFeatures(view, b.Features)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]uint32, len(feats))
+	for i, f := range feats {
+		ids[i] = f.ID
+	}
+	latest := s.opts.Now().UnixNano() + int64(s.opts.MaxFutureSkew)
+	prefix := viewPrefix(view.ID)
+	out := make([]encodedRow, len(b.Rows))
+	seen := make(map[string]int, len(b.Rows))
+	h := sha256.New()
+	var tmp [8]byte
+	for i := range b.Rows {
+		r := &b.Rows[i]
+		key, err := encodeEntityKey(prefix, view.JoinKeys, r.Key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		if r.EventTime < 0 || r.EventTime > latest {
+			return nil, nil, fmt.Errorf("%w: row %d: event_time %s: expected between 1970-01-01 and %s (now + max future skew)",
+				ErrInvalid, i, FormatTime(r.EventTime), FormatTime(latest))
+		}
+		var flags byte
+		switch {
+		case b.Backfill:
+			if r.AvailableAt <= 0 || r.AvailableAt > latest-int64(s.opts.MaxFutureSkew) {
+				return nil, nil, fmt.Errorf("%w: row %d: available_at: a backfill row needs an explicit available_at after 1970-01-01 and not in the future", ErrInvalid, i)
+			}
+			flags |= flagBackfilled
+		case r.AvailableAt != 0:
+			return nil, nil, fmt.Errorf("%w: row %d: available_at: only backfill writes may set it; the server assigns it", ErrInvalid, i)
+		}
+		if r.Delete {
+			if len(r.Values) != 0 {
+				return nil, nil, fmt.Errorf("%w: row %d: values: a delete row carries no values", ErrInvalid, i)
+			}
+			flags |= flagDeleted
+		} else if err := checkValues(feats, r.Values); err != nil {
+			return nil, nil, fmt.Errorf("%w: row %d: %v", ErrInvalid, i, err)
+		}
+		dup := string(key[len(prefix):]) + string(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.EventTime)))
+		if j, ok := seen[dup]; ok {
+			return nil, nil, fmt.Errorf("%w: row %d: same entity key and event_time as row %d; a batch holds one version per key and time", ErrInvalid, i, j)
+		}
+		seen[dup] = i
+		val := encodeVersion(nil, flags, ids, r.Values)
+		out[i] = encodedRow{key: key, event: r.EventTime, available: r.AvailableAt, value: val}
+		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(key))))
+		h.Write(key)
+		h.Write(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.EventTime)))
+		h.Write(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.AvailableAt)))
+		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(val))))
+		h.Write(val)
+	}
+	return out, h.Sum(nil), nil
+}
+
+func batchFeatures(view *View, names []string) ([]Feature, error) {
+	if len(names) == 0 {
+		return view.Features, nil
+	}
+	feats := make([]Feature, len(names))
+	seen := make(map[string]bool, len(names))
+	for i, n := range names {
+		f, ok := view.Feature(n)
+		if !ok {
+			return nil, fmt.Errorf("feature_names[%d]: %w %q in feature view %q", i, ErrUnknownFeature, n, view.Name)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("%w: feature_names[%d]: feature %q appears twice", ErrInvalid, i, n)
+		}
+		seen[n] = true
+		feats[i] = f
+	}
+	for _, f := range view.Features {
+		if f.Required && !seen[f.Name] {
+			return nil, fmt.Errorf("%w: feature_names: required feature %q is missing", ErrInvalid, f.Name)
+		}
+	}
+	return feats, nil
+}
+
+func checkValues(feats []Feature, vals []Value) error {
+	if len(vals) != len(feats) {
+		return fmt.Errorf("values: %d values, want %d (one per feature)", len(vals), len(feats))
+	}
+	for j, v := range vals {
+		f := feats[j]
+		switch {
+		case v.IsNull():
+			if f.Required {
+				return fmt.Errorf("feature %q: null, but the feature is required", f.Name)
+			}
+		case v.Type != f.Type:
+			return fmt.Errorf("feature %q: expected %s, got %s", f.Name, f.Type, v.Type)
+		case (v.Type == TypeFloat64 || v.Type == TypeFloat32) && math.IsNaN(v.Float):
+			return fmt.Errorf("feature %q: NaN is not a value; write null instead", f.Name)
+		}
+	}
+	return nil
+}

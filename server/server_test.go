@@ -78,13 +78,13 @@ func (e *testEnv) defineUsers(t *testing.T, ttl time.Duration) {
 }
 
 type written struct {
-	user              int64
-	region            string
-	event, available  int64
-	seq               int64
-	deleted           bool
-	clicks            any
-	score             any
+	user             int64
+	region           string
+	event, available int64
+	seq              int64
+	deleted          bool
+	clicks           any
+	score            any
 }
 
 // oracle is the read rule, brute force, over what the test wrote.
@@ -271,9 +271,15 @@ func TestBadWritesChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	w := timefencev1.NewWriteServiceClient(env.client.Conn())
 	now := timestamppb.Now()
-	i64 := func(v int64) *timefencev1.Value { return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: v}} }
-	str := func(v string) *timefencev1.Value { return &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: v}} }
-	dbl := func(v float64) *timefencev1.Value { return &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: v}} }
+	i64 := func(v int64) *timefencev1.Value {
+		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: v}}
+	}
+	str := func(v string) *timefencev1.Value {
+		return &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: v}}
+	}
+	dbl := func(v float64) *timefencev1.Value {
+		return &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: v}}
+	}
 	good := func() *timefencev1.WriteRow {
 		return &timefencev1.WriteRow{JoinKeys: []*timefencev1.Value{i64(1), str("eu")}, EventTime: now, Values: []*timefencev1.Value{i64(3), dbl(0.5)}}
 	}
@@ -287,7 +293,9 @@ func TestBadWritesChangeNothing(t *testing.T) {
 		reason string
 		msg    string
 	}{
-		{"no view", func() *timefencev1.WriteBatchRequest { return &timefencev1.WriteBatchRequest{Rows: []*timefencev1.WriteRow{good()}} },
+		{"no view", func() *timefencev1.WriteBatchRequest {
+			return &timefencev1.WriteBatchRequest{Rows: []*timefencev1.WriteRow{good()}}
+		},
 			codes.InvalidArgument, "INVALID_ARGUMENT", "feature_view: missing"},
 		{"unknown view", func() *timefencev1.WriteBatchRequest {
 			return &timefencev1.WriteBatchRequest{FeatureView: "nope", Rows: []*timefencev1.WriteRow{good()}}

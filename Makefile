@@ -1,0 +1,35 @@
+# The README's commands. `make test` is what CI runs.
+GO  ?= go
+BIN := $(CURDIR)/.bin
+
+.PHONY: all build tools generate check-generated lint test test-go serve
+
+all: build
+
+build:
+	$(GO) build -o timefence ./cmd/timefence
+
+tools:
+	bash scripts/install-tools.sh
+
+# Regenerate api/ from proto/.
+generate: tools
+	rm -rf api/timefence
+	$(BIN)/buf generate
+
+# Fails when the committed api/ differs from what proto/ generates.
+check-generated: generate
+	@test -z "$$(git status --porcelain -- api)" || { git status --porcelain -- api; echo "api/ is stale: run 'make generate' and commit"; exit 1; }
+
+lint: tools
+	$(BIN)/buf lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+test: lint check-generated test-go
+
+serve:
+	$(GO) run ./cmd/timefence serve

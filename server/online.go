@@ -58,7 +58,7 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 				return nil, toStatus(fmt.Errorf("entity_rows[%d]: %w", i, err))
 			}
 		}
-		results, err := s.store.Lookup(ctx, vr.proj, keys, []storage.Bounds{storage.At(at)}, watermark)
+		results, err := s.store.Lookup(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark})
 		if err != nil {
 			return nil, toStatus(err)
 		}

@@ -35,7 +35,7 @@ type Store interface {
 	Write(context.Context, storage.Batch) (storage.WriteResult, error)
 	ReadTime() (at int64, watermark uint64)
 	Watermark() uint64
-	Lookup(ctx context.Context, p *storage.Projection, keys [][]byte, bounds []storage.Bounds, watermark uint64) ([]storage.Result, error)
+	Lookup(context.Context, storage.Query) ([]storage.Result, error)
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -29,6 +29,9 @@ type Result struct {
 	AvailableAt int64
 	Seq         uint64
 	Backfilled  bool
+	// NaiveSeq is the seq of the naive join's winner (see Query.NaiveAvailable);
+	// zero when there is none.
+	NaiveSeq uint64
 	// Values holds the projected features when Present (null where the
 	// version has no value for a feature).
 	Values []Value
@@ -74,36 +77,56 @@ type Bounds struct {
 // At returns the bounds of the read rule at time t.
 func At(t int64) Bounds { return Bounds{Event: t, Available: t} }
 
-// Lookup evaluates the read rule for each encoded entity key (see
-// View.EncodeKey) among versions with seq <= watermark: the winner for keys[i]
-// is bounded by bounds[i], or by bounds[0] for every key when len(bounds) is 1.
-// A watermark above the store's is lowered to it. The ttl is measured from
-// the event bound.
-func (s *Store) Lookup(ctx context.Context, p *Projection, keys [][]byte, bounds []Bounds, watermark uint64) ([]Result, error) {
-	if len(bounds) != 1 && len(bounds) != len(keys) {
-		return nil, fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(bounds), len(keys))
+// Query asks for the read rule's winner of each of a view's entity keys.
+type Query struct {
+	Proj *Projection
+	// Keys are encoded entity keys (see View.EncodeKey).
+	Keys [][]byte
+	// Bounds[i] bounds the read of Keys[i]; a single element bounds every key.
+	// The ttl is measured from the event bound.
+	Bounds []Bounds
+	// Watermark: versions with a greater seq are ignored. A watermark above
+	// the store's is lowered to it.
+	Watermark uint64
+	// NaiveAvailable, when set, also finds for each key the winner of a naive
+	// event-time-only join over a snapshot taken at NaiveAvailable: the same
+	// rule with the availability bound relaxed to it (Result.NaiveSeq). It
+	// must not be below any Bounds[i].Available.
+	NaiveAvailable int64
+}
+
+// Lookup evaluates the read rule for every key of q. No version with
+// event_time or available_at past the key's bounds, or seq past the
+// watermark, is read.
+func (s *Store) Lookup(ctx context.Context, q Query) ([]Result, error) {
+	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
+		return nil, fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
 	}
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	watermark = min(watermark, s.clock.watermark())
-	out := make([]Result, len(keys))
-	vals := make([]Value, len(keys)*len(p.Features))
+	w := min(q.Watermark, s.clock.watermark())
+	p := q.Proj
+	out := make([]Result, len(q.Keys))
+	vals := make([]Value, len(q.Keys)*len(p.Features))
 	err := s.db.View(func(txn *badger.Txn) error {
 		r := newReader(txn, p.View.ID)
 		defer r.close()
-		for i, key := range keys {
+		for i, key := range q.Keys {
 			if i&1023 == 1023 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			b := bounds[0]
-			if len(bounds) > 1 {
-				b = bounds[i]
+			b := q.Bounds[0]
+			if len(q.Bounds) > 1 {
+				b = q.Bounds[i]
+			}
+			if q.NaiveAvailable != 0 && q.NaiveAvailable < b.Available {
+				return fmt.Errorf("%w: naive bound %d below the availability bound %d", ErrInvalid, q.NaiveAvailable, b.Available)
 			}
 			out[i].Values = vals[i*len(p.Features) : (i+1)*len(p.Features) : (i+1)*len(p.Features)]
-			if err := r.read(p, key, b, watermark, &out[i]); err != nil {
+			if err := r.read(p, key, b, w, q.NaiveAvailable, &out[i]); err != nil {
 				return err
 			}
 		}
@@ -137,27 +160,32 @@ func (r *reader) close() { r.it.Close() }
 //
 // Versions are stored newest first in exactly that order, so the winner is
 // the first candidate at or after the first key with event_time <= b.Event.
-// This is the only implementation of the rule.
-func (r *reader) winner(key []byte, b Bounds, w uint64) (item *badger.Item, event, available int64, seq uint64) {
+// This is the only implementation of the rule. With naive > 0 it also
+// returns the seq of the winner under the availability bound naive, which
+// the scan meets first because naive >= b.Available.
+func (r *reader) winner(key []byte, b Bounds, w uint64, naive int64) (item *badger.Item, event, available int64, seq, naiveSeq uint64) {
 	r.seek = appendSeekSuffix(append(append(r.seek[:0], r.prefix...), key...), b.Event)
 	entity := r.seek[:len(r.prefix)+len(key)]
 	for r.it.Seek(r.seek); r.it.ValidForPrefix(entity); r.it.Next() {
 		it := r.it.Item()
-		k := it.Key()
-		if len(k) != len(entity)+versionSuffixLen {
-			continue // a longer entity key sharing this prefix cannot occur, but never misread one
+		event, available, seq = versionSuffix(it.Key())
+		if seq > w {
+			continue
 		}
-		event, available, seq = versionSuffix(k)
-		if available <= b.Available && seq <= w {
-			return it, event, available, seq
+		if naiveSeq == 0 && available <= naive {
+			naiveSeq = seq
+		}
+		if available <= b.Available {
+			return it, event, available, seq, naiveSeq
 		}
 	}
-	return nil, 0, 0, 0
+	return nil, 0, 0, 0, naiveSeq
 }
 
 // read applies the rule and decodes the winner into res.
-func (r *reader) read(p *Projection, key []byte, b Bounds, w uint64, res *Result) error {
-	item, event, available, seq := r.winner(key, b, w)
+func (r *reader) read(p *Projection, key []byte, b Bounds, w uint64, naive int64, res *Result) error {
+	item, event, available, seq, naiveSeq := r.winner(key, b, w, naive)
+	res.NaiveSeq = naiveSeq
 	if item == nil {
 		res.Status = NotFound
 		return nil

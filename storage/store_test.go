@@ -56,11 +56,11 @@ type oracleVersion struct {
 }
 
 // oracleRead is the read rule written the slow, obvious way.
-func oracleRead(all []oracleVersion, key string, t int64, w uint64, ttl time.Duration) (Result, bool) {
+func oracleRead(all []oracleVersion, key string, t, avail int64, w uint64, ttl time.Duration) (Result, bool) {
 	var best *oracleVersion
 	for i := range all {
 		v := &all[i]
-		if v.key != key || v.event > t || v.available > t || v.seq > w {
+		if v.key != key || v.event > t || v.available > avail || v.seq > w {
 			continue
 		}
 		if best == nil || v.event > best.event ||
@@ -178,10 +178,13 @@ func TestReadRuleMatchesOracle(t *testing.T) {
 					if q%3 == 0 {
 						w = uint64(rng.Int64N(int64(top) + 1))
 					}
-					got, err := st.Lookup(ctx, proj, [][]byte{[]byte(e.enc)}, []Bounds{At(at)}, w)
+					naive := at + rng.Int64N(int64(time.Minute))
+					got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{[]byte(e.enc)}, Bounds: []Bounds{At(at)}, Watermark: w, NaiveAvailable: naive})
 					require.NoError(t, err)
-					want, _ := oracleRead(all, e.enc, at, w, ttl)
+					want, _ := oracleRead(all, e.enc, at, at, w, ttl)
+					wantNaive, _ := oracleRead(all, e.enc, at, naive, w, ttl)
 					g := got[0]
+					require.Equal(t, wantNaive.Seq, g.NaiveSeq, "naive winner")
 					require.Equal(t, want.Status, g.Status, "key %v at %d w %d", e.vals, at, w)
 					require.Equal(t, want.EventTime, g.EventTime)
 					require.Equal(t, want.AvailableAt, g.AvailableAt)
@@ -214,7 +217,7 @@ func TestLateDataInvisibleBeforeArrival(t *testing.T) {
 		enc, _ := view.EncodeKey(key)
 		proj, _ := view.Project("clicks")
 		read := func(at int64) Result {
-			res, err := st.Lookup(ctx, proj, [][]byte{enc}, []Bounds{At(at)}, st.Watermark())
+			res, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{enc}, Bounds: []Bounds{At(at)}, Watermark: st.Watermark()})
 			require.NoError(t, err)
 			return res[0]
 		}
@@ -338,7 +341,7 @@ func TestLargeBatchAtomic(t *testing.T) {
 			keys[i], _ = view.EncodeKey(rows[i].Key)
 		}
 		proj, _ := view.Project("clicks")
-		got, err := st.Lookup(ctx, proj, keys, []Bounds{At(now)}, st.Watermark())
+		got, err := st.Lookup(ctx, Query{Proj: proj, Keys: keys, Bounds: []Bounds{At(now)}, Watermark: st.Watermark()})
 		require.NoError(t, err)
 		for i := range got {
 			require.Equal(t, int64(i), got[i].Values[0].Int)
@@ -377,7 +380,7 @@ func TestUndoInterruptedBatch(t *testing.T) {
 	require.Equal(t, uint64(2), res.FirstSeq, "sequence numbers of the undone batch are reused")
 	proj, _ := view.Project("clicks")
 	clk.Advance(time.Second)
-	got, err := st.Lookup(context.Background(), proj, [][]byte{enc}, []Bounds{At(clk.Now().UnixNano())}, st.Watermark())
+	got, err := st.Lookup(context.Background(), Query{Proj: proj, Keys: [][]byte{enc}, Bounds: []Bounds{At(clk.Now().UnixNano())}, Watermark: st.Watermark()})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), got[0].Values[0].Int, "the interrupted batch's version must be gone")
 }
@@ -418,7 +421,7 @@ func TestSchemaEvolution(t *testing.T) {
 		enc, _ := v2.EncodeKey(key)
 		proj, err := v2.Project("clicks", "embedding")
 		require.NoError(t, err)
-		got, err := st.Lookup(context.Background(), proj, [][]byte{enc}, []Bounds{At(now)}, st.Watermark())
+		got, err := st.Lookup(context.Background(), Query{Proj: proj, Keys: [][]byte{enc}, Bounds: []Bounds{At(now)}, Watermark: st.Watermark()})
 		require.NoError(t, err)
 		require.Equal(t, Present, got[0].Status)
 		require.Equal(t, int64(1), got[0].Values[0].Int)

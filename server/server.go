@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -119,6 +120,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterRegistryServiceServer(g, s)
 	timefencev1.RegisterWriteServiceServer(g, s)
 	timefencev1.RegisterOnlineServiceServer(g, s)
+	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(g, hs)

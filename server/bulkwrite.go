@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow/flight"
+
+	"github.com/timefence/timefence/storage"
+)
+
+// writeCmd is the Flight DoPut command that writes a table as one batch.
+type writeCmd struct {
+	Op          string `json:"op"`
+	FeatureView string `json:"feature_view"`
+	BatchID     string `json:"batch_id,omitempty"`
+	Backfill    bool   `json:"backfill,omitempty"`
+	// EventTimeColumn names the event time column; default "event_timestamp".
+	EventTimeColumn string `json:"event_time_column,omitempty"`
+	// AvailableAtColumn names the backfill's available-at column; default "available_at".
+	AvailableAtColumn string `json:"available_at_column,omitempty"`
+}
+
+// bulkWriteResult is the PutResult metadata of a write.
+type bulkWriteResult struct {
+	FirstSeq   uint64 `json:"first_seq"`
+	LastSeq    uint64 `json:"last_seq"`
+	CommitTime string `json:"commit_time"`
+	Rows       int    `json:"rows"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// bulkWrite reads a whole Arrow stream into one batch and writes it. The
+// stream's columns are the view's join keys, the event time, and any subset
+// of its features.
+func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr *flight.Reader) (*bulkWriteResult, error) {
+	view, err := s.store.View(cmd.FeatureView)
+	if err != nil {
+		return nil, err
+	}
+	etName := orDefault(cmd.EventTimeColumn, "event_timestamp")
+	avName := orDefault(cmd.AvailableAtColumn, "available_at")
+	schema := rdr.Schema()
+	col := func(name string) int {
+		idx := schema.FieldIndices(name)
+		if len(idx) != 1 {
+			return -1
+		}
+		return idx[0]
+	}
+	etIdx, avIdx := col(etName), col(avName)
+	if etIdx < 0 {
+		return nil, invalid(fmt.Sprintf("arrow stream: missing event time column %q (or it appears twice)", etName))
+	}
+	if cmd.Backfill && avIdx < 0 {
+		return nil, invalid(fmt.Sprintf("arrow stream: a backfill needs the available-at column %q", avName))
+	}
+	if !cmd.Backfill && avIdx >= 0 {
+		return nil, invalid(fmt.Sprintf("arrow stream: column %q is only allowed in a backfill; the server assigns available_at", avName))
+	}
+	keyIdx := make([]int, len(view.JoinKeys))
+	for j, k := range view.JoinKeys {
+		if keyIdx[j] = col(k.Name); keyIdx[j] < 0 {
+			return nil, invalid(fmt.Sprintf("arrow stream: missing join key column %q (%s) of feature view %q", k.Name, k.Type, view.Name))
+		}
+	}
+	var featNames []string
+	var featIdx []int
+	var featTypes []storage.Type
+	for i, f := range schema.Fields() {
+		if i == etIdx || i == avIdx || slices.Contains(keyIdx, i) {
+			continue
+		}
+		vf, ok := view.Feature(f.Name)
+		if !ok {
+			return nil, invalid(fmt.Sprintf("arrow stream: column %q is not a feature of view %q (features: %s)", f.Name, view.Name, featureList(view)))
+		}
+		featNames, featIdx, featTypes = append(featNames, f.Name), append(featIdx, i), append(featTypes, vf.Type)
+	}
+	if len(featNames) == 0 {
+		return nil, invalid(fmt.Sprintf("arrow stream: no feature columns of view %q", view.Name))
+	}
+	batch := storage.Batch{ID: cmd.BatchID, View: view.Name, Features: featNames, Backfill: cmd.Backfill}
+	row := 0
+	for rdr.Next() {
+		rec := rdr.Record()
+		n := int(rec.NumRows())
+		et, err := newTimeColumn(etName, rec.Column(etIdx))
+		if err != nil {
+			return nil, err
+		}
+		var av *timeColumn
+		if avIdx >= 0 {
+			if av, err = newTimeColumn(avName, rec.Column(avIdx)); err != nil {
+				return nil, err
+			}
+		}
+		keys := make([]*column, len(keyIdx))
+		for j, idx := range keyIdx {
+			if keys[j], err = newColumn(view.JoinKeys[j].Name, rec.Column(idx), view.JoinKeys[j].Type); err != nil {
+				return nil, err
+			}
+		}
+		feats := make([]*column, len(featIdx))
+		for j, idx := range featIdx {
+			if feats[j], err = newColumn(featNames[j], rec.Column(idx), featTypes[j]); err != nil {
+				return nil, err
+			}
+		}
+		keyVals := make([]storage.Value, n*len(keys))
+		vals := make([]storage.Value, n*len(feats))
+		for i := range n {
+			r := storage.Row{Key: keyVals[i*len(keys) : (i+1)*len(keys)], Values: vals[i*len(feats) : (i+1)*len(feats)]}
+			if r.EventTime, err = et.nanos(i, row); err != nil {
+				return nil, err
+			}
+			if av != nil {
+				if r.AvailableAt, err = av.nanos(i, row); err != nil {
+					return nil, err
+				}
+			}
+			for j, k := range keys {
+				if k.isNull(i) {
+					return nil, invalid(fmt.Sprintf("row %d: join key column %q is null", row, k.name))
+				}
+				r.Key[j] = k.value(i)
+			}
+			for j, f := range feats {
+				r.Values[j] = f.value(i)
+			}
+			batch.Rows = append(batch.Rows, r)
+			row++
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		return nil, invalid(fmt.Sprintf("arrow stream: %v", err))
+	}
+	res, err := s.store.Write(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	return &bulkWriteResult{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, CommitTime: storage.FormatTime(res.CommitTime),
+		Rows: res.Rows, Duplicate: res.Duplicate}, nil
+}
+
+func featureList(v *storage.View) string {
+	names := make([]string, len(v.Features))
+	for i, f := range v.Features {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

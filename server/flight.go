@@ -1,0 +1,114 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow/flight"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+// flightServer serves Arrow Flight on the same gRPC server. Commands are
+// JSON objects in the descriptor's cmd, with "op" naming the operation:
+//
+//	DoExchange {"op": "historical", ...}  spine in, point-in-time join out
+//	DoPut      {"op": "write", ...}       a table in, written as one batch
+//
+// See docs/flight.md for every field.
+type flightServer struct {
+	flight.BaseFlightServer
+	s *Server
+}
+
+var _ flight.FlightServer = (*flightServer)(nil)
+
+// command is the part every Flight command has.
+type command struct {
+	Op string `json:"op"`
+}
+
+// parseCommand decodes the descriptor's JSON command into v, refusing
+// unknown fields so a typo is an error, not a silently ignored option.
+func parseCommand(desc *flight.FlightDescriptor, v any) error {
+	if desc == nil || desc.GetType() != flight.DescriptorCMD || len(desc.GetCmd()) == 0 {
+		return invalid("flight descriptor: expected a CMD descriptor holding a JSON command, e.g. {\"op\": \"historical\", ...}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(desc.GetCmd())))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid(fmt.Sprintf("flight command: %v", err))
+	}
+	return nil
+}
+
+func commandOp(desc *flight.FlightDescriptor) (string, error) {
+	if desc == nil || desc.GetType() != flight.DescriptorCMD {
+		return "", parseCommand(desc, nil)
+	}
+	var c command
+	if err := json.Unmarshal(desc.GetCmd(), &c); err != nil {
+		return "", invalid(fmt.Sprintf("flight command: not JSON: %v", err))
+	}
+	return c.Op, nil
+}
+
+// openStream reads the first message of an incoming Arrow stream: the
+// descriptor and the schema.
+func openStream(stream flight.DataStreamReader) (*flight.Reader, error) {
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		return nil, invalid(fmt.Sprintf("arrow stream: cannot read the schema: %v", err))
+	}
+	return rdr, nil
+}
+
+func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	rdr, err := openStream(stream)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer rdr.Release()
+	desc := rdr.LatestFlightDescriptor()
+	op, err := commandOp(desc)
+	if err != nil {
+		return toStatus(err)
+	}
+	switch op {
+	case "historical":
+		var cmd historicalCmd
+		if err := parseCommand(desc, &cmd); err != nil {
+			return toStatus(err)
+		}
+		return toStatus(f.s.historical(stream.Context(), cmd, rdr, stream))
+	}
+	return toStatus(invalid(fmt.Sprintf("flight command: op %q: DoExchange supports \"historical\"", op)))
+}
+
+func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {
+	rdr, err := openStream(stream)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer rdr.Release()
+	desc := rdr.LatestFlightDescriptor()
+	op, err := commandOp(desc)
+	if err != nil {
+		return toStatus(err)
+	}
+	switch op {
+	case "write":
+		var cmd writeCmd
+		if err := parseCommand(desc, &cmd); err != nil {
+			return toStatus(err)
+		}
+		res, err := f.s.bulkWrite(stream.Context(), cmd, rdr)
+		if err != nil {
+			return toStatus(err)
+		}
+		meta, _ := json.Marshal(res)
+		return stream.Send(&flight.PutResult{AppMetadata: meta})
+	}
+	return toStatus(invalid(fmt.Sprintf("flight command: op %q: DoPut supports \"write\"", op)))
+}

@@ -1,0 +1,414 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/flight"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/timefence/timefence/storage"
+)
+
+// historicalCmd is the Flight DoExchange command of a point-in-time join.
+type historicalCmd struct {
+	Op       string   `json:"op"`
+	Split    string   `json:"split"`
+	Features []string `json:"features"`
+	// TimestampColumn names the spine's timestamp column; default "event_timestamp".
+	TimestampColumn string `json:"timestamp_column,omitempty"`
+	// FullFeatureNames names result columns "view__feature" instead of "feature".
+	FullFeatureNames bool `json:"full_feature_names,omitempty"`
+}
+
+// joinSummary is sent as the app metadata of the last message of a join.
+type joinSummary struct {
+	Rows  int64  `json:"rows"`
+	Split string `json:"split"`
+	// Watermark is the write sequence number the join was pinned to.
+	Watermark uint64 `json:"watermark"`
+	// NaiveDifferences counts spine rows for which a naive event-time-only
+	// join over a snapshot at the cutoff would have read another version of
+	// at least one view: the leakage the read rule kept out.
+	NaiveDifferences int64 `json:"naive_differences"`
+	// MaxEventTime and MaxAvailableAt are the latest times of the versions read (RFC 3339).
+	MaxEventTime   string `json:"max_event_time,omitempty"`
+	MaxAvailableAt string `json:"max_available_at,omitempty"`
+	// BackfilledValues counts result values that came from backfilled versions.
+	BackfilledValues int64 `json:"backfilled_values"`
+}
+
+// chunkRows is the number of spine rows joined and streamed per record.
+const chunkRows = 64 << 10
+
+// joinPlan is a validated point-in-time join, ready to run over the spine.
+type joinPlan struct {
+	store     Store
+	split     storage.Split
+	watermark uint64
+	reads     []*viewRead
+	names     []string // output feature column names
+	schema    *arrow.Schema
+	spine     []arrow.Record
+	times     [][]int64 // per spine record, the row timestamps in ns
+}
+
+// historical runs a point-in-time join: the whole spine is read and checked
+// against the split before any result is streamed.
+func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.Reader, out flight.DataStreamWriter) error {
+	sp, err := s.splitFor(cmd.Split)
+	if err != nil {
+		return err
+	}
+	reads, refs, err := s.resolveFeatures(cmd.Features)
+	if err != nil {
+		return err
+	}
+	plan := &joinPlan{store: s.store, split: sp, reads: reads}
+	defer plan.release()
+	if err := plan.bind(rdr.Schema(), cmd, refs); err != nil {
+		return err
+	}
+	if err := plan.readSpine(rdr, orDefault(cmd.TimestampColumn, "event_timestamp")); err != nil {
+		return err
+	}
+	plan.watermark = s.store.Watermark()
+	sum, err := plan.run(ctx, out)
+	if err != nil {
+		return err
+	}
+	s.log.Info("historical join", "split", sp.Name, "rows", sum.Rows, "naive_differences", sum.NaiveDifferences, "watermark", sum.Watermark)
+	return nil
+}
+
+// bind checks the spine schema against the request and builds the output schema.
+func (p *joinPlan) bind(schema *arrow.Schema, cmd historicalCmd, refs []string) error {
+	var cols []string
+	for _, f := range schema.Fields() {
+		if slices.Contains(cols, f.Name) {
+			return invalid(fmt.Sprintf("spine: column %q appears twice", f.Name))
+		}
+		cols = append(cols, f.Name)
+	}
+	if err := bindKeys(p.reads, cols, "spine"); err != nil {
+		return err
+	}
+	for _, vr := range p.reads {
+		for j, c := range vr.keyCols {
+			if err := checkKeyType(schema.Field(c), vr.proj.View.JoinKeys[j]); err != nil {
+				return err
+			}
+		}
+	}
+	fields := slices.Clone(schema.Fields())
+	p.names = make([]string, len(refs))
+	for _, vr := range p.reads {
+		for j, f := range vr.proj.Features {
+			name := f.Name
+			if cmd.FullFeatureNames {
+				name = vr.proj.View.Name + "__" + f.Name
+			}
+			col := vr.cols[j]
+			p.names[col] = name
+		}
+	}
+	for i, name := range p.names {
+		if slices.Contains(cols, name) {
+			what := "the spine has a column"
+			if slices.Contains(cols[len(schema.Fields()):], name) {
+				what = "two requested features are"
+			}
+			return invalid(fmt.Sprintf("features[%d]: %s named %q; set full_feature_names to name result columns view__feature", i, what, name))
+		}
+		cols = append(cols, name)
+	}
+	for i := range p.names {
+		vr, j := p.column(i)
+		fields = append(fields, arrow.Field{Name: p.names[i], Type: arrowType(vr.proj.Features[j].Type), Nullable: true})
+	}
+	md := schema.Metadata()
+	p.schema = arrow.NewSchema(fields, &md)
+	return nil
+}
+
+// column returns the read and feature index behind output feature column i.
+func (p *joinPlan) column(i int) (*viewRead, int) {
+	for _, vr := range p.reads {
+		if j := slices.Index(vr.cols, i); j >= 0 {
+			return vr, j
+		}
+	}
+	panic("unreachable: every output column has a read")
+}
+
+func checkKeyType(f arrow.Field, k storage.JoinKey) error {
+	ok := false
+	switch k.Type {
+	case storage.TypeInt64:
+		switch f.Type.ID() {
+		case arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8, arrow.UINT32:
+			ok = true
+		}
+	case storage.TypeString:
+		ok = f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING
+	}
+	if !ok {
+		return invalid(fmt.Sprintf("spine: join key column %q: expected %s, got Arrow type %s", f.Name, k.Type, f.Type))
+	}
+	return nil
+}
+
+// readSpine reads the whole spine, checking timestamps and keys, and refuses
+// it whole when any timestamp lies outside the split.
+func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
+	idx := rdr.Schema().FieldIndices(tsName)
+	if len(idx) == 0 {
+		return invalid(fmt.Sprintf("spine: missing timestamp column %q (set timestamp_column to name another)", tsName))
+	}
+	var all []int64
+	row := 0
+	for rdr.Next() {
+		rec := rdr.Record()
+		tc, err := newTimeColumn(tsName, rec.Column(idx[0]))
+		if err != nil {
+			return err
+		}
+		n := int(rec.NumRows())
+		times := make([]int64, n)
+		for i := range n {
+			if times[i], err = tc.nanos(i, row+i); err != nil {
+				return err
+			}
+		}
+		for _, vr := range p.reads {
+			for _, c := range vr.keyCols {
+				if nulls := rec.Column(c).NullN(); nulls > 0 {
+					for i := range n {
+						if rec.Column(c).IsNull(i) {
+							return invalid(fmt.Sprintf("spine: row %d: join key column %q is null", row+i, rdr.Schema().Field(c).Name))
+						}
+					}
+				}
+			}
+		}
+		rec.Retain()
+		p.spine = append(p.spine, rec)
+		p.times = append(p.times, times)
+		all = append(all, times...)
+		row += n
+	}
+	if err := rdr.Err(); err != nil {
+		return invalid(fmt.Sprintf("spine: cannot read the Arrow stream: %v", err))
+	}
+	if row == 0 {
+		return invalid("spine: no rows")
+	}
+	return checkWindow(p.split, len(all), func(i int) int64 { return all[i] })
+}
+
+func (p *joinPlan) release() {
+	for _, r := range p.spine {
+		r.Release()
+	}
+}
+
+// chunkResult is one joined chunk, or the error that stopped it.
+type chunkResult struct {
+	rec   arrow.Record
+	stats joinSummary
+	max   [2]int64 // max event time, max available at
+	err   error
+}
+
+// run joins the spine chunk by chunk on every core and streams the results
+// in spine order. At most a few chunks are in flight, so memory stays bounded
+// by the spine plus those chunks.
+func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinSummary, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	type job struct {
+		rec    arrow.Record
+		times  []int64
+		off, n int
+		out    chan chunkResult
+	}
+	jobs := make(chan job)
+	order := make(chan chan chunkResult, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.out <- p.chunk(ctx, j.rec, j.times, j.off, j.n)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for r, rec := range p.spine {
+			n := int(rec.NumRows())
+			for off := 0; off < n; off += chunkRows {
+				ch := make(chan chunkResult, 1)
+				select {
+				case order <- ch:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case jobs <- job{rec: rec, times: p.times[r], off: off, n: min(chunkRows, n-off), out: ch}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	defer wg.Wait()
+	w := flight.NewRecordWriter(out, ipc.WithSchema(p.schema), ipc.WithAllocator(memory.DefaultAllocator))
+	defer w.Close()
+	sum := &joinSummary{Split: p.split.Name, Watermark: p.watermark}
+	var maxEvent, maxAvail int64
+	for ch := range order {
+		res := <-ch
+		if res.err != nil {
+			cancel()
+			for ch := range order { // drain so the producer and workers finish
+				if r := <-ch; r.rec != nil {
+					r.rec.Release()
+				}
+			}
+			return nil, res.err
+		}
+		err := w.Write(res.rec)
+		res.rec.Release()
+		if err != nil {
+			cancel()
+			for ch := range order {
+				if r := <-ch; r.rec != nil {
+					r.rec.Release()
+				}
+			}
+			return nil, err
+		}
+		sum.Rows += res.stats.Rows
+		sum.NaiveDifferences += res.stats.NaiveDifferences
+		sum.BackfilledValues += res.stats.BackfilledValues
+		maxEvent, maxAvail = max(maxEvent, res.max[0]), max(maxAvail, res.max[1])
+	}
+	if maxEvent > 0 {
+		sum.MaxEventTime, sum.MaxAvailableAt = storage.FormatTime(maxEvent), storage.FormatTime(maxAvail)
+	}
+	meta, _ := json.Marshal(sum)
+	if err := w.WriteMetadata(meta); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// chunk joins spine rows [off, off+n) of rec.
+func (p *joinPlan) chunk(ctx context.Context, rec arrow.Record, times []int64, off, n int) chunkResult {
+	var res chunkResult
+	bounds := make([]storage.Bounds, n)
+	for i := range n {
+		bounds[i] = storage.At(times[off+i])
+	}
+	differs := make([]bool, n)
+	feats := make([]arrow.Array, len(p.names))
+	defer func() {
+		for _, a := range feats {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}()
+	for _, vr := range p.reads {
+		keys, err := encodeKeys(rec, vr, off, n)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		results, err := p.store.Lookup(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds,
+			Watermark: p.watermark, NaiveAvailable: p.split.End})
+		if err != nil {
+			res.err = err
+			return res
+		}
+		builders := make([]array.Builder, len(vr.proj.Features))
+		for j, f := range vr.proj.Features {
+			builders[j] = newBuilder(f.Type)
+			builders[j].Reserve(n)
+		}
+		for i, r := range results {
+			if r.NaiveSeq != r.Seq {
+				differs[i] = true
+			}
+			if r.Status != storage.Present {
+				for _, b := range builders {
+					b.AppendNull()
+				}
+				continue
+			}
+			res.max[0], res.max[1] = max(res.max[0], r.EventTime), max(res.max[1], r.AvailableAt)
+			for j, b := range builders {
+				appendValue(b, r.Values[j])
+				if r.Backfilled && !r.Values[j].IsNull() {
+					res.stats.BackfilledValues++
+				}
+			}
+		}
+		for j, b := range builders {
+			feats[vr.cols[j]] = b.NewArray()
+			b.Release()
+		}
+	}
+	for _, d := range differs {
+		if d {
+			res.stats.NaiveDifferences++
+		}
+	}
+	cols := make([]arrow.Array, 0, int(rec.NumCols())+len(feats))
+	for _, c := range rec.Columns() {
+		cols = append(cols, array.NewSlice(c, int64(off), int64(off+n)))
+	}
+	cols = append(cols, feats...)
+	res.rec = array.NewRecord(p.schema, cols, int64(n))
+	for _, c := range cols[:rec.NumCols()] {
+		c.Release()
+	}
+	res.stats.Rows = int64(n)
+	return res
+}
+
+// encodeKeys encodes the entity keys of rows [off, off+n) for one view.
+func encodeKeys(rec arrow.Record, vr *viewRead, off, n int) ([][]byte, error) {
+	view := vr.proj.View
+	cols := make([]*column, len(vr.keyCols))
+	for j, c := range vr.keyCols {
+		col, err := newColumn(view.JoinKeys[j].Name, rec.Column(c), view.JoinKeys[j].Type)
+		if err != nil {
+			return nil, err
+		}
+		cols[j] = col
+	}
+	keys := make([][]byte, n)
+	key := make([]storage.Value, len(cols))
+	var err error
+	for i := range n {
+		for j, c := range cols {
+			key[j] = c.value(off + i)
+		}
+		if keys[i], err = view.EncodeKey(key); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}

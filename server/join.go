@@ -277,38 +277,50 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinS
 	defer w.Close()
 	sum := &joinSummary{Split: p.split.Name, Watermark: p.watermark}
 	var maxEvent, maxAvail int64
+	// The last record carries the summary as app metadata, so each record is
+	// written only once the next one is ready.
+	var pending arrow.Record
+	fail := func(err error) (*joinSummary, error) {
+		cancel()
+		if pending != nil {
+			pending.Release()
+		}
+		for ch := range order { // drain so the producer and workers finish
+			if r := <-ch; r.rec != nil {
+				r.rec.Release()
+			}
+		}
+		return nil, err
+	}
 	for ch := range order {
 		res := <-ch
 		if res.err != nil {
-			cancel()
-			for ch := range order { // drain so the producer and workers finish
-				if r := <-ch; r.rec != nil {
-					r.rec.Release()
-				}
-			}
-			return nil, res.err
+			return fail(res.err)
 		}
-		err := w.Write(res.rec)
-		res.rec.Release()
-		if err != nil {
-			cancel()
-			for ch := range order {
-				if r := <-ch; r.rec != nil {
-					r.rec.Release()
-				}
+		if pending != nil {
+			err := w.Write(pending)
+			pending.Release()
+			pending = nil
+			if err != nil {
+				return fail(err)
 			}
-			return nil, err
 		}
+		pending = res.rec
 		sum.Rows += res.stats.Rows
 		sum.NaiveDifferences += res.stats.NaiveDifferences
 		sum.BackfilledValues += res.stats.BackfilledValues
 		maxEvent, maxAvail = max(maxEvent, res.max[0]), max(maxAvail, res.max[1])
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
 	if maxEvent > 0 {
 		sum.MaxEventTime, sum.MaxAvailableAt = storage.FormatTime(maxEvent), storage.FormatTime(maxAvail)
 	}
 	meta, _ := json.Marshal(sum)
-	if err := w.WriteMetadata(meta); err != nil {
+	err := w.WriteWithAppMetadata(pending, meta)
+	pending.Release()
+	if err != nil {
 		return nil, err
 	}
 	return sum, nil

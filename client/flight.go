@@ -1,0 +1,180 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/flight"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"google.golang.org/grpc/status"
+)
+
+func (c *Client) flight() flight.Client { return flight.NewClientFromConn(c.conn, nil) }
+
+// JoinSummary describes a point-in-time join; see docs/flight.md.
+type JoinSummary struct {
+	Rows             int64  `json:"rows"`
+	Split            string `json:"split"`
+	Watermark        uint64 `json:"watermark"`
+	NaiveDifferences int64  `json:"naive_differences"`
+	MaxEventTime     string `json:"max_event_time"`
+	MaxAvailableAt   string `json:"max_available_at"`
+	BackfilledValues int64  `json:"backfilled_values"`
+}
+
+type joinCmd struct {
+	Op               string   `json:"op"`
+	Split            string   `json:"split"`
+	Features         []string `json:"features"`
+	TimestampColumn  string   `json:"timestamp_column,omitempty"`
+	FullFeatureNames bool     `json:"full_feature_names,omitempty"`
+}
+
+// JoinOption configures GetHistorical.
+type JoinOption func(*joinCmd)
+
+// WithTimestampColumn names the spine's timestamp column (default "event_timestamp").
+func WithTimestampColumn(name string) JoinOption {
+	return func(c *joinCmd) { c.TimestampColumn = name }
+}
+
+// WithFullFeatureNames names result columns "view__feature" instead of "feature".
+func WithFullFeatureNames() JoinOption { return func(c *joinCmd) { c.FullFeatureNames = true } }
+
+// GetHistorical runs a point-in-time join of spine with features under
+// split, over Arrow Flight. Each result record (spine columns, then one
+// column per feature, in spine order) is passed to fn, which must not keep
+// it past its return without calling Retain. A spine with any timestamp
+// outside the split returns ErrCutoffExceeded before any record arrives;
+// no split returns ErrSplitRequired.
+func (c *Client) GetHistorical(ctx context.Context, split string, features []string, spine array.RecordReader,
+	fn func(arrow.Record) error, opts ...JoinOption) (*JoinSummary, error) {
+	cmd := joinCmd{Op: "historical", Split: split, Features: features}
+	for _, o := range opts {
+		o(&cmd)
+	}
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.flight().DoExchange(ctx)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(spine.Schema()))
+	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: body})
+	sendErr := func() error {
+		for spine.Next() {
+			if err := w.Write(spine.Record()); err != nil {
+				return err
+			}
+		}
+		if err := spine.Err(); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		return stream.CloseSend()
+	}()
+	if sendErr != nil && !errors.Is(sendErr, io.EOF) {
+		// The server may have refused the request already; its status is the better error.
+		if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+			return nil, fromStatus(rerr)
+		}
+		return nil, fmt.Errorf("timefence: sending the spine: %w", sendErr)
+	}
+	rdr, err := flight.NewRecordReader(stream)
+	if err != nil {
+		return nil, fromStatus(unwrapStatus(err))
+	}
+	defer rdr.Release()
+	var meta []byte
+	for rdr.Next() {
+		if m := rdr.LatestAppMetadata(); len(m) > 0 {
+			meta = m
+		}
+		if err := fn(rdr.Record()); err != nil {
+			return nil, err
+		}
+	}
+	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fromStatus(unwrapStatus(err))
+	}
+	sum := &JoinSummary{}
+	if err := json.Unmarshal(meta, sum); err != nil {
+		return nil, fmt.Errorf("timefence: the join ended without its summary: %w", err)
+	}
+	return sum, nil
+}
+
+// WriteTableResult describes a table written by WriteTable.
+type WriteTableResult struct {
+	FirstSeq   uint64 `json:"first_seq"`
+	LastSeq    uint64 `json:"last_seq"`
+	CommitTime string `json:"commit_time"`
+	Rows       int    `json:"rows"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+type writeCmd struct {
+	Op              string `json:"op"`
+	FeatureView     string `json:"feature_view"`
+	BatchID         string `json:"batch_id,omitempty"`
+	Backfill        bool   `json:"backfill,omitempty"`
+	EventTimeColumn string `json:"event_time_column,omitempty"`
+}
+
+// WriteTable writes the records of table as one atomic batch of view over
+// Arrow Flight. Its columns are the view's join keys, "event_timestamp"
+// (or eventTimeColumn) and any subset of the view's features.
+func (c *Client) WriteTable(ctx context.Context, view, batchID, eventTimeColumn string, table array.RecordReader) (*WriteTableResult, error) {
+	body, err := json.Marshal(writeCmd{Op: "write", FeatureView: view, BatchID: batchID, EventTimeColumn: eventTimeColumn})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.flight().DoPut(ctx)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(table.Schema()))
+	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: body})
+	for table.Next() {
+		if err := w.Write(table.Record()); err != nil {
+			break // the server's status below says why
+		}
+	}
+	if err := table.Err(); err != nil {
+		return nil, err
+	}
+	_ = w.Close()
+	_ = stream.CloseSend()
+	res, err := stream.Recv()
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	out := &WriteTableResult{}
+	if err := json.Unmarshal(res.GetAppMetadata(), out); err != nil {
+		return nil, fmt.Errorf("timefence: bad write result: %w", err)
+	}
+	return out, nil
+}
+
+// unwrapStatus finds a gRPC status error wrapped by the Arrow reader.
+func unwrapStatus(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(interface{ GRPCStatus() *status.Status }); ok {
+			return e
+		}
+	}
+	return err
+}

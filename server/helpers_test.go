@@ -1,0 +1,26 @@
+package server_test
+
+import (
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"google.golang.org/grpc/status"
+
+	"github.com/timefence/timefence/client"
+)
+
+func ipcSchema(s *arrow.Schema) ipc.Option { return ipc.WithSchema(s) }
+
+// fromGRPC turns a raw gRPC error into the client's error type.
+func fromGRPC(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	e := &client.Error{Code: st.Code(), Message: st.Message()}
+	for _, d := range st.Details() {
+		if info, ok := d.(interface{ GetReason() string }); ok {
+			e.Reason = info.GetReason()
+		}
+	}
+	return e
+}

@@ -19,6 +19,7 @@ type Client struct {
 	Registry timefencev1.RegistryServiceClient
 	writer   timefencev1.WriteServiceClient
 	online   timefencev1.OnlineServiceClient
+	Datasets timefencev1.DatasetServiceClient
 }
 
 type dialConfig struct {
@@ -68,6 +69,7 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 		Registry: timefencev1.NewRegistryServiceClient(conn),
 		writer:   timefencev1.NewWriteServiceClient(conn),
 		online:   timefencev1.NewOnlineServiceClient(conn),
+		Datasets: timefencev1.NewDatasetServiceClient(conn),
 	}, nil
 }
 
@@ -116,6 +118,15 @@ func (c *Client) CreateSplit(ctx context.Context, name string, start, end time.T
 		return nil, fromStatus(err)
 	}
 	return resp.GetSplit(), nil
+}
+
+// Manifest returns the manifest of a dataset id (ErrUnknownDataset if none).
+func (c *Client) Manifest(ctx context.Context, datasetID string) (*timefencev1.Manifest, error) {
+	resp, err := c.Datasets.GetManifest(ctx, &timefencev1.GetManifestRequest{DatasetId: datasetID})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return resp.GetManifest(), nil
 }
 
 // Row is one version to write.

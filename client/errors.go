@@ -23,6 +23,8 @@ var (
 	ErrCutoffExceeded  = errors.New("timefence: cutoff exceeded")
 	ErrPermission      = errors.New("timefence: permission denied")
 	ErrUnavailable     = errors.New("timefence: server unavailable")
+	ErrUnknownDataset  = errors.New("timefence: unknown dataset")
+	ErrDatasetMismatch = errors.New("timefence: spine differs from the dataset's")
 )
 
 var reasons = map[string]error{
@@ -38,6 +40,8 @@ var reasons = map[string]error{
 	"CUTOFF_EXCEEDED":      ErrCutoffExceeded,
 	"PERMISSION_DENIED":    ErrPermission,
 	"UNAVAILABLE":          ErrUnavailable,
+	"UNKNOWN_DATASET":      ErrUnknownDataset,
+	"DATASET_MISMATCH":     ErrDatasetMismatch,
 }
 
 // Error is an error returned by the server.

@@ -30,6 +30,8 @@ const (
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonInternal         = "INTERNAL"
 	ReasonPermissionDenied = "PERMISSION_DENIED"
+	ReasonUnknownDataset   = "UNKNOWN_DATASET"
+	ReasonDatasetMismatch  = "DATASET_MISMATCH"
 )
 
 // requestError is an error found by the server itself, with its code and reason.
@@ -71,6 +73,8 @@ func toStatus(err error) error {
 		code, reason = codes.NotFound, ReasonUnknownEntity
 	case errors.Is(err, storage.ErrUnknownSplit):
 		code, reason = codes.NotFound, ReasonUnknownSplit
+	case errors.Is(err, storage.ErrUnknownDataset):
+		code, reason = codes.NotFound, ReasonUnknownDataset
 	case errors.Is(err, storage.ErrSchemaMismatch):
 		code, reason = codes.FailedPrecondition, ReasonSchemaMismatch
 	case errors.Is(err, storage.ErrAlreadyExists):

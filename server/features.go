@@ -22,7 +22,9 @@ type viewRead struct {
 
 // resolveFeatures turns feature references ("view:feature" or "view") into
 // reads grouped by view, and the output column names in request order.
-func (s *Server) resolveFeatures(refs []string) ([]*viewRead, []string, error) {
+// Views named in versions are read under that definition version instead
+// of the current one.
+func (s *Server) resolveFeatures(refs []string, versions map[string]int64) ([]*viewRead, []string, error) {
 	if len(refs) == 0 {
 		return nil, nil, invalid("features: name at least one feature, as \"view:feature\" or \"view\"")
 	}
@@ -33,7 +35,13 @@ func (s *Server) resolveFeatures(refs []string) ([]*viewRead, []string, error) {
 	for i, ref := range refs {
 		viewName, feat, whole := strings.Cut(ref, ":")
 		whole = !whole
-		view, err := s.store.View(viewName)
+		var view *storage.View
+		var err error
+		if ver, ok := versions[viewName]; ok {
+			view, err = s.store.ViewVersion(viewName, ver)
+		} else {
+			view, err = s.store.View(viewName)
+		}
 		if errors.Is(err, storage.ErrUnknownView) {
 			return nil, nil, &requestError{code: codes.NotFound, reason: ReasonUnknownView,
 				msg: fmt.Sprintf("features[%d]: unknown feature view %q", i, viewName)}

@@ -15,6 +15,7 @@ import (
 //
 //	DoExchange {"op": "historical", ...}  spine in, point-in-time join out
 //	DoPut      {"op": "write", ...}       a table in, written as one batch
+//	DoGet      {"op": "export", ...}      a view's versions within a split out
 //
 // See docs/flight.md for every field.
 type flightServer struct {
@@ -84,6 +85,23 @@ func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) 
 		return toStatus(f.s.historical(stream.Context(), cmd, rdr, stream))
 	}
 	return toStatus(invalid(fmt.Sprintf("flight command: op %q: DoExchange supports \"historical\"", op)))
+}
+
+func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	desc := &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}
+	op, err := commandOp(desc)
+	if err != nil {
+		return toStatus(err)
+	}
+	switch op {
+	case "export":
+		var cmd exportCmd
+		if err := parseCommand(desc, &cmd); err != nil {
+			return toStatus(err)
+		}
+		return toStatus(f.s.export(stream.Context(), cmd, stream))
+	}
+	return toStatus(invalid(fmt.Sprintf("flight ticket: op %q: DoGet supports \"export\"", op)))
 }
 
 func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {

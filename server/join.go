@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"google.golang.org/grpc/codes"
 
 	"github.com/timefence/timefence/storage"
 )
@@ -26,12 +28,18 @@ type historicalCmd struct {
 	TimestampColumn string `json:"timestamp_column,omitempty"`
 	// FullFeatureNames names result columns "view__feature" instead of "feature".
 	FullFeatureNames bool `json:"full_feature_names,omitempty"`
+	// DatasetID re-reads a recorded dataset: with the same spine, the output
+	// is byte-identical to the first read's, whatever was written since.
+	DatasetID string `json:"dataset_id,omitempty"`
 }
 
 // joinSummary is sent as the app metadata of the last message of a join.
 type joinSummary struct {
-	Rows  int64  `json:"rows"`
-	Split string `json:"split"`
+	DatasetID string `json:"dataset_id"`
+	// Checksum is the output's content digest (see Manifest.output_checksum).
+	Checksum string `json:"checksum"`
+	Rows     int64  `json:"rows"`
+	Split    string `json:"split"`
 	// Watermark is the write sequence number the join was pinned to.
 	Watermark uint64 `json:"watermark"`
 	// NaiveDifferences counts spine rows for which a naive event-time-only
@@ -43,6 +51,8 @@ type joinSummary struct {
 	MaxAvailableAt string `json:"max_available_at,omitempty"`
 	// BackfilledValues counts result values that came from backfilled versions.
 	BackfilledValues int64 `json:"backfilled_values"`
+
+	maxEvent, maxAvail int64
 }
 
 // chunkRows is the number of spine rows joined and streamed per record.
@@ -58,16 +68,37 @@ type joinPlan struct {
 	schema    *arrow.Schema
 	spine     []arrow.Record
 	times     [][]int64 // per spine record, the row timestamps in ns
+	spineHash string
+	checksum  string // of the output, set by run
 }
 
 // historical runs a point-in-time join: the whole spine is read and checked
-// against the split before any result is streamed.
+// against the split before any result is streamed. The read is recorded as a
+// manifest; naming a recorded dataset id re-reads it.
 func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.Reader, out flight.DataStreamWriter) error {
+	var prior *storage.Manifest
+	var versions map[string]int64
+	if cmd.DatasetID != "" {
+		m, err := s.store.Manifest(cmd.DatasetID)
+		if err != nil {
+			return err
+		}
+		if m.Kind != "historical" {
+			return invalid(fmt.Sprintf("dataset_id: dataset %q is an %s, not a historical read", m.DatasetID, m.Kind))
+		}
+		if err := cmd.adopt(m); err != nil {
+			return err
+		}
+		prior, versions = &m, map[string]int64{}
+		for _, f := range m.Features {
+			versions[f.View] = f.ViewVersion
+		}
+	}
 	sp, err := s.splitFor(cmd.Split)
 	if err != nil {
 		return err
 	}
-	reads, refs, err := s.resolveFeatures(cmd.Features)
+	reads, refs, err := s.resolveFeatures(cmd.Features, versions)
 	if err != nil {
 		return err
 	}
@@ -80,11 +111,67 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 		return err
 	}
 	plan.watermark = s.store.Watermark()
-	sum, err := plan.run(ctx, out)
+	if prior != nil {
+		plan.watermark = prior.Watermark
+	}
+	m := storage.Manifest{Kind: "historical", SpineHash: plan.spineHash, Split: sp, Watermark: plan.watermark,
+		ServerVersion: s.cfg.Version, Options: map[string]string{
+			"timestamp_column":   orDefault(cmd.TimestampColumn, "event_timestamp"),
+			"full_feature_names": fmt.Sprint(cmd.FullFeatureNames),
+			"features":           strings.Join(cmd.Features, ","),
+		}}
+	for _, ref := range refs {
+		view, feat, _ := strings.Cut(ref, ":")
+		for _, vr := range reads {
+			if vr.proj.View.Name == view {
+				m.Features = append(m.Features, storage.FeatureRef{View: view, Feature: feat, ViewVersion: vr.proj.View.Version})
+			}
+		}
+	}
+	m.DatasetID = datasetID(struct {
+		Kind, SpineHash string
+		Features        []storage.FeatureRef
+		Split           storage.Split
+		Watermark       uint64
+		Options         map[string]string
+	}{m.Kind, m.SpineHash, m.Features, storage.Split{Name: sp.Name, Start: sp.Start, End: sp.End}, m.Watermark, m.Options})
+	if prior != nil && prior.DatasetID != m.DatasetID {
+		return &requestError{code: codes.FailedPrecondition, reason: ReasonDatasetMismatch,
+			msg: fmt.Sprintf("dataset_id: this spine differs from the spine of dataset %q (content hash %s, recorded %s); send the same spine to re-read it",
+				prior.DatasetID, m.SpineHash[:12], prior.SpineHash[:12])}
+	}
+	sum, err := plan.run(ctx, out, m.DatasetID)
 	if err != nil {
 		return err
 	}
-	s.log.Info("historical join", "split", sp.Name, "rows", sum.Rows, "naive_differences", sum.NaiveDifferences, "watermark", sum.Watermark)
+	m.Rows, m.NaiveDifferences, m.BackfilledValues = sum.Rows, sum.NaiveDifferences, sum.BackfilledValues
+	m.MaxEventTime, m.MaxAvailableAt, m.OutputChecksum = sum.maxEvent, sum.maxAvail, sum.Checksum
+	stored, err := s.store.PutManifest(m)
+	if err != nil {
+		return err
+	}
+	if stored.OutputChecksum != m.OutputChecksum {
+		// The stream has gone out; this must never happen, so say it loudly.
+		s.log.Error("re-read of a dataset differs from its first read", "dataset_id", m.DatasetID,
+			"recorded", stored.OutputChecksum, "now", m.OutputChecksum)
+	}
+	s.log.Info("historical join", "dataset_id", m.DatasetID, "split", sp.Name, "rows", sum.Rows,
+		"naive_differences", sum.NaiveDifferences, "watermark", sum.Watermark)
+	return nil
+}
+
+// adopt fills the command from a recorded manifest, refusing conflicts.
+func (c *historicalCmd) adopt(m storage.Manifest) error {
+	refs := strings.Split(m.Options["features"], ",")
+	if c.Split != "" && c.Split != m.Split.Name {
+		return invalid(fmt.Sprintf("split: dataset %q was read under split %q, not %q", m.DatasetID, m.Split.Name, c.Split))
+	}
+	if len(c.Features) > 0 && !slices.Equal(c.Features, refs) {
+		return invalid(fmt.Sprintf("features: omit them to re-read dataset %q; it read %s", m.DatasetID, strings.Join(refs, ", ")))
+	}
+	c.Split, c.Features = m.Split.Name, refs
+	c.TimestampColumn = m.Options["timestamp_column"]
+	c.FullFeatureNames = m.Options["full_feature_names"] == "true"
 	return nil
 }
 
@@ -174,8 +261,12 @@ func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
 	}
 	var all []int64
 	row := 0
+	hasher := newTableHasher(len(rdr.Schema().Fields()))
 	for rdr.Next() {
 		rec := rdr.Record()
+		for i, c := range rec.Columns() {
+			hasher.add(i, c)
+		}
 		tc, err := newTimeColumn(tsName, rec.Column(idx[0]))
 		if err != nil {
 			return err
@@ -210,6 +301,7 @@ func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
 	if row == 0 {
 		return invalid("spine: no rows")
 	}
+	p.spineHash = hasher.sum(rdr.Schema().String())
 	return checkWindow(p.split, len(all), func(i int) int64 { return all[i] })
 }
 
@@ -230,7 +322,7 @@ type chunkResult struct {
 // run joins the spine chunk by chunk on every core and streams the results
 // in spine order. At most a few chunks are in flight, so memory stays bounded
 // by the spine plus those chunks.
-func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinSummary, error) {
+func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, datasetID string) (*joinSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := runtime.GOMAXPROCS(0)
@@ -275,7 +367,9 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinS
 	defer wg.Wait()
 	w := flight.NewRecordWriter(out, ipc.WithSchema(p.schema), ipc.WithAllocator(memory.DefaultAllocator))
 	defer w.Close()
-	sum := &joinSummary{Split: p.split.Name, Watermark: p.watermark}
+	sum := &joinSummary{DatasetID: datasetID, Split: p.split.Name, Watermark: p.watermark}
+	nspine := len(p.schema.Fields()) - len(p.names)
+	outHash := newTableHasher(len(p.names))
 	var maxEvent, maxAvail int64
 	// The last record carries the summary as app metadata, so each record is
 	// written only once the next one is ready.
@@ -306,6 +400,9 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinS
 			}
 		}
 		pending = res.rec
+		for j := range p.names {
+			outHash.add(j, pending.Column(nspine+j))
+		}
 		sum.Rows += res.stats.Rows
 		sum.NaiveDifferences += res.stats.NaiveDifferences
 		sum.BackfilledValues += res.stats.BackfilledValues
@@ -317,6 +414,8 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter) (*joinS
 	if maxEvent > 0 {
 		sum.MaxEventTime, sum.MaxAvailableAt = storage.FormatTime(maxEvent), storage.FormatTime(maxAvail)
 	}
+	sum.maxEvent, sum.maxAvail = maxEvent, maxAvail
+	sum.Checksum = outHash.sum(p.spineHash + p.schema.String())
 	meta, _ := json.Marshal(sum)
 	err := w.WriteWithAppMetadata(pending, meta)
 	pending.Release()

@@ -20,7 +20,7 @@ var statusToProto = [...]timefencev1.FeatureStatus{
 }
 
 func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnlineFeaturesRequest) (*timefencev1.GetOnlineFeaturesResponse, error) {
-	reads, names, err := s.resolveFeatures(req.GetFeatures())
+	reads, names, err := s.resolveFeatures(req.GetFeatures(), nil)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -29,6 +29,7 @@ type Store interface {
 	Entities() []storage.Entity
 	ApplyView(storage.View) (*storage.View, bool, error)
 	View(name string) (*storage.View, error)
+	ViewVersion(name string, version int64) (*storage.View, error)
 	Views() []*storage.View
 	CreateSplit(storage.Split) (storage.Split, bool, error)
 	Split(name string) (storage.Split, error)
@@ -37,6 +38,10 @@ type Store interface {
 	ReadTime() (at int64, watermark uint64)
 	Watermark() uint64
 	Lookup(context.Context, storage.Query) ([]storage.Result, error)
+	Scan(ctx context.Context, p *storage.Projection, w storage.Window, watermark uint64, fn func(*storage.Version) error) error
+	PutManifest(storage.Manifest) (storage.Manifest, error)
+	Manifest(id string) (storage.Manifest, error)
+	Manifests() ([]storage.Manifest, error)
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -78,6 +83,7 @@ type Server struct {
 	timefencev1.UnimplementedRegistryServiceServer
 	timefencev1.UnimplementedWriteServiceServer
 	timefencev1.UnimplementedOnlineServiceServer
+	timefencev1.UnimplementedDatasetServiceServer
 
 	store Store
 	cfg   Config
@@ -120,6 +126,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterRegistryServiceServer(g, s)
 	timefencev1.RegisterWriteServiceServer(g, s)
 	timefencev1.RegisterOnlineServiceServer(g, s)
+	timefencev1.RegisterDatasetServiceServer(g, s)
 	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

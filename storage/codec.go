@@ -13,6 +13,7 @@ const (
 	prefixMeta     = 'm' // m/<name>
 	prefixBatch    = 'b' // b/<batch id>
 	prefixPending  = 'p' // p/<first seq>: a multi-transaction batch not yet committed
+	prefixDataset  = 'd' // d/<dataset id>: a manifest
 )
 
 // versionSuffixLen is the length of the time and sequence part of a version key.

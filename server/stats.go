@@ -1,0 +1,346 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/storage"
+)
+
+// Statistics limits: a reservoir sample feeds the quantiles, and exact value
+// counts are kept for at most maxTracked distinct values per feature.
+const (
+	reservoirSize = 10_000
+	maxTracked    = 100_000
+	topValues     = 10
+)
+
+var quantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
+
+// featureAcc accumulates one feature's statistics in one pass.
+type featureAcc struct {
+	f                  storage.Feature
+	count, nulls       int64
+	min, max, mean, m2 float64 // Welford
+	numeric            int64
+	sample             []float64
+	rng                *rand.Rand
+	counts             map[string]int64
+	overflow           bool
+	hll                *hyperLogLog
+	minLen, maxLen     int64
+}
+
+func newFeatureAcc(f storage.Feature) *featureAcc {
+	return &featureAcc{f: f, min: math.Inf(1), max: math.Inf(-1), rng: rand.New(rand.NewPCG(1, 2)),
+		counts: map[string]int64{}, hll: newHyperLogLog(), minLen: math.MaxInt64}
+}
+
+func (a *featureAcc) add(v storage.Value) {
+	a.count++
+	if v.IsNull() {
+		a.nulls++
+		return
+	}
+	var key string
+	switch v.Type {
+	case storage.TypeInt64, storage.TypeFloat64, storage.TypeFloat32:
+		x := v.Float
+		if v.Type == storage.TypeInt64 {
+			x = float64(v.Int)
+			key = strconv.FormatInt(v.Int, 10)
+		} else {
+			key = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		a.numeric++
+		a.min, a.max = min(a.min, x), max(a.max, x)
+		d := x - a.mean
+		a.mean += d / float64(a.numeric)
+		a.m2 += d * (x - a.mean)
+		if len(a.sample) < reservoirSize {
+			a.sample = append(a.sample, x)
+		} else if j := a.rng.Int64N(a.numeric); j < reservoirSize {
+			a.sample[j] = x
+		}
+	case storage.TypeBool:
+		key = strconv.FormatBool(v.Int != 0)
+	case storage.TypeFloatList:
+		n := int64(len(v.List))
+		a.minLen, a.maxLen = min(a.minLen, n), max(a.maxLen, n)
+		key = fmt.Sprint(v.List)
+	default:
+		key = v.Str
+	}
+	a.hll.add(key)
+	if _, ok := a.counts[key]; ok || len(a.counts) < maxTracked {
+		a.counts[key]++
+	} else {
+		a.overflow = true
+	}
+}
+
+func (a *featureAcc) isNumeric() bool {
+	t := a.f.Type
+	return t == storage.TypeInt64 || t == storage.TypeFloat64 || t == storage.TypeFloat32
+}
+
+func (a *featureAcc) result() *timefencev1.FeatureStatistics {
+	st := &timefencev1.FeatureStatistics{Feature: a.f.Name, Type: typeToProto[a.f.Type], Count: a.count, NullCount: a.nulls,
+		DistinctCount: int64(len(a.counts)), DistinctApproximate: a.overflow}
+	if a.count > 0 {
+		st.NullRate = float64(a.nulls) / float64(a.count)
+	}
+	if a.overflow {
+		st.DistinctCount = a.hll.estimate()
+	}
+	if a.isNumeric() && a.numeric > 0 {
+		std := 0.0
+		if a.numeric > 1 {
+			std = math.Sqrt(a.m2 / float64(a.numeric-1))
+		}
+		st.Min, st.Max, st.Mean, st.Stddev = &a.min, &a.max, &a.mean, &std
+		s := slices.Clone(a.sample)
+		slices.Sort(s)
+		for _, q := range quantileLevels {
+			st.Quantiles = append(st.Quantiles, quantile(s, q))
+		}
+	}
+	if a.f.Type == storage.TypeFloatList && a.count > a.nulls {
+		st.MinLength, st.MaxLength = &a.minLen, &a.maxLen
+	}
+	switch a.f.Type {
+	case storage.TypeString, storage.TypeBool, storage.TypeInt64:
+		st.TopValues = top(a.counts, topValues)
+	}
+	return st
+}
+
+// quantile interpolates linearly between the closest ranks of sorted s.
+func quantile(s []float64, q float64) float64 {
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
+}
+
+// top returns the n most frequent values, ties broken by value.
+func top(counts map[string]int64, n int) []*timefencev1.ValueCount {
+	out := make([]*timefencev1.ValueCount, 0, len(counts))
+	for v, c := range counts {
+		out = append(out, &timefencev1.ValueCount{Value: v, Count: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out[:min(n, len(out))]
+}
+
+// statistics scans the view's versions within the split and summarises them.
+func (s *Server) statistics(ctx context.Context, splitName, viewName string, features []string) (*timefencev1.GetStatisticsResponse, map[string]*featureAcc, error) {
+	sp, err := s.splitFor(splitName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if viewName == "" {
+		return nil, nil, invalid("feature_view: missing")
+	}
+	refs := []string{viewName}
+	if len(features) > 0 {
+		refs = refs[:0]
+		for _, f := range features {
+			refs = append(refs, viewName+":"+f)
+		}
+	}
+	reads, _, err := s.resolveFeatures(refs, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	proj := reads[0].proj
+	accs := make([]*featureAcc, len(proj.Features))
+	byName := map[string]*featureAcc{}
+	for i, f := range proj.Features {
+		accs[i] = newFeatureAcc(f)
+		byName[f.Name] = accs[i]
+	}
+	w := s.store.Watermark()
+	resp := &timefencev1.GetStatisticsResponse{Split: sp.Name, FeatureView: proj.View.Name, ViewVersion: proj.View.Version, Watermark: int64(w)}
+	var lastKey []byte
+	err = s.store.Scan(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, func(v *storage.Version) error {
+		resp.Versions++
+		if string(v.Key) != string(lastKey) {
+			resp.Entities++
+			lastKey = append(lastKey[:0], v.Key...)
+		}
+		if v.Deleted {
+			return nil
+		}
+		for i, a := range accs {
+			a.add(v.Values[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range accs {
+		resp.Features = append(resp.Features, a.result())
+	}
+	return resp, byName, nil
+}
+
+func (s *Server) GetStatistics(ctx context.Context, req *timefencev1.GetStatisticsRequest) (*timefencev1.GetStatisticsResponse, error) {
+	resp, _, err := s.statistics(ctx, req.GetSplit(), req.GetFeatureView(), req.GetFeatures())
+	return resp, toStatus(err)
+}
+
+// Thresholds of CompareStatistics, chosen to flag changes a person should
+// look at and stay quiet on sampling noise.
+const (
+	minRowsToCompare   = 30   // fewer values in either window: only NO_DATA is checked
+	nullRateIncrease   = 0.10 // absolute increase in null rate
+	newValueShare      = 0.10 // share of current values never seen in the baseline
+	distributionLInf   = 0.20 // largest change in any value's share
+	meanShiftInStddevs = 0.5  // |mean change| in baseline standard deviations
+)
+
+func (s *Server) CompareStatistics(ctx context.Context, req *timefencev1.CompareStatisticsRequest) (*timefencev1.CompareStatisticsResponse, error) {
+	base, baseAcc, err := s.statistics(ctx, req.GetBaselineSplit(), req.GetFeatureView(), req.GetFeatures())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	cur, curAcc, err := s.statistics(ctx, req.GetCurrentSplit(), req.GetFeatureView(), req.GetFeatures())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &timefencev1.CompareStatisticsResponse{Baseline: base, Current: cur}
+	for _, bs := range base.Features {
+		resp.Anomalies = append(resp.Anomalies, compareFeature(baseAcc[bs.Feature], curAcc[bs.Feature])...)
+	}
+	return resp, nil
+}
+
+func anomaly(a *featureAcc, kind string, sev timefencev1.AnomalySeverity, base, cur float64, format string, args ...any) *timefencev1.Anomaly {
+	return &timefencev1.Anomaly{Feature: a.f.Name, Kind: kind, Severity: sev, BaselineValue: base, CurrentValue: cur,
+		Description: fmt.Sprintf(format, args...)}
+}
+
+// compareFeature applies the checks to one feature.
+func compareFeature(b, c *featureAcc) []*timefencev1.Anomaly {
+	const warn, fail = timefencev1.AnomalySeverity_ANOMALY_SEVERITY_WARNING, timefencev1.AnomalySeverity_ANOMALY_SEVERITY_ERROR
+	bPresent, cPresent := b.count-b.nulls, c.count-c.nulls
+	if bPresent > 0 && cPresent == 0 {
+		return []*timefencev1.Anomaly{anomaly(c, "NO_DATA", fail, float64(bPresent), 0,
+			"%d values in the baseline, none in the current window", bPresent)}
+	}
+	if b.count < minRowsToCompare || c.count < minRowsToCompare {
+		return nil
+	}
+	var out []*timefencev1.Anomaly
+	bRate, cRate := float64(b.nulls)/float64(b.count), float64(c.nulls)/float64(c.count)
+	if cRate-bRate > nullRateIncrease {
+		sev := warn
+		if cRate-bRate > 0.5 {
+			sev = fail
+		}
+		out = append(out, anomaly(c, "COMPLETENESS_DROP", sev, bRate, cRate, "null rate rose from %.1f%% to %.1f%%", 100*bRate, 100*cRate))
+	}
+	if b.isNumeric() && b.numeric > 1 && c.numeric > 0 {
+		std := math.Sqrt(b.m2 / float64(b.numeric-1))
+		if shift := math.Abs(c.mean - b.mean); std > 0 && shift > meanShiftInStddevs*std {
+			out = append(out, anomaly(c, "MEAN_SHIFT", warn, b.mean, c.mean, "mean moved from %.4g to %.4g (%.1f baseline standard deviations)", b.mean, c.mean, shift/std))
+		}
+		return out
+	}
+	if b.f.Type != storage.TypeString && b.f.Type != storage.TypeBool {
+		return out
+	}
+	if !b.overflow && !c.overflow && cPresent > 0 {
+		var unseen int64
+		for v, n := range c.counts {
+			if _, ok := b.counts[v]; !ok {
+				unseen += n
+			}
+		}
+		if share := float64(unseen) / float64(cPresent); share > newValueShare {
+			out = append(out, anomaly(c, "NEW_VALUES", warn, 0, share, "%.1f%% of current values never occur in the baseline", 100*share))
+		}
+	}
+	bTop, cTop := top(b.counts, 1), top(c.counts, 1)
+	lInf, worst := 0.0, ""
+	for v := range union(b.counts, c.counts) {
+		d := math.Abs(float64(b.counts[v])/float64(max(bPresent, 1)) - float64(c.counts[v])/float64(max(cPresent, 1)))
+		if d > lInf || (d == lInf && v < worst) {
+			lInf, worst = d, v
+		}
+	}
+	if lInf > distributionLInf {
+		kind, desc := "DISTRIBUTION_SHIFT", fmt.Sprintf("the share of %q changed by %.1f points", worst, 100*lInf)
+		if len(bTop) > 0 && len(cTop) > 0 && bTop[0].Value != cTop[0].Value {
+			kind, desc = "TOP_VALUE_CHANGED", fmt.Sprintf("most frequent value changed from %q to %q; %s", bTop[0].Value, cTop[0].Value, desc)
+		}
+		out = append(out, anomaly(c, kind, warn, 0, lInf, "%s", desc))
+	}
+	return out
+}
+
+func union(a, b map[string]int64) map[string]struct{} {
+	u := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		u[k] = struct{}{}
+	}
+	for k := range b {
+		u[k] = struct{}{}
+	}
+	return u
+}
+
+// hyperLogLog estimates distinct counts past maxTracked (precision 14:
+// about 0.8% standard error).
+type hyperLogLog struct{ reg [1 << 14]uint8 }
+
+func newHyperLogLog() *hyperLogLog { return &hyperLogLog{} }
+
+func (h *hyperLogLog) add(s string) {
+	f := fnv.New64a()
+	f.Write([]byte(s))
+	x := f.Sum64()
+	// splitmix64 finaliser: FNV's high bits are weak.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	idx := x >> 50
+	rank := uint8(bits.LeadingZeros64(x<<14|1<<13)) + 1
+	h.reg[idx] = max(h.reg[idx], rank)
+}
+
+func (h *hyperLogLog) estimate() int64 {
+	m := float64(len(h.reg))
+	sum, zeros := 0.0, 0
+	for _, r := range h.reg {
+		sum += math.Ldexp(1, -int(r))
+		if r == 0 {
+			zeros++
+		}
+	}
+	e := 0.7213 / (1 + 1.079/m) * m * m / sum
+	if e <= 2.5*m && zeros > 0 {
+		e = m * math.Log(m/float64(zeros))
+	}
+	return int64(e + 0.5)
+}

@@ -17,6 +17,9 @@ func (s *Server) GetManifest(ctx context.Context, req *timefencev1.GetManifestRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	if err := checkSplitScope(ctx, m.Split.Name); err != nil {
+		return nil, toStatus(err)
+	}
 	return &timefencev1.GetManifestResponse{Manifest: fromManifest(m)}, nil
 }
 
@@ -27,6 +30,9 @@ func (s *Server) ListManifests(ctx context.Context, req *timefencev1.ListManifes
 	}
 	resp := &timefencev1.ListManifestsResponse{}
 	for _, m := range ms {
+		if checkSplitScope(ctx, m.Split.Name) != nil {
+			continue
+		}
 		resp.Manifests = append(resp.Manifests, fromManifest(m))
 	}
 	return resp, nil

@@ -57,7 +57,7 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		}
 		versions = map[string]int64{cmd.FeatureView: m.Features[0].ViewVersion}
 	}
-	sp, err := s.splitFor(cmd.Split)
+	sp, err := s.splitFor(ctx, cmd.Split)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,11 +16,15 @@ import (
 const maxReportedRows = 5
 
 // splitFor returns the split a training-side read runs under. Every such
-// read goes through it: without a split name the read is refused.
-func (s *Server) splitFor(name string) (storage.Split, error) {
+// read goes through it: without a split name, or under a split the caller's
+// credential does not cover, the read is refused.
+func (s *Server) splitFor(ctx context.Context, name string) (storage.Split, error) {
 	if name == "" {
 		return storage.Split{}, &requestError{code: codes.FailedPrecondition, reason: ReasonSplitRequired,
 			msg: "split: a training-side read (historical, as-of, export or statistics) needs a split; create one and name it"}
+	}
+	if err := checkSplitScope(ctx, name); err != nil {
+		return storage.Split{}, err
 	}
 	sp, err := s.store.Split(name)
 	if errors.Is(err, storage.ErrUnknownSplit) {

@@ -12,6 +12,9 @@ func ipcSchema(s *arrow.Schema) ipc.Option { return ipc.WithSchema(s) }
 
 // fromGRPC turns a raw gRPC error into the client's error type.
 func fromGRPC(err error) error {
+	if err == nil {
+		return nil
+	}
 	st, ok := status.FromError(err)
 	if !ok {
 		return err

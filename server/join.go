@@ -94,7 +94,7 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 			versions[f.View] = f.ViewVersion
 		}
 	}
-	sp, err := s.splitFor(cmd.Split)
+	sp, err := s.splitFor(ctx, cmd.Split)
 	if err != nil {
 		return err
 	}

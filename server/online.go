@@ -34,7 +34,7 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 	if err := bindKeys(reads, req.GetJoinKeys(), "join_keys"); err != nil {
 		return nil, toStatus(err)
 	}
-	at, watermark, err := s.onlineTime(req)
+	at, watermark, err := s.onlineTime(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -77,7 +77,7 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 }
 
 // onlineTime returns the read time and watermark: now, or as_of under a split.
-func (s *Server) onlineTime(req *timefencev1.GetOnlineFeaturesRequest) (int64, uint64, error) {
+func (s *Server) onlineTime(ctx context.Context, req *timefencev1.GetOnlineFeaturesRequest) (int64, uint64, error) {
 	if req.GetAsOf() == nil {
 		if req.GetSplit() != "" {
 			return 0, 0, invalid("split: only used with as_of; an online read at now needs no split")
@@ -89,7 +89,7 @@ func (s *Server) onlineTime(req *timefencev1.GetOnlineFeaturesRequest) (int64, u
 	if err != nil {
 		return 0, 0, err
 	}
-	sp, err := s.splitFor(req.GetSplit())
+	sp, err := s.splitFor(ctx, req.GetSplit())
 	if err != nil {
 		return 0, 0, err
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -64,7 +66,12 @@ type Config struct {
 	StopTimeout time.Duration
 	// Version is reported in manifests and logs.
 	Version string
-	Logger  *slog.Logger
+	// Auth, when set, requires a bearer token on every call but health
+	// checks and limits each credential to its role and splits.
+	Auth *Auth
+	// TLS, when set, serves over TLS; set ClientCAs and ClientAuth for mTLS.
+	TLS    *tls.Config
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the default limits.
@@ -114,15 +121,25 @@ func New(store Store, cfg Config) *Server {
 // GRPCServer builds a grpc.Server with the limits of the config and every
 // service registered: timefence.v1, Arrow Flight, health and reflection.
 func (s *Server) GRPCServer() *grpc.Server {
-	g := grpc.NewServer(
+	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.deadlineUnary, s.logUnary}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream}
+	if s.cfg.Auth != nil {
+		unary = append(unary[:1], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[1:]...)...)
+		stream = append(stream, s.authStream)
+	}
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.deadlineUnary, s.logUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream),
-	)
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
+	}
+	g := grpc.NewServer(opts...)
 	timefencev1.RegisterRegistryServiceServer(g, s)
 	timefencev1.RegisterWriteServiceServer(g, s)
 	timefencev1.RegisterOnlineServiceServer(g, s)

@@ -151,7 +151,7 @@ func top(counts map[string]int64, n int) []*timefencev1.ValueCount {
 
 // statistics scans the view's versions within the split and summarises them.
 func (s *Server) statistics(ctx context.Context, splitName, viewName string, features []string) (*timefencev1.GetStatisticsResponse, map[string]*featureAcc, error) {
-	sp, err := s.splitFor(splitName)
+	sp, err := s.splitFor(ctx, splitName)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Role is what a credential may do.
+type Role string
+
+// Roles. Deny by default: a call no rule allows is refused.
+const (
+	// RoleAdmin may do everything: registry, splits, writes, every read.
+	RoleAdmin Role = "admin"
+	// RoleWriter writes feature values and reads the registry.
+	RoleWriter Role = "writer"
+	// RoleReader reads online at now and reads the registry.
+	RoleReader Role = "reader"
+	// RoleTrainer reads online at now and runs training-side reads
+	// (historical joins, as-of reads, exports, statistics, manifests) under
+	// its splits only, or under every split when it names none.
+	RoleTrainer Role = "trainer"
+)
+
+// Credential is one bearer token with its role and split scope.
+type Credential struct {
+	Name string `json:"name"`
+	// TokenSHA256 is the hex SHA-256 of the token; the token itself is never stored.
+	TokenSHA256 string `json:"token_sha256"`
+	Role        Role   `json:"role"`
+	// Splits scopes a trainer to these splits.
+	Splits []string `json:"splits,omitempty"`
+}
+
+// Auth holds the credentials a server accepts. A nil *Auth disables auth.
+type Auth struct {
+	creds []Credential
+	hash  [][]byte
+}
+
+// NewAuth checks the credentials and returns an Auth.
+func NewAuth(creds []Credential) (*Auth, error) {
+	a := &Auth{}
+	for i, c := range creds {
+		h, err := hex.DecodeString(c.TokenSHA256)
+		if err != nil || len(h) != sha256.Size {
+			return nil, fmt.Errorf("credentials[%d] (%s): token_sha256 must be 64 hex digits", i, c.Name)
+		}
+		switch c.Role {
+		case RoleAdmin, RoleWriter, RoleReader, RoleTrainer:
+		default:
+			return nil, fmt.Errorf("credentials[%d] (%s): role %q: expected admin, writer, reader or trainer", i, c.Name, c.Role)
+		}
+		if len(c.Splits) > 0 && c.Role != RoleTrainer {
+			return nil, fmt.Errorf("credentials[%d] (%s): only a trainer is scoped to splits", i, c.Name)
+		}
+		a.creds, a.hash = append(a.creds, c), append(a.hash, h)
+	}
+	if len(a.creds) == 0 {
+		return nil, fmt.Errorf("auth: no credentials")
+	}
+	return a, nil
+}
+
+// LoadAuth reads credentials from a JSON file: {"credentials": [...]}.
+func LoadAuth(path string) (*Auth, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Credentials []Credential `json:"credentials"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	a, err := NewAuth(f.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// HashToken returns the hex SHA-256 of a token, as Credential.TokenSHA256 wants it.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func (a *Auth) lookup(token string) (*Credential, bool) {
+	h := sha256.Sum256([]byte(token))
+	for i := range a.creds {
+		if subtle.ConstantTimeCompare(h[:], a.hash[i]) == 1 {
+			return &a.creds[i], true
+		}
+	}
+	return nil, false
+}
+
+// methodRoles lists the roles allowed per method. Methods not listed are
+// for admins only; health checks need no credential.
+var methodRoles = map[string][]Role{
+	"/timefence.v1.RegistryService/GetEntity":        {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.RegistryService/ListEntities":     {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.RegistryService/GetFeatureView":   {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.RegistryService/ListFeatureViews": {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.RegistryService/GetSplit":         {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.RegistryService/ListSplits":       {RoleWriter, RoleReader, RoleTrainer},
+	"/timefence.v1.WriteService/WriteBatch":          {RoleWriter},
+	"/timefence.v1.OnlineService/GetOnlineFeatures":  {RoleReader, RoleTrainer},
+	"/timefence.v1.DatasetService/GetManifest":       {RoleTrainer},
+	"/timefence.v1.DatasetService/ListManifests":     {RoleTrainer},
+	"/timefence.v1.DatasetService/GetStatistics":     {RoleTrainer},
+	"/timefence.v1.DatasetService/CompareStatistics": {RoleTrainer},
+	"/arrow.flight.protocol.FlightService/DoPut":     {RoleWriter},
+	"/arrow.flight.protocol.FlightService/DoGet":     {RoleTrainer},
+	// DoExchange carries historical joins; the split scope is checked inside.
+	"/arrow.flight.protocol.FlightService/DoExchange": {RoleTrainer},
+}
+
+var openMethods = []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"}
+
+type credentialKey struct{}
+
+// authorize finds the call's credential and checks the method against its role.
+func (a *Auth) authorize(ctx context.Context, method string) (context.Context, error) {
+	if slices.Contains(openMethods, method) {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	var token string
+	if v := md.Get("authorization"); len(v) == 1 {
+		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			token = t
+		}
+	}
+	if token == "" {
+		return nil, status.Error(codes.Unauthenticated, "missing credential: send \"authorization: Bearer <token>\"")
+	}
+	cred, ok := a.lookup(token)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "unknown credential")
+	}
+	if cred.Role != RoleAdmin && !slices.Contains(methodRoles[method], cred.Role) {
+		return nil, &requestError{code: codes.PermissionDenied, reason: ReasonPermissionDenied,
+			msg: fmt.Sprintf("credential %q (%s) may not call %s", cred.Name, cred.Role, method)}
+	}
+	return context.WithValue(ctx, credentialKey{}, cred), nil
+}
+
+// checkSplitScope refuses a training-side read under a split the caller's
+// credential does not cover. Without auth every split is allowed.
+func checkSplitScope(ctx context.Context, split string) error {
+	cred, ok := ctx.Value(credentialKey{}).(*Credential)
+	if !ok || cred.Role == RoleAdmin {
+		return nil
+	}
+	if cred.Role != RoleTrainer {
+		return &requestError{code: codes.PermissionDenied, reason: ReasonPermissionDenied,
+			msg: fmt.Sprintf("credential %q (%s) may read online at now only; training-side reads need a trainer credential", cred.Name, cred.Role)}
+	}
+	if len(cred.Splits) > 0 && !slices.Contains(cred.Splits, split) {
+		return &requestError{code: codes.PermissionDenied, reason: ReasonPermissionDenied,
+			msg: fmt.Sprintf("credential %q is scoped to splits [%s], not %q", cred.Name, strings.Join(cred.Splits, ", "), split)}
+	}
+	return nil
+}
+
+func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := s.cfg.Auth.authorize(ctx, info.FullMethod)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return h(ctx, req)
+}
+
+func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	ctx, err := s.cfg.Auth.authorize(ss.Context(), info.FullMethod)
+	if err != nil {
+		return toStatus(err)
+	}
+	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (c *ctxStream) Context() context.Context { return c.ctx }

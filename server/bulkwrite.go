@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/apache/arrow/go/v15/arrow"
 	"slices"
 	"strings"
-
-	"github.com/apache/arrow/go/v15/arrow/flight"
 
 	"github.com/timefence/timefence/storage"
 )
@@ -35,7 +35,7 @@ type bulkWriteResult struct {
 // bulkWrite reads a whole Arrow stream into one batch and writes it. The
 // stream's columns are the view's join keys, the event time, and any subset
 // of its features.
-func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr *flight.Reader) (*bulkWriteResult, error) {
+func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) (*bulkWriteResult, error) {
 	view, err := s.store.View(cmd.FeatureView)
 	if err != nil {
 		return nil, err
@@ -84,29 +84,28 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr *flight.Reader
 	}
 	batch := storage.Batch{ID: cmd.BatchID, View: view.Name, Features: featNames, Backfill: cmd.Backfill}
 	row := 0
-	for rdr.Next() {
-		rec := rdr.Record()
+	add := func(rec arrow.Record) error {
 		n := int(rec.NumRows())
 		et, err := newTimeColumn(etName, rec.Column(etIdx))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var av *timeColumn
 		if avIdx >= 0 {
 			if av, err = newTimeColumn(avName, rec.Column(avIdx)); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		keys := make([]*column, len(keyIdx))
 		for j, idx := range keyIdx {
 			if keys[j], err = newColumn(view.JoinKeys[j].Name, rec.Column(idx), view.JoinKeys[j].Type); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		feats := make([]*column, len(featIdx))
 		for j, idx := range featIdx {
 			if feats[j], err = newColumn(featNames[j], rec.Column(idx), featTypes[j]); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		keyVals := make([]storage.Value, n*len(keys))
@@ -114,16 +113,16 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr *flight.Reader
 		for i := range n {
 			r := storage.Row{Key: keyVals[i*len(keys) : (i+1)*len(keys)], Values: vals[i*len(feats) : (i+1)*len(feats)]}
 			if r.EventTime, err = et.nanos(i, row); err != nil {
-				return nil, err
+				return err
 			}
 			if av != nil {
 				if r.AvailableAt, err = av.nanos(i, row); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			for j, k := range keys {
 				if k.isNull(i) {
-					return nil, invalid(fmt.Sprintf("row %d: join key column %q is null", row, k.name))
+					return invalid(fmt.Sprintf("row %d: join key column %q is null", row, k.name))
 				}
 				r.Key[j] = k.value(i)
 			}
@@ -133,9 +132,19 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr *flight.Reader
 			batch.Rows = append(batch.Rows, r)
 			row++
 		}
+		return nil
 	}
-	if err := rdr.Err(); err != nil {
-		return nil, invalid(fmt.Sprintf("arrow stream: %v", err))
+	for {
+		rec, err := nextRecord(rdr)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			break
+		}
+		if err := safely(func() error { return add(rec) }); err != nil {
+			return nil, err
+		}
 	}
 	res, err := s.store.Write(ctx, batch)
 	if err != nil {

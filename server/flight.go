@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 )
 
 // flightServer serves Arrow Flight on the same gRPC server. Commands are
@@ -58,7 +57,12 @@ func commandOp(desc *flight.FlightDescriptor) (string, error) {
 // openStream reads the first message of an incoming Arrow stream: the
 // descriptor and the schema.
 func openStream(stream flight.DataStreamReader) (*flight.Reader, error) {
-	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(memory.DefaultAllocator))
+	alloc := &boundedAllocator{}
+	var rdr *flight.Reader
+	err := safely(func() (err error) {
+		rdr, err = flight.NewRecordReader(checkedStream{stream, alloc}, ipc.WithAllocator(alloc))
+		return err
+	})
 	if err != nil {
 		return nil, invalid(fmt.Sprintf("arrow stream: cannot read the schema: %v", err))
 	}

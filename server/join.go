@@ -254,7 +254,7 @@ func checkKeyType(f arrow.Field, k storage.JoinKey) error {
 
 // readSpine reads the whole spine, checking timestamps and keys, and refuses
 // it whole when any timestamp lies outside the split.
-func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
+func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 	idx := rdr.Schema().FieldIndices(tsName)
 	if len(idx) == 0 {
 		return invalid(fmt.Sprintf("spine: missing timestamp column %q (set timestamp_column to name another)", tsName))
@@ -262,8 +262,10 @@ func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
 	var all []int64
 	row := 0
 	hasher := newTableHasher(len(rdr.Schema().Fields()))
-	for rdr.Next() {
-		rec := rdr.Record()
+	// add checks one record. Hashing touches every value of every column,
+	// so a corrupt record fails here, under recovery, and not later in a
+	// join worker.
+	add := func(rec arrow.Record) error {
 		for i, c := range rec.Columns() {
 			hasher.add(i, c)
 		}
@@ -280,11 +282,12 @@ func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
 		}
 		for _, vr := range p.reads {
 			for _, c := range vr.keyCols {
-				if nulls := rec.Column(c).NullN(); nulls > 0 {
-					for i := range n {
-						if rec.Column(c).IsNull(i) {
-							return invalid(fmt.Sprintf("spine: row %d: join key column %q is null", row+i, rdr.Schema().Field(c).Name))
-						}
+				if rec.Column(c).NullN() == 0 {
+					continue
+				}
+				for i := range n {
+					if rec.Column(c).IsNull(i) {
+						return invalid(fmt.Sprintf("spine: row %d: join key column %q is null", row+i, rdr.Schema().Field(c).Name))
 					}
 				}
 			}
@@ -294,6 +297,19 @@ func (p *joinPlan) readSpine(rdr *flight.Reader, tsName string) error {
 		p.times = append(p.times, times)
 		all = append(all, times...)
 		row += n
+		return nil
+	}
+	for {
+		rec, err := nextRecord(rdr)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			break
+		}
+		if err := safely(func() error { return add(rec) }); err != nil {
+			return err
+		}
 	}
 	if err := rdr.Err(); err != nil {
 		return invalid(fmt.Sprintf("spine: cannot read the Arrow stream: %v", err))

@@ -144,7 +144,17 @@ type writeCmd struct {
 // Arrow Flight. Its columns are the view's join keys, "event_timestamp"
 // (or eventTimeColumn) and any subset of the view's features.
 func (c *Client) WriteTable(ctx context.Context, view, batchID, eventTimeColumn string, table array.RecordReader) (*WriteTableResult, error) {
-	body, err := json.Marshal(writeCmd{Op: "write", FeatureView: view, BatchID: batchID, EventTimeColumn: eventTimeColumn})
+	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, BatchID: batchID, EventTimeColumn: eventTimeColumn}, table)
+}
+
+// WriteTableBackfill writes table as one backfill batch: like WriteTable,
+// with an "available_at" timestamp column giving each row's availability.
+func (c *Client) WriteTableBackfill(ctx context.Context, view string, table array.RecordReader) (*WriteTableResult, error) {
+	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, Backfill: true}, table)
+}
+
+func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.RecordReader) (*WriteTableResult, error) {
+	body, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err
 	}

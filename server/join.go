@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -327,60 +326,68 @@ func (p *joinPlan) release() {
 	}
 }
 
-// chunkResult is one joined chunk, or the error that stopped it.
+// joinChunkRows is how many spine rows are joined at once. Rows of a chunk
+// are looked up in key order, so larger chunks read more sequentially; the
+// chunk's result columns are held in memory until it is streamed.
+const joinChunkRows = 1 << 20
+
+// span is a run of rows of one spine record.
+type span struct{ rec, off, n int }
+
+// chunkResult is one joined chunk: its spans and their feature columns.
 type chunkResult struct {
-	rec   arrow.Record
+	spans []span
+	feats []arrow.Array // one per output feature column, over the whole chunk
 	stats joinSummary
 	max   [2]int64 // max event time, max available at
 	err   error
 }
 
-// run joins the spine chunk by chunk on every core and streams the results
-// in spine order. At most a few chunks are in flight, so memory stays bounded
-// by the spine plus those chunks.
+func (c *chunkResult) release() {
+	for _, a := range c.feats {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// run joins the spine chunk by chunk and streams the results in spine
+// order, each chunk's lookups spread over every core. The next chunk is
+// joined while the previous one is streamed.
 func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, datasetID string) (*joinSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := runtime.GOMAXPROCS(0)
-	type job struct {
-		rec    arrow.Record
-		times  []int64
-		off, n int
-		out    chan chunkResult
-	}
-	jobs := make(chan job)
-	order := make(chan chan chunkResult, 2*workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				j.out <- p.chunk(ctx, j.rec, j.times, j.off, j.n)
-			}
-		}()
-	}
+	results := make(chan *chunkResult, 1)
 	go func() {
-		defer close(order)
-		defer close(jobs)
+		defer close(results)
+		var spans []span
+		rows := 0
+		flush := func() bool {
+			res := p.chunk(ctx, spans, rows)
+			select {
+			case results <- res:
+			case <-ctx.Done():
+				res.release()
+				return false
+			}
+			spans, rows = nil, 0
+			return res.err == nil
+		}
 		for r, rec := range p.spine {
 			n := int(rec.NumRows())
-			for off := 0; off < n; off += chunkRows {
-				ch := make(chan chunkResult, 1)
-				select {
-				case order <- ch:
-				case <-ctx.Done():
-					return
-				}
-				select {
-				case jobs <- job{rec: rec, times: p.times[r], off: off, n: min(chunkRows, n-off), out: ch}:
-				case <-ctx.Done():
+			for off := 0; off < n; {
+				take := min(n-off, joinChunkRows-rows)
+				spans = append(spans, span{rec: r, off: off, n: take})
+				off, rows = off+take, rows+take
+				if rows == joinChunkRows && !flush() {
 					return
 				}
 			}
 		}
+		if rows > 0 {
+			flush()
+		}
 	}()
-	defer wg.Wait()
 	w := flight.NewRecordWriter(out, ipc.WithSchema(p.schema), ipc.WithAllocator(memory.DefaultAllocator))
 	defer w.Close()
 	sum := &joinSummary{DatasetID: datasetID, Split: p.split.Name, Watermark: p.watermark}
@@ -395,30 +402,48 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		if pending != nil {
 			pending.Release()
 		}
-		for ch := range order { // drain so the producer and workers finish
-			if r := <-ch; r.rec != nil {
-				r.rec.Release()
-			}
+		for res := range results { // drain so the producer finishes
+			res.release()
 		}
 		return nil, err
 	}
-	for ch := range order {
-		res := <-ch
+	for res := range results {
 		if res.err != nil {
 			return fail(res.err)
 		}
-		if pending != nil {
-			err := w.Write(pending)
-			pending.Release()
-			pending = nil
-			if err != nil {
-				return fail(err)
+		base := 0
+		for _, sp := range res.spans {
+			rec := p.spine[sp.rec]
+			for off := 0; off < sp.n; off += chunkRows {
+				n := min(chunkRows, sp.n-off)
+				cols := make([]arrow.Array, 0, len(p.schema.Fields()))
+				for _, c := range rec.Columns() {
+					cols = append(cols, array.NewSlice(c, int64(sp.off+off), int64(sp.off+off+n)))
+				}
+				for _, f := range res.feats {
+					cols = append(cols, array.NewSlice(f, int64(base+off), int64(base+off+n)))
+				}
+				next := array.NewRecord(p.schema, cols, int64(n))
+				for _, c := range cols {
+					c.Release()
+				}
+				for j := range p.names {
+					outHash.add(j, next.Column(nspine+j))
+				}
+				if pending != nil {
+					err := w.Write(pending)
+					pending.Release()
+					pending = nil
+					if err != nil {
+						res.release()
+						return fail(err)
+					}
+				}
+				pending = next
 			}
+			base += sp.n
 		}
-		pending = res.rec
-		for j := range p.names {
-			outHash.add(j, pending.Column(nspine+j))
-		}
+		res.release()
 		sum.Rows += res.stats.Rows
 		sum.NaiveDifferences += res.stats.NaiveDifferences
 		sum.BackfilledValues += res.stats.BackfilledValues
@@ -441,60 +466,61 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 	return sum, nil
 }
 
-// chunk joins spine rows [off, off+n) of rec.
-func (p *joinPlan) chunk(ctx context.Context, rec arrow.Record, times []int64, off, n int) chunkResult {
-	var res chunkResult
-	bounds := make([]storage.Bounds, n)
-	for i := range n {
-		bounds[i] = storage.At(times[off+i])
+// chunk joins the rows of spans (rows in all), every view in turn, each
+// view's lookups split over every core.
+func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResult {
+	res := &chunkResult{spans: spans}
+	bounds := make([]storage.Bounds, 0, rows)
+	for _, sp := range spans {
+		for _, t := range p.times[sp.rec][sp.off : sp.off+sp.n] {
+			bounds = append(bounds, storage.At(t))
+		}
 	}
-	differs := make([]bool, n)
-	feats := make([]arrow.Array, len(p.names))
-	defer func() {
-		for _, a := range feats {
-			if a != nil {
-				a.Release()
-			}
-		}
-	}()
+	workers := runtime.GOMAXPROCS(0)
+	type partStats struct {
+		backfilled, maxEvent, maxAvail int64
+		_                              [40]byte // keep parts on separate cache lines
+	}
+	parts := make([]partStats, workers)
+	differs := make([]bool, rows)
+	res.feats = make([]arrow.Array, len(p.names))
 	for _, vr := range p.reads {
-		keys, err := encodeKeys(rec, vr, off, n)
-		if err != nil {
-			res.err = err
-			return res
+		keys := make([][]byte, 0, rows)
+		for _, sp := range spans {
+			k, err := encodeKeys(p.spine[sp.rec], vr, sp.off, sp.n)
+			if err != nil {
+				res.err = err
+				return res
+			}
+			keys = append(keys, k...)
 		}
-		results, err := p.store.Lookup(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds,
-			Watermark: p.watermark, NaiveAvailable: p.split.End})
-		if err != nil {
-			res.err = err
-			return res
-		}
-		builders := make([]array.Builder, len(vr.proj.Features))
+		bufs := make([]colBuf, len(vr.proj.Features))
 		for j, f := range vr.proj.Features {
-			builders[j] = newBuilder(f.Type)
-			builders[j].Reserve(n)
+			bufs[j] = newColBuf(f.Type, rows)
 		}
-		for i, r := range results {
+		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds,
+			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, i int, r *storage.Result) {
 			if r.NaiveSeq != r.Seq {
 				differs[i] = true
 			}
 			if r.Status != storage.Present {
-				for _, b := range builders {
-					b.AppendNull()
-				}
-				continue
+				return
 			}
-			res.max[0], res.max[1] = max(res.max[0], r.EventTime), max(res.max[1], r.AvailableAt)
-			for j, b := range builders {
-				appendValue(b, r.Values[j])
+			ps := &parts[part]
+			ps.maxEvent, ps.maxAvail = max(ps.maxEvent, r.EventTime), max(ps.maxAvail, r.AvailableAt)
+			for j, b := range bufs {
+				b.set(i, r.Values[j])
 				if r.Backfilled && !r.Values[j].IsNull() {
-					res.stats.BackfilledValues++
+					ps.backfilled++
 				}
 			}
+		})
+		if err != nil {
+			res.err = err
+			return res
 		}
-		for j, b := range builders {
-			feats[vr.cols[j]] = b.NewArray()
-			b.Release()
+		for j, b := range bufs {
+			res.feats[vr.cols[j]] = b.array()
 		}
 	}
 	for _, d := range differs {
@@ -502,16 +528,11 @@ func (p *joinPlan) chunk(ctx context.Context, rec arrow.Record, times []int64, o
 			res.stats.NaiveDifferences++
 		}
 	}
-	cols := make([]arrow.Array, 0, int(rec.NumCols())+len(feats))
-	for _, c := range rec.Columns() {
-		cols = append(cols, array.NewSlice(c, int64(off), int64(off+n)))
+	for _, ps := range parts {
+		res.stats.BackfilledValues += ps.backfilled
+		res.max[0], res.max[1] = max(res.max[0], ps.maxEvent), max(res.max[1], ps.maxAvail)
 	}
-	cols = append(cols, feats...)
-	res.rec = array.NewRecord(p.schema, cols, int64(n))
-	for _, c := range cols[:rec.NumCols()] {
-		c.Release()
-	}
-	res.stats.Rows = int64(n)
+	res.stats.Rows = int64(rows)
 	return res
 }
 

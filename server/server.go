@@ -40,6 +40,7 @@ type Store interface {
 	ReadTime() (at int64, watermark uint64)
 	Watermark() uint64
 	Lookup(context.Context, storage.Query) ([]storage.Result, error)
+	LookupEach(ctx context.Context, q storage.Query, parallel int, fn func(part, i int, r *storage.Result)) error
 	Scan(ctx context.Context, p *storage.Projection, w storage.Window, watermark uint64, fn func(*storage.Version) error) error
 	PutManifest(storage.Manifest) (storage.Manifest, error)
 	Manifest(id string) (storage.Manifest, error)

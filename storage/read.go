@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -95,52 +98,109 @@ type Query struct {
 	NaiveAvailable int64
 }
 
-// Lookup evaluates the read rule for every key of q. No version with
-// event_time or available_at past the key's bounds, or seq past the
-// watermark, is read.
+// Lookup evaluates the read rule for every key of q and returns the results
+// in key order. No version with event_time or available_at past the key's
+// bounds, or seq past the watermark, is read.
 func (s *Store) Lookup(ctx context.Context, q Query) ([]Result, error) {
-	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
-		return nil, fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
-	}
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	w := min(q.Watermark, s.clock.watermark())
-	p := q.Proj
 	out := make([]Result, len(q.Keys))
-	vals := make([]Value, len(q.Keys)*len(p.Features))
-	err := s.db.View(func(txn *badger.Txn) error {
-		r := newReader(txn, p.View.ID)
-		defer r.close()
-		for i, key := range q.Keys {
-			if i&1023 == 1023 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			b := q.Bounds[0]
-			if len(q.Bounds) > 1 {
-				b = q.Bounds[i]
-			}
-			if q.NaiveAvailable != 0 && q.NaiveAvailable < b.Available {
-				return fmt.Errorf("%w: naive bound %d below the availability bound %d", ErrInvalid, q.NaiveAvailable, b.Available)
-			}
-			out[i].Values = vals[i*len(p.Features) : (i+1)*len(p.Features) : (i+1)*len(p.Features)]
-			if err := r.read(p, key, b, w, q.NaiveAvailable, &out[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+	nf := len(q.Proj.Features)
+	vals := make([]Value, len(q.Keys)*nf)
+	err := s.LookupEach(ctx, q, 1, func(_, i int, r *Result) {
+		v := vals[i*nf : (i+1)*nf : (i+1)*nf]
+		copy(v, r.Values)
+		out[i] = *r
+		out[i].Values = v
 	})
 	return out, err
 }
 
+// LookupEach evaluates the read rule like Lookup but hands each result to
+// fn instead of collecting them: fn(part, i, r) is called once per key i,
+// with r valid only during the call. Keys are visited sorted, by up to
+// parallel goroutines over disjoint key ranges (part numbers them), so that
+// nearby versions are reached by scanning forward rather than by seeking;
+// fn is called concurrently for different parts.
+func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(part, i int, r *Result)) error {
+	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
+		return fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
+	}
+	bound := func(i int) Bounds {
+		if len(q.Bounds) == 1 {
+			return q.Bounds[0]
+		}
+		return q.Bounds[i]
+	}
+	for i := range q.Bounds {
+		if q.NaiveAvailable != 0 && q.NaiveAvailable < q.Bounds[i].Available {
+			return fmt.Errorf("%w: naive bound %d below the availability bound %d", ErrInvalid, q.NaiveAvailable, q.Bounds[i].Available)
+		}
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	w := min(q.Watermark, s.clock.watermark())
+	// Visit keys in storage order: by key, and for one key the latest bound
+	// first, since newer versions are stored first.
+	order := make([]int32, len(q.Keys))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := bytes.Compare(q.Keys[a], q.Keys[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(bound(int(b)).Event, bound(int(a)).Event)
+	})
+	parallel = max(1, min(parallel, len(order)/1024+1))
+	errs := make(chan error, parallel)
+	for part := range parallel {
+		lo, hi := part*len(order)/parallel, (part+1)*len(order)/parallel
+		go func() {
+			errs <- s.db.View(func(txn *badger.Txn) error {
+				r := newReader(txn, q.Proj.View.ID)
+				defer r.close()
+				res := Result{Values: make([]Value, len(q.Proj.Features))}
+				for n, i := range order[lo:hi] {
+					if n&4095 == 4095 {
+						if err := ctx.Err(); err != nil {
+							return err
+						}
+					}
+					clear(res.Values)
+					if err := r.read(q.Proj, q.Keys[i], bound(int(i)), w, q.NaiveAvailable, &res); err != nil {
+						return err
+					}
+					fn(part, int(i), &res)
+				}
+				return nil
+			})
+		}()
+	}
+	var first error
+	for range parallel {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // reader evaluates the read rule over one view in one read transaction.
+// Successive reads should come in increasing key order: the iterator then
+// moves forward with Next and seeks only for long jumps.
 type reader struct {
 	it     *badger.Iterator
 	prefix []byte // view prefix; the entity key is appended per read
 	seek   []byte
+	// last is the previous seek target and floor the first key at or after
+	// it, when known; every key from floor up to the iterator's position
+	// has been visited in order.
+	last, floor []byte
+	known       bool
 }
+
+// maxSteps is how many keys the reader steps over before it seeks instead.
+const maxSteps = 24
 
 func newReader(txn *badger.Txn, viewID uint32) *reader {
 	prefix := viewPrefix(viewID)
@@ -151,6 +211,40 @@ func newReader(txn *badger.Txn, viewID uint32) *reader {
 }
 
 func (r *reader) close() { r.it.Close() }
+
+// moveTo positions the iterator on the first key >= target.
+func (r *reader) moveTo(target []byte) {
+	defer func() {
+		r.last = append(r.last[:0], target...)
+		r.known = r.it.Valid()
+		if r.known {
+			r.floor = r.it.Item().KeyCopy(r.floor[:0])
+		}
+	}()
+	if !r.known || !r.it.Valid() || bytes.Compare(target, r.last) < 0 {
+		r.it.Seek(target)
+		return
+	}
+	cur := r.it.Item().Key()
+	if bytes.Compare(target, r.floor) <= 0 {
+		// No key lies between the last target and floor.
+		if !bytes.Equal(cur, r.floor) {
+			r.it.Seek(target)
+		}
+		return
+	}
+	if bytes.Compare(target, cur) <= 0 {
+		r.it.Seek(target) // somewhere already passed
+		return
+	}
+	for range maxSteps {
+		r.it.Next()
+		if !r.it.Valid() || bytes.Compare(r.it.Item().Key(), target) >= 0 {
+			return
+		}
+	}
+	r.it.Seek(target)
+}
 
 // winner positions the iterator on the winner of the read rule for the
 // encoded entity key under bounds b and watermark w:
@@ -166,7 +260,7 @@ func (r *reader) close() { r.it.Close() }
 func (r *reader) winner(key []byte, b Bounds, w uint64, naive int64) (item *badger.Item, event, available int64, seq, naiveSeq uint64) {
 	r.seek = appendSeekSuffix(append(append(r.seek[:0], r.prefix...), key...), b.Event)
 	entity := r.seek[:len(r.prefix)+len(key)]
-	for r.it.Seek(r.seek); r.it.ValidForPrefix(entity); r.it.Next() {
+	for r.moveTo(r.seek); r.it.ValidForPrefix(entity); r.it.Next() {
 		it := r.it.Item()
 		event, available, seq = versionSuffix(it.Key())
 		if seq > w {
@@ -185,7 +279,7 @@ func (r *reader) winner(key []byte, b Bounds, w uint64, naive int64) (item *badg
 // read applies the rule and decodes the winner into res.
 func (r *reader) read(p *Projection, key []byte, b Bounds, w uint64, naive int64, res *Result) error {
 	item, event, available, seq, naiveSeq := r.winner(key, b, w, naive)
-	res.NaiveSeq = naiveSeq
+	*res = Result{Values: res.Values, NaiveSeq: naiveSeq}
 	if item == nil {
 		res.Status = NotFound
 		return nil

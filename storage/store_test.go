@@ -167,6 +167,38 @@ func TestReadRuleMatchesOracle(t *testing.T) {
 				require.NoError(t, err)
 				top := st.Watermark()
 				end := clk.Now().UnixNano()
+				// Batched: many keys and times at once, visited sorted by two
+				// goroutines, so the reader steps forward between neighbours.
+				for round := range 20 {
+					n := 50 + rng.IntN(2000)
+					keys := make([][]byte, n)
+					bounds := make([]Bounds, n)
+					for i := range keys {
+						keys[i] = []byte(ents[rng.IntN(len(ents))].enc)
+						bounds[i] = At(base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second)))
+						if i%3 == 0 {
+							v := all[rng.IntN(len(all))]
+							bounds[i] = At(v.available)
+						}
+					}
+					w := top - uint64(round%3)
+					seen := make([]bool, n)
+					err := st.LookupEach(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute)}, 2, func(_, i int, g *Result) {
+						want, _ := oracleRead(all, string(keys[i]), bounds[i].Event, bounds[i].Available, w, ttl)
+						wantNaive, _ := oracleRead(all, string(keys[i]), bounds[i].Event, end+int64(time.Minute), w, ttl)
+						if seen[i] || want.Status != g.Status || want.Seq != g.Seq || wantNaive.Seq != g.NaiveSeq || want.EventTime != g.EventTime {
+							t.Errorf("batched read %d (seen %v): want %+v (naive %d), got %+v", i, seen[i], want, wantNaive.Seq, *g)
+						}
+						for j := range want.Values {
+							if !want.Values[j].Equal(g.Values[j]) {
+								t.Errorf("batched read %d feature %d: want %v got %v", i, j, want.Values[j], g.Values[j])
+							}
+						}
+						seen[i] = true
+					})
+					require.NoError(t, err)
+					require.NotContains(t, seen, false)
+				}
 				for q := range 3000 {
 					e := ents[rng.IntN(len(ents))]
 					at := base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second))

@@ -1,0 +1,128 @@
+"""Runs the tests against a real timefence server.
+
+The session fixture builds the server from the repository root with
+``go build`` (unless ``TIMEFENCE_BIN`` names a binary), starts ``timefence
+serve`` on a temporary data directory and a free loopback port, waits for
+the gRPC health check to answer SERVING, and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from typing import Iterator
+
+import grpc
+import pytest
+
+import timefence
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+# grpc.health.v1.Health/Check: an empty request (service ""), and the
+# response HealthCheckResponse{status: SERVING} is the two bytes 08 01.
+_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+_SERVING = b"\x08\x01"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _build(tmp: pathlib.Path) -> pathlib.Path:
+    env_bin = os.environ.get("TIMEFENCE_BIN")
+    if env_bin:
+        path = pathlib.Path(env_bin)
+        if not path.is_file():
+            pytest.exit(f"TIMEFENCE_BIN={env_bin} is not a file", returncode=2)
+        return path
+    go = shutil.which("go")
+    if go is None:
+        pytest.exit("go is not installed: install Go or set TIMEFENCE_BIN to a timefence binary", returncode=2)
+    out = tmp / "timefence"
+    proc = subprocess.run(
+        [go, "build", "-o", str(out), "./cmd/timefence"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        pytest.exit(f"go build ./cmd/timefence failed:\n{proc.stderr}", returncode=2)
+    return out
+
+
+def _healthy(address: str, deadline: float, proc: subprocess.Popen) -> bool:
+    with grpc.insecure_channel(address) as ch:
+        check = ch.unary_unary(_HEALTH_CHECK, request_serializer=None, response_deserializer=None)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            try:
+                if check(b"", timeout=1) == _SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    def __init__(self, address: str, log: pathlib.Path) -> None:
+        self.address = address
+        self.log = log
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("timefence")
+    binary = _build(tmp)
+    data = tmp / "data"
+    log = tmp / "server.log"
+    for _attempt in range(3):  # the free port may be taken between probe and bind
+        address = f"127.0.0.1:{_free_port()}"
+        with open(log, "wb") as logf:
+            proc = subprocess.Popen(
+                [str(binary), "serve", "--data", str(data), "--addr", address],
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if _healthy(address, time.monotonic() + 30, proc):
+            break
+        proc.kill()
+        proc.wait()
+    else:
+        pytest.exit(f"timefence serve did not become healthy; its log:\n{log.read_text(errors='replace')}", returncode=2)
+    srv = Server(address, log)
+    try:
+        yield srv
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> Iterator[timefence.Client]:
+    with timefence.Client(server.address) as c:
+        yield c
+
+
+@pytest.fixture
+def uid() -> str:
+    """A suffix that keeps each test's definitions apart on the shared server."""
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,145 @@
+"""Registry round trips: apply, feature views, entities, splits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+import timefence
+from timefence import Entity, Feature, FeatureView
+
+
+def test_apply_yaml_string_file_and_objects(client: timefence.Client, uid: str, tmp_path) -> None:
+    yaml_text = f"""
+entities:
+  - name: user_{uid}
+    description: a customer
+    join_keys: [{{name: user_id, type: int64}}]
+feature_views:
+  - name: stats_{uid}
+    entity: user_{uid}
+    ttl: 1h30m
+    description: user activity
+    owner: team-risk
+    tags: {{tier: gold}}
+    features:
+      - {{name: clicks, type: int64, description: clicks, required: true}}
+      - {{name: country, type: string}}
+      - {{name: emb, type: float_list}}
+splits:
+  - {{name: train_{uid}, start: 2024-01-01T00:00:00Z, end: 2024-06-30T23:59:59Z}}
+"""
+    res = client.apply(yaml_text)
+    assert res.created == [f"entity:user_{uid}", f"feature_view:stats_{uid}", f"split:train_{uid}"]
+    assert res.updated == [] and res.unchanged == []
+    assert "3 created" in str(res)
+
+    # The same definitions from a file: nothing changes.
+    path = tmp_path / "features.yaml"
+    path.write_text(yaml_text)
+    again = client.apply(str(path))
+    assert again.unchanged == res.created and again.created == []
+
+    v = client.get_feature_view(f"stats_{uid}")
+    assert v.entity == f"user_{uid}"
+    assert v.ttl == dt.timedelta(hours=1, minutes=30)
+    assert (v.owner, v.description, v.tags, v.version) == ("team-risk", "user activity", {"tier": "gold"}, 1)
+    assert v.features == [
+        Feature("clicks", "int64", "clicks", True),
+        Feature("country", "string"),
+        Feature("emb", "float_list"),
+    ]
+    assert f"stats_{uid}" in {fv.name for fv in client.list_feature_views()}
+    e = client.get_entity(f"user_{uid}")
+    assert e.join_keys == [timefence.JoinKey("user_id", "int64")] and e.description == "a customer"
+    assert f"user_{uid}" in {x.name for x in client.list_entities()}
+
+    # A compatible change (a new feature, no ttl) from Python objects.
+    changed = client.apply(
+        FeatureView(
+            f"stats_{uid}",
+            entity=f"user_{uid}",
+            description="user activity",
+            owner="team-risk",
+            tags={"tier": "gold"},
+            features=v.features + [Feature("active", "bool")],
+        )
+    )
+    assert changed.updated == [f"feature_view:stats_{uid}"]
+    assert changed.feature_views[0].version == 2
+    assert changed.feature_views[0].ttl is None
+    assert client.get_feature_view(f"stats_{uid}").feature("active") == Feature("active", "bool")
+
+    # A breaking change is refused.
+    with pytest.raises(timefence.SchemaMismatch) as ei:
+        client.apply(FeatureView(f"stats_{uid}", entity=f"user_{uid}", features=[Feature("clicks", "string")]))
+    assert ei.value.reason == "SCHEMA_MISMATCH" and ei.value.domain == "timefence.dev"
+
+
+def test_apply_dict_and_entity_object(client: timefence.Client, uid: str) -> None:
+    user = Entity(f"u_{uid}", join_keys=[("id", "string")])
+    res = client.apply([FeatureView(f"v_{uid}", entity=user, features=[("x", "double")], ttl="7d")])
+    assert res.created == [f"entity:u_{uid}", f"feature_view:v_{uid}"]
+    assert res.feature_views[0].ttl == dt.timedelta(days=7)
+    res = client.apply({"feature_views": [{"name": f"v_{uid}", "entity": f"u_{uid}", "ttl": "168h",
+                                           "features": [{"name": "x", "type": "double"}]}]})
+    assert res.unchanged == [f"feature_view:v_{uid}"]
+
+
+def test_apply_unknown_entity(client: timefence.Client, uid: str) -> None:
+    with pytest.raises(timefence.TimefenceError) as ei:
+        client.apply(FeatureView(f"v_{uid}", entity=f"nobody_{uid}", features=[("x", "double")]))
+    assert isinstance(ei.value, timefence.UnknownEntity), repr(ei.value)
+    with pytest.raises(timefence.UnknownEntity):
+        client.get_entity(f"nobody_{uid}")
+
+
+def test_unknown_feature_view(client: timefence.Client, uid: str) -> None:
+    with pytest.raises(timefence.UnknownFeatureView) as ei:
+        client.get_feature_view(f"nothing_{uid}")
+    assert ei.value.code is not None and ei.value.code.name == "NOT_FOUND"
+
+
+def test_splits(client: timefence.Client, uid: str) -> None:
+    name = f"train_{uid}"
+    sp = client.create_split(name, start=dt.datetime(2024, 1, 1), end="2024-06-30T23:59:59Z", description="h1")
+    assert sp.name == name
+    assert sp.start == pd.Timestamp("2024-01-01", tz="UTC")
+    assert sp.end == pd.Timestamp("2024-06-30 23:59:59", tz="UTC")
+    assert sp.create_time is not None and sp.create_time.tzinfo is not None
+    # Same bounds again (other spellings): accepted.
+    again = client.create_split(name, start=pd.Timestamp("2024-01-01"), end=dt.datetime(2024, 6, 30, 23, 59, 59, tzinfo=dt.timezone.utc))
+    assert again.end == sp.end
+    assert client.get_split(name) == sp
+    assert name in {s.name for s in client.list_splits()}
+    with pytest.raises(timefence.SplitExists):
+        client.create_split(name, start="2024-01-01", end="2024-07-31")
+    # No start: the window opens at the epoch.
+    open_ = client.create_split(f"all_{uid}", end="2024-01-01")
+    assert open_.start == pd.Timestamp(0, tz="UTC")
+    with pytest.raises(timefence.UnknownSplit):
+        client.get_split(f"nope_{uid}")
+    with pytest.raises(timefence.InvalidArgument):
+        client.create_split(f"bad_{uid}", start="2024-02-01", end="2024-01-01")
+    with pytest.raises(timefence.InvalidArgument):
+        client.create_split(f"noend_{uid}", start="2024-02-01")
+
+
+def test_unavailable() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with timefence.Client(f"127.0.0.1:{port}", timeout=2) as c:
+        with pytest.raises(timefence.Unavailable) as ei:
+            c.list_splits()
+    assert ei.value.reason == "UNAVAILABLE"
+
+
+def test_token_is_sent_without_breaking_calls(server, uid: str) -> None:
+    # The server has no auth yet; a token must not get in the way.
+    with timefence.Client(f"grpc://{server.address}", token="secret") as c:
+        assert isinstance(c.list_splits(), list)

@@ -1,0 +1,59 @@
+"""timefence: a leakage-safe, time-travel feature store — the Python client.
+
+>>> import timefence
+>>> client = timefence.Client("localhost:7070")
+>>> client.apply("features.yaml")
+>>> client.write("user_stats", df)
+>>> client.create_split("train", end="2024-06-30T23:59:59Z")
+>>> training = client.get_historical_features(spine, ["user_stats"], split="train")
+>>> online = client.get_online_features({"user_id": [1, 2]}, ["user_stats:clicks"])
+"""
+
+from ._time import parse_duration
+from .client import ApplyResult, Change, Client
+from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
+from .errors import (
+    BatchConflict,
+    CutoffExceeded,
+    InvalidArgument,
+    PermissionDenied,
+    SchemaMismatch,
+    SplitExists,
+    SplitRequired,
+    TimefenceError,
+    Unavailable,
+    UnknownEntity,
+    UnknownFeature,
+    UnknownFeatureView,
+    UnknownSplit,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Client",
+    "ApplyResult",
+    "Change",
+    "Entity",
+    "JoinKey",
+    "Feature",
+    "FeatureView",
+    "Split",
+    "VALUE_TYPES",
+    "load_definitions",
+    "parse_duration",
+    "TimefenceError",
+    "InvalidArgument",
+    "UnknownEntity",
+    "UnknownFeatureView",
+    "UnknownFeature",
+    "UnknownSplit",
+    "SchemaMismatch",
+    "SplitExists",
+    "BatchConflict",
+    "SplitRequired",
+    "CutoffExceeded",
+    "PermissionDenied",
+    "Unavailable",
+    "__version__",
+]

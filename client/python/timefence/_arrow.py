@@ -1,0 +1,144 @@
+"""pandas / pyarrow conversions for tables sent to and received from the server."""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InvalidArgument
+
+#: Largest Arrow record batch sent in one gRPC message (the server accepts 64 MiB).
+MAX_BATCH_BYTES = 16 << 20
+#: Rows per record batch sent; the server joins in chunks of this size.
+MAX_BATCH_ROWS = 64 << 10
+
+
+def to_table(data: Any, what: str) -> pa.Table:
+    """A pandas DataFrame, pyarrow Table/RecordBatch or dict of columns as an
+    Arrow table without schema metadata and without dictionary columns."""
+    if isinstance(data, pa.Table):
+        table = data
+    elif isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pd.DataFrame):
+        if data.columns.duplicated().any():
+            dup = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+            raise InvalidArgument(f"{what}: column(s) {', '.join(dup)} appear twice")
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise InvalidArgument(f"{what}: cannot convert to Arrow: {e}") from None
+    elif isinstance(data, Mapping):
+        return to_table(pd.DataFrame(dict(data)), what)
+    else:
+        raise InvalidArgument(f"{what}: expected a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
+    table = table.replace_schema_metadata(None)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, pc.cast(table.column(i), f.type.value_type))
+    return table
+
+
+def ensure_timestamp(table: pa.Table, name: str, what: str) -> pa.Table:
+    """Converts column name to an Arrow timestamp when it holds strings, dates
+    or Python datetimes; naive times are UTC. A missing column is left for the
+    server to report."""
+    idx = table.schema.get_field_index(name)
+    if idx < 0:
+        return table
+    typ = table.schema.field(idx).type
+    if pa.types.is_timestamp(typ):
+        return table
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_date(typ) or pa.types.is_null(typ)):
+        raise InvalidArgument(f"{what}: column {name!r} must hold timestamps, got Arrow type {typ}")
+    raw = table.column(idx).to_pandas()
+    try:
+        try:
+            values = pd.to_datetime(raw, utc=True)
+        except ValueError:  # e.g. "2024-01-01" next to "2024-01-01T10:00:00"
+            values = pd.to_datetime(raw, utc=True, format="mixed")
+    except (ValueError, TypeError) as e:
+        raise InvalidArgument(f"{what}: column {name!r}: cannot read as timestamps: {e}") from None
+    return table.set_column(idx, name, pa.array(values, type=pa.timestamp("ns", "UTC")))
+
+
+def cast_columns(table: pa.Table, targets: Mapping[str, pa.DataType], what: str) -> pa.Table:
+    """Casts the columns named in targets to their type when they differ
+    (e.g. int64 to double, list<double> to list<float>, all-null columns)."""
+    for name, target in targets.items():
+        idx = table.schema.get_field_index(name)
+        if idx < 0 or table.schema.field(idx).type == target:
+            continue
+        try:
+            col = pc.cast(table.column(idx), target, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise InvalidArgument(
+                f"{what}: column {name!r}: cannot convert Arrow type {table.schema.field(idx).type} to {target}: {e}"
+            ) from None
+        table = table.set_column(idx, pa.field(name, target), col)
+    return table
+
+
+def batches(table: pa.Table) -> List[pa.RecordBatch]:
+    """The table as record batches small enough for one gRPC message each."""
+    if table.num_rows == 0:
+        return []
+    per_row = max(1, table.nbytes // table.num_rows)
+    rows = max(1024, min(MAX_BATCH_ROWS, MAX_BATCH_BYTES // per_row))
+    return table.to_batches(max_chunksize=rows)
+
+
+def utc_timestamps(table: pa.Table) -> pa.Table:
+    """Marks naive timestamp columns as UTC (the server reads them as UTC)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None:
+            table = table.set_column(i, pa.field(f.name, pa.timestamp(f.type.unit, "UTC"), f.nullable), table.column(i).cast(pa.timestamp(f.type.unit, "UTC")))
+    return table
+
+
+_NULLABLE = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+DTYPE_BACKENDS = ("nullable", "pyarrow", "numpy")
+
+
+def to_pandas(table: pa.Table, dtype_backend: str = "nullable") -> pd.DataFrame:
+    """Converts a result table to pandas.
+
+    ``"nullable"`` (default): integers -> ``Int64`` (null -> ``pd.NA``), booleans ->
+    ``boolean``, strings -> ``string``; floats stay numpy ``float64``/``float32``
+    (null -> NaN); bytes and float lists are object columns (null -> None);
+    timestamps are ``datetime64[..., UTC]``. ``"pyarrow"``: every column
+    ``pd.ArrowDtype``. ``"numpy"``: pyarrow's defaults (ints with nulls become floats).
+    """
+    table = utc_timestamps(table)
+    if dtype_backend == "nullable":
+        return table.to_pandas(types_mapper=_NULLABLE.get)
+    if dtype_backend == "pyarrow":
+        return table.to_pandas(types_mapper=pd.ArrowDtype)
+    if dtype_backend == "numpy":
+        return table.to_pandas()
+    raise InvalidArgument(f"dtype_backend: expected one of {', '.join(DTYPE_BACKENDS)}, got {dtype_backend!r}")
+
+
+def utc_series(s: pd.Series) -> pd.Series:
+    """A datetime series as tz-aware UTC; other series unchanged."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return s.dt.tz_localize("UTC")
+    return s

@@ -1,0 +1,125 @@
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ValueType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VALUE_TYPE_UNSPECIFIED: _ClassVar[ValueType]
+    VALUE_TYPE_INT64: _ClassVar[ValueType]
+    VALUE_TYPE_DOUBLE: _ClassVar[ValueType]
+    VALUE_TYPE_FLOAT: _ClassVar[ValueType]
+    VALUE_TYPE_STRING: _ClassVar[ValueType]
+    VALUE_TYPE_BOOL: _ClassVar[ValueType]
+    VALUE_TYPE_BYTES: _ClassVar[ValueType]
+    VALUE_TYPE_FLOAT_LIST: _ClassVar[ValueType]
+VALUE_TYPE_UNSPECIFIED: ValueType
+VALUE_TYPE_INT64: ValueType
+VALUE_TYPE_DOUBLE: ValueType
+VALUE_TYPE_FLOAT: ValueType
+VALUE_TYPE_STRING: ValueType
+VALUE_TYPE_BOOL: ValueType
+VALUE_TYPE_BYTES: ValueType
+VALUE_TYPE_FLOAT_LIST: ValueType
+
+class Value(_message.Message):
+    __slots__ = ("int64_value", "double_value", "float_value", "string_value", "bool_value", "bytes_value", "float_list_value")
+    INT64_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    int64_value: int
+    double_value: float
+    float_value: float
+    string_value: str
+    bool_value: bool
+    bytes_value: bytes
+    float_list_value: FloatList
+    def __init__(self, int64_value: _Optional[int] = ..., double_value: _Optional[float] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., bool_value: bool = ..., bytes_value: _Optional[bytes] = ..., float_list_value: _Optional[_Union[FloatList, _Mapping]] = ...) -> None: ...
+
+class FloatList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class JoinKey(_message.Message):
+    __slots__ = ("name", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: ValueType
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[ValueType, str]] = ...) -> None: ...
+
+class Entity(_message.Message):
+    __slots__ = ("name", "join_keys", "description", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JOIN_KEYS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    join_keys: _containers.RepeatedCompositeFieldContainer[JoinKey]
+    description: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., join_keys: _Optional[_Iterable[_Union[JoinKey, _Mapping]]] = ..., description: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Feature(_message.Message):
+    __slots__ = ("name", "type", "description", "required")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: ValueType
+    description: str
+    required: bool
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[ValueType, str]] = ..., description: _Optional[str] = ..., required: bool = ...) -> None: ...
+
+class FeatureView(_message.Message):
+    __slots__ = ("name", "entity", "features", "ttl", "description", "tags", "owner", "version")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    entity: str
+    features: _containers.RepeatedCompositeFieldContainer[Feature]
+    ttl: _duration_pb2.Duration
+    description: str
+    tags: _containers.ScalarMap[str, str]
+    owner: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Split(_message.Message):
+    __slots__ = ("name", "start", "end", "description", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    description: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,142 @@
+"""Times and durations: Python values <-> protobuf Timestamp / Duration."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any, Optional, Union
+
+import numpy as np
+import pandas as pd
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from .errors import InvalidArgument
+
+TimeLike = Union[str, _dt.datetime, _dt.date, pd.Timestamp, np.datetime64]
+DurationLike = Union[str, _dt.timedelta, pd.Timedelta, int, float, None]
+
+_NS = 1_000_000_000
+
+
+def to_timestamp(value: Any, field: str = "time") -> pd.Timestamp:
+    """Converts a datetime, pandas Timestamp, date or ISO 8601 string to a
+    UTC pandas Timestamp. Naive values are taken as UTC."""
+    if isinstance(value, pd.Timestamp):
+        ts = value
+    elif isinstance(value, (_dt.datetime, _dt.date, str, np.datetime64)):
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError) as e:
+            raise InvalidArgument(f"{field}: cannot read {value!r} as a time: {e}") from None
+    elif isinstance(value, timestamp_pb2.Timestamp):
+        return from_proto_timestamp(value)
+    else:
+        raise InvalidArgument(
+            f"{field}: expected a datetime, pandas Timestamp or ISO 8601 string, got {type(value).__name__}"
+        )
+    if ts is pd.NaT:
+        raise InvalidArgument(f"{field}: missing time (NaT)")
+    if ts.tzinfo is None:
+        return ts.tz_localize("UTC")
+    return ts.tz_convert("UTC")
+
+
+def to_proto_timestamp(value: Any, field: str = "time") -> timestamp_pb2.Timestamp:
+    ns = to_timestamp(value, field).value
+    return timestamp_pb2.Timestamp(seconds=ns // _NS, nanos=ns % _NS)
+
+
+def from_proto_timestamp(ts: timestamp_pb2.Timestamp) -> pd.Timestamp:
+    return pd.Timestamp(ts.seconds * _NS + ts.nanos, unit="ns", tz="UTC")
+
+
+def optional_timestamp(msg: Any, field: str) -> Optional[pd.Timestamp]:
+    """The timestamp field of a message, or None when unset."""
+    if not msg.HasField(field):
+        return None
+    return from_proto_timestamp(getattr(msg, field))
+
+
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # U+00B5 micro sign
+    "μs": 1_000,  # U+03BC greek mu
+    "ms": 1_000_000,
+    "s": _NS,
+    "m": 60 * _NS,
+    "h": 3600 * _NS,
+    "d": 86400 * _NS,
+}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
+
+
+def parse_duration(value: DurationLike, field: str = "ttl") -> Optional[_dt.timedelta]:
+    """Parses a duration: a Go-style string ("90s", "1h30m", "1.5h", plus "7d"
+    for days), a timedelta, or a number of seconds. 0, "0" and None mean
+    "no limit" and give None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{field}: expected a duration such as 24h, got {value!r}")
+    if isinstance(value, (_dt.timedelta, pd.Timedelta)):
+        td = pd.Timedelta(value)
+        ns = int(td.value)
+    elif isinstance(value, (int, float)):
+        ns = int(round(value * _NS))
+    elif isinstance(value, str):
+        s = value.strip()
+        if s in ("", "0"):
+            return None
+        if s.startswith("-"):
+            raise InvalidArgument(f"{field}: duration {value!r} is negative")
+        s = s.lstrip("+")
+        pos, total = 0, 0.0
+        while pos < len(s):
+            m = _PART.match(s, pos)
+            if m is None:
+                raise InvalidArgument(
+                    f"{field}: cannot read {value!r} as a duration; use e.g. 90s, 30m, 1h30m or 7d"
+                )
+            total += float(m.group(1)) * _UNITS[m.group(2)]
+            pos = m.end()
+        ns = int(round(total))
+    else:
+        raise InvalidArgument(f"{field}: expected a duration such as 24h, got {type(value).__name__}")
+    if ns < 0:
+        raise InvalidArgument(f"{field}: duration {value!r} is negative")
+    if ns == 0:
+        return None
+    return _dt.timedelta(microseconds=ns / 1000)
+
+
+def format_duration(td: Optional[_dt.timedelta]) -> str:
+    """Formats a duration the Go way, with days: 1d2h30m, 90s -> 1m30s; None -> "0"."""
+    if td is None:
+        return "0"
+    us = int(round(td.total_seconds() * 1_000_000))
+    if us == 0:
+        return "0"
+    out = []
+    for unit, size in (("d", 86400_000_000), ("h", 3600_000_000), ("m", 60_000_000)):
+        n, us = divmod(us, size)
+        if n:
+            out.append(f"{n}{unit}")
+    if us:
+        secs = us / 1_000_000
+        out.append(f"{secs:g}s" if us % 1_000_000 else f"{us // 1_000_000}s")
+    return "".join(out)
+
+
+def to_proto_duration(td: Optional[_dt.timedelta]) -> Optional[duration_pb2.Duration]:
+    if td is None:
+        return None
+    d = duration_pb2.Duration()
+    d.FromTimedelta(td)
+    return d
+
+
+def from_proto_duration(d: duration_pb2.Duration) -> Optional[_dt.timedelta]:
+    if d.seconds == 0 and d.nanos == 0:
+        return None
+    return d.ToTimedelta()

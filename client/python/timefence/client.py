@@ -1,0 +1,629 @@
+"""The timefence client."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+
+import grpc
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import _arrow, _flight, _time
+from ._proto.timefence.v1 import (
+    online_service_pb2,
+    online_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+    types_pb2,
+)
+from .definitions import Entity, FeatureView, Split, arrow_type, load_definitions
+from .errors import InvalidArgument, TimefenceError, UnknownFeatureView, from_rpc_error
+
+__all__ = ["Client", "ApplyResult", "Change"]
+
+T = TypeVar("T")
+
+_STATUS_NAMES = {
+    online_service_pb2.FEATURE_STATUS_PRESENT: "present",
+    online_service_pb2.FEATURE_STATUS_NOT_FOUND: "not_found",
+    online_service_pb2.FEATURE_STATUS_STALE: "stale",
+}
+
+
+@dataclass
+class Change:
+    """What :meth:`Client.apply` did to one definition."""
+
+    kind: str  # "entity", "feature_view" or "split"
+    name: str
+    action: str  # "created", "updated" or "unchanged"
+    version: int = 0  # the definition version after the apply (entities, views)
+
+    def __str__(self) -> str:
+        v = f" (v{self.version})" if self.version else ""
+        return f"{self.action:9} {self.kind} {self.name}{v}"
+
+
+@dataclass
+class ApplyResult:
+    """The summary of :meth:`Client.apply`: one :class:`Change` per definition
+    and the definitions as the server now holds them."""
+
+    changes: List[Change] = field(default_factory=list)
+    entities: List[Entity] = field(default_factory=list)
+    feature_views: List[FeatureView] = field(default_factory=list)
+    splits: List[Split] = field(default_factory=list)
+
+    def _names(self, action: str) -> List[str]:
+        return [f"{c.kind}:{c.name}" for c in self.changes if c.action == action]
+
+    @property
+    def created(self) -> List[str]:
+        """``"kind:name"`` of the definitions created."""
+        return self._names("created")
+
+    @property
+    def updated(self) -> List[str]:
+        """``"kind:name"`` of the definitions changed."""
+        return self._names("updated")
+
+    @property
+    def unchanged(self) -> List[str]:
+        """``"kind:name"`` of the definitions that were already current."""
+        return self._names("unchanged")
+
+    def __str__(self) -> str:
+        if not self.changes:
+            return "nothing to apply"
+        counts = ", ".join(
+            f"{n} {a}" for a, n in (("created", len(self.created)), ("updated", len(self.updated)), ("unchanged", len(self.unchanged))) if n
+        )
+        return "\n".join([f"applied {len(self.changes)} definitions: {counts}"] + [f"  {c}" for c in self.changes])
+
+
+FeatureRefs = Union[str, Sequence[str]]
+TableLike = Union[pd.DataFrame, pa.Table]
+
+
+def _parse_address(address: str) -> Tuple[str, Optional[bool]]:
+    for scheme, tls in (("grpc+tls://", True), ("grpcs://", True), ("grpc+tcp://", False), ("grpc://", False), ("http://", False), ("https://", True)):
+        if address.startswith(scheme):
+            return address[len(scheme) :].rstrip("/"), tls
+    return address, None
+
+
+class Client:
+    """A connection to a timefence server.
+
+    Args:
+        address: ``"host:port"`` (a ``grpc://`` or ``grpc+tls://`` prefix is accepted).
+        token: a bearer token sent with every call (``authorization: Bearer ...``).
+        tls: ``False`` for plaintext, ``True`` for TLS with the system's root
+            certificates, PEM root certificate ``bytes``, or a
+            ``grpc.ChannelCredentials``.
+        timeout: deadline in seconds for unary calls (registry, online lookups);
+            ``None`` leaves it to the server. Bulk Flight calls have no deadline.
+        options: extra gRPC channel options.
+
+    The client is safe to share between threads; use it as a context manager
+    or call :meth:`close`. The registry, online and write calls use gRPC; bulk
+    writes and point-in-time joins use Arrow Flight on the same channel.
+    """
+
+    def __init__(
+        self,
+        address: str = "localhost:7070",
+        token: Optional[str] = None,
+        tls: Union[bool, bytes, grpc.ChannelCredentials, None] = False,
+        *,
+        timeout: Optional[float] = None,
+        options: Optional[Sequence[Tuple[str, Any]]] = None,
+    ) -> None:
+        target, scheme_tls = _parse_address(address)
+        if scheme_tls and tls is False:
+            tls = True
+        opts = [
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.primary_user_agent", "timefence-python"),
+        ]
+        opts += list(options or [])
+        if tls is False or tls is None:
+            self._channel = grpc.insecure_channel(target, options=opts)
+        else:
+            if isinstance(tls, grpc.ChannelCredentials):
+                creds = tls
+            elif tls is True:
+                creds = grpc.ssl_channel_credentials()
+            elif isinstance(tls, (bytes, bytearray)):
+                creds = grpc.ssl_channel_credentials(root_certificates=bytes(tls))
+            else:
+                raise InvalidArgument(f"tls: expected a bool, PEM bytes or grpc.ChannelCredentials, got {type(tls).__name__}")
+            self._channel = grpc.secure_channel(target, creds, options=opts)
+        self.address = target
+        self.timeout = timeout
+        self._metadata: Tuple[Tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        self._registry = registry_service_pb2_grpc.RegistryServiceStub(self._channel)
+        self._online = online_service_pb2_grpc.OnlineServiceStub(self._channel)
+        self._do_put = self._channel.stream_stream(
+            _flight.DO_PUT, request_serializer=_flight.identity, response_deserializer=_flight.decode_put_result
+        )
+        self._do_exchange = self._channel.stream_stream(
+            _flight.DO_EXCHANGE, request_serializer=_flight.identity, response_deserializer=_flight.decode_flight_data
+        )
+        self._lock = threading.Lock()
+        self._views: Dict[str, FeatureView] = {}
+        self._entities: Dict[str, Entity] = {}
+        #: The summary of the last point-in-time join (see :meth:`get_historical_features`).
+        self.last_summary: Optional[Dict[str, Any]] = None
+
+    # -- plumbing ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the connection."""
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"timefence.Client({self.address!r})"
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+    # -- registry ---------------------------------------------------------
+
+    def apply(self, definitions: Any) -> ApplyResult:
+        """Creates or updates definitions: entities, then feature views, then splits.
+
+        ``definitions`` is a YAML file path, a YAML string, a mapping shaped like
+        the YAML file, an :class:`Entity` / :class:`FeatureView` / :class:`Split`,
+        or a list of them. Everything is parsed before anything is sent; the
+        definitions are then applied one by one, so a refused one (e.g.
+        :class:`~timefence.SchemaMismatch`) leaves the ones before it applied.
+        Re-applying the same definitions changes nothing.
+        """
+        result = ApplyResult()
+        for d in load_definitions(definitions):
+            if isinstance(d, Entity):
+                er = self._call(self._registry.ApplyEntity, registry_service_pb2.ApplyEntityRequest(entity=d.to_proto()))
+                got = Entity.from_proto(er.entity)
+                with self._lock:
+                    self._entities[got.name] = got
+                result.entities.append(got)
+                result.changes.append(Change("entity", got.name, _action(er.changed, got.version), got.version))
+            elif isinstance(d, FeatureView):
+                vr = self._call(
+                    self._registry.ApplyFeatureView, registry_service_pb2.ApplyFeatureViewRequest(feature_view=d.to_proto())
+                )
+                gotv = FeatureView.from_proto(vr.feature_view)
+                with self._lock:
+                    self._views[gotv.name] = gotv
+                result.feature_views.append(gotv)
+                result.changes.append(Change("feature_view", gotv.name, _action(vr.changed, gotv.version), gotv.version))
+            else:
+                sr = self._call(self._registry.CreateSplit, registry_service_pb2.CreateSplitRequest(split=d.to_proto()))
+                result.splits.append(Split.from_proto(sr.split))
+                result.changes.append(Change("split", sr.split.name, "created" if sr.created else "unchanged"))
+        return result
+
+    def get_entity(self, name: str) -> Entity:
+        """The entity named name; :class:`~timefence.UnknownEntity` if there is none."""
+        e = Entity.from_proto(self._call(self._registry.GetEntity, registry_service_pb2.GetEntityRequest(name=name)).entity)
+        with self._lock:
+            self._entities[e.name] = e
+        return e
+
+    def list_entities(self) -> List[Entity]:
+        resp = self._call(self._registry.ListEntities, registry_service_pb2.ListEntitiesRequest())
+        return [Entity.from_proto(e) for e in resp.entities]
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        """The feature view named name; :class:`~timefence.UnknownFeatureView` if there is none."""
+        resp = self._call(self._registry.GetFeatureView, registry_service_pb2.GetFeatureViewRequest(name=name))
+        v = FeatureView.from_proto(resp.feature_view)
+        with self._lock:
+            self._views[v.name] = v
+        return v
+
+    def list_feature_views(self) -> List[FeatureView]:
+        resp = self._call(self._registry.ListFeatureViews, registry_service_pb2.ListFeatureViewsRequest())
+        return [FeatureView.from_proto(v) for v in resp.feature_views]
+
+    def create_split(
+        self,
+        name: str,
+        start: Optional[_time.TimeLike] = None,
+        end: Optional[_time.TimeLike] = None,
+        description: str = "",
+    ) -> Split:
+        """Creates the immutable split ``[start, end]`` (``end`` is the cutoff).
+
+        Times are datetimes, pandas Timestamps or ISO 8601 strings; naive ones
+        are UTC. Without ``start`` the window opens at the Unix epoch. Creating
+        an identical split again succeeds; other bounds raise
+        :class:`~timefence.SplitExists`.
+        """
+        if end is None:
+            raise InvalidArgument("create_split: end is required (it is the split's cutoff)")
+        sp = Split(name=name, start=start, end=end, description=description)  # type: ignore[arg-type]
+        resp = self._call(self._registry.CreateSplit, registry_service_pb2.CreateSplitRequest(split=sp.to_proto()))
+        return Split.from_proto(resp.split)
+
+    def get_split(self, name: str) -> Split:
+        """The split named name; :class:`~timefence.UnknownSplit` if there is none."""
+        return Split.from_proto(self._call(self._registry.GetSplit, registry_service_pb2.GetSplitRequest(name=name)).split)
+
+    def list_splits(self) -> List[Split]:
+        resp = self._call(self._registry.ListSplits, registry_service_pb2.ListSplitsRequest())
+        return [Split.from_proto(s) for s in resp.splits]
+
+    # -- cached definitions -----------------------------------------------
+
+    def _view(self, name: str, need: Iterable[str] = ()) -> Optional[FeatureView]:
+        """The definition of a view, from the cache unless it lacks a needed
+        feature (features can be added, never changed). None if unknown."""
+        with self._lock:
+            v = self._views.get(name)
+        if v is not None and all(v.feature(f) is not None for f in need):
+            return v
+        try:
+            return self.get_feature_view(name)
+        except UnknownFeatureView:
+            return None
+
+    def _entity(self, name: str) -> Optional[Entity]:
+        with self._lock:
+            e = self._entities.get(name)
+        if e is not None:
+            return e
+        try:
+            return self.get_entity(name)
+        except TimefenceError:
+            return None
+
+    def _key_types(self, views: Iterable[str]) -> Dict[str, str]:
+        """The join key types of the entities of some views."""
+        out: Dict[str, str] = {}
+        for vname in views:
+            v = self._view(vname)
+            e = self._entity(v.entity_name) if v is not None else None
+            for k in e.join_keys if e is not None else ():
+                out.setdefault(k.name, k.type)
+        return out
+
+    # -- writes -----------------------------------------------------------
+
+    def write(
+        self,
+        view: str,
+        df: TableLike,
+        batch_id: Optional[str] = None,
+        event_time_column: str = "event_timestamp",
+        *,
+        backfill: bool = False,
+        available_at_column: str = "available_at",
+    ) -> Dict[str, Any]:
+        """Writes a table of feature values to a view as one atomic batch, in
+        bulk over Arrow Flight.
+
+        ``df`` (pandas DataFrame or pyarrow Table) has the view's join key
+        columns, the event time column, and any subset of the view's features
+        (absent ones are written as null). Naive datetimes are UTC; columns are
+        cast to the view's types where that loses nothing (e.g. int to double).
+        The batch is validated whole and becomes visible whole, or is refused
+        with nothing written (:class:`~timefence.InvalidArgument`). With
+        ``batch_id``, retrying the same batch writes nothing twice; the same id
+        with other content raises :class:`~timefence.BatchConflict`.
+
+        A ``backfill`` write carries each row's ``available_at`` (column
+        ``available_at_column``); its versions are flagged backfilled.
+
+        Returns the server's result: ``{"first_seq", "last_seq", "commit_time",
+        "rows", "duplicate"}``.
+        """
+        what = f"write to {view!r}"
+        table = _arrow.to_table(df, what)
+        table = _arrow.ensure_timestamp(table, event_time_column, what)
+        if backfill:
+            table = _arrow.ensure_timestamp(table, available_at_column, what)
+        v = self._view(view, [c for c in table.column_names if c not in (event_time_column, available_at_column)])
+        if v is not None:
+            targets: Dict[str, pa.DataType] = {}
+            e = self._entity(v.entity_name)
+            for k in e.join_keys if e is not None else ():
+                targets[k.name] = arrow_type(k.type)
+            for f in v.features:
+                targets.setdefault(f.name, arrow_type(f.type))
+            table = _arrow.cast_columns(table, targets, what)
+        cmd: Dict[str, Any] = {"op": "write", "feature_view": view}
+        if batch_id:
+            cmd["batch_id"] = batch_id
+        if backfill:
+            cmd["backfill"] = True
+            cmd["available_at_column"] = available_at_column
+        if event_time_column != "event_timestamp":
+            cmd["event_time_column"] = event_time_column
+        messages = _flight.encode_stream(json.dumps(cmd).encode(), table.schema, _arrow.batches(table))
+        call = self._do_put(messages, metadata=self._metadata)
+        result: Optional[bytes] = None
+        try:
+            for meta in call:
+                if result is None:
+                    result = meta
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        if not result:
+            raise TimefenceError(f"{what}: the server ended the write without a result")
+        return dict(json.loads(result))
+
+    # -- point-in-time joins ----------------------------------------------
+
+    def get_historical_features(
+        self,
+        spine: TableLike,
+        features: FeatureRefs,
+        split: Optional[str] = None,
+        timestamp_column: str = "event_timestamp",
+        full_feature_names: bool = False,
+        as_arrow: bool = False,
+        *,
+        dtype_backend: str = "nullable",
+    ) -> Union[pd.DataFrame, pa.Table]:
+        """Point-in-time join: for each spine row, the feature values production
+        would have read at the row's timestamp, under a split.
+
+        Args:
+            spine: a pandas DataFrame or pyarrow Table with the join keys of every
+                requested view, the timestamp column, and any other columns
+                (labels, ids), which pass through unchanged.
+            features: feature references, ``"view:feature"`` or ``"view"`` for
+                all of a view's features.
+            split: the split the read runs under (required). Every spine timestamp must lie
+                in its window, or :class:`~timefence.CutoffExceeded` is raised and
+                nothing is returned. Without one, :class:`~timefence.SplitRequired`.
+            timestamp_column: the spine's timestamp column (naive times are UTC).
+            full_feature_names: name feature columns ``view__feature``.
+            as_arrow: return a ``pyarrow.Table`` instead of a DataFrame.
+            dtype_backend: for DataFrames, how feature columns are typed:
+                ``"nullable"`` (default) gives ``Int64``, ``boolean`` and ``string``
+                columns with ``pd.NA`` for missing values, numpy floats with NaN,
+                object columns for bytes and float lists; ``"pyarrow"`` gives
+                ``pd.ArrowDtype`` columns; ``"numpy"`` pyarrow's defaults.
+
+        Returns the spine's columns (in spine order, with the spine's index for a
+        DataFrame; naive datetime columns become UTC) followed by one nullable
+        column per feature; a feature is null when it had no value at the row's
+        time. Timestamps are tz-aware UTC. The join summary (``rows``, ``split``,
+        ``watermark``, ``naive_differences``, ``max_event_time``,
+        ``max_available_at``, ``backfilled_values``) is in
+        ``df.attrs["timefence"]`` (for a Table, the schema metadata key
+        ``timefence`` as JSON) and in :attr:`last_summary`.
+        """
+        refs = [features] if isinstance(features, str) else list(features)
+        what = "spine"
+        table = _arrow.to_table(spine, what)
+        table = _arrow.ensure_timestamp(table, timestamp_column, what)
+        table = self._cast_keys(table, refs)
+        cmd: Dict[str, Any] = {"op": "historical", "split": split or "", "features": refs}
+        if timestamp_column != "event_timestamp":
+            cmd["timestamp_column"] = timestamp_column
+        if full_feature_names:
+            cmd["full_feature_names"] = True
+        messages = _flight.encode_stream(json.dumps(cmd).encode(), table.schema, _arrow.batches(table))
+        reader = _flight.StreamReader()
+        call = self._do_exchange(messages, metadata=self._metadata)
+        try:
+            for fd in call:
+                reader.add(fd)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        except BaseException:
+            call.cancel()
+            raise
+        result = reader.table()
+        if result.num_rows != table.num_rows:
+            raise TimefenceError(f"the join returned {result.num_rows} rows for a spine of {table.num_rows}")
+        summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+        self.last_summary = summary
+        if as_arrow:
+            result = _arrow.utc_timestamps(result)
+            return result.replace_schema_metadata({"timefence": json.dumps(summary)})
+        feats = result.select(list(range(table.num_columns, result.num_columns)))
+        out = self._spine_frame(spine, result.select(list(range(table.num_columns))), timestamp_column, dtype_backend)
+        fdf = _arrow.to_pandas(feats, dtype_backend)
+        fdf.index = out.index
+        out = pd.concat([out, fdf], axis=1)
+        out.attrs["timefence"] = summary
+        return out
+
+    def _cast_keys(self, table: pa.Table, refs: Sequence[str]) -> pa.Table:
+        """Casts spine join keys the server would refuse (e.g. float or uint64
+        ints) to their entity's type when that loses nothing."""
+        views = list(dict.fromkeys(r.partition(":")[0] for r in refs))
+        accepted = {
+            "int64": lambda t: pa.types.is_signed_integer(t) or t == pa.uint32() or t == pa.uint16() or t == pa.uint8(),
+            "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+        }
+        targets = {}
+        for name, typ in self._key_types(views).items():
+            idx = table.schema.get_field_index(name)
+            if idx >= 0 and typ in accepted and not accepted[typ](table.schema.field(idx).type):
+                targets[name] = arrow_type(typ)
+        return _arrow.cast_columns(table, targets, "spine") if targets else table
+
+    @staticmethod
+    def _spine_frame(spine: TableLike, returned: pa.Table, timestamp_column: str, dtype_backend: str) -> pd.DataFrame:
+        """The spine columns of a pandas result. For a DataFrame spine these are
+        the caller's own columns, so their dtypes and the index are kept; naive
+        datetime columns become UTC."""
+        if not isinstance(spine, pd.DataFrame):
+            return _arrow.to_pandas(returned, dtype_backend)
+        out = spine.copy(deep=False)
+        for c in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[c].dtype):
+                out[c] = _arrow.utc_series(out[c])
+        if timestamp_column in out.columns and not pd.api.types.is_datetime64_any_dtype(out[timestamp_column].dtype):
+            # The client converted it (strings, dates): take the converted times.
+            ts = _arrow.to_pandas(returned.select([timestamp_column]), dtype_backend)[timestamp_column]
+            out[timestamp_column] = ts.set_axis(out.index)
+        return out
+
+    # -- online -----------------------------------------------------------
+
+    def get_online_features(
+        self,
+        entities: Union[Mapping[str, Any], Sequence[Mapping[str, Any]], pd.DataFrame],
+        features: FeatureRefs,
+        *,
+        as_of: Optional[_time.TimeLike] = None,
+        split: Optional[str] = None,
+        full_feature_names: bool = False,
+        include_status: bool = False,
+        dtype_backend: str = "nullable",
+    ) -> pd.DataFrame:
+        """Online lookup: the current feature values of some entities.
+
+        Args:
+            entities: join key values, Feast style: ``{"user_id": [1, 2]}``, a
+                list of dicts ``[{"user_id": 1}, {"user_id": 2}]``, or a DataFrame.
+            features: ``"view:feature"`` or ``"view"`` references.
+            as_of: read as of this past time instead of now. That is a
+                training-side read: it needs ``split``, and the time must lie in
+                the split's window.
+            split: the split of an ``as_of`` read.
+            full_feature_names: name feature columns ``view__feature``.
+            include_status: add ``<feature>__status`` (``"present"``,
+                ``"not_found"`` or ``"stale"``) and ``<feature>__event_timestamp``
+                (the event time of the value read) columns.
+            dtype_backend: as for :meth:`get_historical_features`.
+
+        Returns one row per entity, in order: the key columns, then one column
+        per feature (null when not found or stale). ``df.attrs["timefence"]``
+        holds ``read_time``, ``watermark`` and the resolved ``features``.
+        """
+        refs = [features] if isinstance(features, str) else list(features)
+        keys, columns = _entity_columns(entities)
+        req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys)
+        for i in range(len(columns[0]) if columns else 0):
+            row = req.entity_rows.add()
+            for k, col in zip(keys, columns):
+                row.values.append(_key_value(col[i], k, i))
+        if as_of is not None:
+            req.as_of.CopyFrom(_time.to_proto_timestamp(as_of, "as_of"))
+        if split:
+            req.split = split
+        resp = self._call(self._online.GetOnlineFeatures, req)
+
+        names = []
+        types = []
+        for ref in resp.features:
+            vname, _, fname = ref.partition(":")
+            v = self._view(vname, [fname])
+            f = v.feature(fname) if v is not None else None
+            names.append(f"{vname}__{fname}" if full_feature_names else fname)
+            types.append(f.type if f is not None else None)
+        dup = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(keys)))
+        if dup:
+            raise InvalidArgument(
+                f"features: more than one column named {', '.join(dup)}; set full_feature_names=True to name columns view__feature"
+            )
+
+        n = len(resp.rows)
+        data: Dict[str, pa.Array] = {}
+        for j, (name, typ) in enumerate(zip(names, types)):
+            values = [_from_value(r.values[j].value) if r.values[j].HasField("value") else None for r in resp.rows]
+            data[name] = pa.array(values, type=arrow_type(typ)) if typ is not None else pa.array(values)
+            if include_status:
+                data[f"{name}__status"] = pa.array([_STATUS_NAMES.get(r.values[j].status, "unspecified") for r in resp.rows], pa.string())
+                data[f"{name}__event_timestamp"] = pa.array(
+                    [_ts_ns(r.values[j]) for r in resp.rows], pa.timestamp("ns", "UTC")
+                )
+        if isinstance(entities, pd.DataFrame):
+            out = entities.reset_index(drop=True).copy(deep=False)
+        else:
+            out = pd.DataFrame({k: pd.Series(col) for k, col in zip(keys, columns)})
+        feats = _arrow.to_pandas(pa.table(data), dtype_backend) if data else pd.DataFrame(index=range(n))
+        feats.index = out.index
+        out = pd.concat([out, feats], axis=1)
+        out.attrs["timefence"] = {
+            "read_time": _time.from_proto_timestamp(resp.read_time),
+            "watermark": resp.watermark,
+            "features": list(resp.features),
+        }
+        return out
+
+
+def _action(changed: bool, version: int) -> str:
+    if not changed:
+        return "unchanged"
+    return "created" if version <= 1 else "updated"
+
+
+def _entity_columns(entities: Any) -> Tuple[List[str], List[List[Any]]]:
+    """Join key names and one list of values per key."""
+    if isinstance(entities, pd.DataFrame):
+        keys = [str(c) for c in entities.columns]
+        return keys, [entities[c].tolist() for c in entities.columns]
+    if isinstance(entities, Mapping):
+        keys = [str(k) for k in entities]
+        cols = []
+        for k, v in entities.items():
+            if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+                v = [v]
+            cols.append(list(v))
+        lengths = {len(c) for c in cols}
+        if len(lengths) > 1:
+            raise InvalidArgument(f"entities: key columns have different lengths ({', '.join(f'{k}: {len(c)}' for k, c in zip(keys, cols))})")
+        return keys, cols
+    if isinstance(entities, Sequence) and not isinstance(entities, (str, bytes)):
+        rows = list(entities)
+        if not rows:
+            raise InvalidArgument("entities: at least one entity row is required")
+        if not all(isinstance(r, Mapping) for r in rows):
+            raise InvalidArgument("entities: expected a dict of key -> values or a list of dicts")
+        keys = [str(k) for k in rows[0]]
+        for i, r in enumerate(rows):
+            if set(map(str, r)) != set(keys):
+                raise InvalidArgument(f"entities[{i}]: keys {sorted(map(str, r))} differ from the first row's {sorted(keys)}")
+        return keys, [[r[k] for r in rows] for k in keys]
+    raise InvalidArgument(f"entities: expected a dict of key -> values, a list of dicts or a DataFrame, got {type(entities).__name__}")
+
+
+def _key_value(v: Any, key: str, row: int) -> types_pb2.Value:
+    if isinstance(v, (bool, np.bool_)):
+        raise InvalidArgument(f"entities: row {row}: key {key!r}: a bool is not a join key value (int64 or string)")
+    if isinstance(v, (int, np.integer)):
+        return types_pb2.Value(int64_value=int(v))
+    if isinstance(v, str):
+        return types_pb2.Value(string_value=v)
+    if isinstance(v, float) and v.is_integer():
+        return types_pb2.Value(int64_value=int(v))
+    raise InvalidArgument(f"entities: row {row}: key {key!r}: expected an int or a str, got {v!r}")
+
+
+def _from_value(v: types_pb2.Value) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind is None:
+        return None
+    if kind == "float_list_value":
+        return list(v.float_list_value.values)
+    return getattr(v, kind)
+
+
+def _ts_ns(fv: online_service_pb2.FeatureValue) -> Optional[int]:
+    if not fv.HasField("event_time"):
+        return None
+    return fv.event_time.seconds * 1_000_000_000 + fv.event_time.nanos
+

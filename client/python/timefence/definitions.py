@@ -1,0 +1,465 @@
+"""Definitions: entities, feature views and splits, and the YAML definitions file.
+
+The dataclasses mirror the server's definitions. They can be built in Python
+or read from YAML with :func:`load_definitions`::
+
+    entities:
+      - name: user
+        description: a customer
+        join_keys: [{name: user_id, type: int64}]
+    feature_views:
+      - name: user_stats
+        entity: user
+        ttl: 24h        # Go-style duration (90s, 30m, 1h30m) or 7d; 0 or absent = no limit
+        owner: team-risk
+        tags: {tier: gold}
+        features:
+          - {name: clicks, type: int64, description: clicks in the last hour}
+    splits:
+      - {name: train, start: 2024-01-01T00:00:00Z, end: 2024-06-30T23:59:59Z}
+
+Types: ``int64``, ``double``, ``float``, ``string``, ``bool``, ``bytes``,
+``float_list``. Join keys are ``int64`` or ``string``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import pandas as pd
+import pyarrow as pa
+
+from . import _time
+from ._proto.timefence.v1 import types_pb2
+from .errors import InvalidArgument
+
+__all__ = [
+    "VALUE_TYPES",
+    "JoinKey",
+    "Entity",
+    "Feature",
+    "FeatureView",
+    "Split",
+    "Definition",
+    "load_definitions",
+]
+
+#: The value types of join keys and features.
+VALUE_TYPES = ("int64", "double", "float", "string", "bool", "bytes", "float_list")
+
+_ALIASES = {
+    "int": "int64",
+    "integer": "int64",
+    "long": "int64",
+    "float64": "double",
+    "float32": "float",
+    "str": "string",
+    "boolean": "bool",
+    "binary": "bytes",
+    "embedding": "float_list",
+    "list<float>": "float_list",
+}
+
+_TYPE_TO_PROTO = {
+    "int64": types_pb2.VALUE_TYPE_INT64,
+    "double": types_pb2.VALUE_TYPE_DOUBLE,
+    "float": types_pb2.VALUE_TYPE_FLOAT,
+    "string": types_pb2.VALUE_TYPE_STRING,
+    "bool": types_pb2.VALUE_TYPE_BOOL,
+    "bytes": types_pb2.VALUE_TYPE_BYTES,
+    "float_list": types_pb2.VALUE_TYPE_FLOAT_LIST,
+}
+_TYPE_FROM_PROTO = {v: k for k, v in _TYPE_TO_PROTO.items()}
+
+_ARROW_TYPES = {
+    "int64": pa.int64(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "bytes": pa.binary(),
+    "float_list": pa.list_(pa.float32()),
+}
+
+
+def normalize_type(t: Any, field_name: str) -> str:
+    """Returns the canonical type name of t ("int64", "double", ...)."""
+    if not isinstance(t, str):
+        raise InvalidArgument(f"{field_name}: expected a type name ({', '.join(VALUE_TYPES)}), got {t!r}")
+    name = t.strip().lower()
+    name = _ALIASES.get(name, name)
+    if name not in VALUE_TYPES:
+        raise InvalidArgument(f"{field_name}: unknown type {t!r}; expected one of {', '.join(VALUE_TYPES)}")
+    return name
+
+
+def arrow_type(t: str) -> pa.DataType:
+    """The Arrow type the server uses for a value type."""
+    return _ARROW_TYPES[t]
+
+
+@dataclass
+class JoinKey:
+    """One typed key column of an entity (``int64`` or ``string``)."""
+
+    name: str
+    type: str = "int64"
+
+    def __post_init__(self) -> None:
+        self.type = normalize_type(self.type, f"join key {self.name!r}: type")
+
+
+@dataclass
+class Entity:
+    """A kind of thing features describe, identified by its join keys.
+
+    ``join_keys`` accepts :class:`JoinKey` objects, ``{"name": ..., "type": ...}``
+    dicts, ``(name, type)`` tuples, or strings ``"user_id"`` (int64) /
+    ``"user_id:string"``.
+    """
+
+    name: str
+    join_keys: List[JoinKey] = field(default_factory=list)
+    description: str = ""
+    #: Output only: the definition version, starting at 1.
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.join_keys = [_join_key(k, f"entity {self.name!r}: join_keys[{i}]") for i, k in enumerate(self.join_keys)]
+
+    @property
+    def join_key_names(self) -> List[str]:
+        return [k.name for k in self.join_keys]
+
+    def to_proto(self) -> types_pb2.Entity:
+        return types_pb2.Entity(
+            name=self.name,
+            description=self.description,
+            join_keys=[types_pb2.JoinKey(name=k.name, type=_TYPE_TO_PROTO[k.type]) for k in self.join_keys],
+        )
+
+    @classmethod
+    def from_proto(cls, e: types_pb2.Entity) -> "Entity":
+        return cls(
+            name=e.name,
+            description=e.description,
+            version=e.version,
+            join_keys=[JoinKey(k.name, _TYPE_FROM_PROTO.get(k.type, "int64")) for k in e.join_keys],
+        )
+
+
+@dataclass
+class Feature:
+    """One typed column of a feature view."""
+
+    name: str
+    type: str = "double"
+    description: str = ""
+    #: When true, writes with a null value for this feature are refused.
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        self.type = normalize_type(self.type, f"feature {self.name!r}: type")
+
+    def to_proto(self) -> types_pb2.Feature:
+        return types_pb2.Feature(
+            name=self.name, type=_TYPE_TO_PROTO[self.type], description=self.description, required=self.required
+        )
+
+    @classmethod
+    def from_proto(cls, f: types_pb2.Feature) -> "Feature":
+        return cls(name=f.name, type=_TYPE_FROM_PROTO[f.type], description=f.description, required=f.required)
+
+
+@dataclass
+class FeatureView:
+    """A named group of features about one entity, written together.
+
+    ``entity`` is the entity's name or an :class:`Entity` (applied along with
+    the view). ``ttl`` is a ``timedelta``, a Go-style string (``"24h"``,
+    ``"7d"``) or seconds; ``None``/``0`` means no limit. ``features`` accepts
+    :class:`Feature` objects, dicts, or ``(name, type)`` tuples.
+    """
+
+    name: str
+    entity: Union[str, Entity]
+    features: List[Feature] = field(default_factory=list)
+    ttl: Optional[_dt.timedelta] = None
+    description: str = ""
+    tags: Dict[str, str] = field(default_factory=dict)
+    owner: str = ""
+    #: Output only: the definition version, starting at 1.
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.ttl = _time.parse_duration(self.ttl, f"feature view {self.name!r}: ttl")  # type: ignore[arg-type]
+        self.features = [_feature(f, f"feature view {self.name!r}: features[{i}]") for i, f in enumerate(self.features)]
+        self.tags = {str(k): str(v) for k, v in (self.tags or {}).items()}
+
+    @property
+    def entity_name(self) -> str:
+        return self.entity.name if isinstance(self.entity, Entity) else self.entity
+
+    @property
+    def feature_names(self) -> List[str]:
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> Optional[Feature]:
+        for f in self.features:
+            if f.name == name:
+                return f
+        return None
+
+    def to_proto(self) -> types_pb2.FeatureView:
+        msg = types_pb2.FeatureView(
+            name=self.name,
+            entity=self.entity_name,
+            features=[f.to_proto() for f in self.features],
+            description=self.description,
+            tags=self.tags,
+            owner=self.owner,
+        )
+        ttl = _time.to_proto_duration(self.ttl)
+        if ttl is not None:
+            msg.ttl.CopyFrom(ttl)
+        return msg
+
+    @classmethod
+    def from_proto(cls, v: types_pb2.FeatureView) -> "FeatureView":
+        return cls(
+            name=v.name,
+            entity=v.entity,
+            features=[Feature.from_proto(f) for f in v.features],
+            ttl=_time.from_proto_duration(v.ttl) if v.HasField("ttl") else None,
+            description=v.description,
+            tags=dict(v.tags),
+            owner=v.owner,
+            version=v.version,
+        )
+
+
+@dataclass
+class Split:
+    """A named, immutable time window ``[start, end]`` for training-side reads.
+
+    ``end`` is the cutoff: nothing that happened or arrived after it can be
+    read under the split. Times are datetimes, pandas Timestamps or ISO 8601
+    strings; naive ones are UTC. They are stored as UTC pandas Timestamps.
+    Without ``start`` the window opens at the Unix epoch.
+    """
+
+    name: str
+    start: Optional[pd.Timestamp] = None
+    end: Optional[pd.Timestamp] = None
+    description: str = ""
+    #: Output only: when the split was created.
+    create_time: Optional[pd.Timestamp] = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None:
+            self.start = _time.to_timestamp(self.start, f"split {self.name!r}: start")
+        if self.end is not None:
+            self.end = _time.to_timestamp(self.end, f"split {self.name!r}: end")
+        if self.create_time is not None:
+            self.create_time = _time.to_timestamp(self.create_time, f"split {self.name!r}: create_time")
+
+    def to_proto(self) -> types_pb2.Split:
+        if self.end is None:
+            raise InvalidArgument(f"split {self.name!r}: end is required (it is the cutoff)")
+        msg = types_pb2.Split(name=self.name, description=self.description)
+        msg.end.CopyFrom(_time.to_proto_timestamp(self.end))
+        if self.start is not None:
+            msg.start.CopyFrom(_time.to_proto_timestamp(self.start))
+        return msg
+
+    @classmethod
+    def from_proto(cls, s: types_pb2.Split) -> "Split":
+        return cls(
+            name=s.name,
+            start=_time.optional_timestamp(s, "start"),
+            end=_time.optional_timestamp(s, "end"),
+            description=s.description,
+            create_time=_time.optional_timestamp(s, "create_time"),
+        )
+
+
+Definition = Union[Entity, FeatureView, Split]
+
+
+def _join_key(k: Any, where: str) -> JoinKey:
+    if isinstance(k, JoinKey):
+        return k
+    if isinstance(k, str):
+        name, _, t = k.partition(":")
+        return JoinKey(name.strip(), t.strip() or "int64")
+    if isinstance(k, Mapping):
+        _check_fields(k, ("name", "type"), where)
+        if "name" not in k:
+            raise InvalidArgument(f"{where}: missing name")
+        return JoinKey(str(k["name"]), k.get("type", "int64"))
+    if isinstance(k, (tuple, list)) and len(k) == 2:
+        return JoinKey(str(k[0]), k[1])
+    raise InvalidArgument(f"{where}: expected a JoinKey, a {{name, type}} mapping or a 'name:type' string, got {k!r}")
+
+
+def _feature(f: Any, where: str) -> Feature:
+    if isinstance(f, Feature):
+        return f
+    if isinstance(f, Mapping):
+        _check_fields(f, ("name", "type", "description", "required"), where)
+        if "name" not in f or "type" not in f:
+            raise InvalidArgument(f"{where}: a feature needs a name and a type")
+        return Feature(
+            name=str(f["name"]),
+            type=f["type"],
+            description=str(f.get("description") or ""),
+            required=_bool(f.get("required", False), f"{where}.required"),
+        )
+    if isinstance(f, (tuple, list)) and len(f) == 2:
+        return Feature(str(f[0]), f[1])
+    raise InvalidArgument(f"{where}: expected a Feature, a {{name, type}} mapping or a (name, type) tuple, got {f!r}")
+
+
+def _bool(v: Any, where: str) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise InvalidArgument(f"{where}: expected true or false, got {v!r}")
+
+
+def _check_fields(m: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    unknown = [str(k) for k in m if k not in allowed and k != "version"]
+    if unknown:
+        raise InvalidArgument(
+            f"{where}: unknown field(s) {', '.join(sorted(unknown))}; expected {', '.join(allowed)}"
+        )
+
+
+def _entity_from_dict(d: Any, where: str) -> Entity:
+    if not isinstance(d, Mapping):
+        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
+    _check_fields(d, ("name", "description", "join_keys"), where)
+    if not d.get("name"):
+        raise InvalidArgument(f"{where}: missing name")
+    keys = d.get("join_keys") or []
+    if not isinstance(keys, list):
+        raise InvalidArgument(f"{where}.join_keys: expected a list")
+    return Entity(name=str(d["name"]), description=str(d.get("description") or ""), join_keys=keys)
+
+
+def _view_from_dict(d: Any, where: str) -> FeatureView:
+    if not isinstance(d, Mapping):
+        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
+    _check_fields(d, ("name", "entity", "ttl", "description", "owner", "tags", "features"), where)
+    if not d.get("name"):
+        raise InvalidArgument(f"{where}: missing name")
+    if not d.get("entity"):
+        raise InvalidArgument(f"{where}: missing entity")
+    feats = d.get("features") or []
+    if not isinstance(feats, list):
+        raise InvalidArgument(f"{where}.features: expected a list")
+    tags = d.get("tags") or {}
+    if not isinstance(tags, Mapping):
+        raise InvalidArgument(f"{where}.tags: expected a mapping of strings")
+    return FeatureView(
+        name=str(d["name"]),
+        entity=str(d["entity"]),
+        features=feats,
+        ttl=d.get("ttl"),
+        description=str(d.get("description") or ""),
+        owner=str(d.get("owner") or ""),
+        tags=dict(tags),
+    )
+
+
+def _split_from_dict(d: Any, where: str) -> Split:
+    if not isinstance(d, Mapping):
+        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
+    _check_fields(d, ("name", "start", "end", "description"), where)
+    if not d.get("name"):
+        raise InvalidArgument(f"{where}: missing name")
+    if d.get("end") is None:
+        raise InvalidArgument(f"{where}: missing end (the cutoff)")
+    return Split(name=str(d["name"]), start=d.get("start"), end=d.get("end"), description=str(d.get("description") or ""))
+
+
+def _from_mapping(doc: Mapping[str, Any]) -> List[Definition]:
+    _check_fields(doc, ("entities", "feature_views", "splits"), "definitions")
+    out: List[Definition] = []
+    for section, parse in (("entities", _entity_from_dict), ("feature_views", _view_from_dict), ("splits", _split_from_dict)):
+        items = doc.get(section) or []
+        if not isinstance(items, list):
+            raise InvalidArgument(f"{section}: expected a list")
+        out.extend(parse(item, f"{section}[{i}]") for i, item in enumerate(items))
+    return out
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InvalidArgument(f"{source}: not valid YAML: {e}") from None
+
+
+def load_definitions(source: Any) -> List[Definition]:
+    """Reads definitions from a YAML file path, a YAML string, a mapping with
+    ``entities``/``feature_views``/``splits`` lists, a definition object, or a
+    list of definition objects (and mappings). Returns them in apply order:
+    entities, then feature views, then splits."""
+    if isinstance(source, (Entity, FeatureView, Split)):
+        items: List[Definition] = [source]
+    elif isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
+        path = os.fspath(source)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = _read_yaml(fh.read(), path)
+        except FileNotFoundError:
+            raise InvalidArgument(f"definitions: no such file {path!r}") from None
+        items = _from_document(doc, path)
+    elif isinstance(source, str):
+        items = _from_document(_read_yaml(source, "definitions"), "definitions")
+    elif isinstance(source, Mapping):
+        items = _from_mapping(source)
+    elif isinstance(source, Iterable):
+        items = []
+        for i, item in enumerate(source):
+            if isinstance(item, (Entity, FeatureView, Split)):
+                items.append(item)
+            elif isinstance(item, Mapping):
+                items.extend(_from_mapping(item))
+            else:
+                raise InvalidArgument(
+                    f"definitions[{i}]: expected an Entity, FeatureView or Split, got {type(item).__name__}"
+                )
+    else:
+        raise InvalidArgument(
+            f"definitions: expected a YAML path or string, a mapping or a list of definitions, got {type(source).__name__}"
+        )
+    # Entities referenced as objects by views are applied too.
+    names = {(type(d), d.name) for d in items}
+    for d in list(items):
+        if isinstance(d, FeatureView) and isinstance(d.entity, Entity) and (Entity, d.entity.name) not in names:
+            items.append(d.entity)
+            names.add((Entity, d.entity.name))
+    order = {Entity: 0, FeatureView: 1, Split: 2}
+    return sorted(items, key=lambda d: order[type(d)])  # stable: keeps the given order within a kind
+
+
+def _looks_like_path(s: str) -> bool:
+    if "\n" in s:
+        return False
+    if os.path.exists(s):
+        return True
+    return s.endswith((".yaml", ".yml")) or ":" not in s
+
+
+def _from_document(doc: Any, source: str) -> List[Definition]:
+    if doc is None:
+        return []
+    if not isinstance(doc, Mapping):
+        raise InvalidArgument(f"{source}: expected a mapping with entities, feature_views and splits")
+    return _from_mapping(doc)

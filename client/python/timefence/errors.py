@@ -1,0 +1,253 @@
+"""Exceptions raised by the timefence client.
+
+Every error the server returns carries a gRPC status code and, for errors the
+server recognised, an ``ErrorInfo`` with a *reason* (``"CUTOFF_EXCEEDED"``,
+``"UNKNOWN_FEATURE"``, ...) and metadata. The client turns it into the
+subclass of :class:`TimefenceError` of that reason, for the gRPC API and the
+Arrow Flight calls alike::
+
+    try:
+        client.get_historical_features(spine, ["user_stats"], split="train")
+    except timefence.CutoffExceeded as e:
+        print(e.offending_rows, e.first_rows)
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Type
+
+import grpc
+
+__all__ = [
+    "ERROR_DOMAIN",
+    "TimefenceError",
+    "InvalidArgument",
+    "UnknownEntity",
+    "UnknownFeatureView",
+    "UnknownFeature",
+    "UnknownSplit",
+    "SchemaMismatch",
+    "SplitExists",
+    "BatchConflict",
+    "SplitRequired",
+    "CutoffExceeded",
+    "PermissionDenied",
+    "Unavailable",
+]
+
+#: The ``ErrorInfo.domain`` of timefence's errors.
+ERROR_DOMAIN = "timefence.dev"
+
+
+class TimefenceError(Exception):
+    """An error returned by the timefence server, or found by the client
+    before sending a request.
+
+    Attributes:
+        message: the server's message (one sentence naming the field or row).
+        code: the gRPC status code; ``None`` for an error found by the client.
+        reason: the ``ErrorInfo`` reason, e.g. ``"SPLIT_REQUIRED"``. When the
+            server gave none (e.g. it is unreachable), the reason of the
+            subclass chosen by status code (``"UNAVAILABLE"``), else ``None``.
+        metadata: the ``ErrorInfo`` metadata, e.g. ``{"offending_rows": "3"}``.
+        domain: the ``ErrorInfo`` domain, ``"timefence.dev"``.
+    """
+
+    #: The ErrorInfo reason this class stands for.
+    REASON: Optional[str] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[grpc.StatusCode] = None,
+        reason: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        domain: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason if reason is not None else self.REASON
+        self.metadata: Dict[str, str] = dict(metadata or {})
+        self.domain = domain
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        code = self.code.name if self.code is not None else None
+        return f"{type(self).__name__}({self.message!r}, code={code}, reason={self.reason!r})"
+
+
+class InvalidArgument(TimefenceError, ValueError):
+    """The request is malformed: a bad value, type, column or row (``INVALID_ARGUMENT``).
+    Nothing of a refused write was written."""
+
+    REASON = "INVALID_ARGUMENT"
+
+
+class UnknownEntity(TimefenceError, LookupError):
+    """No entity of that name exists (``UNKNOWN_ENTITY``)."""
+
+    REASON = "UNKNOWN_ENTITY"
+
+
+class UnknownFeatureView(TimefenceError, LookupError):
+    """No feature view of that name exists (``UNKNOWN_FEATURE_VIEW``)."""
+
+    REASON = "UNKNOWN_FEATURE_VIEW"
+
+
+class UnknownFeature(TimefenceError, LookupError):
+    """The feature view has no feature of that name (``UNKNOWN_FEATURE``)."""
+
+    REASON = "UNKNOWN_FEATURE"
+
+
+class UnknownSplit(TimefenceError, LookupError):
+    """No split of that name exists (``UNKNOWN_SPLIT``)."""
+
+    REASON = "UNKNOWN_SPLIT"
+
+
+class SchemaMismatch(TimefenceError):
+    """A definition change would break readers: a type change, a removed
+    feature, another entity (``SCHEMA_MISMATCH``)."""
+
+    REASON = "SCHEMA_MISMATCH"
+
+
+class SplitExists(TimefenceError):
+    """A split of that name exists with other bounds; splits are immutable
+    (``SPLIT_EXISTS``)."""
+
+    REASON = "SPLIT_EXISTS"
+
+
+class BatchConflict(TimefenceError):
+    """The batch id was already used for a batch with other content
+    (``BATCH_ID_CONFLICT``)."""
+
+    REASON = "BATCH_ID_CONFLICT"
+
+
+class SplitRequired(TimefenceError):
+    """A training-side read (historical join, read as of a past time) was made
+    without a split (``SPLIT_REQUIRED``)."""
+
+    REASON = "SPLIT_REQUIRED"
+
+
+class CutoffExceeded(TimefenceError):
+    """The spine (or ``as_of``) has timestamps outside the split's window;
+    the request was refused whole and nothing was read (``CUTOFF_EXCEEDED``).
+
+    Attributes:
+        offending_rows: how many rows lie outside the window.
+        first_rows: the 0-based indices of the first few of them.
+        split: the split's name.
+        cutoff: the split's end, as the server formats it (RFC 3339).
+    """
+
+    REASON = "CUTOFF_EXCEEDED"
+
+    @property
+    def offending_rows(self) -> int:
+        try:
+            return int(self.metadata.get("offending_rows", "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def first_rows(self) -> List[int]:
+        raw = self.metadata.get("first_rows", "")
+        return [int(r) for r in raw.split(",") if r.strip().lstrip("-").isdigit()]
+
+    @property
+    def split(self) -> Optional[str]:
+        return self.metadata.get("split")
+
+    @property
+    def cutoff(self) -> Optional[str]:
+        return self.metadata.get("cutoff")
+
+
+class PermissionDenied(TimefenceError):
+    """The credential may not make this call (``PERMISSION_DENIED``, or an
+    ``UNAUTHENTICATED`` status)."""
+
+    REASON = "PERMISSION_DENIED"
+
+
+class Unavailable(TimefenceError):
+    """The server cannot be reached or is shutting down (``UNAVAILABLE``)."""
+
+    REASON = "UNAVAILABLE"
+
+
+_BY_REASON: Dict[str, Type[TimefenceError]] = {
+    cls.REASON: cls  # type: ignore[misc]
+    for cls in (
+        InvalidArgument,
+        UnknownEntity,
+        UnknownFeatureView,
+        UnknownFeature,
+        UnknownSplit,
+        SchemaMismatch,
+        SplitExists,
+        BatchConflict,
+        SplitRequired,
+        CutoffExceeded,
+        PermissionDenied,
+        Unavailable,
+    )
+}
+
+_BY_CODE: Dict[grpc.StatusCode, Type[TimefenceError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
+}
+
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def _error_info(trailers: object) -> "tuple[Optional[str], Dict[str, str], Optional[str]]":
+    """Reads the ErrorInfo out of a call's trailing metadata: reason, metadata, domain."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for item in trailers or ():  # type: ignore[union-attr]
+        key, value = item[0], item[1]
+        if key != _STATUS_DETAILS_KEY or not isinstance(value, (bytes, bytearray)):
+            continue
+        try:
+            st = status_pb2.Status.FromString(bytes(value))
+        except Exception:  # a malformed detail is no reason to hide the error
+            return None, {}, None
+        for detail in st.details:
+            if detail.type_url.endswith("google.rpc.ErrorInfo"):
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info.reason or None, dict(info.metadata), info.domain or None
+    return None, {}, None
+
+
+def from_rpc_error(err: grpc.RpcError) -> TimefenceError:
+    """Converts a failed gRPC call into the matching :class:`TimefenceError` subclass."""
+    code: Optional[grpc.StatusCode] = None
+    message = str(err)
+    trailers: object = None
+    if isinstance(err, grpc.Call):
+        code = err.code()
+        message = err.details() or (code.name if code is not None else str(err))
+        trailers = err.trailing_metadata()
+    reason, metadata, domain = _error_info(trailers)
+    cls: Type[TimefenceError] = TimefenceError
+    if reason is not None and reason in _BY_REASON:
+        cls = _BY_REASON[reason]
+    elif code is not None and code in _BY_CODE:
+        cls = _BY_CODE[code]
+    return cls(message, code=code, reason=reason, metadata=metadata, domain=domain)

@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/server"
+	"github.com/timefence/timefence/storage"
+)
+
+// benchEnv loads views×versions versions over entities users into a fresh
+// server, as backfills spread over 30 days, and returns a client.
+func benchEnv(b *testing.B, entities, versions, views int) (*client.Client, int64, int64) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	require.NoError(b, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	done := make(chan error, 1)
+	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
+	c, err := client.Dial(lis.Addr().String())
+	require.NoError(b, err)
+	b.Cleanup(func() { c.Close(); cancel(); <-done; st.Close() })
+	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	require.NoError(b, err)
+	end := time.Now().Add(-7 * time.Hour).UnixNano()
+	start := end - int64(30*24*time.Hour)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for v := range views {
+		name := fmt.Sprint("v", v)
+		_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: name, Entity: "user", Features: []*timefencev1.Feature{
+			{Name: "a", Type: tInt64}, {Name: "b", Type: tDouble}, {Name: "c", Type: tDouble}}})
+		require.NoError(b, err)
+		const chunk = 200_000
+		for off := 0; off < versions; off += chunk {
+			n := min(chunk, versions-off)
+			schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
+				{Name: "event_timestamp", Type: timestampNS}, {Name: "available_at", Type: timestampNS},
+				{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "b", Type: arrow.PrimitiveTypes.Float64}, {Name: "c", Type: arrow.PrimitiveTypes.Float64}}, nil)
+			rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+			seen := map[[2]int64]bool{}
+			for range n {
+				u := rng.Int64N(int64(entities))
+				ev := start + rng.Int64N(end-start)
+				if seen[[2]int64{u, ev}] {
+					continue
+				}
+				seen[[2]int64{u, ev}] = true
+				rb.Field(0).(*array.Int64Builder).Append(u)
+				rb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(ev))
+				rb.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(ev + rng.Int64N(int64(6*time.Hour))))
+				rb.Field(3).(*array.Int64Builder).Append(rng.Int64())
+				rb.Field(4).(*array.Float64Builder).Append(rng.Float64())
+				rb.Field(5).(*array.Float64Builder).Append(rng.Float64())
+			}
+			_, err := c.WriteTableBackfill(ctx, name, recordReader(rb.NewRecord()))
+			require.NoError(b, err)
+		}
+	}
+	_, err = c.CreateSplit(ctx, "all", time.Unix(0, start), time.Unix(0, end+int64(7*time.Hour)))
+	require.NoError(b, err)
+	return c, start, end
+}
+
+var timestampNS = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
+
+// BenchmarkHistoricalJoin joins a 100K-row spine against 3 views of 300K
+// versions each through Flight, on loopback. Run with
+//
+//	go test ./server -run XXX -bench HistoricalJoin -benchtime 3x
+func BenchmarkHistoricalJoin(b *testing.B) {
+	const entities, spineRows = 100_000, 100_000
+	c, start, end := benchEnv(b, entities, 300_000, 3)
+	rng := rand.New(rand.NewPCG(3, 4))
+	schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64}, {Name: "event_timestamp", Type: timestampNS}}, nil)
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	for range spineRows {
+		rb.Field(0).(*array.Int64Builder).Append(rng.Int64N(entities))
+		rb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(start + rng.Int64N(end-start)))
+	}
+	spine := rb.NewRecord()
+	b.ResetTimer()
+	for range b.N {
+		rows := int64(0)
+		_, err := c.GetHistorical(context.Background(), "all", []string{"v0", "v1", "v2"}, recordReader(spine),
+			func(r arrow.Record) error { rows += r.NumRows(); return nil }, client.WithFullFeatureNames())
+		require.NoError(b, err)
+		require.Equal(b, int64(spineRows), rows)
+	}
+	b.ReportMetric(float64(spineRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -264,16 +264,26 @@ func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, key
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	out := &OnlineResult{Features: resp.GetFeatures(), Rows: make([][]FeatureValue, len(resp.GetRows())),
+	out := &OnlineResult{Features: resp.GetFeatures(), Rows: make([][]FeatureValue, len(keys)),
 		ReadTime: resp.GetReadTime().AsTime(), Watermark: resp.GetWatermark()}
-	for i, r := range resp.GetRows() {
-		out.Rows[i] = make([]FeatureValue, len(r.GetValues()))
-		for j, v := range r.GetValues() {
-			fv := FeatureValue{Value: fromValue(v.GetValue()), Status: v.GetStatus()}
-			if v.GetEventTime() != nil {
-				fv.EventTime = v.GetEventTime().AsTime()
+	cells := make([]FeatureValue, len(keys)*len(resp.GetColumns()))
+	for i := range out.Rows {
+		out.Rows[i] = cells[i*len(resp.GetColumns()) : (i+1)*len(resp.GetColumns())]
+	}
+	for j, col := range resp.GetColumns() {
+		if len(col.GetStatuses()) != len(keys) || len(col.GetNulls()) != len(keys) || len(col.GetEventTimeUnixNanos()) != len(keys) {
+			return nil, fmt.Errorf("timefence: malformed response: column %d has %d rows, want %d", j, len(col.GetStatuses()), len(keys))
+		}
+		get := columnValues(col)
+		for i := range keys {
+			fv := &out.Rows[i][j]
+			fv.Status = col.GetStatuses()[i]
+			if ns := col.GetEventTimeUnixNanos()[i]; ns != 0 || fv.Status != NotFound {
+				fv.EventTime = time.Unix(0, ns).UTC()
 			}
-			out.Rows[i][j] = fv
+			if !col.GetNulls()[i] {
+				fv.Value = get(i)
+			}
 		}
 	}
 	return out, nil

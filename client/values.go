@@ -67,3 +67,24 @@ func tsOrNil(t time.Time) *timestamppb.Timestamp {
 	}
 	return timestamppb.New(t)
 }
+
+// columnValues returns an accessor for row i of a result column's values.
+func columnValues(col *timefencev1.FeatureColumn) func(i int) any {
+	switch v := col.GetValues().(type) {
+	case *timefencev1.FeatureColumn_Int64Values:
+		return func(i int) any { return v.Int64Values.GetValues()[i] }
+	case *timefencev1.FeatureColumn_DoubleValues:
+		return func(i int) any { return v.DoubleValues.GetValues()[i] }
+	case *timefencev1.FeatureColumn_FloatValues:
+		return func(i int) any { return v.FloatValues.GetValues()[i] }
+	case *timefencev1.FeatureColumn_StringValues:
+		return func(i int) any { return v.StringValues.GetValues()[i] }
+	case *timefencev1.FeatureColumn_BoolValues:
+		return func(i int) any { return v.BoolValues.GetValues()[i] }
+	case *timefencev1.FeatureColumn_BytesValues:
+		return func(i int) any { return v.BytesValues.GetValues()[i] }
+	case *timefencev1.FeatureColumn_FloatListValues:
+		return func(i int) any { return v.FloatListValues.GetValues()[i].GetValues() }
+	}
+	return func(int) any { return nil }
+}

@@ -105,3 +105,59 @@ func BenchmarkHistoricalJoin(b *testing.B) {
 	}
 	b.ReportMetric(float64(spineRows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkOnline measures one online lookup of entities × 50 features over
+// loopback gRPC, one call at a time. Run with
+//
+//	go test ./server -run XXX -bench Online
+func BenchmarkOnline(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	require.NoError(b, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	done := make(chan error, 1)
+	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
+	c, err := client.Dial(lis.Addr().String())
+	require.NoError(b, err)
+	b.Cleanup(func() { c.Close(); cancel(); <-done; st.Close() })
+	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	require.NoError(b, err)
+	var feats []*timefencev1.Feature
+	for i := range 50 {
+		feats = append(feats, &timefencev1.Feature{Name: fmt.Sprint("f", i), Type: tDouble})
+	}
+	_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "wide", Entity: "user", Features: feats})
+	require.NoError(b, err)
+	const users = 10_000
+	for off := 0; off < users; off += 1000 {
+		var rows []client.Row
+		for u := off; u < off+1000; u++ {
+			vals := make([]any, 50)
+			for i := range vals {
+				vals[i] = float64(u * i)
+			}
+			rows = append(rows, client.Row{Key: []any{int64(u)}, EventTime: time.Now().Add(-time.Minute), Values: vals})
+		}
+		_, err := c.Write(ctx, "wide", rows)
+		require.NoError(b, err)
+	}
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("entities=%d", n), func(b *testing.B) {
+			keys := make([][]any, n)
+			for i := range keys {
+				keys[i] = []any{int64(i * 97 % users)}
+			}
+			b.ResetTimer()
+			for range b.N {
+				_, err := c.GetOnline(ctx, []string{"wide"}, []string{"user_id"}, keys)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
 )
@@ -38,19 +36,18 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &timefencev1.GetOnlineFeaturesResponse{Features: names, Rows: make([]*timefencev1.FeatureRow, len(rows)),
+	resp := &timefencev1.GetOnlineFeaturesResponse{Features: names, Columns: make([]*timefencev1.FeatureColumn, len(names)),
 		ReadTime: fromNanos(at), Watermark: int64(watermark)}
-	for i := range resp.Rows {
-		resp.Rows[i] = &timefencev1.FeatureRow{Values: make([]*timefencev1.FeatureValue, len(names))}
-	}
 	nkeys := len(req.GetJoinKeys())
+	for i, r := range rows {
+		if len(r.GetValues()) != nkeys {
+			return nil, toStatus(invalid(fmt.Sprintf("entity_rows[%d]: %d values, want %d (one per join key)", i, len(r.GetValues()), nkeys)))
+		}
+	}
 	for _, vr := range reads {
 		keys := make([][]byte, len(rows))
 		key := make([]storage.Value, len(vr.keyCols))
 		for i, r := range rows {
-			if len(r.GetValues()) != nkeys {
-				return nil, toStatus(invalid(fmt.Sprintf("entity_rows[%d]: %d values, want %d (one per join key)", i, len(r.GetValues()), nkeys)))
-			}
 			for j, c := range vr.keyCols {
 				key[j] = toValue(r.GetValues()[c])
 			}
@@ -58,22 +55,81 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 				return nil, toStatus(fmt.Errorf("entity_rows[%d]: %w", i, err))
 			}
 		}
-		results, err := s.store.Lookup(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark})
+		cols := make([]*onlineColumn, len(vr.proj.Features))
+		for j, f := range vr.proj.Features {
+			cols[j] = newOnlineColumn(f.Type, len(rows))
+		}
+		err := s.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark},
+			1, func(_, i int, r *storage.Result) {
+				for j, c := range cols {
+					c.set(i, r, j)
+				}
+			})
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		for i, res := range results {
-			var et = fromNanosIf(res.Status != storage.NotFound, res.EventTime)
-			for j, col := range vr.cols {
-				fv := &timefencev1.FeatureValue{Status: statusToProto[res.Status], EventTime: et}
-				if res.Status == storage.Present {
-					fv.Value = fromValue(res.Values[j])
-				}
-				resp.Rows[i].Values[col] = fv
-			}
+		for j, c := range cols {
+			resp.Columns[vr.cols[j]] = c.col
 		}
 	}
 	return resp, nil
+}
+
+// onlineColumn fills one FeatureColumn of a response.
+type onlineColumn struct {
+	col *timefencev1.FeatureColumn
+	set func(i int, r *storage.Result, j int)
+}
+
+func newOnlineColumn(t storage.Type, n int) *onlineColumn {
+	col := &timefencev1.FeatureColumn{Type: typeToProto[t], Statuses: make([]timefencev1.FeatureStatus, n),
+		EventTimeUnixNanos: make([]int64, n), Nulls: make([]bool, n)}
+	// value stores a present, non-null value of row i.
+	var value func(i int, v storage.Value)
+	switch t {
+	case storage.TypeInt64:
+		vals := make([]int64, n)
+		col.Values = &timefencev1.FeatureColumn_Int64Values{Int64Values: &timefencev1.Int64Values{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = v.Int }
+	case storage.TypeFloat64:
+		vals := make([]float64, n)
+		col.Values = &timefencev1.FeatureColumn_DoubleValues{DoubleValues: &timefencev1.DoubleValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = v.Float }
+	case storage.TypeFloat32:
+		vals := make([]float32, n)
+		col.Values = &timefencev1.FeatureColumn_FloatValues{FloatValues: &timefencev1.FloatValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = float32(v.Float) }
+	case storage.TypeString:
+		vals := make([]string, n)
+		col.Values = &timefencev1.FeatureColumn_StringValues{StringValues: &timefencev1.StringValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = v.Str }
+	case storage.TypeBool:
+		vals := make([]bool, n)
+		col.Values = &timefencev1.FeatureColumn_BoolValues{BoolValues: &timefencev1.BoolValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = v.Int != 0 }
+	case storage.TypeBytes:
+		vals := make([][]byte, n)
+		col.Values = &timefencev1.FeatureColumn_BytesValues{BytesValues: &timefencev1.BytesValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = []byte(v.Str) }
+	case storage.TypeFloatList:
+		vals := make([]*timefencev1.FloatList, n)
+		for i := range vals {
+			vals[i] = &timefencev1.FloatList{}
+		}
+		col.Values = &timefencev1.FeatureColumn_FloatListValues{FloatListValues: &timefencev1.FloatListValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i].Values = append([]float32(nil), v.List...) }
+	}
+	return &onlineColumn{col: col, set: func(i int, r *storage.Result, j int) {
+		col.Statuses[i] = statusToProto[r.Status]
+		if r.Status != storage.NotFound {
+			col.EventTimeUnixNanos[i] = r.EventTime
+		}
+		if r.Status != storage.Present || r.Values[j].IsNull() {
+			col.Nulls[i] = true
+			return
+		}
+		value(i, r.Values[j])
+	}}
 }
 
 // onlineTime returns the read time and watermark: now, or as_of under a split.
@@ -97,11 +153,4 @@ func (s *Server) onlineTime(ctx context.Context, req *timefencev1.GetOnlineFeatu
 		return 0, 0, err
 	}
 	return at, s.store.Watermark(), nil
-}
-
-func fromNanosIf(ok bool, ns int64) *timestamppb.Timestamp {
-	if !ok {
-		return nil
-	}
-	return fromNanos(ns)
 }

@@ -197,16 +197,21 @@ type reader struct {
 	// has been visited in order.
 	last, floor []byte
 	known       bool
+	// steps is how many keys the reader now steps over before it seeks
+	// instead: it doubles when stepping reaches the target and halves when
+	// it does not, so sparse reads seek and dense reads scan.
+	steps int
 }
 
-// maxSteps is how many keys the reader steps over before it seeks instead.
-const maxSteps = 24
+// maxSteps bounds reader.steps.
+const maxSteps = 32
 
 func newReader(txn *badger.Txn, viewID uint32) *reader {
 	prefix := viewPrefix(viewID)
 	return &reader{
 		it:     txn.NewIterator(badger.IteratorOptions{Prefix: prefix}),
 		prefix: prefix,
+		steps:  maxSteps,
 	}
 }
 
@@ -237,12 +242,14 @@ func (r *reader) moveTo(target []byte) {
 		r.it.Seek(target) // somewhere already passed
 		return
 	}
-	for range maxSteps {
+	for range r.steps {
 		r.it.Next()
 		if !r.it.Valid() || bytes.Compare(r.it.Item().Key(), target) >= 0 {
+			r.steps = min(2*r.steps, maxSteps)
 			return
 		}
 	}
+	r.steps = max(r.steps/2, 1)
 	r.it.Seek(target)
 }
 

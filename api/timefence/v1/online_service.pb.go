@@ -199,31 +199,50 @@ func (x *EntityRow) GetValues() []*Value {
 	return nil
 }
 
-type FeatureValue struct {
+// FeatureColumn holds one feature's results for every entity row, in
+// request order, as packed arrays.
+type FeatureColumn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Unset when not present, or when the present value is null.
-	Value  *Value        `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	Status FeatureStatus `protobuf:"varint,2,opt,name=status,proto3,enum=timefence.v1.FeatureStatus" json:"status,omitempty"`
-	// The event time of the version read; unset when not found.
-	EventTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// The feature's type; it says which of values is set.
+	Type ValueType `protobuf:"varint,1,opt,name=type,proto3,enum=timefence.v1.ValueType" json:"type,omitempty"`
+	// One status per entity row.
+	Statuses []FeatureStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=timefence.v1.FeatureStatus" json:"statuses,omitempty"`
+	// One per entity row: the event time of the version read, in Unix
+	// nanoseconds; 0 when not found.
+	EventTimeUnixNanos []int64 `protobuf:"varint,3,rep,packed,name=event_time_unix_nanos,json=eventTimeUnixNanos,proto3" json:"event_time_unix_nanos,omitempty"`
+	// One per entity row: true where the row has no value (not found, stale,
+	// or a null value). Such rows hold the type's zero value in values.
+	Nulls []bool `protobuf:"varint,4,rep,packed,name=nulls,proto3" json:"nulls,omitempty"`
+	// One value per entity row.
+	//
+	// Types that are valid to be assigned to Values:
+	//
+	//	*FeatureColumn_Int64Values
+	//	*FeatureColumn_DoubleValues
+	//	*FeatureColumn_FloatValues
+	//	*FeatureColumn_StringValues
+	//	*FeatureColumn_BoolValues
+	//	*FeatureColumn_BytesValues
+	//	*FeatureColumn_FloatListValues
+	Values        isFeatureColumn_Values `protobuf_oneof:"values"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *FeatureValue) Reset() {
-	*x = FeatureValue{}
+func (x *FeatureColumn) Reset() {
+	*x = FeatureColumn{}
 	mi := &file_timefence_v1_online_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *FeatureValue) String() string {
+func (x *FeatureColumn) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*FeatureValue) ProtoMessage() {}
+func (*FeatureColumn) ProtoMessage() {}
 
-func (x *FeatureValue) ProtoReflect() protoreflect.Message {
+func (x *FeatureColumn) ProtoReflect() protoreflect.Message {
 	mi := &file_timefence_v1_online_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -235,54 +254,176 @@ func (x *FeatureValue) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use FeatureValue.ProtoReflect.Descriptor instead.
-func (*FeatureValue) Descriptor() ([]byte, []int) {
+// Deprecated: Use FeatureColumn.ProtoReflect.Descriptor instead.
+func (*FeatureColumn) Descriptor() ([]byte, []int) {
 	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *FeatureValue) GetValue() *Value {
+func (x *FeatureColumn) GetType() ValueType {
 	if x != nil {
-		return x.Value
+		return x.Type
+	}
+	return ValueType_VALUE_TYPE_UNSPECIFIED
+}
+
+func (x *FeatureColumn) GetStatuses() []FeatureStatus {
+	if x != nil {
+		return x.Statuses
 	}
 	return nil
 }
 
-func (x *FeatureValue) GetStatus() FeatureStatus {
+func (x *FeatureColumn) GetEventTimeUnixNanos() []int64 {
 	if x != nil {
-		return x.Status
-	}
-	return FeatureStatus_FEATURE_STATUS_UNSPECIFIED
-}
-
-func (x *FeatureValue) GetEventTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.EventTime
+		return x.EventTimeUnixNanos
 	}
 	return nil
 }
 
-type FeatureRow struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// One value per resolved feature, in the order of GetOnlineFeaturesResponse.features.
-	Values        []*FeatureValue `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+func (x *FeatureColumn) GetNulls() []bool {
+	if x != nil {
+		return x.Nulls
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetValues() isFeatureColumn_Values {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetInt64Values() *Int64Values {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_Int64Values); ok {
+			return x.Int64Values
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetDoubleValues() *DoubleValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_DoubleValues); ok {
+			return x.DoubleValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetFloatValues() *FloatValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_FloatValues); ok {
+			return x.FloatValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetStringValues() *StringValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_StringValues); ok {
+			return x.StringValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetBoolValues() *BoolValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_BoolValues); ok {
+			return x.BoolValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetBytesValues() *BytesValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_BytesValues); ok {
+			return x.BytesValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetFloatListValues() *FloatListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_FloatListValues); ok {
+			return x.FloatListValues
+		}
+	}
+	return nil
+}
+
+type isFeatureColumn_Values interface {
+	isFeatureColumn_Values()
+}
+
+type FeatureColumn_Int64Values struct {
+	Int64Values *Int64Values `protobuf:"bytes,5,opt,name=int64_values,json=int64Values,proto3,oneof"`
+}
+
+type FeatureColumn_DoubleValues struct {
+	DoubleValues *DoubleValues `protobuf:"bytes,6,opt,name=double_values,json=doubleValues,proto3,oneof"`
+}
+
+type FeatureColumn_FloatValues struct {
+	FloatValues *FloatValues `protobuf:"bytes,7,opt,name=float_values,json=floatValues,proto3,oneof"`
+}
+
+type FeatureColumn_StringValues struct {
+	StringValues *StringValues `protobuf:"bytes,8,opt,name=string_values,json=stringValues,proto3,oneof"`
+}
+
+type FeatureColumn_BoolValues struct {
+	BoolValues *BoolValues `protobuf:"bytes,9,opt,name=bool_values,json=boolValues,proto3,oneof"`
+}
+
+type FeatureColumn_BytesValues struct {
+	BytesValues *BytesValues `protobuf:"bytes,10,opt,name=bytes_values,json=bytesValues,proto3,oneof"`
+}
+
+type FeatureColumn_FloatListValues struct {
+	FloatListValues *FloatListValues `protobuf:"bytes,11,opt,name=float_list_values,json=floatListValues,proto3,oneof"`
+}
+
+func (*FeatureColumn_Int64Values) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_DoubleValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_FloatValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_StringValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_BoolValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_BytesValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_FloatListValues) isFeatureColumn_Values() {}
+
+type Int64Values struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []int64                `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *FeatureRow) Reset() {
-	*x = FeatureRow{}
+func (x *Int64Values) Reset() {
+	*x = Int64Values{}
 	mi := &file_timefence_v1_online_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *FeatureRow) String() string {
+func (x *Int64Values) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*FeatureRow) ProtoMessage() {}
+func (*Int64Values) ProtoMessage() {}
 
-func (x *FeatureRow) ProtoReflect() protoreflect.Message {
+func (x *Int64Values) ProtoReflect() protoreflect.Message {
 	mi := &file_timefence_v1_online_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -294,12 +435,276 @@ func (x *FeatureRow) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use FeatureRow.ProtoReflect.Descriptor instead.
-func (*FeatureRow) Descriptor() ([]byte, []int) {
+// Deprecated: Use Int64Values.ProtoReflect.Descriptor instead.
+func (*Int64Values) Descriptor() ([]byte, []int) {
 	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *FeatureRow) GetValues() []*FeatureValue {
+func (x *Int64Values) GetValues() []int64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type DoubleValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []float64              `protobuf:"fixed64,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DoubleValues) Reset() {
+	*x = DoubleValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DoubleValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DoubleValues) ProtoMessage() {}
+
+func (x *DoubleValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DoubleValues.ProtoReflect.Descriptor instead.
+func (*DoubleValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DoubleValues) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type FloatValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []float32              `protobuf:"fixed32,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FloatValues) Reset() {
+	*x = FloatValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FloatValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FloatValues) ProtoMessage() {}
+
+func (x *FloatValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FloatValues.ProtoReflect.Descriptor instead.
+func (*FloatValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FloatValues) GetValues() []float32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type StringValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringValues) Reset() {
+	*x = StringValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringValues) ProtoMessage() {}
+
+func (x *StringValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringValues.ProtoReflect.Descriptor instead.
+func (*StringValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StringValues) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type BoolValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []bool                 `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BoolValues) Reset() {
+	*x = BoolValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BoolValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BoolValues) ProtoMessage() {}
+
+func (x *BoolValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BoolValues.ProtoReflect.Descriptor instead.
+func (*BoolValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BoolValues) GetValues() []bool {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type BytesValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        [][]byte               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BytesValues) Reset() {
+	*x = BytesValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BytesValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BytesValues) ProtoMessage() {}
+
+func (x *BytesValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BytesValues.ProtoReflect.Descriptor instead.
+func (*BytesValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BytesValues) GetValues() [][]byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type FloatListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*FloatList           `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FloatListValues) Reset() {
+	*x = FloatListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FloatListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FloatListValues) ProtoMessage() {}
+
+func (x *FloatListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FloatListValues.ProtoReflect.Descriptor instead.
+func (*FloatListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FloatListValues) GetValues() []*FloatList {
 	if x != nil {
 		return x.Values
 	}
@@ -308,10 +713,10 @@ func (x *FeatureRow) GetValues() []*FeatureValue {
 
 type GetOnlineFeaturesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The resolved feature references, "view:feature".
+	// The resolved feature references, "view:feature", in column order.
 	Features []string `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
-	// One row per entity row, in request order.
-	Rows []*FeatureRow `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	// One column per feature, each with one entry per entity row.
+	Columns []*FeatureColumn `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
 	// The time the rule was evaluated at.
 	ReadTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
 	// The write sequence number the read was pinned to.
@@ -322,7 +727,7 @@ type GetOnlineFeaturesResponse struct {
 
 func (x *GetOnlineFeaturesResponse) Reset() {
 	*x = GetOnlineFeaturesResponse{}
-	mi := &file_timefence_v1_online_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +739,7 @@ func (x *GetOnlineFeaturesResponse) String() string {
 func (*GetOnlineFeaturesResponse) ProtoMessage() {}
 
 func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_online_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +752,7 @@ func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOnlineFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*GetOnlineFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{4}
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetOnlineFeaturesResponse) GetFeatures() []string {
@@ -357,9 +762,9 @@ func (x *GetOnlineFeaturesResponse) GetFeatures() []string {
 	return nil
 }
 
-func (x *GetOnlineFeaturesResponse) GetRows() []*FeatureRow {
+func (x *GetOnlineFeaturesResponse) GetColumns() []*FeatureColumn {
 	if x != nil {
-		return x.Rows
+		return x.Columns
 	}
 	return nil
 }
@@ -391,18 +796,40 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x14\n" +
 	"\x05split\x18\x05 \x01(\tR\x05split\"8\n" +
 	"\tEntityRow\x12+\n" +
-	"\x06values\x18\x01 \x03(\v2\x13.timefence.v1.ValueR\x06values\"\xa9\x01\n" +
-	"\fFeatureValue\x12)\n" +
-	"\x05value\x18\x01 \x01(\v2\x13.timefence.v1.ValueR\x05value\x123\n" +
-	"\x06status\x18\x02 \x01(\x0e2\x1b.timefence.v1.FeatureStatusR\x06status\x129\n" +
+	"\x06values\x18\x01 \x03(\v2\x13.timefence.v1.ValueR\x06values\"\x98\x05\n" +
+	"\rFeatureColumn\x12+\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x17.timefence.v1.ValueTypeR\x04type\x127\n" +
+	"\bstatuses\x18\x02 \x03(\x0e2\x1b.timefence.v1.FeatureStatusR\bstatuses\x121\n" +
+	"\x15event_time_unix_nanos\x18\x03 \x03(\x03R\x12eventTimeUnixNanos\x12\x14\n" +
+	"\x05nulls\x18\x04 \x03(\bR\x05nulls\x12>\n" +
+	"\fint64_values\x18\x05 \x01(\v2\x19.timefence.v1.Int64ValuesH\x00R\vint64Values\x12A\n" +
+	"\rdouble_values\x18\x06 \x01(\v2\x1a.timefence.v1.DoubleValuesH\x00R\fdoubleValues\x12>\n" +
+	"\ffloat_values\x18\a \x01(\v2\x19.timefence.v1.FloatValuesH\x00R\vfloatValues\x12A\n" +
+	"\rstring_values\x18\b \x01(\v2\x1a.timefence.v1.StringValuesH\x00R\fstringValues\x12;\n" +
+	"\vbool_values\x18\t \x01(\v2\x18.timefence.v1.BoolValuesH\x00R\n" +
+	"boolValues\x12>\n" +
+	"\fbytes_values\x18\n" +
+	" \x01(\v2\x19.timefence.v1.BytesValuesH\x00R\vbytesValues\x12K\n" +
+	"\x11float_list_values\x18\v \x01(\v2\x1d.timefence.v1.FloatListValuesH\x00R\x0ffloatListValuesB\b\n" +
+	"\x06values\"%\n" +
+	"\vInt64Values\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x03R\x06values\"&\n" +
+	"\fDoubleValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x01R\x06values\"%\n" +
+	"\vFloatValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"&\n" +
+	"\fStringValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"$\n" +
 	"\n" +
-	"event_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\"@\n" +
-	"\n" +
-	"FeatureRow\x122\n" +
-	"\x06values\x18\x01 \x03(\v2\x1a.timefence.v1.FeatureValueR\x06values\"\xbc\x01\n" +
+	"BoolValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\bR\x06values\"%\n" +
+	"\vBytesValues\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\fR\x06values\"B\n" +
+	"\x0fFloatListValues\x12/\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.FloatListR\x06values\"\xc5\x01\n" +
 	"\x19GetOnlineFeaturesResponse\x12\x1a\n" +
-	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12,\n" +
-	"\x04rows\x18\x02 \x03(\v2\x18.timefence.v1.FeatureRowR\x04rows\x127\n" +
+	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x125\n" +
+	"\acolumns\x18\x02 \x03(\v2\x1b.timefence.v1.FeatureColumnR\acolumns\x127\n" +
 	"\tread_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12\x1c\n" +
 	"\twatermark\x18\x04 \x01(\x03R\twatermark*\x83\x01\n" +
 	"\rFeatureStatus\x12\x1e\n" +
@@ -427,34 +854,48 @@ func file_timefence_v1_online_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_online_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_timefence_v1_online_service_proto_goTypes = []any{
 	(FeatureStatus)(0),                // 0: timefence.v1.FeatureStatus
 	(*GetOnlineFeaturesRequest)(nil),  // 1: timefence.v1.GetOnlineFeaturesRequest
 	(*EntityRow)(nil),                 // 2: timefence.v1.EntityRow
-	(*FeatureValue)(nil),              // 3: timefence.v1.FeatureValue
-	(*FeatureRow)(nil),                // 4: timefence.v1.FeatureRow
-	(*GetOnlineFeaturesResponse)(nil), // 5: timefence.v1.GetOnlineFeaturesResponse
-	(*timestamppb.Timestamp)(nil),     // 6: google.protobuf.Timestamp
-	(*Value)(nil),                     // 7: timefence.v1.Value
+	(*FeatureColumn)(nil),             // 3: timefence.v1.FeatureColumn
+	(*Int64Values)(nil),               // 4: timefence.v1.Int64Values
+	(*DoubleValues)(nil),              // 5: timefence.v1.DoubleValues
+	(*FloatValues)(nil),               // 6: timefence.v1.FloatValues
+	(*StringValues)(nil),              // 7: timefence.v1.StringValues
+	(*BoolValues)(nil),                // 8: timefence.v1.BoolValues
+	(*BytesValues)(nil),               // 9: timefence.v1.BytesValues
+	(*FloatListValues)(nil),           // 10: timefence.v1.FloatListValues
+	(*GetOnlineFeaturesResponse)(nil), // 11: timefence.v1.GetOnlineFeaturesResponse
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
+	(*Value)(nil),                     // 13: timefence.v1.Value
+	(ValueType)(0),                    // 14: timefence.v1.ValueType
+	(*FloatList)(nil),                 // 15: timefence.v1.FloatList
 }
 var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	2,  // 0: timefence.v1.GetOnlineFeaturesRequest.entity_rows:type_name -> timefence.v1.EntityRow
-	6,  // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
-	7,  // 2: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
-	7,  // 3: timefence.v1.FeatureValue.value:type_name -> timefence.v1.Value
-	0,  // 4: timefence.v1.FeatureValue.status:type_name -> timefence.v1.FeatureStatus
-	6,  // 5: timefence.v1.FeatureValue.event_time:type_name -> google.protobuf.Timestamp
-	3,  // 6: timefence.v1.FeatureRow.values:type_name -> timefence.v1.FeatureValue
-	4,  // 7: timefence.v1.GetOnlineFeaturesResponse.rows:type_name -> timefence.v1.FeatureRow
-	6,  // 8: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
-	5,  // 10: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
-	10, // [10:11] is the sub-list for method output_type
-	9,  // [9:10] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
+	13, // 2: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
+	14, // 3: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
+	0,  // 4: timefence.v1.FeatureColumn.statuses:type_name -> timefence.v1.FeatureStatus
+	4,  // 5: timefence.v1.FeatureColumn.int64_values:type_name -> timefence.v1.Int64Values
+	5,  // 6: timefence.v1.FeatureColumn.double_values:type_name -> timefence.v1.DoubleValues
+	6,  // 7: timefence.v1.FeatureColumn.float_values:type_name -> timefence.v1.FloatValues
+	7,  // 8: timefence.v1.FeatureColumn.string_values:type_name -> timefence.v1.StringValues
+	8,  // 9: timefence.v1.FeatureColumn.bool_values:type_name -> timefence.v1.BoolValues
+	9,  // 10: timefence.v1.FeatureColumn.bytes_values:type_name -> timefence.v1.BytesValues
+	10, // 11: timefence.v1.FeatureColumn.float_list_values:type_name -> timefence.v1.FloatListValues
+	15, // 12: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
+	3,  // 13: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
+	12, // 14: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
+	1,  // 15: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
+	11, // 16: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
+	16, // [16:17] is the sub-list for method output_type
+	15, // [15:16] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_online_service_proto_init() }
@@ -463,13 +904,22 @@ func file_timefence_v1_online_service_proto_init() {
 		return
 	}
 	file_timefence_v1_types_proto_init()
+	file_timefence_v1_online_service_proto_msgTypes[2].OneofWrappers = []any{
+		(*FeatureColumn_Int64Values)(nil),
+		(*FeatureColumn_DoubleValues)(nil),
+		(*FeatureColumn_FloatValues)(nil),
+		(*FeatureColumn_StringValues)(nil),
+		(*FeatureColumn_BoolValues)(nil),
+		(*FeatureColumn_BytesValues)(nil),
+		(*FeatureColumn_FloatListValues)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_online_service_proto_rawDesc), len(file_timefence_v1_online_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -56,6 +56,10 @@ def test_write_refused_whole(client: timefence.Client, uid: str) -> None:
     # Values that do not fit the feature's type are refused by the client.
     with pytest.raises(timefence.InvalidArgument, match="clicks"):
         client.write(n["view"], good.assign(clicks=[1.5, 2.0]))
+    # ... and values of another kind are not converted at all: the server refuses them.
+    with pytest.raises(timefence.InvalidArgument, match="score") as ei:
+        client.write(n["view"], good.assign(score=["1", "2"]))
+    assert ei.value.code is not None
     with pytest.raises(timefence.InvalidArgument):
         client.write(n["view"], good.drop(columns=["event_timestamp"]))
     with pytest.raises(timefence.UnknownFeatureView):
@@ -333,12 +337,16 @@ def test_pandas_spine_index_and_string_times(client: timefence.Client, uid: str)
     res = client.write(n["view"], pd.DataFrame({"user_id": [5], "event_timestamp": [pd.Timestamp.now()], "clicks": [3]}))
     after = utc(res["commit_time"]) + pd.Timedelta(seconds=1)
     spine = pd.DataFrame(
-        {"user_id": [5, 6], "event_timestamp": [after.isoformat(), after.isoformat()], "cat": pd.Categorical(["x", "y"])},
+        {
+            "user_id": np.array([5, 6], dtype=np.uint8),  # cast to int64 by the client
+            "event_timestamp": [after.isoformat(), after.isoformat()],
+            "cat": pd.Categorical(["x", "y"]),
+        },
         index=pd.Index(["r1", "r2"], name="rid"),
     )
     out = client.get_historical_features(spine, [n["view"]], split=split)
     assert out.index.tolist() == ["r1", "r2"] and out.index.name == "rid"
-    assert out["cat"].dtype == "category"
+    assert out["cat"].dtype == "category" and out["user_id"].dtype == np.uint8
     assert out["event_timestamp"].tolist() == [after, after]
     assert out["clicks"].tolist() == [3, pd.NA]
 

@@ -143,3 +143,16 @@ def test_token_is_sent_without_breaking_calls(server, uid: str) -> None:
     # The server has no auth yet; a token must not get in the way.
     with timefence.Client(f"grpc://{server.address}", token="secret") as c:
         assert isinstance(c.list_splits(), list)
+
+
+def test_channel_options() -> None:
+    import grpc
+
+    # TLS channels are made lazily: constructing them must work without a server.
+    for tls in (True, grpc.ssl_channel_credentials()):
+        timefence.Client("localhost:1", tls=tls).close()
+    c = timefence.Client("grpc+tls://localhost:1", options=[("grpc.max_receive_message_length", 1 << 20)])
+    assert c.address == "localhost:1"
+    c.close()
+    with pytest.raises(timefence.InvalidArgument):
+        timefence.Client("localhost:1", tls="yes")  # type: ignore[arg-type]

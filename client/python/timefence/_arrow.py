@@ -65,12 +65,34 @@ def ensure_timestamp(table: pa.Table, name: str, what: str) -> pa.Table:
     return table.set_column(idx, name, pa.array(values, type=pa.timestamp("ns", "UTC")))
 
 
+def _family(t: pa.DataType) -> str:
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return "number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "binary"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "list<" + _family(t.value_type) + ">"
+    return str(t)
+
+
+def castable(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Whether the client converts src to dst by itself: within a family
+    (numbers, strings, binaries, lists of numbers) and from all-null columns.
+    Anything else (e.g. ints to strings) is left for the server to refuse."""
+    return pa.types.is_null(src) or _family(src) == _family(dst)
+
+
 def cast_columns(table: pa.Table, targets: Mapping[str, pa.DataType], what: str) -> pa.Table:
-    """Casts the columns named in targets to their type when they differ
-    (e.g. int64 to double, list<double> to list<float>, all-null columns)."""
+    """Casts the columns named in targets to their type when they differ and
+    the conversion loses nothing (e.g. int64 to double, 2.0 to 2, list<double>
+    to list<float>, all-null columns); a lossy one raises InvalidArgument."""
     for name, target in targets.items():
         idx = table.schema.get_field_index(name)
-        if idx < 0 or table.schema.field(idx).type == target:
+        if idx < 0 or table.schema.field(idx).type == target or not castable(table.schema.field(idx).type, target):
             continue
         try:
             col = pc.cast(table.column(idx), target, safe=True)

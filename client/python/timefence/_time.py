@@ -34,7 +34,7 @@ def to_timestamp(value: Any, field: str = "time") -> pd.Timestamp:
         raise InvalidArgument(
             f"{field}: expected a datetime, pandas Timestamp or ISO 8601 string, got {type(value).__name__}"
         )
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InvalidArgument(f"{field}: missing time (NaT)")
     if ts.tzinfo is None:
         return ts.tz_localize("UTC")

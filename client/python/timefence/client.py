@@ -21,13 +21,13 @@ from ._proto.timefence.v1 import (
     types_pb2,
 )
 from .definitions import Entity, FeatureView, Split, arrow_type, load_definitions
-from .errors import InvalidArgument, TimefenceError, UnknownFeatureView, from_rpc_error
+from .errors import InvalidArgument, TimefenceError, from_rpc_error
 
 __all__ = ["Client", "ApplyResult", "Change"]
 
 T = TypeVar("T")
 
-_STATUS_NAMES = {
+_STATUS_NAMES: Dict[int, str] = {
     online_service_pb2.FEATURE_STATUS_PRESENT: "present",
     online_service_pb2.FEATURE_STATUS_NOT_FOUND: "not_found",
     online_service_pb2.FEATURE_STATUS_STALE: "stale",
@@ -85,7 +85,7 @@ class ApplyResult:
         return "\n".join([f"applied {len(self.changes)} definitions: {counts}"] + [f"  {c}" for c in self.changes])
 
 
-FeatureRefs = Union[str, Sequence[str]]
+FeatureRefs = Union[str, FeatureView, Sequence[Union[str, FeatureView]]]
 TableLike = Union[pd.DataFrame, pa.Table]
 
 
@@ -126,12 +126,13 @@ class Client:
         target, scheme_tls = _parse_address(address)
         if scheme_tls and tls is False:
             tls = True
-        opts = [
-            ("grpc.max_receive_message_length", -1),
-            ("grpc.max_send_message_length", -1),
-            ("grpc.primary_user_agent", "timefence-python"),
-        ]
-        opts += list(options or [])
+        merged: Dict[str, Any] = {
+            "grpc.max_receive_message_length": -1,
+            "grpc.max_send_message_length": -1,
+            "grpc.primary_user_agent": "timefence-python",
+        }
+        merged.update(dict(options or []))
+        opts = list(merged.items())
         if tls is False or tls is None:
             self._channel = grpc.insecure_channel(target, options=opts)
         else:
@@ -280,7 +281,7 @@ class Client:
             return v
         try:
             return self.get_feature_view(name)
-        except UnknownFeatureView:
+        except TimefenceError:  # unknown, or not allowed: the server will say what it thinks
             return None
 
     def _entity(self, name: str) -> Optional[Entity]:
@@ -364,6 +365,9 @@ class Client:
                     result = meta
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
+        except BaseException:
+            call.cancel()
+            raise
         if not result:
             raise TimefenceError(f"{what}: the server ended the write without a result")
         return dict(json.loads(result))
@@ -411,7 +415,7 @@ class Client:
         ``df.attrs["timefence"]`` (for a Table, the schema metadata key
         ``timefence`` as JSON) and in :attr:`last_summary`.
         """
-        refs = [features] if isinstance(features, str) else list(features)
+        refs = _refs(features)
         what = "spine"
         table = _arrow.to_table(spine, what)
         table = _arrow.ensure_timestamp(table, timestamp_column, what)
@@ -453,7 +457,7 @@ class Client:
         ints) to their entity's type when that loses nothing."""
         views = list(dict.fromkeys(r.partition(":")[0] for r in refs))
         accepted = {
-            "int64": lambda t: pa.types.is_signed_integer(t) or t == pa.uint32() or t == pa.uint16() or t == pa.uint8(),
+            "int64": lambda t: pa.types.is_signed_integer(t) or t == pa.uint32(),
             "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
         }
         targets = {}
@@ -513,7 +517,7 @@ class Client:
         per feature (null when not found or stale). ``df.attrs["timefence"]``
         holds ``read_time``, ``watermark`` and the resolved ``features``.
         """
-        refs = [features] if isinstance(features, str) else list(features)
+        refs = _refs(features)
         keys, columns = _entity_columns(entities)
         req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys)
         for i in range(len(columns[0]) if columns else 0):
@@ -527,28 +531,28 @@ class Client:
         resp = self._call(self._online.GetOnlineFeatures, req)
 
         names = []
-        types = []
         for ref in resp.features:
             vname, _, fname = ref.partition(":")
-            v = self._view(vname, [fname])
-            f = v.feature(fname) if v is not None else None
             names.append(f"{vname}__{fname}" if full_feature_names else fname)
-            types.append(f.type if f is not None else None)
         dup = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(keys)))
         if dup:
             raise InvalidArgument(
                 f"features: more than one column named {', '.join(dup)}; set full_feature_names=True to name columns view__feature"
             )
 
-        n = len(resp.rows)
+        n = len(columns[0]) if columns else 0
         data: Dict[str, pa.Array] = {}
-        for j, (name, typ) in enumerate(zip(names, types)):
-            values = [_from_value(r.values[j].value) if r.values[j].HasField("value") else None for r in resp.rows]
-            data[name] = pa.array(values, type=arrow_type(typ)) if typ is not None else pa.array(values)
+        for name, col in zip(names, resp.columns):
+            data[name] = _column_values(col, n)
             if include_status:
-                data[f"{name}__status"] = pa.array([_STATUS_NAMES.get(r.values[j].status, "unspecified") for r in resp.rows], pa.string())
+                statuses = np.asarray(col.statuses, dtype=np.int32)
+                data[f"{name}__status"] = pa.array(
+                    [_STATUS_NAMES.get(int(st), "unspecified") for st in statuses], pa.string()
+                )
                 data[f"{name}__event_timestamp"] = pa.array(
-                    [_ts_ns(r.values[j]) for r in resp.rows], pa.timestamp("ns", "UTC")
+                    np.asarray(col.event_time_unix_nanos, dtype=np.int64),
+                    pa.timestamp("ns", "UTC"),
+                    mask=statuses == online_service_pb2.FEATURE_STATUS_NOT_FOUND,
                 )
         if isinstance(entities, pd.DataFrame):
             out = entities.reset_index(drop=True).copy(deep=False)
@@ -563,6 +567,20 @@ class Client:
             "features": list(resp.features),
         }
         return out
+
+
+def _refs(features: FeatureRefs) -> List[str]:
+    """Feature references as strings; a FeatureView stands for all its features."""
+    items = [features] if isinstance(features, (str, FeatureView)) else list(features)
+    out = []
+    for f in items:
+        if isinstance(f, FeatureView):
+            out.append(f.name)
+        elif isinstance(f, str):
+            out.append(f)
+        else:
+            raise InvalidArgument(f"features: expected 'view:feature' strings, got {f!r}")
+    return out
 
 
 def _action(changed: bool, version: int) -> str:
@@ -613,17 +631,31 @@ def _key_value(v: Any, key: str, row: int) -> types_pb2.Value:
     raise InvalidArgument(f"entities: row {row}: key {key!r}: expected an int or a str, got {v!r}")
 
 
-def _from_value(v: types_pb2.Value) -> Any:
-    kind = v.WhichOneof("kind")
-    if kind is None:
-        return None
-    if kind == "float_list_value":
-        return list(v.float_list_value.values)
-    return getattr(v, kind)
+_VALUE_TYPE_NAMES = {
+    types_pb2.VALUE_TYPE_INT64: "int64",
+    types_pb2.VALUE_TYPE_DOUBLE: "double",
+    types_pb2.VALUE_TYPE_FLOAT: "float",
+    types_pb2.VALUE_TYPE_STRING: "string",
+    types_pb2.VALUE_TYPE_BOOL: "bool",
+    types_pb2.VALUE_TYPE_BYTES: "bytes",
+    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list",
+}
+_NUMPY_TYPES = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
 
 
-def _ts_ns(fv: online_service_pb2.FeatureValue) -> Optional[int]:
-    if not fv.HasField("event_time"):
-        return None
-    return fv.event_time.seconds * 1_000_000_000 + fv.event_time.nanos
+def _column_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
+    """The Arrow array of one online result column; null where col.nulls says so."""
+    typ = arrow_type(_VALUE_TYPE_NAMES.get(col.type, "double"))
+    which = col.WhichOneof("values")
+    if which is None or n == 0:
+        return pa.nulls(n, typ)
+    mask = np.asarray(col.nulls, dtype=bool) if len(col.nulls) else np.zeros(n, dtype=bool)
+    values = getattr(col, which).values
+    if len(values) != n or len(mask) != n:
+        raise TimefenceError(f"online response: column of {len(values)} values for {n} entity rows")
+    if which in _NUMPY_TYPES:
+        return pa.array(np.asarray(values, dtype=_NUMPY_TYPES[which]), typ, mask=mask)
+    if which == "float_list_values":
+        return pa.array([list(v.values) for v in values], typ, mask=mask)
+    return pa.array(list(values), typ, mask=mask)
 

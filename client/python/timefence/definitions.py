@@ -195,7 +195,7 @@ class FeatureView:
     version: int = 0
 
     def __post_init__(self) -> None:
-        self.ttl = _time.parse_duration(self.ttl, f"feature view {self.name!r}: ttl")  # type: ignore[arg-type]
+        self.ttl = _time.parse_duration(self.ttl, f"feature view {self.name!r}: ttl")
         self.features = [_feature(f, f"feature view {self.name!r}: features[{i}]") for i, f in enumerate(self.features)]
         self.tags = {str(k): str(v) for k, v in (self.tags or {}).items()}
 

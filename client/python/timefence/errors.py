@@ -14,7 +14,7 @@ Arrow Flight calls alike::
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Type
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 import grpc
 
@@ -187,7 +187,7 @@ class Unavailable(TimefenceError):
 
 
 _BY_REASON: Dict[str, Type[TimefenceError]] = {
-    cls.REASON: cls  # type: ignore[misc]
+    cls.REASON: cls
     for cls in (
         InvalidArgument,
         UnknownEntity,
@@ -215,11 +215,11 @@ _BY_CODE: Dict[grpc.StatusCode, Type[TimefenceError]] = {
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
-def _error_info(trailers: object) -> "tuple[Optional[str], Dict[str, str], Optional[str]]":
+def _error_info(trailers: Any) -> Tuple[Optional[str], Dict[str, str], Optional[str]]:
     """Reads the ErrorInfo out of a call's trailing metadata: reason, metadata, domain."""
     from google.rpc import error_details_pb2, status_pb2
 
-    for item in trailers or ():  # type: ignore[union-attr]
+    for item in trailers or ():
         key, value = item[0], item[1]
         if key != _STATUS_DETAILS_KEY or not isinstance(value, (bytes, bytearray)):
             continue
@@ -239,7 +239,7 @@ def from_rpc_error(err: grpc.RpcError) -> TimefenceError:
     """Converts a failed gRPC call into the matching :class:`TimefenceError` subclass."""
     code: Optional[grpc.StatusCode] = None
     message = str(err)
-    trailers: object = None
+    trailers: Any = None
     if isinstance(err, grpc.Call):
         code = err.code()
         message = err.details() or (code.name if code is not None else str(err))

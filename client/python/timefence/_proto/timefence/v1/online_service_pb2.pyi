@@ -39,30 +39,82 @@ class EntityRow(_message.Message):
     values: _containers.RepeatedCompositeFieldContainer[_types_pb2.Value]
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Value, _Mapping]]] = ...) -> None: ...
 
-class FeatureValue(_message.Message):
-    __slots__ = ("value", "status", "event_time")
-    VALUE_FIELD_NUMBER: _ClassVar[int]
-    STATUS_FIELD_NUMBER: _ClassVar[int]
-    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
-    value: _types_pb2.Value
-    status: FeatureStatus
-    event_time: _timestamp_pb2.Timestamp
-    def __init__(self, value: _Optional[_Union[_types_pb2.Value, _Mapping]] = ..., status: _Optional[_Union[FeatureStatus, str]] = ..., event_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+class FeatureColumn(_message.Message):
+    __slots__ = ("type", "statuses", "event_time_unix_nanos", "nulls", "int64_values", "double_values", "float_values", "string_values", "bool_values", "bytes_values", "float_list_values")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
+    NULLS_FIELD_NUMBER: _ClassVar[int]
+    INT64_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_VALUES_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    type: _types_pb2.ValueType
+    statuses: _containers.RepeatedScalarFieldContainer[FeatureStatus]
+    event_time_unix_nanos: _containers.RepeatedScalarFieldContainer[int]
+    nulls: _containers.RepeatedScalarFieldContainer[bool]
+    int64_values: Int64Values
+    double_values: DoubleValues
+    float_values: FloatValues
+    string_values: StringValues
+    bool_values: BoolValues
+    bytes_values: BytesValues
+    float_list_values: FloatListValues
+    def __init__(self, type: _Optional[_Union[_types_pb2.ValueType, str]] = ..., statuses: _Optional[_Iterable[_Union[FeatureStatus, str]]] = ..., event_time_unix_nanos: _Optional[_Iterable[int]] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64_values: _Optional[_Union[Int64Values, _Mapping]] = ..., double_values: _Optional[_Union[DoubleValues, _Mapping]] = ..., float_values: _Optional[_Union[FloatValues, _Mapping]] = ..., string_values: _Optional[_Union[StringValues, _Mapping]] = ..., bool_values: _Optional[_Union[BoolValues, _Mapping]] = ..., bytes_values: _Optional[_Union[BytesValues, _Mapping]] = ..., float_list_values: _Optional[_Union[FloatListValues, _Mapping]] = ...) -> None: ...
 
-class FeatureRow(_message.Message):
+class Int64Values(_message.Message):
     __slots__ = ("values",)
     VALUES_FIELD_NUMBER: _ClassVar[int]
-    values: _containers.RepeatedCompositeFieldContainer[FeatureValue]
-    def __init__(self, values: _Optional[_Iterable[_Union[FeatureValue, _Mapping]]] = ...) -> None: ...
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DoubleValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class FloatValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class StringValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BoolValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, values: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class BytesValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class FloatListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.FloatList]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.FloatList, _Mapping]]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
-    __slots__ = ("features", "rows", "read_time", "watermark")
+    __slots__ = ("features", "columns", "read_time", "watermark")
     FEATURES_FIELD_NUMBER: _ClassVar[int]
-    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     READ_TIME_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
-    rows: _containers.RepeatedCompositeFieldContainer[FeatureRow]
+    columns: _containers.RepeatedCompositeFieldContainer[FeatureColumn]
     read_time: _timestamp_pb2.Timestamp
     watermark: int
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[FeatureRow, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ...) -> None: ...
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ...) -> None: ...

@@ -2,7 +2,7 @@
 GO  ?= go
 BIN := $(CURDIR)/.bin
 
-.PHONY: all build tools generate check-generated lint test test-go serve
+.PHONY: all build tools generate check-generated lint test test-go test-python serve quickstart
 
 all: build
 
@@ -29,7 +29,11 @@ lint: tools
 test-go:
 	$(GO) test -race -count=1 ./...
 
-test: lint check-generated test-go
+# The Python client against the real server (creates client/python/.venv).
+test-python:
+	bash scripts/test-python.sh
+
+test: lint check-generated test-go test-python
 
 serve:
 	$(GO) run ./cmd/timefence serve

@@ -97,6 +97,10 @@ func newColumn(name string, arr arrow.Array, want storage.Type) (*column, error)
 			c.get = func(i int) storage.Value { return storage.Int64(int64(a.Value(i))) }
 		case *array.Uint32:
 			c.get = func(i int) storage.Value { return storage.Int64(int64(a.Value(i))) }
+		case *array.Uint16:
+			c.get = func(i int) storage.Value { return storage.Int64(int64(a.Value(i))) }
+		case *array.Uint8:
+			c.get = func(i int) storage.Value { return storage.Int64(int64(a.Value(i))) }
 		}
 	case storage.TypeFloat64:
 		switch a := arr.(type) {

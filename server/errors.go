@@ -88,7 +88,9 @@ func toStatus(err error) error {
 	case errors.Is(err, context.Canceled):
 		code, reason = codes.Canceled, "CANCELED"
 	}
-	msg := strings.ReplaceAll(err.Error(), "storage: ", "")
+	// Sentinel prefixes say what the code and reason already say.
+	msg := strings.ReplaceAll(err.Error(), "storage: invalid argument: ", "")
+	msg = strings.ReplaceAll(msg, "storage: ", "")
 	if code == codes.Internal {
 		// Storage internals never cross the wire raw.
 		msg = "internal error; see the server log"

@@ -239,7 +239,7 @@ func checkKeyType(f arrow.Field, k storage.JoinKey) error {
 	switch k.Type {
 	case storage.TypeInt64:
 		switch f.Type.ID() {
-		case arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8, arrow.UINT32:
+		case arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8, arrow.UINT32, arrow.UINT16, arrow.UINT8:
 			ok = true
 		}
 	case storage.TypeString:

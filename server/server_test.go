@@ -325,7 +325,7 @@ func TestBadWritesChangeNothing(t *testing.T) {
 			bad := good()
 			bad.JoinKeys[1] = &timefencev1.Value{}
 			return &timefencev1.WriteBatchRequest{FeatureView: "stats", Rows: []*timefencev1.WriteRow{bad}}
-		}, codes.InvalidArgument, "INVALID_ARGUMENT", `row 0: invalid argument: join key "region": expected string, got null`},
+		}, codes.InvalidArgument, "INVALID_ARGUMENT", `row 0: join key "region": expected string, got null`},
 		{"empty", func() *timefencev1.WriteBatchRequest { return &timefencev1.WriteBatchRequest{FeatureView: "stats"} },
 			codes.InvalidArgument, "INVALID_ARGUMENT", "rows: the batch is empty"},
 	}
@@ -358,7 +358,7 @@ func TestOnlineErrors(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrInvalidArgument)
 	require.ErrorContains(t, err, `feature view "stats" needs join key "region"`)
 	_, err = env.client.GetOnline(ctx, []string{"stats"}, kn, [][]any{{"1", "eu"}})
-	require.ErrorContains(t, err, `entity_rows[0]: invalid argument: join key "user_id": expected int64, got string`)
+	require.ErrorContains(t, err, `entity_rows[0]: join key "user_id": expected int64, got string`)
 
 	// As-of reads are training-side: they need a split and must fall in it.
 	past := time.Now().Add(-time.Hour)

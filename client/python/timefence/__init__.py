@@ -15,6 +15,7 @@ from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Spl
 from .errors import (
     BatchConflict,
     CutoffExceeded,
+    DatasetMismatch,
     InvalidArgument,
     PermissionDenied,
     SchemaMismatch,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownEntity,
     UnknownFeature,
     UnknownFeatureView,
+    UnknownDataset,
     UnknownSplit,
 )
 
@@ -55,5 +57,7 @@ __all__ = [
     "CutoffExceeded",
     "PermissionDenied",
     "Unavailable",
+    "UnknownDataset",
+    "DatasetMismatch",
     "__version__",
 ]

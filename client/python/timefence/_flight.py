@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+DO_GET = "/arrow.flight.protocol.FlightService/DoGet"
 DO_PUT = "/arrow.flight.protocol.FlightService/DoPut"
 DO_EXCHANGE = "/arrow.flight.protocol.FlightService/DoExchange"
 
@@ -72,6 +73,11 @@ def flight_data(header: "bytes | memoryview", body: "bytes | memoryview" = b"", 
     if len(body):
         parts += _field(_TAG_BODY, body)
     return b"".join(parts)
+
+
+def ticket(body: bytes) -> bytes:
+    """A Flight Ticket message: its one field holds the ticket bytes."""
+    return b"".join(_field(b"\x0a", body))
 
 
 def encode_stream(cmd: bytes, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:

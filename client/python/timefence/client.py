@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
@@ -11,9 +13,14 @@ import grpc
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import _arrow, _flight, _time
+from google.protobuf import json_format
+
 from ._proto.timefence.v1 import (
+    dataset_service_pb2,
+    dataset_service_pb2_grpc,
     online_service_pb2,
     online_service_pb2_grpc,
     registry_service_pb2,
@@ -152,6 +159,10 @@ class Client:
         self._online = online_service_pb2_grpc.OnlineServiceStub(self._channel)
         self._do_put = self._channel.stream_stream(
             _flight.DO_PUT, request_serializer=_flight.identity, response_deserializer=_flight.decode_put_result
+        )
+        self._datasets = dataset_service_pb2_grpc.DatasetServiceStub(self._channel)
+        self._do_get = self._channel.unary_stream(
+            _flight.DO_GET, request_serializer=_flight.ticket, response_deserializer=_flight.decode_flight_data
         )
         self._do_exchange = self._channel.stream_stream(
             _flight.DO_EXCHANGE, request_serializer=_flight.identity, response_deserializer=_flight.decode_flight_data
@@ -384,6 +395,7 @@ class Client:
         as_arrow: bool = False,
         *,
         dtype_backend: str = "nullable",
+        dataset_id: Optional[str] = None,
     ) -> Union[pd.DataFrame, pa.Table]:
         """Point-in-time join: for each spine row, the feature values production
         would have read at the row's timestamp, under a split.
@@ -400,6 +412,10 @@ class Client:
             timestamp_column: the spine's timestamp column (naive times are UTC).
             full_feature_names: name feature columns ``view__feature``.
             as_arrow: return a ``pyarrow.Table`` instead of a DataFrame.
+            dataset_id: re-read a recorded dataset (see :meth:`manifest`): with the
+                same spine the result is byte-identical to the first read's,
+                whatever was written since; ``features`` and ``split`` may be
+                left empty then.
             dtype_backend: for DataFrames, how feature columns are typed:
                 ``"nullable"`` (default) gives ``Int64``, ``boolean`` and ``string``
                 columns with ``pd.NA`` for missing values, numpy floats with NaN,
@@ -411,7 +427,8 @@ class Client:
         column per feature; a feature is null when it had no value at the row's
         time. Timestamps are tz-aware UTC. The join summary (``rows``, ``split``,
         ``watermark``, ``naive_differences``, ``max_event_time``,
-        ``max_available_at``, ``backfilled_values``) is in
+        ``max_available_at``, ``backfilled_values``, ``dataset_id``,
+        ``checksum``) is in
         ``df.attrs["timefence"]`` (for a Table, the schema metadata key
         ``timefence`` as JSON) and in :attr:`last_summary`.
         """
@@ -421,6 +438,8 @@ class Client:
         table = _arrow.ensure_timestamp(table, timestamp_column, what)
         table = self._cast_keys(table, refs)
         cmd: Dict[str, Any] = {"op": "historical", "split": split or "", "features": refs}
+        if dataset_id:
+            cmd["dataset_id"] = dataset_id
         if timestamp_column != "event_timestamp":
             cmd["timestamp_column"] = timestamp_column
         if full_feature_names:
@@ -451,6 +470,90 @@ class Client:
         out = pd.concat([out, fdf], axis=1)
         out.attrs["timefence"] = summary
         return out
+
+    # -- datasets -----------------------------------------------------------
+
+    def export(
+        self,
+        split: str,
+        views: Union[str, Sequence[str]],
+        path: Union[str, os.PathLike, None] = None,
+        *,
+        dataset_ids: Optional[Mapping[str, str]] = None,
+    ) -> Dict[str, pa.Table]:
+        """Snapshot export: every version of each view that production could
+        have seen by the split's cutoff (event time and available-at time both
+        within the split).
+
+        Each table has the view's join keys, ``event_timestamp``,
+        ``available_at``, ``deleted``, ``backfilled`` and the features. With a
+        ``path`` (a directory, created if missing), each view is also written
+        as ``<view>.parquet`` with its manifest beside it as
+        ``<view>.manifest.json``, for DuckDB, Spark or pandas to read. The
+        export's summary (``dataset_id``, ``checksum``, ``rows``, ...) is in
+        the table's schema metadata under ``timefence``. ``dataset_ids`` maps
+        a view to a recorded export to repeat byte for byte.
+        """
+        names = [views] if isinstance(views, str) else list(views)
+        out: Dict[str, pa.Table] = {}
+        for view in names:
+            cmd: Dict[str, Any] = {"op": "export", "split": split, "feature_view": view}
+            if dataset_ids and view in dataset_ids:
+                cmd = {"op": "export", "dataset_id": dataset_ids[view]}
+            reader = _flight.StreamReader()
+            call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
+            try:
+                for fd in call:
+                    reader.add(fd)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
+            summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+            table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
+            out[view] = table
+            if path is not None:
+                directory = pathlib.Path(path)
+                directory.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, directory / f"{view}.parquet")
+                manifest = self.manifest(summary["dataset_id"])
+                (directory / f"{view}.manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return out
+
+    def manifest(self, dataset_id: str) -> Dict[str, Any]:
+        """The manifest of a historical read or export: spine hash, features
+        with their definition versions, split, watermark, row count, latest
+        event and available-at times read, backfilled values used, the
+        naive-join difference count, server version and output checksum."""
+        resp = self._call(self._datasets.GetManifest, dataset_service_pb2.GetManifestRequest(dataset_id=dataset_id))
+        return json_format.MessageToDict(resp.manifest, preserving_proto_field_name=True)
+
+    def list_manifests(self) -> List[Dict[str, Any]]:
+        """Every recorded manifest."""
+        resp = self._call(self._datasets.ListManifests, dataset_service_pb2.ListManifestsRequest())
+        return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in resp.manifests]
+
+    def statistics(self, split: str, view: str, features: Optional[Sequence[str]] = None) -> pd.DataFrame:
+        """The safe ``describe()``: per feature count, null rate, min, max,
+        mean, standard deviation, quantiles (1, 5, 25, 50, 75, 95, 99 %), most
+        frequent values and distinct count, over the view's versions within
+        the split only. One row per feature; the response's totals
+        (``versions``, ``entities``, ``watermark``) are in ``df.attrs``."""
+        req = dataset_service_pb2.GetStatisticsRequest(split=split, feature_view=view, features=list(features or []))
+        resp = self._call(self._datasets.GetStatistics, req)
+        return _stats_frame(resp)
+
+    def compare_statistics(
+        self, view: str, baseline_split: str, current_split: str, features: Optional[Sequence[str]] = None
+    ) -> List[Dict[str, Any]]:
+        """Compares a view's features between two splits and returns the
+        anomalies found (``feature``, ``kind``, ``severity``, ``description``):
+        missing data, completeness drops, new values, a changed most frequent
+        value, distribution and mean shifts. An empty list means no change
+        worth a look."""
+        req = dataset_service_pb2.CompareStatisticsRequest(
+            feature_view=view, baseline_split=baseline_split, current_split=current_split, features=list(features or [])
+        )
+        resp = self._call(self._datasets.CompareStatistics, req)
+        return [json_format.MessageToDict(a, preserving_proto_field_name=True) for a in resp.anomalies]
 
     def _cast_keys(self, table: pa.Table, refs: Sequence[str]) -> pa.Table:
         """Casts spine join keys the server would refuse (e.g. float or uint64
@@ -659,3 +762,34 @@ def _column_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
         return pa.array([list(v.values) for v in values], typ, mask=mask)
     return pa.array(list(values), typ, mask=mask)
 
+
+
+_QUANTILES = ["p1", "p5", "p25", "p50", "p75", "p95", "p99"]
+
+
+def _stats_frame(resp: Any) -> pd.DataFrame:
+    rows = []
+    for f in resp.features:
+        row: Dict[str, Any] = {
+            "feature": f.feature,
+            "type": types_pb2.ValueType.Name(f.type).removeprefix("VALUE_TYPE_").lower(),
+            "count": f.count,
+            "null_count": f.null_count,
+            "null_rate": f.null_rate,
+            "min": f.min if f.HasField("min") else None,
+            "max": f.max if f.HasField("max") else None,
+            "mean": f.mean if f.HasField("mean") else None,
+            "std": f.stddev if f.HasField("stddev") else None,
+            "distinct": f.distinct_count,
+            "distinct_approximate": f.distinct_approximate,
+            "top_values": [(v.value, v.count) for v in f.top_values],
+        }
+        for name, q in zip(_QUANTILES, list(f.quantiles) or [None] * len(_QUANTILES)):
+            row[name] = q
+        rows.append(row)
+    df = pd.DataFrame(rows).set_index("feature") if rows else pd.DataFrame()
+    df.attrs.update(
+        {"split": resp.split, "feature_view": resp.feature_view, "view_version": resp.view_version,
+         "watermark": resp.watermark, "versions": resp.versions, "entities": resp.entities}
+    )
+    return df

@@ -186,6 +186,18 @@ class Unavailable(TimefenceError):
     REASON = "UNAVAILABLE"
 
 
+class UnknownDataset(TimefenceError, LookupError):
+    """No manifest has that dataset id."""
+
+    REASON = "UNKNOWN_DATASET"
+
+
+class DatasetMismatch(TimefenceError):
+    """A dataset id was re-read with a spine other than its own."""
+
+    REASON = "DATASET_MISMATCH"
+
+
 _BY_REASON: Dict[str, Type[TimefenceError]] = {
     cls.REASON: cls
     for cls in (
@@ -198,6 +210,8 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         SplitExists,
         BatchConflict,
         SplitRequired,
+        UnknownDataset,
+        DatasetMismatch,
         CutoffExceeded,
         PermissionDenied,
         Unavailable,

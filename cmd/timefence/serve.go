@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/timefence/timefence/server"
@@ -18,12 +21,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := fs.String("data", defaultDataDir(), "data directory (env TIMEFENCE_DATA)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
+	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key)")
+	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
+	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
+	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		return err
+	}
+	cfg := server.DefaultConfig()
+	if cfg.TLS, err = loadTLS(*certFile, *keyFile, *clientCA); err != nil {
+		return err
+	}
+	if *authFile != "" {
+		if cfg.Auth, err = server.LoadAuth(*authFile); err != nil {
+			return err
+		}
+		if cfg.TLS == nil {
+			log.Warn("auth is on without TLS: bearer tokens travel in clear text")
+		}
 	}
 	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log))
 	if err != nil {
@@ -34,7 +53,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
 	}
-	cfg := server.DefaultConfig()
 	cfg.Logger = log
 	cfg.Version = Version
 	log.Info("timefence starting", "version", Version, "data", *dir)
@@ -43,6 +61,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loadTLS builds the server's TLS config from PEM files; none without a certificate.
+func loadTLS(certFile, keyFile, clientCA string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && clientCA == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("TLS needs both -tls-cert and -tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		pem, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS client CA %s: no PEM certificate found", clientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

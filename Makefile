@@ -2,7 +2,7 @@
 GO  ?= go
 BIN := $(CURDIR)/.bin
 
-.PHONY: all build tools generate check-generated lint test test-go test-python serve quickstart
+.PHONY: all build tools generate check-generated lint test test-go test-python crash fuzz serve quickstart
 
 all: build
 
@@ -34,6 +34,18 @@ test-python:
 	bash scripts/test-python.sh
 
 test: lint check-generated test-go test-python
+
+# The crash harness: SIGKILL during gRPC and Flight writes, many cycles.
+crash:
+	TIMEFENCE_CRASH_CYCLES=$${CYCLES:-50} $(GO) test -count=1 -run CrashLoop -v ./cmd/timefence
+
+# Short fuzz runs of every target.
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzDecodeVersion -fuzztime $${FUZZTIME:-10s} ./storage
+	$(GO) test -run XXX -fuzz FuzzEntityKey -fuzztime $${FUZZTIME:-10s} ./storage
+	$(GO) test -run XXX -fuzz FuzzVersionSuffix -fuzztime $${FUZZTIME:-10s} ./storage
+	$(GO) test -run XXX -fuzz FuzzSpine -fuzztime $${FUZZTIME:-10s} ./server
+	$(GO) test -run XXX -fuzz FuzzWriteBatch -fuzztime $${FUZZTIME:-10s} ./server
 
 serve:
 	$(GO) run ./cmd/timefence serve

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
+)
+
+// TestCrashLoop is the crash harness: writers send batches over gRPC and
+// over Flight — small ones, and large ones that need several Badger
+// transactions — while the server is killed with SIGKILL at random moments,
+// cycle after cycle. After every restart, an export of the whole view must
+// hold every acknowledged batch whole and no batch in part.
+//
+//	TIMEFENCE_CRASH_CYCLES=50 go test ./cmd/timefence -run CrashLoop -v
+func TestCrashLoop(t *testing.T) {
+	cycles := 4
+	if v, err := strconv.Atoi(os.Getenv("TIMEFENCE_CRASH_CYCLES")); err == nil && v > 0 {
+		cycles = v
+	}
+	dir, addr := t.TempDir(), freeAddr(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var mu sync.Mutex
+	sizes := map[int64]int{} // batch id -> rows, for every batch attempted
+	acked := map[int64]bool{}
+	next := int64(0)
+	newBatch := func(rows int) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		sizes[next] = rows
+		return next
+	}
+	ack := func(id int64) {
+		mu.Lock()
+		acked[id] = true
+		mu.Unlock()
+	}
+	var partialSeen, lost int
+	for cycle := 0; cycle <= cycles; cycle++ {
+		srv := startBinary(t, dir, addr)
+		c, err := client.Dial(addr)
+		require.NoError(t, err)
+		ctx := context.Background()
+		if cycle == 0 {
+			_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "item", JoinKeys: []*timefencev1.JoinKey{{Name: "item_id", Type: timefencev1.ValueType_VALUE_TYPE_INT64}}})
+			require.NoError(t, err)
+			_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "v", Entity: "item", Features: []*timefencev1.Feature{
+				{Name: "batch", Type: timefencev1.ValueType_VALUE_TYPE_INT64}, {Name: "pad", Type: timefencev1.ValueType_VALUE_TYPE_STRING}}})
+			require.NoError(t, err)
+			_, err = c.CreateSplit(ctx, "all", time.Unix(0, 0), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
+			require.NoError(t, err)
+		}
+		p, l := checkBatches(t, c, sizes, acked)
+		partialSeen, lost = partialSeen+p, lost+l
+		if cycle == cycles {
+			_ = srv.Process.Signal(syscall.SIGTERM)
+			_ = srv.Wait()
+			c.Close()
+			break
+		}
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { // gRPC: small batches
+			defer wg.Done()
+			for wctx.Err() == nil {
+				id := newBatch(3)
+				rows := make([]client.Row, 3)
+				for r := range rows {
+					rows[r] = client.Row{Key: []any{id*1_000_000 + int64(r)}, EventTime: time.Now(), Values: []any{id, "g"}}
+				}
+				if _, err := c.Write(wctx, "v", rows, client.WithBatchID(fmt.Sprint(id))); err != nil {
+					return
+				}
+				ack(id)
+			}
+		}()
+		go func() { // Flight: medium batches, and now and then one too big for a single transaction
+			defer wg.Done()
+			for wctx.Err() == nil {
+				n := 500
+				if rng.IntN(4) == 0 {
+					n = 100_000
+				}
+				id := newBatch(n)
+				if _, err := c.WriteTable(wctx, "v", fmt.Sprint(id), "", batchTable(id, n)); err != nil {
+					return
+				}
+				ack(id)
+			}
+		}()
+		time.Sleep(time.Duration(300+rng.IntN(2700)) * time.Millisecond)
+		require.NoError(t, srv.Process.Signal(syscall.SIGKILL))
+		_ = srv.Wait()
+		stop()
+		wg.Wait()
+		c.Close()
+	}
+	require.Zero(t, lost, "acknowledged batches lost")
+	require.Zero(t, partialSeen, "batches partially visible")
+	big := 0
+	for id, n := range sizes {
+		if n >= 100_000 && acked[id] {
+			big++
+		}
+	}
+	t.Logf("cycles=%d batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d",
+		cycles, len(sizes), len(acked), big, lost, partialSeen)
+}
+
+// batchTable is a Flight table of n rows of batch id.
+func batchTable(id int64, n int) array.RecordReader {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "item_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}},
+		{Name: "batch", Type: arrow.PrimitiveTypes.Int64}, {Name: "pad", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	now := arrow.Timestamp(time.Now().UnixNano())
+	for r := range n {
+		b.Field(0).(*array.Int64Builder).Append(id*1_000_000 + int64(r))
+		b.Field(1).(*array.TimestampBuilder).Append(now)
+		b.Field(2).(*array.Int64Builder).Append(id)
+		b.Field(3).(*array.StringBuilder).Append("p")
+	}
+	rec := b.NewRecord()
+	rr, _ := array.NewRecordReader(schema, []arrow.Record{rec})
+	return rr
+}
+
+// checkBatches exports the view and compares each batch's visible rows with
+// its size: all or nothing, and all when acknowledged.
+func checkBatches(t *testing.T, c *client.Client, sizes map[int64]int, acked map[int64]bool) (partial, lost int) {
+	t.Helper()
+	seen := map[int64]int{}
+	_, err := c.Export(context.Background(), "all", "v", []string{"batch"}, func(rec arrow.Record) error {
+		col := rec.Column(int(rec.NumCols()) - 1).(*array.Int64)
+		for i := range col.Len() {
+			seen[col.Value(i)]++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for id, n := range sizes {
+		switch got := seen[id]; {
+		case got != 0 && got != n:
+			t.Errorf("batch %d: %d of %d rows visible", id, got, n)
+			partial++
+		case acked[id] && got != n:
+			t.Errorf("acknowledged batch %d (%d rows) is missing", id, n)
+			lost++
+		}
+	}
+	for id := range seen {
+		if _, ok := sizes[id]; !ok {
+			t.Errorf("rows of unknown batch %d", id)
+		}
+	}
+	return partial, lost
+}

@@ -99,9 +99,19 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 		}
 		return nil, fmt.Errorf("timefence: sending the spine: %w", sendErr)
 	}
+	sum := &JoinSummary{}
+	if err := readResults(stream, fn, sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// readResults passes every record of a result stream to fn and decodes the
+// summary carried by the last one into summary.
+func readResults(stream flight.DataStreamReader, fn func(arrow.Record) error, summary any) error {
 	rdr, err := flight.NewRecordReader(stream)
 	if err != nil {
-		return nil, fromStatus(unwrapStatus(err))
+		return fromStatus(unwrapStatus(err))
 	}
 	defer rdr.Release()
 	var meta []byte
@@ -110,17 +120,16 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 			meta = m
 		}
 		if err := fn(rdr.Record()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fromStatus(unwrapStatus(err))
+		return fromStatus(unwrapStatus(err))
 	}
-	sum := &JoinSummary{}
-	if err := json.Unmarshal(meta, sum); err != nil {
-		return nil, fmt.Errorf("timefence: the join ended without its summary: %w", err)
+	if err := json.Unmarshal(meta, summary); err != nil {
+		return fmt.Errorf("timefence: the stream ended without its summary: %w", err)
 	}
-	return sum, nil
+	return nil
 }
 
 // WriteTableResult describes a table written by WriteTable.
@@ -228,26 +237,9 @@ func (c *Client) export(ctx context.Context, cmd exportCmd, fn func(arrow.Record
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	rdr, err := flight.NewRecordReader(stream)
-	if err != nil {
-		return nil, fromStatus(unwrapStatus(err))
-	}
-	defer rdr.Release()
-	var meta []byte
-	for rdr.Next() {
-		if m := rdr.LatestAppMetadata(); len(m) > 0 {
-			meta = m
-		}
-		if err := fn(rdr.Record()); err != nil {
-			return nil, err
-		}
-	}
-	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fromStatus(unwrapStatus(err))
-	}
 	sum := &ExportSummary{}
-	if err := json.Unmarshal(meta, sum); err != nil {
-		return nil, fmt.Errorf("timefence: the export ended without its summary: %w", err)
+	if err := readResults(stream, fn, sum); err != nil {
+		return nil, err
 	}
 	return sum, nil
 }

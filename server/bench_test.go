@@ -3,10 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"testing"
 	"time"
 
@@ -17,27 +14,14 @@ import (
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
-	"github.com/timefence/timefence/server"
-	"github.com/timefence/timefence/storage"
 )
 
 // benchEnv loads views×versions versions over entities users into a fresh
 // server, as backfills spread over 30 days, and returns a client.
 func benchEnv(b *testing.B, entities, versions, views int) (*client.Client, int64, int64) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
-	require.NoError(b, err)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
-	done := make(chan error, 1)
-	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
-	c, err := client.Dial(lis.Addr().String())
-	require.NoError(b, err)
-	b.Cleanup(func() { c.Close(); cancel(); <-done; st.Close() })
-	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	c := startServer(b).client
+	ctx := context.Background()
+	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
 	end := time.Now().Add(-7 * time.Hour).UnixNano()
 	start := end - int64(30*24*time.Hour)
@@ -111,20 +95,9 @@ func BenchmarkHistoricalJoin(b *testing.B) {
 //
 //	go test ./server -run XXX -bench Online
 func BenchmarkOnline(b *testing.B) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
-	require.NoError(b, err)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
-	done := make(chan error, 1)
-	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
-	c, err := client.Dial(lis.Addr().String())
-	require.NoError(b, err)
-	b.Cleanup(func() { c.Close(); cancel(); <-done; st.Close() })
-	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	c := startServer(b).client
+	ctx := context.Background()
+	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
 	var feats []*timefencev1.Feature
 	for i := range 50 {

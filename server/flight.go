@@ -1,9 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
@@ -24,34 +24,28 @@ type flightServer struct {
 
 var _ flight.FlightServer = (*flightServer)(nil)
 
-// command is the part every Flight command has.
-type command struct {
-	Op string `json:"op"`
-}
-
-// parseCommand decodes the descriptor's JSON command into v, refusing
-// unknown fields so a typo is an error, not a silently ignored option.
-func parseCommand(desc *flight.FlightDescriptor, v any) error {
+// parseCommand decodes the descriptor's JSON command into v after checking
+// that its "op" is want. Unknown fields are refused, so a typo is an error,
+// not a silently ignored option.
+func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 	if desc == nil || desc.GetType() != flight.DescriptorCMD || len(desc.GetCmd()) == 0 {
-		return invalid("flight descriptor: expected a CMD descriptor holding a JSON command, e.g. {\"op\": \"historical\", ...}")
+		return invalid(fmt.Sprintf("flight descriptor: expected a CMD descriptor holding a JSON command, e.g. {\"op\": %q, ...}", want))
 	}
-	dec := json.NewDecoder(strings.NewReader(string(desc.GetCmd())))
+	var c struct {
+		Op string `json:"op"`
+	}
+	if err := json.Unmarshal(desc.GetCmd(), &c); err != nil {
+		return invalid(fmt.Sprintf("flight command: not JSON: %v", err))
+	}
+	if c.Op != want {
+		return invalid(fmt.Sprintf("flight command: op %q: this call takes %q", c.Op, want))
+	}
+	dec := json.NewDecoder(bytes.NewReader(desc.GetCmd()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return invalid(fmt.Sprintf("flight command: %v", err))
 	}
 	return nil
-}
-
-func commandOp(desc *flight.FlightDescriptor) (string, error) {
-	if desc == nil || desc.GetType() != flight.DescriptorCMD {
-		return "", parseCommand(desc, nil)
-	}
-	var c command
-	if err := json.Unmarshal(desc.GetCmd(), &c); err != nil {
-		return "", invalid(fmt.Sprintf("flight command: not JSON: %v", err))
-	}
-	return c.Op, nil
 }
 
 // openStream reads the first message of an incoming Arrow stream: the
@@ -75,37 +69,19 @@ func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) 
 		return toStatus(err)
 	}
 	defer rdr.Release()
-	desc := rdr.LatestFlightDescriptor()
-	op, err := commandOp(desc)
-	if err != nil {
+	var cmd historicalCmd
+	if err := parseCommand(rdr.LatestFlightDescriptor(), "historical", &cmd); err != nil {
 		return toStatus(err)
 	}
-	switch op {
-	case "historical":
-		var cmd historicalCmd
-		if err := parseCommand(desc, &cmd); err != nil {
-			return toStatus(err)
-		}
-		return toStatus(f.s.historical(stream.Context(), cmd, rdr, stream))
-	}
-	return toStatus(invalid(fmt.Sprintf("flight command: op %q: DoExchange supports \"historical\"", op)))
+	return toStatus(f.s.historical(stream.Context(), cmd, rdr, stream))
 }
 
 func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	desc := &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}
-	op, err := commandOp(desc)
-	if err != nil {
+	var cmd exportCmd
+	if err := parseCommand(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}, "export", &cmd); err != nil {
 		return toStatus(err)
 	}
-	switch op {
-	case "export":
-		var cmd exportCmd
-		if err := parseCommand(desc, &cmd); err != nil {
-			return toStatus(err)
-		}
-		return toStatus(f.s.export(stream.Context(), cmd, stream))
-	}
-	return toStatus(invalid(fmt.Sprintf("flight ticket: op %q: DoGet supports \"export\"", op)))
+	return toStatus(f.s.export(stream.Context(), cmd, stream))
 }
 
 func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {
@@ -114,23 +90,17 @@ func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {
 		return toStatus(err)
 	}
 	defer rdr.Release()
-	desc := rdr.LatestFlightDescriptor()
-	op, err := commandOp(desc)
+	var cmd writeCmd
+	if err := parseCommand(rdr.LatestFlightDescriptor(), "write", &cmd); err != nil {
+		return toStatus(err)
+	}
+	res, err := f.s.bulkWrite(stream.Context(), cmd, rdr)
 	if err != nil {
 		return toStatus(err)
 	}
-	switch op {
-	case "write":
-		var cmd writeCmd
-		if err := parseCommand(desc, &cmd); err != nil {
-			return toStatus(err)
-		}
-		res, err := f.s.bulkWrite(stream.Context(), cmd, rdr)
-		if err != nil {
-			return toStatus(err)
-		}
-		meta, _ := json.Marshal(res)
-		return stream.Send(&flight.PutResult{AppMetadata: meta})
+	meta, err := json.Marshal(res)
+	if err != nil {
+		return toStatus(err)
 	}
-	return toStatus(invalid(fmt.Sprintf("flight command: op %q: DoPut supports \"write\"", op)))
+	return stream.Send(&flight.PutResult{AppMetadata: meta})
 }

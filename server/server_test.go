@@ -31,7 +31,7 @@ type testEnv struct {
 	addr   string
 }
 
-func startServer(t *testing.T) *testEnv {
+func startServer(t testing.TB) *testEnv {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet))

@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -14,6 +17,8 @@ import (
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/server"
+	"github.com/timefence/timefence/storage"
 )
 
 // benchEnv loads views×versions versions over entities users into a fresh
@@ -133,4 +138,55 @@ func BenchmarkOnline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIngest writes 100K rows × 10 features per Flight DoPut batch
+// into a durable store (fsync on). Run with
+//
+//	go test ./server -run XXX -bench Ingest -benchtime 5x
+func BenchmarkIngest(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithLogger(quiet))
+	require.NoError(b, err)
+	defer st.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	go func() { _ = server.New(st, cfg).Serve(ctx, lis) }()
+	c, err := client.Dial(lis.Addr().String())
+	require.NoError(b, err)
+	defer c.Close()
+	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	require.NoError(b, err)
+	fields := []arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64}, {Name: "event_timestamp", Type: timestampNS}}
+	var feats []*timefencev1.Feature
+	for i := range 10 {
+		feats = append(feats, &timefencev1.Feature{Name: fmt.Sprint("f", i), Type: tDouble})
+		fields = append(fields, arrow.Field{Name: fmt.Sprint("f", i), Type: arrow.PrimitiveTypes.Float64})
+	}
+	_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "wide", Entity: "user", Features: feats})
+	require.NoError(b, err)
+	const rows = 100_000
+	schema := arrow.NewSchema(fields, nil)
+	b.ResetTimer()
+	for n := range b.N {
+		b.StopTimer()
+		rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		now := time.Now().UnixNano()
+		for r := range rows {
+			rb.Field(0).(*array.Int64Builder).Append(int64(n*rows + r))
+			rb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(now))
+			for f := range 10 {
+				rb.Field(2 + f).(*array.Float64Builder).Append(float64(r * f))
+			}
+		}
+		rec := rb.NewRecord()
+		b.StartTimer()
+		_, err := c.WriteTable(ctx, "wide", "", "", recordReader(rec))
+		require.NoError(b, err)
+	}
+	b.ReportMetric(float64(rows*10*b.N)/b.Elapsed().Seconds(), "values/s")
 }

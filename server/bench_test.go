@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
 

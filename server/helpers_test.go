@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"net"
+
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"google.golang.org/grpc/status"
@@ -27,3 +29,5 @@ func fromGRPC(err error) error {
 	}
 	return e
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -93,9 +93,10 @@ type Server struct {
 	timefencev1.UnimplementedOnlineServiceServer
 	timefencev1.UnimplementedDatasetServiceServer
 
-	store Store
-	cfg   Config
-	log   *slog.Logger
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
 }
 
 // New returns a server over store.
@@ -116,16 +117,16 @@ func New(store Store, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
-	return &Server{store: store, cfg: cfg, log: cfg.Logger}
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
 // service registered: timefence.v1, Arrow Flight, health and reflection.
 func (s *Server) GRPCServer() *grpc.Server {
-	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.deadlineUnary, s.logUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream}
+	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.metricsUnary, s.deadlineUnary, s.logUnary}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream}
 	if s.cfg.Auth != nil {
-		unary = append(unary[:1], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[1:]...)...)
+		unary = append(unary[:2], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[2:]...)...)
 		stream = append(stream, s.authStream)
 	}
 	opts := []grpc.ServerOption{

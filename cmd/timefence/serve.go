@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/timefence/timefence/server"
 	"github.com/timefence/timefence/storage"
@@ -24,6 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key)")
 	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
 	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics over HTTP at this address, e.g. localhost:9464 (off when empty)")
 	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,7 +59,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Logger = log
 	cfg.Version = Version
 	log.Info("timefence starting", "version", Version, "data", *dir)
-	if err := server.New(st, cfg).Serve(ctx, lis); err != nil {
+	srv := server.New(st, cfg)
+	if *metricsAddr != "" {
+		mlis, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s for metrics: %w", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(mlis) }()
+		defer hs.Close()
+		log.Info("serving metrics", "address", mlis.Addr().String())
+	}
+	if err := srv.Serve(ctx, lis); err != nil {
 		return err
 	}
 	log.Info("stopped")

@@ -39,28 +39,6 @@ func toValue(v any) (*timefencev1.Value, error) {
 	return nil, fmt.Errorf("%w: unsupported value type %T", ErrInvalidArgument, v)
 }
 
-// fromValue converts a wire value to Go: nil, int64, float64, float32,
-// string, bool, []byte or []float32.
-func fromValue(v *timefencev1.Value) any {
-	switch k := v.GetKind().(type) {
-	case *timefencev1.Value_Int64Value:
-		return k.Int64Value
-	case *timefencev1.Value_DoubleValue:
-		return k.DoubleValue
-	case *timefencev1.Value_FloatValue:
-		return k.FloatValue
-	case *timefencev1.Value_StringValue:
-		return k.StringValue
-	case *timefencev1.Value_BoolValue:
-		return k.BoolValue
-	case *timefencev1.Value_BytesValue:
-		return k.BytesValue
-	case *timefencev1.Value_FloatListValue:
-		return k.FloatListValue.GetValues()
-	}
-	return nil
-}
-
 func tsOrNil(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil

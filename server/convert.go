@@ -82,26 +82,6 @@ func toValue(v *timefencev1.Value) storage.Value {
 	return storage.Value{}
 }
 
-func fromValue(v storage.Value) *timefencev1.Value {
-	switch v.Type {
-	case storage.TypeInt64:
-		return &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: v.Int}}
-	case storage.TypeFloat64:
-		return &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: v.Float}}
-	case storage.TypeFloat32:
-		return &timefencev1.Value{Kind: &timefencev1.Value_FloatValue{FloatValue: float32(v.Float)}}
-	case storage.TypeString:
-		return &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: v.Str}}
-	case storage.TypeBool:
-		return &timefencev1.Value{Kind: &timefencev1.Value_BoolValue{BoolValue: v.Int != 0}}
-	case storage.TypeBytes:
-		return &timefencev1.Value{Kind: &timefencev1.Value_BytesValue{BytesValue: []byte(v.Str)}}
-	case storage.TypeFloatList:
-		return &timefencev1.Value{Kind: &timefencev1.Value_FloatListValue{FloatListValue: &timefencev1.FloatList{Values: v.List}}}
-	}
-	return nil
-}
-
 func toEntity(e *timefencev1.Entity) (storage.Entity, error) {
 	if e == nil {
 		return storage.Entity{}, invalid("entity: missing")

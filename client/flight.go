@@ -84,7 +84,7 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 				return err
 			}
 		}
-		if err := spine.Err(); err != nil {
+		if err := spine.Err(); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 		if err := w.Close(); err != nil {
@@ -180,7 +180,7 @@ func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.Recor
 			break // the server's status below says why
 		}
 	}
-	if err := table.Err(); err != nil {
+	if err := table.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	_ = w.Close()

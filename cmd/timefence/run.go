@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -25,14 +24,29 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":   {"run the server on an embedded data directory", runServe},
-	"version": {"print the version", runVersion},
+	"serve":      {"run the server on an embedded data directory", runServe},
+	"apply":      {"apply a YAML definitions file: entities, feature views, splits", runApply},
+	"write":      {"write a CSV or Parquet file to a feature view as one batch", runWrite},
+	"split":      {"create or list splits: the time windows training reads run under", runSplit},
+	"join":       {"point-in-time join of a spine with features, to a Parquet file", runJoin},
+	"export":     {"export a feature view's versions within a split to a Parquet file", runExport},
+	"get":        {"look features up online, as inference would now", runGet},
+	"stats":      {"summarise features within a split, or compare two splits", runStats},
+	"schema":     {"print the JSON Schema of the definitions file", runSchema},
+	"quickstart": {"run a demo that shows the leakage timefence prevents", runQuickstart},
+	"version":    {"print the version", runVersion},
 }
+
+// commandOrder is the order usage lists the commands in.
+var commandOrder = []string{"serve", "apply", "write", "split", "join", "export", "get", "stats", "schema", "quickstart", "version"}
 
 // errUsage marks an error already explained by usage text.
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 2 && args[0] == "help" {
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		return nil
@@ -52,15 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "timefence is a leakage-safe, time-travel feature store.")
 	fmt.Fprintln(w, "\nUsage: timefence <command> [flags]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for _, n := range commandOrder {
+		fmt.Fprintf(w, "  %-10s  %s\n", n, commands[n].summary)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'timefence <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nCommands that talk to a server take --addr (env TIMEFENCE_ADDR, default "+defaultAddr+").")
+	fmt.Fprintln(w, "Run 'timefence <command> -h' for a command's flags and examples.")
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {

@@ -1,0 +1,501 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/server"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// cli runs the timefence binary in a working directory against a server.
+type cli struct {
+	t    *testing.T
+	dir  string
+	addr string
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func (c *cli) run(args ...string) cliResult {
+	c.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = c.dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TIMEFENCE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if c.addr != "" {
+		cmd.Env = append(cmd.Env, "TIMEFENCE_ADDR="+c.addr)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := cliResult{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.code = ee.ExitCode()
+	} else {
+		require.NoError(c.t, err)
+	}
+	return res
+}
+
+// ok runs a command that must succeed and returns its stdout.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	res := c.run(args...)
+	require.Equal(c.t, 0, res.code, "timefence %s failed:\n%s", strings.Join(args, " "), res.stderr)
+	return res.stdout
+}
+
+// fail runs a command that must fail with one line on stderr and returns it.
+func (c *cli) fail(args ...string) string {
+	c.t.Helper()
+	res := c.run(args...)
+	require.NotEqual(c.t, 0, res.code, "timefence %s succeeded:\n%s", strings.Join(args, " "), res.stdout)
+	line := strings.TrimSuffix(res.stderr, "\n")
+	require.NotContains(c.t, line, "\n", "the error is not one line")
+	require.True(c.t, strings.HasPrefix(line, "timefence: "), line)
+	return line
+}
+
+// startCLIServer runs `timefence serve` on a temporary store.
+func startCLIServer(t *testing.T) *cli {
+	t.Helper()
+	addr := freeAddr(t)
+	srv := startBinary(t, t.TempDir(), addr)
+	t.Cleanup(func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		_ = srv.Wait()
+	})
+	return &cli{t: t, dir: t.TempDir(), addr: addr}
+}
+
+var timePattern = regexp.MustCompile(`[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z`)
+
+// golden compares got with testdata/NAME.golden, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run the test with -update to create %s", path)
+	require.Equal(t, string(want), got, "%s differs; run the test with -update if the change is right", path)
+}
+
+func (c *cli) write(name, content string) string {
+	c.t.Helper()
+	require.NoError(c.t, os.WriteFile(filepath.Join(c.dir, name), []byte(content), 0o644))
+	return name
+}
+
+const cliDefinitions = `entities:
+  - name: user
+    join_keys: [{name: user_id, type: int64}]
+feature_views:
+  - name: user_stats
+    entity: user
+    description: clicks and spend
+    features:
+      - {name: clicks, type: int64}
+      - {name: spend, type: double}
+      - {name: country, type: string}
+`
+
+// version is one row the test writes, with the phase it became available in:
+// 1 before the spine's time M, 2 between M and the cutoff C, 3 after C.
+type version struct {
+	user    int64
+	event   time.Time
+	phase   int
+	clicks  int64
+	spend   any // float64 or nil
+	country string
+}
+
+// readRule is the read rule by brute force: the latest version by event
+// time among those with event <= at and phase <= visible.
+func readRule(vs []version, user int64, at time.Time, visible int) (version, bool) {
+	var best version
+	found := false
+	for _, v := range vs {
+		if v.user == user && !v.event.After(at) && v.phase <= visible && (!found || v.event.After(best.event)) {
+			best, found = v, true
+		}
+	}
+	return best, found
+}
+
+func TestCLI(t *testing.T) {
+	c := startCLIServer(t)
+	defs := c.write("defs.yaml", cliDefinitions)
+	golden(t, "apply", c.ok("apply", defs))
+	require.Contains(t, c.ok("apply", defs), "unchanged")
+
+	t0 := time.Now().UTC().Truncate(time.Second)
+	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+	vs := []version{
+		{1, t0.Add(-3 * time.Hour), 1, 1, 1.5, "DE"},
+		{1, t0.Add(-2 * time.Hour), 1, 2, 2.5, "DE"},
+		{2, t0.Add(-2 * time.Hour), 1, 5, nil, "FR"},
+		{3, t0.Add(-150 * time.Minute), 1, 9, 9.5, "US"},
+		// Late: an event before M that arrives after M.
+		{1, t0.Add(-90 * time.Minute), 2, 100, nil, "XX"},
+		{4, t0.Add(-1 * time.Hour), 2, 7, nil, "JP"},
+	}
+	batch1 := c.write("batch1.csv", "user_id,event_timestamp,clicks,spend,country\n"+
+		fmt.Sprintf("1,%s,1,1.5,DE\n1,%s,2,2.5,DE\n2,%s,5,,FR\n3,%s,9,9.5,US\n", at(-3*time.Hour), at(-2*time.Hour), at(-2*time.Hour), at(-150*time.Minute)))
+	require.Contains(t, c.ok("write", "user_stats", batch1, "--batch-id", "b1"), "wrote 4 rows to user_stats in one batch (seq 1-4")
+	require.Contains(t, c.ok("write", "user_stats", batch1, "--batch-id", "b1"), `batch "b1" was already written; nothing was written again`)
+
+	time.Sleep(50 * time.Millisecond)
+	m := time.Now().UTC()
+	time.Sleep(50 * time.Millisecond)
+	writeParquet(t, filepath.Join(c.dir, "batch2.parquet"), vs[4:])
+	require.Contains(t, c.ok("write", "--event-time-column", "ts", "user_stats", "batch2.parquet"), "wrote 2 rows to user_stats in one batch (seq 5-6")
+	time.Sleep(50 * time.Millisecond)
+	cutoff := time.Now().UTC()
+
+	require.Contains(t, c.ok("split", "create", "recent", "--start", at(-4*time.Hour), "--end", cutoff.Format(time.RFC3339Nano), "--description", "the last hours"),
+		"split recent created")
+	require.Equal(t, "split jan created [2024-01-01T00:00:00Z, 2024-01-31T23:59:59Z]\n",
+		c.ok("split", "create", "jan", "--start", "2024-01-01T00:00:00Z", "--end", "2024-01-31T23:59:59Z"))
+	list := c.ok("split", "list")
+	require.Regexp(t, `(?m)^jan +2024-01-01T00:00:00Z +2024-01-31T23:59:59Z$`, list)
+	require.Regexp(t, `(?m)^recent .* the last hours$`, list)
+	var splits []map[string]string
+	require.NoError(t, json.Unmarshal([]byte(c.ok("split", "list", "--json")), &splits))
+	require.Len(t, splits, 2)
+
+	// The spine: rows at M (before the late value arrived) and at the cutoff.
+	type row struct {
+		user  int64
+		at    time.Time
+		phase int // the versions visible at the row's time
+	}
+	spine := []row{{1, m, 1}, {1, cutoff, 2}, {2, m, 1}, {3, m, 1}, {4, m, 1}, {4, cutoff, 2}, {5, m, 1}}
+	var sb strings.Builder
+	sb.WriteString("user_id,event_timestamp,label\n")
+	for i, r := range spine {
+		fmt.Fprintf(&sb, "%d,%s,%d\n", r.user, r.at.Format(time.RFC3339Nano), i)
+	}
+	c.write("spine.csv", sb.String())
+
+	t.Run("join", func(t *testing.T) {
+		out := c.ok("join", "--split", "recent", "--spine", "spine.csv", "--features", "user_stats", "-o", "train.parquet")
+		require.Contains(t, out, "joined 7 spine rows with 3 features under split recent")
+		require.Regexp(t, `naive-join differences +2 of 7 rows \(28\.6%\)`, out)
+		rows := readParquet(t, filepath.Join(c.dir, "train.parquet"))
+		require.Len(t, rows, len(spine))
+		naive := 0
+		for i, r := range spine {
+			got := rows[i]
+			require.Equal(t, r.user, got["user_id"])
+			require.Equal(t, int64(i), got["label"], "labels pass through")
+			want, ok := readRule(vs, r.user, r.at, r.phase)
+			if !ok {
+				require.Nil(t, got["clicks"], "row %d", i)
+				require.Nil(t, got["country"], "row %d", i)
+			} else {
+				require.Equal(t, want.clicks, got["clicks"], "row %d", i)
+				require.Equal(t, want.spend, got["spend"], "row %d", i)
+				require.Equal(t, want.country, got["country"], "row %d", i)
+			}
+			if n, _ := readRule(vs, r.user, r.at, 2); n != want {
+				naive++
+			}
+		}
+		require.Equal(t, int64(2), rows[0]["clicks"], "the late value must not leak into the row at M")
+		require.Equal(t, 2, naive)
+
+		var manifest map[string]any
+		data, err := os.ReadFile(filepath.Join(c.dir, "train.manifest.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &manifest))
+		require.Equal(t, "7", manifest["rows"])
+		require.Equal(t, "2", manifest["naive_differences"])
+		id := manifest["dataset_id"].(string)
+		require.Contains(t, out, id)
+
+		// A write after the cutoff changes nothing in a re-read.
+		late := c.write("batch3.csv", fmt.Sprintf("user_id,event_timestamp,clicks\n1,%s,1000\n", time.Now().UTC().Format(time.RFC3339Nano)))
+		c.ok("write", "user_stats", late)
+		c.ok("join", "--dataset-id", id, "--spine", "spine.csv", "-o", "again.parquet")
+		first, err := os.ReadFile(filepath.Join(c.dir, "train.parquet"))
+		require.NoError(t, err)
+		again, err := os.ReadFile(filepath.Join(c.dir, "again.parquet"))
+		require.NoError(t, err)
+		require.Equal(t, first, again, "a re-read of a dataset is byte-identical")
+
+		// The same spine as Parquet.
+		c.ok("join", "--split", "recent", "--spine", "train.parquet", "--features", "user_stats:clicks", "--full-feature-names", "-o", "clicks.parquet")
+		clicks := readParquet(t, filepath.Join(c.dir, "clicks.parquet"))
+		require.Equal(t, int64(2), clicks[0]["user_stats__clicks"])
+	})
+
+	t.Run("export", func(t *testing.T) {
+		out := c.ok("export", "--split", "recent", "--view", "user_stats", "-o", "export.parquet")
+		require.Contains(t, out, "exported 6 versions under split recent")
+		rows := readParquet(t, filepath.Join(c.dir, "export.parquet"))
+		require.Len(t, rows, 6, "the write after the cutoff is not exported")
+		for _, r := range rows {
+			require.False(t, r["available_at"].(time.Time).After(cutoff))
+			require.False(t, r["event_timestamp"].(time.Time).After(cutoff))
+			require.NotEqual(t, int64(1000), r["clicks"])
+		}
+		_, err := os.Stat(filepath.Join(c.dir, "export.manifest.json"))
+		require.NoError(t, err)
+	})
+
+	t.Run("get", func(t *testing.T) {
+		out := c.ok("get", "--features", "user_stats:clicks,user_stats:country", "--key", "user_id=1", "--key", "user_id=5")
+		golden(t, "get", timePattern.ReplaceAllString(out, "<time>"))
+		var res struct {
+			Rows []struct {
+				Key    map[string]any `json:"key"`
+				Values []struct {
+					Feature string `json:"feature"`
+					Value   any    `json:"value"`
+					Status  string `json:"status"`
+				} `json:"values"`
+			} `json:"rows"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(c.ok("get", "--features", "user_stats", "--key", "user_id=1", "--json")), &res))
+		require.Equal(t, float64(1000), res.Rows[0].Values[0].Value)
+		require.Equal(t, "present", res.Rows[0].Values[0].Status)
+		require.Equal(t, "user_stats:spend", res.Rows[0].Values[1].Feature)
+		require.Nil(t, res.Rows[0].Values[1].Value, "spend was not written")
+
+		// As of M, under the split, the late value had not arrived.
+		asOf := c.ok("get", "--features", "user_stats:clicks", "--key", "user_id=1", "--split", "recent", "--as-of", m.Format(time.RFC3339Nano))
+		require.Regexp(t, `(?m)^1 +user_stats:clicks +2 +present`, asOf)
+	})
+
+	t.Run("stats", func(t *testing.T) {
+		out := c.ok("stats", "--split", "recent", "--view", "user_stats")
+		golden(t, "stats", out)
+		var st struct {
+			Features []struct {
+				Feature string `json:"feature"`
+				Count   string `json:"count"`
+			} `json:"features"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(c.ok("stats", "--split", "recent", "--view", "user_stats", "--json")), &st))
+		require.Equal(t, "clicks", st.Features[0].Feature)
+		require.Equal(t, "6", st.Features[0].Count)
+		cmp := c.ok("stats", "--split", "recent", "--view", "user_stats", "--compare", "jan")
+		require.Contains(t, cmp, "against baseline split jan")
+	})
+
+	t.Run("failures", func(t *testing.T) {
+		closed := &cli{t: t, dir: c.dir, addr: freeAddr(t)}
+		start := time.Now()
+		require.Equal(t, "timefence: cannot reach a timefence server at "+closed.addr+
+			" (connection refused); start one with 'timefence serve', or check --addr, --tls and --token",
+			closed.fail("get", "--features", "user_stats", "--key", "user_id=1"))
+		require.Less(t, time.Since(start), 5*time.Second)
+
+		require.Equal(t, "timefence: file missing.csv does not exist", c.fail("write", "user_stats", "missing.csv"))
+		require.Equal(t, "timefence: file missing.yaml does not exist", c.fail("apply", "missing.yaml"))
+		require.Equal(t, `timefence: features[0]: feature view "user_stats" has no feature "nope"`,
+			c.fail("join", "--split", "recent", "--spine", "spine.csv", "--features", "user_stats:nope", "-o", "x.parquet"))
+		require.Equal(t, `timefence: features[0]: feature view "user_stats" has no feature "nope"`,
+			c.fail("get", "--features", "user_stats:nope", "--key", "user_id=1"))
+
+		after := c.write("after.csv", sb.String()+fmt.Sprintf("1,%s,99\n", time.Now().UTC().Format(time.RFC3339Nano)))
+		require.Equal(t, fmt.Sprintf(`timefence: refused by the guard: 1 spine row lies outside split "recent", whose cutoff is %s (first rows: 7); nothing was read`,
+			cutoff.Format(time.RFC3339Nano)),
+			c.fail("join", "--split", "recent", "--spine", after, "--features", "user_stats", "-o", "refused.parquet"))
+		_, err := os.Stat(filepath.Join(c.dir, "refused.parquet"))
+		require.True(t, os.IsNotExist(err), "a refused join writes no output")
+
+		bad := c.write("bad.csv", "user_id,event_timestamp,clicks\n1,2024-01-01T00:00:00Z,3\n2,2024-01-01T00:00:00Z,abc\n")
+		require.Equal(t, `timefence: bad.csv:3: column "clicks": expected an int64, got "abc"`, c.fail("write", "user_stats", bad))
+		other := c.write("other.csv", "user_id,event_timestamp,likes\n1,2024-01-01T00:00:00Z,3\n")
+		require.Equal(t, `timefence: other.csv: column "likes" is not a join key (user_id), the event time column (event_timestamp) or a feature of user_stats (clicks, spend, country)`,
+			c.fail("write", "user_stats", other))
+
+		changed := c.write("changed.yaml", strings.Replace(cliDefinitions, "{name: clicks, type: int64}", "{name: clicks, type: string}", 1))
+		require.Regexp(t, `^timefence: changed.yaml:5: feature_views\[0\]: .*clicks`, c.fail("apply", changed))
+
+		badDefs := c.write("bad.yaml", strings.Replace(cliDefinitions, "type: double", "type: integer", 1))
+		golden(t, "apply_error", c.fail("apply", badDefs)+"\n")
+		require.Equal(t, "timefence: apply: expected one definitions file; run 'timefence apply -h' for help", c.fail("apply"))
+	})
+
+	t.Run("examples", func(t *testing.T) {
+		defs, err := filepath.Abs("../../examples/definitions.yaml")
+		require.NoError(t, err)
+		csv, err := filepath.Abs("../../examples/user_stats.csv")
+		require.NoError(t, err)
+		require.Regexp(t, `(?m)^feature view +store_sales +created +1$`, c.ok("apply", defs))
+		require.Contains(t, c.ok("write", "user_stats", csv), "wrote 7 rows to user_stats")
+	})
+}
+
+func TestHelp(t *testing.T) {
+	c := &cli{t: t, dir: t.TempDir()}
+	golden(t, "usage", c.ok())
+	res := c.run("join", "-h")
+	require.Equal(t, 0, res.code)
+	golden(t, "join_help", res.stderr)
+	for _, verb := range []string{"apply", "write", "split create", "split list", "export", "get", "stats", "schema", "quickstart"} {
+		res := c.run(append(strings.Fields(verb), "-h")...)
+		require.Equal(t, 0, res.code, verb)
+		require.Contains(t, res.stderr, "Usage: timefence "+verb, verb)
+		require.Contains(t, res.stderr, "Examples:", verb)
+	}
+	schema := c.ok("schema")
+	want, err := os.ReadFile("../../schema/definitions.schema.json")
+	require.NoError(t, err)
+	require.Equal(t, string(want), schema)
+}
+
+// writeParquet writes versions with the event time column "ts", in
+// microseconds as pandas writes it, and no spend column.
+func writeParquet(t *testing.T, path string, vs []version) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: "clicks", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "country", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, v := range vs {
+		b.Field(0).(*array.Int64Builder).Append(v.user)
+		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(v.event.UnixMicro()))
+		b.Field(2).(*array.Int64Builder).Append(v.clicks)
+		b.Field(3).(*array.StringBuilder).Append(v.country)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
+	require.NoError(t, err)
+	require.NoError(t, w.Write(rec))
+	require.NoError(t, w.Close())
+}
+
+// readParquet reads a Parquet file into rows of Go values: int64, float64,
+// string, bool, time.Time, or nil for null.
+func readParquet(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	tbl, err := pqarrow.ReadTable(context.Background(), f, parquet.NewReaderProperties(nil), pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	require.NoError(t, err)
+	defer tbl.Release()
+	rows := make([]map[string]any, tbl.NumRows())
+	for i := range rows {
+		rows[i] = map[string]any{}
+	}
+	for c := range int(tbl.NumCols()) {
+		col := tbl.Column(c)
+		i := 0
+		for _, chunk := range col.Data().Chunks() {
+			for j := range chunk.Len() {
+				rows[i][col.Name()] = cellValue(chunk, j)
+				i++
+			}
+		}
+	}
+	return rows
+}
+
+func cellValue(a arrow.Array, i int) any {
+	if a.IsNull(i) {
+		return nil
+	}
+	switch a := a.(type) {
+	case *array.Int64:
+		return a.Value(i)
+	case *array.Float64:
+		return a.Value(i)
+	case *array.String:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return a.Value(i).ToTime(unit).UTC()
+	}
+	return fmt.Sprintf("%v", a.GetOneForMarshal(i))
+}
+
+// TestCLIWithTLSAndToken talks to a server that requires TLS and tokens.
+func TestCLIWithTLSAndToken(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "timefence"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile, authFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "auth.json")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	require.NoError(t, os.WriteFile(authFile, fmt.Appendf(nil, `{"credentials": [{"name": "ops", "token_sha256": %q, "role": "admin"}]}`,
+		server.HashToken("s3cret")), 0o600))
+
+	addr := freeAddr(t)
+	srv := exec.Command(binary, "serve", "--data", filepath.Join(dir, "data"), "--addr", addr, "--log-level", "error",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--auth-file", authFile)
+	srv.Stderr = os.Stderr
+	require.NoError(t, srv.Start())
+	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
+
+	c := &cli{t: t, dir: dir, addr: addr}
+	defs := c.write("defs.yaml", cliDefinitions)
+	deadline := time.Now().Add(20 * time.Second)
+	for c.run("apply", "--tls-ca", certFile, "--token", "s3cret", defs).code != 0 {
+		require.True(t, time.Now().Before(deadline), "the TLS server did not come up")
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Contains(t, c.ok("split", "list", "--tls-ca", certFile, "--token", "s3cret"), "no splits yet")
+	line := c.fail("split", "list", "--tls-ca", certFile, "--token", "wrong")
+	require.Equal(t, "timefence: the server at "+addr+" did not accept the credential (unknown credential); check --token or TIMEFENCE_TOKEN", line)
+	require.Contains(t, c.fail("split", "list", "--token", "s3cret"), "cannot reach a timefence server at "+addr)
+}

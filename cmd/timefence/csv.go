@@ -1,0 +1,333 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+// csvReader reads a CSV file with a header line into Arrow records. An
+// empty cell is null.
+type csvReader struct {
+	path   string
+	f      *os.File
+	r      *csv.Reader
+	schema *arrow.Schema
+	conv   []func(array.Builder, string) error
+	bld    *array.RecordBuilder
+	rec    arrow.Record
+	err    error
+	refs   atomic.Int64
+}
+
+func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*table, error) {
+	header, err := csvHeader(path)
+	if err != nil {
+		return nil, err
+	}
+	types := make([]arrow.DataType, len(header))
+	var infer []int
+	for i, name := range header {
+		if types[i], err = typeOf(name); err != nil {
+			return nil, err
+		}
+		if types[i] == nil {
+			infer = append(infer, i)
+		}
+	}
+	if len(infer) > 0 {
+		if err := inferCSVTypes(path, types, infer); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fileError(path, err)
+	}
+	c := &csvReader{path: path, f: f, r: newCSV(f)}
+	if _, err := c.r.Read(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	fields := make([]arrow.Field, len(header))
+	c.conv = make([]func(array.Builder, string) error, len(header))
+	for i, name := range header {
+		fields[i] = arrow.Field{Name: name, Type: types[i], Nullable: true}
+		c.conv[i] = csvConverter(types[i])
+	}
+	c.schema = arrow.NewSchema(fields, nil)
+	c.bld = array.NewRecordBuilder(memory.DefaultAllocator, c.schema)
+	c.refs.Store(1)
+	return &table{RecordReader: c, unit: "bytes", total: st.Size(), done: c.r.InputOffset, close: c.Release}, nil
+}
+
+func newCSV(r io.Reader) *csv.Reader {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	return cr
+}
+
+// csvHeader reads the column names of a CSV file, refusing duplicates.
+func csvHeader(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	defer f.Close()
+	header, err := newCSV(f).Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s is empty; expected a header line naming the columns", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	header = append([]string(nil), header...)
+	seen := map[string]bool{}
+	for i, h := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if seen[header[i]] {
+			return nil, fmt.Errorf("%s: column %q appears twice in the header", path, header[i])
+		}
+		seen[header[i]] = true
+	}
+	return header, nil
+}
+
+// inferCSVTypes reads the whole file to pick a type for the columns at
+// idx: int64, double, bool or a timestamp when every non-empty cell
+// parses as one, else string.
+func inferCSVTypes(path string, types []arrow.DataType, idx []int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fileError(path, err)
+	}
+	defer f.Close()
+	r := newCSV(f)
+	if _, err := r.Read(); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	const isInt, isFloat, isBool, isTime = 1, 2, 4, 8
+	can := make([]int, len(idx))
+	for i := range can {
+		can[i] = isInt | isFloat | isBool | isTime
+	}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		for i, col := range idx {
+			if col >= len(rec) || can[i] == 0 {
+				continue
+			}
+			s := strings.TrimSpace(rec[col])
+			if s == "" {
+				continue
+			}
+			if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+				can[i] &^= isInt
+			}
+			if _, err := strconv.ParseFloat(s, 64); err != nil {
+				can[i] &^= isFloat
+			}
+			if l := strings.ToLower(s); l != "true" && l != "false" {
+				can[i] &^= isBool
+			}
+			if _, err := parseCSVTime(s); err != nil {
+				can[i] &^= isTime
+			}
+		}
+	}
+	for i, col := range idx {
+		switch c := can[i]; {
+		case c&isInt != 0:
+			types[col] = arrow.PrimitiveTypes.Int64
+		case c&isFloat != 0:
+			types[col] = arrow.PrimitiveTypes.Float64
+		case c&isBool != 0:
+			types[col] = arrow.FixedWidthTypes.Boolean
+		case c&isTime != 0:
+			types[col] = timestampType
+		default:
+			types[col] = arrow.BinaryTypes.String
+		}
+	}
+	return nil
+}
+
+func (c *csvReader) Schema() *arrow.Schema { return c.schema }
+
+func (c *csvReader) Record() arrow.Record { return c.rec }
+
+func (c *csvReader) Err() error { return c.err }
+
+func (c *csvReader) Retain() { c.refs.Add(1) }
+
+func (c *csvReader) Release() {
+	if c.refs.Add(-1) == 0 {
+		if c.rec != nil {
+			c.rec.Release()
+			c.rec = nil
+		}
+		c.bld.Release()
+		c.f.Close()
+	}
+}
+
+func (c *csvReader) Next() bool {
+	if c.rec != nil {
+		c.rec.Release()
+		c.rec = nil
+	}
+	if c.err != nil {
+		return false
+	}
+	n := 0
+	for n < batchRows {
+		rec, err := c.r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			c.err = fmt.Errorf("%s: %v", c.path, err)
+			return false
+		}
+		if len(rec) != len(c.conv) {
+			line, _ := c.r.FieldPos(0)
+			c.err = fmt.Errorf("%s:%d: %d cells, but the header names %d columns", c.path, line, len(rec), len(c.conv))
+			return false
+		}
+		for i, s := range rec {
+			if err := c.conv[i](c.bld.Field(i), s); err != nil {
+				line, _ := c.r.FieldPos(i)
+				c.err = fmt.Errorf("%s:%d: column %q: %v", c.path, line, c.schema.Field(i).Name, err)
+				return false
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	c.rec = c.bld.NewRecord()
+	return true
+}
+
+// csvConverter returns a function appending one cell, parsed as t.
+func csvConverter(t arrow.DataType) func(array.Builder, string) error {
+	return func(b array.Builder, s string) error {
+		if strings.TrimSpace(s) == "" {
+			b.AppendNull()
+			return nil
+		}
+		switch b := b.(type) {
+		case *array.StringBuilder:
+			b.Append(s)
+			return nil
+		case *array.Int64Builder:
+			x, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				return fmt.Errorf("expected an int64, got %q", s)
+			}
+			b.Append(x)
+		case *array.Float64Builder:
+			x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return fmt.Errorf("expected a double, got %q", s)
+			}
+			b.Append(x)
+		case *array.Float32Builder:
+			x, err := strconv.ParseFloat(strings.TrimSpace(s), 32)
+			if err != nil {
+				return fmt.Errorf("expected a float, got %q", s)
+			}
+			b.Append(float32(x))
+		case *array.BooleanBuilder:
+			x, err := strconv.ParseBool(strings.TrimSpace(s))
+			if err != nil {
+				return fmt.Errorf("expected true or false, got %q", s)
+			}
+			b.Append(x)
+		case *array.BinaryBuilder:
+			x, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+			if err != nil {
+				return fmt.Errorf("expected base64-encoded bytes, got %q", s)
+			}
+			b.Append(x)
+		case *array.ListBuilder:
+			xs, err := parseFloatList(s)
+			if err != nil {
+				return err
+			}
+			b.Append(true)
+			b.ValueBuilder().(*array.Float32Builder).AppendValues(xs, nil)
+		case *array.TimestampBuilder:
+			x, err := parseCSVTime(strings.TrimSpace(s))
+			if err != nil {
+				return err
+			}
+			b.Append(arrow.Timestamp(x.UnixNano()))
+		default:
+			return fmt.Errorf("cannot read a %s from CSV", t)
+		}
+		return nil
+	}
+}
+
+// parseFloatList parses "[1, 2.5, 3]" (brackets or braces optional).
+func parseFloatList(s string) ([]float32, error) {
+	in := strings.TrimSpace(s)
+	in = strings.TrimSuffix(strings.TrimPrefix(in, "["), "]")
+	in = strings.TrimSuffix(strings.TrimPrefix(in, "{"), "}")
+	if strings.TrimSpace(in) == "" {
+		return []float32{}, nil
+	}
+	parts := strings.Split(in, ",")
+	out := make([]float32, len(parts))
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("expected a list of floats like [0.1, 0.2], got %q", s)
+		}
+		out[i] = float32(x)
+	}
+	return out, nil
+}
+
+var csvTimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseCSVTime parses a time cell: RFC 3339, or "2006-01-02 15:04:05" with
+// an optional zone (UTC without one), or a date (its midnight in UTC).
+func parseCSVTime(s string) (time.Time, error) {
+	for _, layout := range csvTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("expected a time like 2024-01-31T12:00:00Z, got %q", s)
+}

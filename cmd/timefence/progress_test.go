@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestProgressIsSilentOffTerminals(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "writing", "rows", 10)
+	p.add(5)
+	p.stage("committing", "", 0)
+	p.finish()
+	p.finish()
+	require.Empty(t, buf.String())
+}
+
+func TestProgressLine(t *testing.T) {
+	p := &progress{label: "writing", unit: "rows", total: 4000, done: 1000, start: time.Unix(0, 0)}
+	require.Equal(t, "writing ███████░░░░░░░░░░░░░░░░░░░░░░░  25%  1,000 / 4,000 rows  2.5s", p.line(time.Unix(2, 5e8)))
+	p.unit, p.total, p.done = "bytes", 2_000_000, 1_500_000
+	require.Equal(t, "writing ██████████████████████░░░░░░░░  75%  1.5 MB / 2.0 MB  2.5s", p.line(time.Unix(2, 5e8)))
+	p.stage("committing", "", 0)
+	require.Equal(t, "committing …  2.5s", p.line(time.Unix(2, 5e8)))
+}
+
+func TestParseArgs(t *testing.T) {
+	fs := verbFlags("write", "write VIEW FILE", "", nil, &bytes.Buffer{})
+	batch := fs.String("batch-id", "", "")
+	var feats listFlag
+	fs.Var(&feats, "features", "")
+	pos, err := parseArgs(fs, []string{"v", "--batch-id", "b1", "f.csv", "--features", "a,b", "--features", "c", "--", "-x"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"v", "f.csv", "-x"}, pos)
+	require.Equal(t, "b1", *batch)
+	require.Equal(t, listFlag{"a", "b", "c"}, feats)
+}
+
+func TestFormat(t *testing.T) {
+	require.Equal(t, "1,234,567", count(1234567))
+	require.Equal(t, "-1,000", count(-1000))
+	require.Equal(t, "999", count(999))
+	require.Equal(t, "4h31m", humanDuration(4*time.Hour+31*time.Minute))
+	require.Equal(t, "2d7h", humanDuration(55*time.Hour))
+	require.Equal(t, "[0.5, 1]", formatValue([]float32{0.5, 1}))
+	var b bytes.Buffer
+	tbl := newTable("name", "n").alignRight(1)
+	tbl.add("a", "1,000")
+	tbl.add("bbbbbb", "2")
+	tbl.write(&b)
+	require.Equal(t, "name        n\na       1,000\nbbbbbb      2\n", b.String())
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+)
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := verbFlags("stats", "stats --split NAME --view VIEW [flags]",
+		`Summarises a feature view's features over the versions within a split:
+count, null rate, min, mean, max, standard deviation, quantiles, distinct
+values and the most frequent values. --compare BASELINE compares the split
+with a baseline split and lists the anomalies found (completeness drops,
+new values, distribution and mean shifts).`,
+		[]string{
+			"timefence stats --split train --view user_stats",
+			"timefence stats --split last_week --view user_stats --compare train",
+		}, stderr)
+	conn := connectionFlags(fs)
+	split := fs.String("split", "", "the split to summarise")
+	view := fs.String("view", "", "the feature view")
+	var features listFlag
+	fs.Var(&features, "features", "only these `features`, comma-separated (default all)")
+	baseline := fs.String("compare", "", "compare with this baseline split and list anomalies")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usageError("stats", "unexpected argument %q", pos[0])
+	case *split == "" || *view == "":
+		return usageError("stats", "--split and --view are required")
+	}
+	s, err := conn.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cctx, cancel := call(ctx)
+	defer cancel()
+	if *baseline != "" {
+		resp, err := s.Datasets.CompareStatistics(cctx, &timefencev1.CompareStatisticsRequest{
+			FeatureView: *view, BaselineSplit: *baseline, CurrentSplit: *split, Features: features})
+		if err != nil {
+			return s.explain(err)
+		}
+		if *asJSON {
+			return writeProtoJSON(stdout, resp)
+		}
+		writeStats(stdout, resp.GetCurrent())
+		fmt.Fprintln(stdout)
+		writeAnomalies(stdout, resp)
+		return nil
+	}
+	resp, err := s.Datasets.GetStatistics(cctx, &timefencev1.GetStatisticsRequest{Split: *split, FeatureView: *view, Features: features})
+	if err != nil {
+		return s.explain(err)
+	}
+	if *asJSON {
+		return writeProtoJSON(stdout, resp)
+	}
+	writeStats(stdout, resp)
+	return nil
+}
+
+func writeProtoJSON(w io.Writer, m proto.Message) error {
+	data, err := protoJSON(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// protoJSON formats m as indented JSON with the proto field names. The
+// whitespace is normalised: protojson varies it on purpose.
+func protoJSON(m proto.Message) ([]byte, error) {
+	data, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var compact, out bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return nil, err
+	}
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// quantileNames label GetStatistics' quantiles, in its order.
+var quantileNames = []string{"p1", "p5", "p25", "p50", "p75", "p95", "p99"}
+
+func writeStats(w io.Writer, st *timefencev1.GetStatisticsResponse) {
+	fmt.Fprintf(w, "%s under split %s: %s versions of %s entities (view version %d, watermark %d)\n\n",
+		st.GetFeatureView(), st.GetSplit(), count(st.GetVersions()), count(st.GetEntities()), st.GetViewVersion(), st.GetWatermark())
+	opt := func(x *float64) string {
+		if x == nil {
+			return "-"
+		}
+		return formatNumber(*x)
+	}
+	t := newTable("feature", "type", "count", "null rate", "min", "mean", "max", "stddev", "distinct").alignRight(2, 3, 4, 5, 6, 7, 8)
+	q := newTable(append([]string{"quantiles"}, quantileNames...)...).alignRight(1, 2, 3, 4, 5, 6, 7)
+	var tops []string
+	for _, f := range st.GetFeatures() {
+		distinct := count(f.GetDistinctCount())
+		if f.GetDistinctApproximate() {
+			distinct = "~" + distinct
+		}
+		t.add(f.GetFeature(), typeName(f.GetType()), count(f.GetCount()), percent(f.GetNullRate()),
+			opt(f.Min), opt(f.Mean), opt(f.Max), opt(f.Stddev), distinct)
+		if qs := f.GetQuantiles(); len(qs) == len(quantileNames) {
+			cells := []string{f.GetFeature()}
+			for _, x := range qs {
+				cells = append(cells, formatNumber(x))
+			}
+			q.add(cells...)
+		}
+		if f.MinLength != nil {
+			tops = append(tops, fmt.Sprintf("  %s: list lengths %d to %d", f.GetFeature(), f.GetMinLength(), f.GetMaxLength()))
+		}
+		if tv := f.GetTopValues(); len(tv) > 0 {
+			parts := make([]string, len(tv))
+			for i, v := range tv {
+				parts[i] = fmt.Sprintf("%s (%s)", v.GetValue(), count(v.GetCount()))
+			}
+			tops = append(tops, fmt.Sprintf("  %s: %s", f.GetFeature(), strings.Join(parts, ", ")))
+		}
+	}
+	t.write(w)
+	if len(q.rows) > 0 {
+		fmt.Fprintln(w)
+		q.write(w)
+	}
+	if len(tops) > 0 {
+		fmt.Fprintln(w, "\nmost frequent values (count):")
+		for _, line := range tops {
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+func writeAnomalies(w io.Writer, resp *timefencev1.CompareStatisticsResponse) {
+	base := resp.GetBaseline()
+	as := resp.GetAnomalies()
+	if len(as) == 0 {
+		fmt.Fprintf(w, "no anomalies against baseline split %s (%s versions)\n", base.GetSplit(), count(base.GetVersions()))
+		return
+	}
+	fmt.Fprintf(w, "%d anomalies against baseline split %s (%s versions):\n", len(as), base.GetSplit(), count(base.GetVersions()))
+	t := newTable("severity", "feature", "kind", "baseline", "current", "description").alignRight(3, 4)
+	t.indent = "  "
+	for _, a := range as {
+		sev := strings.ToLower(strings.TrimPrefix(a.GetSeverity().String(), "ANOMALY_SEVERITY_"))
+		t.add(sev, a.GetFeature(), a.GetKind(), formatNumber(a.GetBaselineValue()), formatNumber(a.GetCurrentValue()), a.GetDescription())
+	}
+	t.write(w)
+}

@@ -91,7 +91,7 @@ func TestCrashLoop(t *testing.T) {
 			}
 		}()
 		frng := rand.New(rand.NewPCG(rng.Uint64(), 2)) // the writer's own
-		go func() { // Flight: medium batches, and now and then one too big for a single transaction
+		go func() {                                    // Flight: medium batches, and now and then one too big for a single transaction
 			defer wg.Done()
 			for wctx.Err() == nil {
 				n := 500

@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/timefence/timefence/client"
@@ -31,3 +32,7 @@ func fromGRPC(err error) error {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func codeOf(err error) codes.Code { return status.Code(errorsUnwrapStatus(err)) }
+
+func messageOf(err error) string { return status.Convert(errorsUnwrapStatus(err)).Message() }

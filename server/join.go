@@ -484,21 +484,35 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 	parts := make([]partStats, workers)
 	differs := make([]bool, rows)
 	res.feats = make([]arrow.Array, len(p.names))
+	// Views keyed by the same spine columns share their encoded keys and
+	// their visiting order.
+	type keyed struct {
+		keys  [][]byte
+		order []int32
+	}
+	shared := map[string]*keyed{}
 	for _, vr := range p.reads {
-		keys := make([][]byte, 0, rows)
-		for _, sp := range spans {
-			k, err := encodeKeys(p.spine[sp.rec], vr, sp.off, sp.n)
-			if err != nil {
-				res.err = err
-				return res
+		sig := fmt.Sprint(vr.keyCols, vr.proj.View.JoinKeys)
+		kd := shared[sig]
+		if kd == nil {
+			kd = &keyed{keys: make([][]byte, 0, rows)}
+			for _, sp := range spans {
+				k, err := encodeKeys(p.spine[sp.rec], vr, sp.off, sp.n)
+				if err != nil {
+					res.err = err
+					return res
+				}
+				kd.keys = append(kd.keys, k...)
 			}
-			keys = append(keys, k...)
+			kd.order = storage.Order(kd.keys, bounds)
+			shared[sig] = kd
 		}
+		keys := kd.keys
 		bufs := make([]colBuf, len(vr.proj.Features))
 		for j, f := range vr.proj.Features {
 			bufs[j] = newColBuf(f.Type, rows)
 		}
-		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds,
+		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds, Order: kd.order,
 			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, i int, r *storage.Result) {
 			if r.NaiveSeq != r.Seq {
 				differs[i] = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -96,6 +97,44 @@ type Query struct {
 	// rule with the availability bound relaxed to it (Result.NaiveSeq). It
 	// must not be below any Bounds[i].Available.
 	NaiveAvailable int64
+	// Order, when set, is Order(Keys, Bounds), computed once for several
+	// queries over the same keys.
+	Order []int32
+}
+
+// Order returns the indices of keys in the order reads visit them: by key,
+// and for one key the latest event bound first, since newer versions are
+// stored first. bounds has one element per key, or one for all.
+func Order(keys [][]byte, bounds []Bounds) []int32 {
+	type item struct {
+		prefix uint64 // the key's first 8 bytes, so most comparisons are one integer compare
+		event  int64
+		idx    int32
+	}
+	items := make([]item, len(keys))
+	for i, k := range keys {
+		var p [8]byte
+		copy(p[:], k)
+		it := item{prefix: binary.BigEndian.Uint64(p[:]), idx: int32(i), event: bounds[0].Event}
+		if len(bounds) > 1 {
+			it.event = bounds[i].Event
+		}
+		items[i] = it
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if a.prefix != b.prefix {
+			return cmp.Compare(a.prefix, b.prefix)
+		}
+		if c := bytes.Compare(keys[a.idx], keys[b.idx]); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.event, a.event)
+	})
+	order := make([]int32, len(items))
+	for i, it := range items {
+		order[i] = it.idx
+	}
+	return order
 }
 
 // Lookup evaluates the read rule for every key of q and returns the results
@@ -139,18 +178,12 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 		return ErrClosed
 	}
 	w := min(q.Watermark, s.clock.watermark())
-	// Visit keys in storage order: by key, and for one key the latest bound
-	// first, since newer versions are stored first.
-	order := make([]int32, len(q.Keys))
-	for i := range order {
-		order[i] = int32(i)
+	order := q.Order
+	if order == nil {
+		order = Order(q.Keys, q.Bounds)
+	} else if len(order) != len(q.Keys) {
+		return fmt.Errorf("%w: an order of %d keys for %d keys", ErrInvalid, len(order), len(q.Keys))
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := bytes.Compare(q.Keys[a], q.Keys[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(bound(int(b)).Event, bound(int(a)).Event)
-	})
 	parallel = max(1, min(parallel, len(order)/1024+1))
 	errs := make(chan error, parallel)
 	for part := range parallel {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key)")
 	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
 	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics over HTTP at this address, e.g. localhost:9464 (off when empty)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and profiles (/debug/pprof/) over HTTP at this address, e.g. localhost:9464 (off when empty)")
 	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +68,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", srv.MetricsHandler())
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = hs.Serve(mlis) }()
 		defer hs.Close()

@@ -1,0 +1,1 @@
+"""timefence side-by-side benchmark harness (see benchmarks/README.md)."""

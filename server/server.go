@@ -124,7 +124,7 @@ func New(store Store, cfg Config) *Server {
 // service registered: timefence.v1, Arrow Flight, health and reflection.
 func (s *Server) GRPCServer() *grpc.Server {
 	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.metricsUnary, s.deadlineUnary, s.logUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream, s.arrowStatusStream}
 	if s.cfg.Auth != nil {
 		unary = append(unary[:2], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[2:]...)...)
 		stream = append(stream, s.authStream)

@@ -34,17 +34,20 @@ func (s *Server) splitFor(ctx context.Context, name string) (storage.Split, erro
 	return sp, err
 }
 
-// checkWindow refuses a read whole when any of its times lies outside the
-// split's window [start, end]. at returns the i-th time.
-func checkWindow(sp storage.Split, n int, at func(i int) int64) error {
+// checkWindow refuses a read whole when any of its times, given as runs of
+// consecutive rows, lies outside the split's window [start, end].
+func checkWindow(sp storage.Split, runs ...[]int64) error {
 	var bad []int
-	count := 0
-	for i := range n {
-		if t := at(i); t < sp.Start || t > sp.End {
-			count++
-			if len(bad) < maxReportedRows {
-				bad = append(bad, i)
+	count, n := 0, 0
+	for _, run := range runs {
+		for _, t := range run {
+			if t < sp.Start || t > sp.End {
+				count++
+				if len(bad) < maxReportedRows {
+					bad = append(bad, n)
+				}
 			}
+			n++
 		}
 	}
 	if count == 0 {

@@ -258,7 +258,6 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 	if len(idx) == 0 {
 		return invalid(fmt.Sprintf("spine: missing timestamp column %q (set timestamp_column to name another)", tsName))
 	}
-	var all []int64
 	row := 0
 	hasher := newTableHasher(len(rdr.Schema().Fields()))
 	// add checks one record. Hashing touches every value of every column,
@@ -294,7 +293,6 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 		rec.Retain()
 		p.spine = append(p.spine, rec)
 		p.times = append(p.times, times)
-		all = append(all, times...)
 		row += n
 		return nil
 	}
@@ -317,7 +315,7 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 		return invalid("spine: no rows")
 	}
 	p.spineHash = hasher.sum(rdr.Schema().String())
-	return checkWindow(p.split, len(all), func(i int) int64 { return all[i] })
+	return checkWindow(p.split, p.times...)
 }
 
 func (p *joinPlan) release() {

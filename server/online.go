@@ -149,7 +149,7 @@ func (s *Server) onlineTime(ctx context.Context, req *timefencev1.GetOnlineFeatu
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := checkWindow(sp, 1, func(int) int64 { return at }); err != nil {
+	if err := checkWindow(sp, []int64{at}); err != nil {
 		return 0, 0, err
 	}
 	return at, s.store.Watermark(), nil

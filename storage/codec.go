@@ -25,6 +25,9 @@ func putDesc(b []byte, x int64) { binary.BigEndian.PutUint64(b, ^(uint64(x) ^ 1<
 
 func getDesc(b []byte) int64 { return int64(^binary.BigEndian.Uint64(b) ^ 1<<63) }
 
+// viewPrefixLen is the length of a view's key prefix.
+const viewPrefixLen = 5
+
 // viewPrefix returns the key prefix of all versions of a view.
 func viewPrefix(viewID uint32) []byte {
 	b := make([]byte, 5) // no spare capacity: appends must copy

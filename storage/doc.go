@@ -1,4 +1,4 @@
-// Package storage is timefence's versioned feature store on Badger.
+// Package storage is timefence's versioned feature store.
 //
 // Every write of a feature view for an entity key is kept as its own version,
 // with the writer's event time, the server-assigned available-at time and a
@@ -16,5 +16,50 @@
 //	res, err := st.Write(ctx, storage.Batch{View: "user_stats", Rows: rows})
 //	...
 //	at, w := st.ReadTime()
-//	versions, err := st.Lookup(view, keys, []int64{at}, w, nil)
+//	results, err := st.Lookup(ctx, storage.Query{Proj: p, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: w})
+//
+// # Two tiers: Badger is the record, columnar runs are what reads read
+//
+// Badger is the system of record. A batch is committed there first, durably
+// and atomically (one key per version, see codec.go), exactly as before any
+// other structure existed. Reads never iterate Badger: they read the view's
+// history, a set of immutable columnar runs.
+//
+// A run holds the versions of one view whose seq lies in a range (lo, hi],
+// all of them, sorted by entity key and, per key, newest first in the rule's
+// order (event_time, available_at, seq descending). Its columns are the
+// key (distinct keys plus the index of each key's first version), event
+// time, available-at time, seq, flags, and one column per feature in Arrow's
+// memory layout: a validity bitmap and a value buffer, or offsets and data
+// for strings, bytes and float lists (run.go).
+//
+// A view's runs cover (0, watermark] without gaps or overlap:
+//
+//   - Each committed batch becomes a small in-memory run, added to the view's
+//     history after the Badger commit and before the batch's watermark is
+//     published, so a read at watermark W finds every version with seq <= W.
+//   - A background compactor merges in-memory runs, writes them to files under
+//     <data>/history/<view id>/ and merges files (compact.go). A file is
+//     written to a temporary name, fsynced, renamed and its directory fsynced;
+//     a run replaces the runs it merges in one atomic swap of the history's
+//     snapshot. Readers hold a snapshot, so a run is unmapped only after the
+//     last reader of it is done.
+//   - Files are memory-mapped and read in place. Each section carries a
+//     CRC-32C that is verified when the file is opened (runfile.go).
+//   - At open, the files that chain from seq 0 are used, leftovers of an
+//     interrupted merge are deleted, and the versions above the chain's end are
+//     read back from Badger into an in-memory run. A file that fails its
+//     checksum, or that claims versions Badger has not committed, is set aside
+//     and its range re-read from Badger: runs can always be rebuilt from the
+//     record, so a damaged run is a repair, never a wrong answer.
+//
+// Because versions are immutable and the runs of a view partition its
+// versions by seq, the read rule's winner over the whole history is the
+// greatest of the winners of each run: the rule is evaluated per run by
+// run.winner and combined by newer (rule.go). That is its only
+// implementation; online lookups, point-in-time joins (a sort-merge of the
+// sorted spine keys against each run), the naive-join count, exports and
+// statistics all read through it or through the same snapshot. A read pinned
+// to an older watermark filters on the stored seq, so a dataset re-read gives
+// the same output before, during and after compaction, and after a restart.
 package storage

@@ -21,6 +21,15 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheBytes is Badger's block cache size. Default 256 MiB.
 	CacheBytes int64
+	// FlushVersions is how many versions of a view may wait in memory before
+	// the compactor writes them to a run file. Default 1M.
+	FlushVersions int
+	// FlushIdle writes a view's in-memory versions to a run file once no
+	// batch of it has arrived for this long. Default 10 s.
+	FlushIdle time.Duration
+	// CompactInterval is how often the compactor looks at every view even
+	// without writes. Default 1 s.
+	CompactInterval time.Duration
 }
 
 // DefaultOptions returns the default options for a store in dir.
@@ -32,6 +41,10 @@ func DefaultOptions(dir string) Options {
 		Now:           time.Now,
 		Logger:        slog.Default(),
 		CacheBytes:    256 << 20,
+
+		FlushVersions:   1 << 20,
+		FlushIdle:       10 * time.Second,
+		CompactInterval: time.Second,
 	}
 }
 
@@ -49,3 +62,12 @@ func (o Options) WithLogger(l *slog.Logger) Options { o.Logger = l; return o }
 
 // WithCacheBytes sets Badger's block cache size (default 256 MiB).
 func (o Options) WithCacheBytes(n int64) Options { o.CacheBytes = n; return o }
+
+// WithFlushVersions sets FlushVersions (default 1M).
+func (o Options) WithFlushVersions(n int) Options { o.FlushVersions = n; return o }
+
+// WithFlushIdle sets FlushIdle (default 10 s).
+func (o Options) WithFlushIdle(d time.Duration) Options { o.FlushIdle = d; return o }
+
+// WithCompactInterval sets CompactInterval (default 1 s).
+func (o Options) WithCompactInterval(d time.Duration) Options { o.CompactInterval = d; return o }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Status is the outcome of the read rule for one entity key and time.
@@ -157,8 +156,8 @@ func (s *Store) Lookup(ctx context.Context, q Query) ([]Result, error) {
 // fn instead of collecting them: fn(part, i, r) is called once per key i,
 // with r valid only during the call. Keys are visited sorted, by up to
 // parallel goroutines over disjoint key ranges (part numbers them), so that
-// nearby versions are reached by scanning forward rather than by seeking;
-// fn is called concurrently for different parts.
+// each run is walked forward like one side of a sort-merge join; fn is
+// called concurrently for different parts.
 func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(part, i int, r *Result)) error {
 	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
 		return fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
@@ -177,6 +176,12 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	h := s.historyFor(q.Proj.View.ID)
+	if h == nil {
+		return fmt.Errorf("%w %q", ErrUnknownView, q.Proj.View.Name)
+	}
+	snap := h.acquire()
+	defer snap.release()
 	w := min(q.Watermark, s.clock.watermark())
 	order := q.Order
 	if order == nil {
@@ -184,29 +189,25 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 	} else if len(order) != len(q.Keys) {
 		return fmt.Errorf("%w: an order of %d keys for %d keys", ErrInvalid, len(order), len(q.Keys))
 	}
+	cols := snap.columns(q.Proj)
 	parallel = max(1, min(parallel, len(order)/1024+1))
 	errs := make(chan error, parallel)
 	for part := range parallel {
 		lo, hi := part*len(order)/parallel, (part+1)*len(order)/parallel
 		go func() {
-			errs <- s.db.View(func(txn *badger.Txn) error {
-				r := newReader(txn, q.Proj.View.ID)
-				defer r.close()
-				res := Result{Values: make([]Value, len(q.Proj.Features))}
-				for n, i := range order[lo:hi] {
-					if n&4095 == 4095 {
-						if err := ctx.Err(); err != nil {
-							return err
-						}
+			hints := make([]int, len(snap.runs))
+			res := Result{Values: make([]Value, len(q.Proj.Features))}
+			for n, i := range order[lo:hi] {
+				if n&4095 == 4095 {
+					if err := ctx.Err(); err != nil {
+						errs <- err
+						return
 					}
-					clear(res.Values)
-					if err := r.read(q.Proj, q.Keys[i], bound(int(i)), w, q.NaiveAvailable, &res); err != nil {
-						return err
-					}
-					fn(part, int(i), &res)
 				}
-				return nil
-			})
+				snap.read(q.Proj, cols, q.Keys[i], bound(int(i)), w, q.NaiveAvailable, hints, &res)
+				fn(part, int(i), &res)
+			}
+			errs <- nil
 		}()
 	}
 	var first error
@@ -218,131 +219,47 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 	return first
 }
 
-// reader evaluates the read rule over one view in one read transaction.
-// Successive reads should come in increasing key order: the iterator then
-// moves forward with Next and seeks only for long jumps.
-type reader struct {
-	it     *badger.Iterator
-	prefix []byte // view prefix; the entity key is appended per read
-	seek   []byte
-	// last is the previous seek target and floor the first key at or after
-	// it, when known; every key from floor up to the iterator's position
-	// has been visited in order.
-	last, floor []byte
-	known       bool
-	// steps is how many keys the reader now steps over before it seeks
-	// instead: it doubles when stepping reaches the target and halves when
-	// it does not, so sparse reads seek and dense reads scan.
-	steps int
+// columns returns, per run of s, the run's column of each projected feature
+// (nil where the run has none: versions written before the feature existed).
+func (s *snapshot) columns(p *Projection) [][]*column {
+	out := make([][]*column, len(s.runs))
+	for j, r := range s.runs {
+		out[j] = make([]*column, len(p.Features))
+		for i, f := range p.Features {
+			out[j][i] = r.colFor(f.ID)
+		}
+	}
+	return out
 }
 
-// maxSteps bounds reader.steps.
-const maxSteps = 32
-
-func newReader(txn *badger.Txn, viewID uint32) *reader {
-	prefix := viewPrefix(viewID)
-	return &reader{
-		it:     txn.NewIterator(badger.IteratorOptions{Prefix: prefix}),
-		prefix: prefix,
-		steps:  maxSteps,
+// read applies the rule to one key and fills res with the winner, its
+// status and its projected values.
+func (s *snapshot) read(p *Projection, cols [][]*column, key []byte, b Bounds, w uint64, naive int64, hints []int, res *Result) {
+	win, nv := s.winner(key, b, w, naive, hints)
+	*res = Result{Values: res.Values}
+	clear(res.Values)
+	if nv.run >= 0 {
+		res.NaiveSeq = s.runs[nv.run].seq[nv.row]
 	}
-}
-
-func (r *reader) close() { r.it.Close() }
-
-// moveTo positions the iterator on the first key >= target.
-func (r *reader) moveTo(target []byte) {
-	defer func() {
-		r.last = append(r.last[:0], target...)
-		r.known = r.it.Valid()
-		if r.known {
-			r.floor = r.it.Item().KeyCopy(r.floor[:0])
-		}
-	}()
-	if !r.known || !r.it.Valid() || bytes.Compare(target, r.last) < 0 {
-		r.it.Seek(target)
-		return
-	}
-	cur := r.it.Item().Key()
-	if bytes.Compare(target, r.floor) <= 0 {
-		// No key lies between the last target and floor.
-		if !bytes.Equal(cur, r.floor) {
-			r.it.Seek(target)
-		}
-		return
-	}
-	if bytes.Compare(target, cur) <= 0 {
-		r.it.Seek(target) // somewhere already passed
-		return
-	}
-	for range r.steps {
-		r.it.Next()
-		if !r.it.Valid() || bytes.Compare(r.it.Item().Key(), target) >= 0 {
-			r.steps = min(2*r.steps, maxSteps)
-			return
-		}
-	}
-	r.steps = max(r.steps/2, 1)
-	r.it.Seek(target)
-}
-
-// winner positions the iterator on the winner of the read rule for the
-// encoded entity key under bounds b and watermark w:
-//
-//	candidates: event_time <= b.Event, available_at <= b.Available, seq <= w
-//	winner:     the greatest (event_time, available_at, seq)
-//
-// Versions are stored newest first in exactly that order, so the winner is
-// the first candidate at or after the first key with event_time <= b.Event.
-// This is the only implementation of the rule. With naive > 0 it also
-// returns the seq of the winner under the availability bound naive, which
-// the scan meets first because naive >= b.Available.
-func (r *reader) winner(key []byte, b Bounds, w uint64, naive int64) (item *badger.Item, event, available int64, seq, naiveSeq uint64) {
-	r.seek = appendSeekSuffix(append(append(r.seek[:0], r.prefix...), key...), b.Event)
-	entity := r.seek[:len(r.prefix)+len(key)]
-	for r.moveTo(r.seek); r.it.ValidForPrefix(entity); r.it.Next() {
-		it := r.it.Item()
-		event, available, seq = versionSuffix(it.Key())
-		if seq > w {
-			continue
-		}
-		if naiveSeq == 0 && available <= naive {
-			naiveSeq = seq
-		}
-		if available <= b.Available {
-			return it, event, available, seq, naiveSeq
-		}
-	}
-	return nil, 0, 0, 0, naiveSeq
-}
-
-// read applies the rule and decodes the winner into res.
-func (r *reader) read(p *Projection, key []byte, b Bounds, w uint64, naive int64, res *Result) error {
-	item, event, available, seq, naiveSeq := r.winner(key, b, w, naive)
-	*res = Result{Values: res.Values, NaiveSeq: naiveSeq}
-	if item == nil {
+	if win.run < 0 {
 		res.Status = NotFound
-		return nil
+		return
 	}
-	res.EventTime, res.AvailableAt, res.Seq = event, available, seq
-	var flags byte
-	err := item.Value(func(v []byte) error {
-		var err error
-		flags, err = decodeVersion(v, p.pos, res.Values)
-		return err
-	})
-	if err != nil {
-		return err
-	}
+	r, i := s.runs[win.run], int(win.row)
+	res.EventTime, res.AvailableAt, res.Seq = r.event[i], r.avail[i], r.seq[i]
+	flags := r.flags[i]
 	res.Backfilled = flags&flagBackfilled != 0
 	switch {
 	case flags&flagDeleted != 0:
 		res.Status = NotFound
-	case p.View.TTL > 0 && b.Event-event > int64(p.View.TTL):
+	case p.View.TTL > 0 && b.Event-res.EventTime > int64(p.View.TTL):
 		res.Status = Stale
-		clear(res.Values)
 	default:
 		res.Status = Present
+		for j, c := range cols[win.run] {
+			if c != nil {
+				res.Values[j] = c.value(i)
+			}
+		}
 	}
-	return nil
 }

@@ -384,6 +384,11 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 	s.views[nv.Name] = &nv
 	s.lastViewID = max(s.lastViewID, nv.ID)
 	s.regMu.Unlock()
+	if !exists {
+		s.histMu.Lock()
+		s.hist[nv.ID] = newHistory(nv.ID, nil)
+		s.histMu.Unlock()
+	}
 	return &nv, true, nil
 }
 

@@ -3,8 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Window is a closed time interval [Start, End] in Unix nanoseconds.
@@ -37,42 +35,75 @@ func (s *Store) Scan(ctx context.Context, p *Projection, w Window, watermark uin
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	h := s.historyFor(p.View.ID)
+	if h == nil {
+		return fmt.Errorf("%w %q", ErrUnknownView, p.View.Name)
+	}
+	snap := h.acquire()
+	defer snap.release()
 	watermark = min(watermark, s.clock.watermark())
-	return s.db.View(func(txn *badger.Txn) error {
-		prefix := viewPrefix(p.View.ID)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		v := &Version{Values: make([]Value, len(p.Features))}
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n++; n&4095 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			item := it.Item()
-			k := item.Key()
-			event, available, seq := versionSuffix(k)
-			if event < w.Start || event > w.End || available < w.Start || available > w.End || seq > watermark {
-				continue
-			}
-			clear(v.Values)
-			var flags byte
-			err := item.Value(func(b []byte) error {
-				var err error
-				flags, err = decodeVersion(b, p.pos, v.Values)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			v.Key = k[len(prefix) : len(k)-versionSuffixLen]
-			v.EventTime, v.AvailableAt, v.Seq = event, available, seq
-			v.Deleted, v.Backfilled = flags&flagDeleted != 0, flags&flagBackfilled != 0
-			if err := fn(v); err != nil {
+	cols := snap.columns(p)
+	v := &Version{Values: make([]Value, len(p.Features))}
+	m := newMerger(snap.runs)
+	for n := 0; ; n++ {
+		if n&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		j, k, i, ok := m.next()
+		if !ok {
+			return nil
+		}
+		r := snap.runs[j]
+		event, avail, seq := r.event[i], r.avail[i], r.seq[i]
+		if event < w.Start || event > w.End || avail < w.Start || avail > w.End || seq > watermark {
+			continue
+		}
+		for f, c := range cols[j] {
+			v.Values[f] = Value{}
+			if c != nil {
+				v.Values[f] = c.value(i)
+			}
+		}
+		v.Key = r.key(k)
+		v.EventTime, v.AvailableAt, v.Seq = event, avail, seq
+		v.Deleted, v.Backfilled = r.flags[i]&flagDeleted != 0, r.flags[i]&flagBackfilled != 0
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+}
+
+// merger visits the versions of several runs of one view in run order: key
+// ascending, then (event, available, seq) descending.
+type merger struct {
+	runs     []*run
+	row, key []int
+}
+
+func newMerger(runs []*run) *merger {
+	return &merger{runs: runs, row: make([]int, len(runs)), key: make([]int, len(runs))}
+}
+
+// next returns the next version: its run, key index and row.
+func (m *merger) next() (j, k, i int, ok bool) {
+	best := -1
+	for j, r := range m.runs {
+		if m.row[j] == r.versions() {
+			continue
+		}
+		for int64(m.row[j]) >= r.start[m.key[j]+1] {
+			m.key[j]++
+		}
+		if best < 0 || runOrder(r, m.key[j], m.row[j], m.runs[best], m.key[best], m.row[best]) < 0 {
+			best = j
+		}
+	}
+	if best < 0 {
+		return 0, 0, 0, false
+	}
+	k, i = m.key[best], m.row[best]
+	m.row[best]++
+	return best, k, i, true
 }

@@ -33,6 +33,15 @@ type Store struct {
 	broken  error      // set when a failed write could not be undone; guarded by writeMu
 	clock   clock
 	closed  atomic.Bool
+
+	histMu sync.RWMutex
+	hist   map[uint32]*history // by view id
+
+	compactWake chan struct{} // nudges the compactor; buffered, never blocks
+	compactStop chan struct{}
+	compactDone chan struct{}
+	compactedMu sync.Mutex
+	compacted   chan struct{} // closed and replaced after each compaction round
 }
 
 // Open opens (or creates) the store in opts.Dir and finishes or undoes any
@@ -50,6 +59,15 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = def.CacheBytes
+	}
+	if opts.FlushVersions <= 0 {
+		opts.FlushVersions = def.FlushVersions
+	}
+	if opts.FlushIdle <= 0 {
+		opts.FlushIdle = def.FlushIdle
+	}
+	if opts.CompactInterval <= 0 {
+		opts.CompactInterval = def.CompactInterval
 	}
 	bopts := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(opts.SyncWrites).
@@ -71,6 +89,15 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.openHistories(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.compactWake = make(chan struct{}, 1)
+	s.compactStop = make(chan struct{})
+	s.compactDone = make(chan struct{})
+	s.compacted = make(chan struct{})
+	go s.compactLoop()
 	return s, nil
 }
 
@@ -79,9 +106,23 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	close(s.compactStop)
+	<-s.compactDone
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.histMu.Lock()
+	for _, h := range s.hist {
+		h.close()
+	}
+	s.histMu.Unlock()
 	return s.db.Close()
+}
+
+// historyFor returns the history of a view, or nil for an unknown view id.
+func (s *Store) historyFor(viewID uint32) *history {
+	s.histMu.RLock()
+	defer s.histMu.RUnlock()
+	return s.hist[viewID]
 }
 
 // Watermark returns the highest sequence number visible to reads.

@@ -98,139 +98,228 @@ func randValue(rng *rand.Rand, t Type) Value {
 	}
 }
 
+// oracleEntity is an entity key of the oracle tests.
+type oracleEntity struct {
+	vals []Value
+	enc  string
+}
+
+func oracleEntities(t *testing.T, view *View) []oracleEntity {
+	var ents []oracleEntity
+	for i := range 12 {
+		vals := []Value{Int64(int64(i % 5)), String(fmt.Sprintf("r%d", i/5))}
+		enc, err := view.EncodeKey(vals)
+		require.NoError(t, err)
+		ents = append(ents, oracleEntity{vals, string(enc)})
+	}
+	return ents
+}
+
+// writeRandomHistory writes n random batches (out-of-order and late event
+// times, equal event times, backfills, tombstones) and returns what the
+// oracle must know of them. after, when set, runs after each batch.
+func writeRandomHistory(t *testing.T, st *Store, clk *fakeClock, view *View, ents []oracleEntity, rng *rand.Rand, n int, after func(all []oracleVersion)) []oracleVersion {
+	ctx := context.Background()
+	var all []oracleVersion
+	for b := range n {
+		clk.Advance(time.Duration(rng.IntN(3)) * time.Second) // commit times may repeat
+		now := clk.Now().UnixNano()
+		backfill := rng.IntN(6) == 0
+		batch := Batch{View: view.Name, Backfill: backfill}
+		used := map[string]bool{}
+		for range 1 + rng.IntN(6) {
+			e := ents[rng.IntN(len(ents))]
+			// Event times cluster on whole seconds, so ties are common;
+			// some are far in the past (late data).
+			ev := now - int64(rng.IntN(120))*int64(time.Second)
+			if used[e.enc+fmt.Sprint(ev)] {
+				continue
+			}
+			used[e.enc+fmt.Sprint(ev)] = true
+			row := Row{Key: e.vals, EventTime: ev}
+			if rng.IntN(10) == 0 {
+				row.Delete = true
+			} else {
+				for _, f := range view.Features {
+					row.Values = append(row.Values, randValue(rng, f.Type))
+				}
+			}
+			if backfill {
+				row.AvailableAt = ev + int64(rng.IntN(int(now-ev)+1))
+			}
+			batch.Rows = append(batch.Rows, row)
+		}
+		batch.ID = fmt.Sprintf("b%d-%d", b, now)
+		res, err := st.Write(ctx, batch)
+		require.NoError(t, err)
+		require.Equal(t, res.LastSeq-res.FirstSeq+1, uint64(len(batch.Rows)))
+		for i, r := range batch.Rows {
+			av := res.CommitTime
+			if backfill {
+				av = r.AvailableAt
+			}
+			enc, _ := view.EncodeKey(r.Key)
+			all = append(all, oracleVersion{key: string(enc), event: r.EventTime, available: av,
+				seq: res.FirstSeq + uint64(i), deleted: r.Delete, backfill: backfill, values: r.Values})
+		}
+		if after != nil {
+			after(all)
+		}
+	}
+	return all
+}
+
+// checkOracle reads random keys at random times and watermarks, batched and
+// one at a time, and compares every result with the oracle's. Times range
+// over [base, end] and a little beyond.
+func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all []oracleVersion, base, end int64, rng *rand.Rand, rounds, singles int) {
+	t.Helper()
+	ctx := context.Background()
+	ttl := view.TTL
+	proj, err := view.Project()
+	require.NoError(t, err)
+	top := all[len(all)-1].seq
+	// Batched: many keys and times at once, visited sorted by two
+	// goroutines, so the runs are walked forward between neighbours.
+	for round := range rounds {
+		n := 50 + rng.IntN(2000)
+		keys := make([][]byte, n)
+		bounds := make([]Bounds, n)
+		for i := range keys {
+			keys[i] = []byte(ents[rng.IntN(len(ents))].enc)
+			bounds[i] = At(base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second)))
+			if i%3 == 0 {
+				v := all[rng.IntN(len(all))]
+				bounds[i] = At(v.available)
+			}
+		}
+		w := top - uint64(round%3)
+		seen := make([]bool, n)
+		err := st.LookupEach(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute)}, 2, func(_, i int, g *Result) {
+			want, _ := oracleRead(all, string(keys[i]), bounds[i].Event, bounds[i].Available, w, ttl)
+			wantNaive, _ := oracleRead(all, string(keys[i]), bounds[i].Event, end+int64(time.Minute), w, ttl)
+			if seen[i] || want.Status != g.Status || want.Seq != g.Seq || wantNaive.Seq != g.NaiveSeq || want.EventTime != g.EventTime {
+				t.Errorf("batched read %d (seen %v): want %+v (naive %d), got %+v", i, seen[i], want, wantNaive.Seq, *g)
+			}
+			for j := range want.Values {
+				if !want.Values[j].Equal(g.Values[j]) {
+					t.Errorf("batched read %d feature %d: want %v got %v", i, j, want.Values[j], g.Values[j])
+				}
+			}
+			seen[i] = true
+		})
+		require.NoError(t, err)
+		require.NotContains(t, seen, false)
+	}
+	for q := range singles {
+		e := ents[rng.IntN(len(ents))]
+		at := base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second))
+		if q%4 == 0 { // on a version boundary exactly
+			v := all[rng.IntN(len(all))]
+			at = []int64{v.event, v.available}[rng.IntN(2)]
+		}
+		w := top
+		if q%3 == 0 {
+			w = uint64(rng.Int64N(int64(top) + 1))
+		}
+		naive := at + rng.Int64N(int64(time.Minute))
+		got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{[]byte(e.enc)}, Bounds: []Bounds{At(at)}, Watermark: w, NaiveAvailable: naive})
+		require.NoError(t, err)
+		want, _ := oracleRead(all, e.enc, at, at, w, ttl)
+		wantNaive, _ := oracleRead(all, e.enc, at, naive, w, ttl)
+		g := got[0]
+		require.Equal(t, wantNaive.Seq, g.NaiveSeq, "naive winner")
+		require.Equal(t, want.Status, g.Status, "key %v at %d w %d", e.vals, at, w)
+		require.Equal(t, want.EventTime, g.EventTime)
+		require.Equal(t, want.AvailableAt, g.AvailableAt)
+		require.Equal(t, want.Seq, g.Seq)
+		if want.Status == Present {
+			require.Equal(t, want.Backfilled, g.Backfilled)
+			for j := range want.Values {
+				require.True(t, want.Values[j].Equal(g.Values[j]), "feature %d: want %v got %v", j, want.Values[j], g.Values[j])
+			}
+		}
+	}
+}
+
 // TestReadRuleMatchesOracle writes random histories (out-of-order and late
 // event times, equal event times, backfills, tombstones, ttl) and checks
-// every read against the oracle at random times and watermarks.
+// every read against the oracle at random times and watermarks: with every
+// version in in-memory runs, after compaction into run files, and after a
+// restart.
 func TestReadRuleMatchesOracle(t *testing.T) {
 	for _, ttl := range []time.Duration{0, 30 * time.Second} {
 		t.Run(fmt.Sprintf("ttl=%s", ttl), func(t *testing.T) {
-			runStoreTest(t, func(st *Store, clk *fakeClock) {
-				ctx := context.Background()
-				rng := rand.New(rand.NewPCG(1, uint64(ttl)))
-				view := defineUser(t, st, ttl)
-				base := clk.Now().UnixNano()
-				type entity struct {
-					vals []Value
-					enc  string
-				}
-				var ents []entity
-				for i := range 12 {
-					vals := []Value{Int64(int64(i % 5)), String(fmt.Sprintf("r%d", i/5))}
-					enc, err := view.EncodeKey(vals)
-					require.NoError(t, err)
-					ents = append(ents, entity{vals, string(enc)})
-				}
-				var all []oracleVersion
-				for b := range 150 {
-					clk.Advance(time.Duration(rng.IntN(3)) * time.Second) // commit times may repeat
-					now := clk.Now().UnixNano()
-					backfill := rng.IntN(6) == 0
-					batch := Batch{View: "stats", Backfill: backfill}
-					used := map[string]bool{}
-					for range 1 + rng.IntN(6) {
-						e := ents[rng.IntN(len(ents))]
-						// Event times cluster on whole seconds, so ties are common;
-						// some are far in the past (late data).
-						ev := now - int64(rng.IntN(120))*int64(time.Second)
-						if used[e.enc+fmt.Sprint(ev)] {
-							continue
-						}
-						used[e.enc+fmt.Sprint(ev)] = true
-						row := Row{Key: e.vals, EventTime: ev}
-						if rng.IntN(10) == 0 {
-							row.Delete = true
-						} else {
-							for _, f := range view.Features {
-								row.Values = append(row.Values, randValue(rng, f.Type))
-							}
-						}
-						if backfill {
-							row.AvailableAt = ev + int64(rng.IntN(int(now-ev)+1))
-						}
-						batch.Rows = append(batch.Rows, row)
-					}
-					batch.ID = fmt.Sprintf("b%d", b)
-					res, err := st.Write(ctx, batch)
-					require.NoError(t, err)
-					require.Equal(t, res.LastSeq-res.FirstSeq+1, uint64(len(batch.Rows)))
-					for i, r := range batch.Rows {
-						av := res.CommitTime
-						if backfill {
-							av = r.AvailableAt
-						}
-						enc, _ := view.EncodeKey(r.Key)
-						all = append(all, oracleVersion{key: string(enc), event: r.EventTime, available: av,
-							seq: res.FirstSeq + uint64(i), deleted: r.Delete, backfill: backfill, values: r.Values})
-					}
-				}
-				proj, err := view.Project()
-				require.NoError(t, err)
-				top := st.Watermark()
-				end := clk.Now().UnixNano()
-				// Batched: many keys and times at once, visited sorted by two
-				// goroutines, so the reader steps forward between neighbours.
-				for round := range 20 {
-					n := 50 + rng.IntN(2000)
-					keys := make([][]byte, n)
-					bounds := make([]Bounds, n)
-					for i := range keys {
-						keys[i] = []byte(ents[rng.IntN(len(ents))].enc)
-						bounds[i] = At(base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second)))
-						if i%3 == 0 {
-							v := all[rng.IntN(len(all))]
-							bounds[i] = At(v.available)
-						}
-					}
-					w := top - uint64(round%3)
-					seen := make([]bool, n)
-					err := st.LookupEach(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute)}, 2, func(_, i int, g *Result) {
-						want, _ := oracleRead(all, string(keys[i]), bounds[i].Event, bounds[i].Available, w, ttl)
-						wantNaive, _ := oracleRead(all, string(keys[i]), bounds[i].Event, end+int64(time.Minute), w, ttl)
-						if seen[i] || want.Status != g.Status || want.Seq != g.Seq || wantNaive.Seq != g.NaiveSeq || want.EventTime != g.EventTime {
-							t.Errorf("batched read %d (seen %v): want %+v (naive %d), got %+v", i, seen[i], want, wantNaive.Seq, *g)
-						}
-						for j := range want.Values {
-							if !want.Values[j].Equal(g.Values[j]) {
-								t.Errorf("batched read %d feature %d: want %v got %v", i, j, want.Values[j], g.Values[j])
-							}
-						}
-						seen[i] = true
-					})
-					require.NoError(t, err)
-					require.NotContains(t, seen, false)
-				}
-				for q := range 3000 {
-					e := ents[rng.IntN(len(ents))]
-					at := base - int64(10*time.Second) + rng.Int64N(end-base+int64(20*time.Second))
-					if q%4 == 0 { // on a version boundary exactly
-						v := all[rng.IntN(len(all))]
-						at = []int64{v.event, v.available}[rng.IntN(2)]
-					}
-					w := top
-					if q%3 == 0 {
-						w = uint64(rng.Int64N(int64(top) + 1))
-					}
-					naive := at + rng.Int64N(int64(time.Minute))
-					got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{[]byte(e.enc)}, Bounds: []Bounds{At(at)}, Watermark: w, NaiveAvailable: naive})
-					require.NoError(t, err)
-					want, _ := oracleRead(all, e.enc, at, at, w, ttl)
-					wantNaive, _ := oracleRead(all, e.enc, at, naive, w, ttl)
-					g := got[0]
-					require.Equal(t, wantNaive.Seq, g.NaiveSeq, "naive winner")
-					require.Equal(t, want.Status, g.Status, "key %v at %d w %d", e.vals, at, w)
-					require.Equal(t, want.EventTime, g.EventTime)
-					require.Equal(t, want.AvailableAt, g.AvailableAt)
-					require.Equal(t, want.Seq, g.Seq)
-					if want.Status == Present {
-						require.Equal(t, want.Backfilled, g.Backfilled)
-						for j := range want.Values {
-							require.True(t, want.Values[j].Equal(g.Values[j]), "feature %d: want %v got %v", j, want.Values[j], g.Values[j])
-						}
-					}
-				}
-			})
+			dir := t.TempDir()
+			clk := &fakeClock{}
+			clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+			// Compaction only when asked, so each stage is what it says.
+			opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+			st, err := Open(opts)
+			require.NoError(t, err)
+			rng := rand.New(rand.NewPCG(1, uint64(ttl)))
+			view := defineUser(t, st, ttl)
+			ents := oracleEntities(t, view)
+			base := clk.Now().UnixNano()
+			all := writeRandomHistory(t, st, clk, view, ents, rng, 150, nil)
+			end := clk.Now().UnixNano()
+
+			require.Zero(t, st.HistoryStatus()[0].FileRuns)
+			checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
+
+			require.NoError(t, st.Compact())
+			hs := st.HistoryStatus()[0]
+			require.Equal(t, 1, hs.FileRuns, "one file after a full compaction")
+			require.Zero(t, hs.TailVersions)
+			checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
+
+			// More writes: a file and an in-memory tail together.
+			all = append(all, writeRandomHistory(t, st, clk, view, ents, rng, 40, nil)...)
+			end = clk.Now().UnixNano()
+			checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
+
+			// Restart: the file is mapped again, the tail re-read from Badger.
+			require.NoError(t, st.Close())
+			st, err = Open(opts)
+			require.NoError(t, err)
+			defer func() { require.NoError(t, st.Close()) }()
+			hs = st.HistoryStatus()[0]
+			require.Equal(t, 1, hs.FileRuns)
+			require.NotZero(t, hs.TailVersions, "the versions written after the compaction come back from Badger")
+			view, err = st.View(view.Name)
+			require.NoError(t, err)
+			checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
 		})
 	}
+}
+
+// TestReadRuleWhileCompacting checks reads against the oracle while
+// batches arrive and the compactor, set to flush and merge constantly,
+// rewrites the runs under them.
+func TestReadRuleWhileCompacting(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	opts := DefaultOptions(t.TempDir()).WithNow(clk.Now).WithSyncWrites(false).
+		WithCompactInterval(time.Millisecond).WithFlushVersions(16).WithFlushIdle(time.Hour)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	rng := rand.New(rand.NewPCG(7, 7))
+	view := defineUser(t, st, 0)
+	ents := oracleEntities(t, view)
+	base := clk.Now().UnixNano()
+	checks := rand.New(rand.NewPCG(8, 8))
+	all := writeRandomHistory(t, st, clk, view, ents, rng, 300, func(all []oracleVersion) {
+		if len(all)%5 == 0 {
+			checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano(), checks, 1, 30)
+		}
+	})
+	require.NoError(t, st.Compact())
+	hs := st.HistoryStatus()[0]
+	require.Zero(t, hs.TailVersions)
+	require.EqualValues(t, len(all), hs.FileVersions)
+	require.Less(t, hs.FileRuns, 8, "file runs are merged as they accumulate")
+	checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano(), checks, 10, 1000)
 }
 
 // TestLateDataInvisibleBeforeArrival is the leakage case itself: a value

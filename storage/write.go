@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -78,9 +80,11 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	h := s.historyFor(view.ID)
+	if err := s.waitForCompaction(ctx, h); err != nil {
 		return WriteResult{}, err
 	}
+	order := batchOrder(rows)
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.closed.Load() {
@@ -105,12 +109,85 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	commit := s.clock.begin()
 	first := s.clock.watermark() + 1
 	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
+	r, err := batchRun(view, rows, order, res)
+	if err != nil {
+		s.clock.end(0, false)
+		return WriteResult{}, err
+	}
 	if err := s.commit(view.ID, b.ID, rows, res); err != nil {
 		s.clock.end(0, false)
 		return WriteResult{}, err
 	}
+	// The batch joins the view's history before its watermark is published,
+	// so a read at that watermark finds it.
+	h.add(r, s.opts.Now())
 	s.clock.end(res.LastSeq, true)
+	select {
+	case s.compactWake <- struct{}{}:
+	default:
+	}
 	return res, nil
+}
+
+// batchOrder returns the indices of rows in run order: entity key
+// ascending, then event time descending (a batch has one version per key
+// and event time, so that order is total).
+func batchOrder(rows []encodedRow) []int32 {
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := bytes.Compare(rows[a].key, rows[b].key); c != 0 {
+			return c
+		}
+		return cmpDesc(rows[a].event, rows[b].event)
+	})
+	return order
+}
+
+// batchRun builds the heap run of a committed batch.
+func batchRun(view *View, rows []encodedRow, order []int32, res WriteResult) (*run, error) {
+	b := newRunBuilder(view.Features, len(rows))
+	vals := make([]Value, len(b.r.cols))
+	for _, i := range order {
+		r := &rows[i]
+		avail := res.CommitTime
+		if r.available != 0 {
+			avail = r.available
+		}
+		clear(vals)
+		flags, err := decodeVersion(r.value, b.pos, vals)
+		if err != nil {
+			return nil, err
+		}
+		b.add(r.key[viewPrefixLen:], r.event, avail, res.FirstSeq+uint64(i), flags, vals)
+	}
+	return b.finish(res.FirstSeq-1, res.LastSeq), nil
+}
+
+// maxTailFactor bounds a view's in-memory versions at this many times
+// FlushVersions: past it, writes wait for the compactor.
+const maxTailFactor = 4
+
+// waitForCompaction holds a write back while the view's in-memory tail is
+// over its bound, so memory stays bounded when writes outrun compaction.
+func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
+	for h.status("").TailVersions > int64(maxTailFactor*s.opts.FlushVersions) {
+		s.compactedMu.Lock()
+		done := s.compacted
+		s.compactedMu.Unlock()
+		select {
+		case s.compactWake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // commit writes the rows in one transaction if they fit, else in several
@@ -120,7 +197,7 @@ func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res Wri
 	defer txn.Discard()
 	err := s.setRows(&txn, rows, res, false)
 	if err == nil {
-		if err = s.finish(txn, batchID, res); err == nil {
+		if err = s.finish(txn, viewID, batchID, res); err == nil {
 			return txn.Commit()
 		}
 	}
@@ -134,7 +211,7 @@ func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res Wri
 	if err := s.putPending(p); err != nil {
 		return err
 	}
-	if err := s.commitChunked(batchID, rows, res); err != nil {
+	if err := s.commitChunked(viewID, batchID, rows, res); err != nil {
 		// Undo what was written so the sequence numbers can be reused.
 		if uerr := s.undoPending(p); uerr != nil {
 			s.broken = fmt.Errorf("storage: a failed batch could not be undone (%v); restart to recover: %w", uerr, err)
@@ -170,19 +247,19 @@ func (s *Store) setRows(tp **badger.Txn, rows []encodedRow, res WriteResult, flu
 
 // commitChunked writes rows over as many transactions as needed, then
 // publishes the batch and drops its pending record in the last one.
-func (s *Store) commitChunked(batchID string, rows []encodedRow, res WriteResult) error {
+func (s *Store) commitChunked(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	if err := s.setRows(&txn, rows, res, true); err != nil {
 		return err
 	}
-	err := s.finish(txn, batchID, res)
+	err := s.finish(txn, viewID, batchID, res)
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		if err := txn.Commit(); err != nil {
 			return err
 		}
 		txn = s.db.NewTransaction(true)
-		err = s.finish(txn, batchID, res)
+		err = s.finish(txn, viewID, batchID, res)
 	}
 	if err != nil {
 		return err
@@ -194,8 +271,11 @@ func (s *Store) commitChunked(batchID string, rows []encodedRow, res WriteResult
 }
 
 // finish adds the records that publish a batch to its last transaction.
-func (s *Store) finish(txn *badger.Txn, batchID string, res WriteResult) error {
+func (s *Store) finish(txn *badger.Txn, viewID uint32, batchID string, res WriteResult) error {
 	if err := txn.Set(metaSeq, uintBytes(res.LastSeq)); err != nil {
+		return err
+	}
+	if err := txn.Set(viewSeqKey(viewID), uintBytes(res.LastSeq)); err != nil {
 		return err
 	}
 	if err := txn.Set(metaClock, uintBytes(uint64(res.CommitTime))); err != nil {
@@ -217,6 +297,28 @@ func (s *Store) putPending(p pendingBatch) error {
 		return err
 	}
 	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey(p.FirstSeq), b) })
+}
+
+// viewSeqKey holds the last seq written to a view, so that opening the store
+// knows whether Badger holds versions newer than the view's run files.
+func viewSeqKey(viewID uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte("m/vseq/"), viewID)
+}
+
+// viewLastSeq returns the last seq written to a view, if recorded.
+func (s *Store) viewLastSeq(viewID uint32) (seq uint64, known bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(viewSeqKey(viewID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		known = true
+		seq, err = getUint(txn, viewSeqKey(viewID))
+		return err
+	})
+	return seq, known, err
 }
 
 func batchKey(id string) []byte { return append([]byte{prefixBatch, '/'}, id...) }

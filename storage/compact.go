@@ -1,0 +1,374 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// historyDir is where the run files of a view live.
+func (s *Store) historyDir(viewID uint32) string {
+	return filepath.Join(s.opts.Dir, "history", strconv.FormatUint(uint64(viewID), 10))
+}
+
+// mergeRuns merges runs of one view, which cover consecutive seq ranges,
+// into one heap run with a column for every feature of feats.
+func mergeRuns(feats []Feature, runs []*run) *run {
+	total := 0
+	for _, r := range runs {
+		total += r.versions()
+	}
+	b := newRunBuilder(feats, total)
+	// src[j][i] is run j's column for the builder's column i, or nil.
+	src := make([][]*column, len(runs))
+	for j, r := range runs {
+		src[j] = make([]*column, len(b.r.cols))
+		for i, c := range b.r.cols {
+			src[j][i] = r.colFor(c.id)
+		}
+	}
+	vals := make([]Value, len(b.r.cols))
+	m := newMerger(runs)
+	for {
+		j, k, i, ok := m.next()
+		if !ok {
+			break
+		}
+		r := runs[j]
+		for c, col := range src[j] {
+			vals[c] = Value{}
+			if col != nil {
+				vals[c] = col.value(i)
+			}
+		}
+		b.add(r.key(k), r.event[i], r.avail[i], r.seq[i], r.flags[i], vals)
+	}
+	return b.finish(runs[0].lo, runs[len(runs)-1].hi)
+}
+
+// runOrder compares row i (of key k) of a with row j (of key l) of b in run
+// order: key ascending, then (event, available, seq) descending.
+func runOrder(a *run, k, i int, b *run, l, j int) int {
+	if c := bytes.Compare(a.key(k), b.key(l)); c != 0 {
+		return c
+	}
+	switch {
+	case a.event[i] != b.event[j]:
+		return cmpDesc(a.event[i], b.event[j])
+	case a.avail[i] != b.avail[j]:
+		return cmpDesc(a.avail[i], b.avail[j])
+	}
+	return cmpDesc(int64(a.seq[i]), int64(b.seq[j]))
+}
+
+func cmpDesc(x, y int64) int {
+	switch {
+	case x > y:
+		return -1
+	case x < y:
+		return 1
+	}
+	return 0
+}
+
+// openHistories builds the history of every view: the run files that chain
+// from seq 0, then what Badger holds above the chain's end.
+func (s *Store) openHistories() error {
+	s.hist = map[uint32]*history{}
+	for _, v := range s.views {
+		runs, end := s.loadRunFiles(v)
+		tail, err := s.readTail(v, end)
+		if err != nil {
+			for _, r := range runs {
+				r.file.close()
+			}
+			return err
+		}
+		if tail != nil {
+			runs = append(runs, tail)
+		}
+		s.hist[v.ID] = newHistory(v.ID, runs)
+	}
+	return nil
+}
+
+// loadRunFiles opens the run files of v that chain from seq 0 and returns
+// them with the seq the chain ends at. Files outside the chain (left by an
+// interrupted compaction) are deleted; a damaged file, or one claiming
+// versions Badger has not committed, is renamed aside and its range is left
+// to be read from Badger.
+func (s *Store) loadRunFiles(v *View) ([]*run, uint64) {
+	dir := s.historyDir(v.ID)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			s.opts.Logger.Error("cannot list run files; reading the view from the record", "view", v.Name, "err", err)
+		}
+		return nil, 0
+	}
+	type cand struct {
+		name   string
+		lo, hi uint64
+	}
+	var cands []cand
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		if lo, hi, ok := parseRunFileName(name); ok {
+			cands = append(cands, cand{name, lo, hi})
+		}
+	}
+	// For each start, the longest run first.
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.lo != b.lo {
+			return cmpDesc(int64(b.lo), int64(a.lo))
+		}
+		return cmpDesc(int64(a.hi), int64(b.hi))
+	})
+	committed := s.clock.committed
+	var runs []*run
+	used := map[string]bool{}
+	end := uint64(0)
+	for _, c := range cands {
+		if c.lo != end {
+			continue
+		}
+		path := filepath.Join(dir, c.name)
+		if c.hi > committed {
+			s.opts.Logger.Warn("run file holds versions above the committed watermark; reading them from the record instead",
+				"view", v.Name, "file", path, "watermark", committed)
+			continue
+		}
+		r, err := openRunFile(path, v.ID)
+		if err != nil {
+			s.opts.Logger.Error("damaged run file set aside; its versions are read from the record", "view", v.Name, "err", err)
+			os.Rename(path, path+".corrupt")
+			continue
+		}
+		if r.lo != c.lo || r.hi != c.hi {
+			r.file.close()
+			s.opts.Logger.Error("run file's name and footer disagree; set aside", "view", v.Name, "file", path)
+			os.Rename(path, path+".corrupt")
+			continue
+		}
+		runs = append(runs, r)
+		used[c.name] = true
+		end = c.hi
+	}
+	for _, c := range cands {
+		if !used[c.name] {
+			os.Remove(filepath.Join(dir, c.name))
+		}
+	}
+	return runs, end
+}
+
+// readTail reads the versions of v with seq above after from Badger into a
+// heap run, or returns nil when there are none.
+func (s *Store) readTail(v *View, after uint64) (*run, error) {
+	committed := s.clock.committed
+	last, known, err := s.viewLastSeq(v.ID)
+	if err != nil {
+		return nil, err
+	}
+	if after >= committed || (known && last <= after) {
+		return nil, nil
+	}
+	b := newRunBuilder(v.Features, 0)
+	vals := make([]Value, len(b.r.cols))
+	prefix := viewPrefix(v.ID)
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			event, avail, seq := versionSuffix(k)
+			if seq <= after || seq > committed {
+				continue
+			}
+			clear(vals)
+			var flags byte
+			err := item.Value(func(val []byte) error {
+				var err error
+				flags, err = decodeVersion(val, b.pos, vals)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("view %q: %w", v.Name, err)
+			}
+			b.add(k[len(prefix):len(k)-versionSuffixLen], event, avail, seq, flags, vals)
+		}
+		return nil
+	})
+	if err != nil || b.r.versions() == 0 {
+		return nil, err
+	}
+	return b.finish(after, committed), nil
+}
+
+// compactLoop runs compactions until stop is closed: after writes (wake),
+// and every CompactInterval.
+func (s *Store) compactLoop() {
+	defer close(s.compactDone)
+	tick := time.NewTicker(s.opts.CompactInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.compactStop:
+			return
+		case <-s.compactWake:
+		case <-tick.C:
+		}
+		s.compactAll(false)
+	}
+}
+
+// compactAll compacts every view; with flush, every tail is persisted.
+func (s *Store) compactAll(flush bool) {
+	s.regMu.RLock()
+	views := make([]*View, 0, len(s.views))
+	for _, v := range s.views {
+		views = append(views, v)
+	}
+	s.regMu.RUnlock()
+	for _, v := range views {
+		if err := s.compactView(v, flush); err != nil {
+			s.opts.Logger.Error("compaction failed; the view's runs are unchanged", "view", v.Name, "err", err)
+		}
+	}
+	s.compactedMu.Lock()
+	close(s.compacted)
+	s.compacted = make(chan struct{})
+	s.compactedMu.Unlock()
+}
+
+// compactView applies the compaction policy to one view:
+//
+//   - the in-memory tail is written to a file once it holds FlushVersions
+//     versions, once no batch has arrived for FlushIdle, or with flush;
+//   - otherwise more than maxTailRuns in-memory runs are merged into one;
+//   - file runs are merged, newest first, while the newer of the last two
+//     holds at least a quarter as many versions as the older, so a view
+//     keeps about log4(versions) files.
+func (s *Store) compactView(v *View, flush bool) error {
+	h := s.historyFor(v.ID)
+	if h == nil {
+		return nil
+	}
+	h.compactMu.Lock()
+	defer h.compactMu.Unlock()
+	snap := h.acquire()
+	defer snap.release()
+	var files, tail []*run
+	for _, r := range snap.runs {
+		if r.file != nil {
+			files = append(files, r)
+		} else {
+			tail = append(tail, r)
+		}
+	}
+	tailVersions := 0
+	for _, r := range tail {
+		tailVersions += r.versions()
+	}
+	idle := time.Duration(s.opts.Now().UnixNano()-h.lastWrite.Load()) >= s.opts.FlushIdle
+	changed := false
+	switch {
+	case len(tail) > 0 && (flush || idle || tailVersions >= s.opts.FlushVersions):
+		fr, err := s.persist(v, tail)
+		if err != nil {
+			return err
+		}
+		h.swap(tail, fr)
+		files = append(files, fr)
+		changed = true
+	case len(tail) > maxTailRuns:
+		h.swap(tail, mergeRuns(v.Features, tail))
+		changed = true
+	}
+	for n := len(files); n >= 2 && files[n-1].versions()*4 >= files[n-2].versions(); n = len(files) {
+		fr, err := s.persist(v, files[n-2:])
+		if err != nil {
+			return err
+		}
+		h.swap(files[n-2:], fr)
+		for _, old := range files[n-2:] {
+			os.Remove(old.file.path)
+		}
+		files = append(files[:n-2], fr)
+		changed = true
+	}
+	if changed {
+		h.lastCompaction.Store(s.opts.Now().UnixNano())
+	}
+	return nil
+}
+
+// maxTailRuns is how many in-memory runs a view keeps before merging them.
+const maxTailRuns = 8
+
+// persist merges runs into a run file and returns it, mapped.
+func (s *Store) persist(v *View, runs []*run) (*run, error) {
+	merged := runs[0]
+	if len(runs) > 1 || merged.file != nil {
+		merged = mergeRuns(v.Features, runs)
+	}
+	path, err := writeRunFile(s.historyDir(v.ID), v.ID, merged)
+	if err != nil {
+		return nil, fmt.Errorf("write run file: %w", err)
+	}
+	r, err := openRunFile(path, v.ID)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return r, nil
+}
+
+// swap replaces old, a consecutive stretch of the current snapshot's runs,
+// with r. Only the view's compaction changes runs other than appending, so
+// old is still there.
+func (h *history) swap(old []*run, r *run) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur := h.snap.runs
+	i := slices.Index(cur, old[0])
+	if i < 0 || i+len(old) > len(cur) || !slices.Equal(cur[i:i+len(old)], old) {
+		panic("storage: compaction lost track of the runs it merged")
+	}
+	next := slices.Concat(cur[:i], []*run{r}, cur[i+len(old):])
+	h.replace(next)
+}
+
+// HistoryStatus reports the columnar history of every view, by name.
+func (s *Store) HistoryStatus() []HistoryStatus {
+	var out []HistoryStatus
+	for _, v := range s.Views() {
+		if h := s.historyFor(v.ID); h != nil {
+			out = append(out, h.status(v.Name))
+		}
+	}
+	return out
+}
+
+// Compact persists every view's in-memory runs and merges run files now,
+// as the background compactor would; it returns when done.
+func (s *Store) Compact() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.compactAll(true)
+	return nil
+}

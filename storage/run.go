@@ -1,0 +1,248 @@
+package storage
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"sync/atomic"
+)
+
+// run is an immutable columnar set of versions of one view: every version
+// with seq in (lo, hi], sorted by entity key and per key newest first in the
+// read rule's order. Its slices live on the heap or in a memory-mapped file.
+type run struct {
+	lo, hi uint64
+
+	// Distinct entity keys, ascending: key k is keyData[keyOff[k]:keyOff[k+1]],
+	// keyHead[k] its first 8 bytes as a big-endian integer (zero padded), and
+	// its versions are start[k] to start[k+1].
+	keyOff  []int64
+	keyData []byte
+	keyHead []uint64
+	start   []int64
+
+	// One element per version.
+	event []int64
+	avail []int64
+	seq   []uint64
+	flags []uint8
+
+	cols []column // ordered by feature id
+
+	file *runFile // nil for a heap run
+	refs atomic.Int32
+}
+
+// column holds one feature's values in Arrow's memory layout.
+type column struct {
+	id  uint32
+	typ Type
+	// valid has bit i set (least significant bit first) when row i has a value.
+	valid []byte
+	i64   []int64   // int64
+	f64   []float64 // double
+	f32   []float32 // float; the items of float lists
+	u8    []uint8   // bool, 0 or 1
+	off   []int64   // string, bytes, float list: row i is off[i]:off[i+1]
+	data  []byte    // string, bytes
+}
+
+func (r *run) versions() int { return len(r.event) }
+func (r *run) keys() int     { return len(r.keyHead) }
+
+func (r *run) key(k int) []byte { return r.keyData[r.keyOff[k]:r.keyOff[k+1]] }
+
+// keyHead returns the first 8 bytes of key as a big-endian integer.
+func keyHead(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// compareKey compares key k of r with key (whose head is head).
+func (r *run) compareKey(k int, key []byte, head uint64) int {
+	if h := r.keyHead[k]; h != head {
+		return cmp.Compare(h, head)
+	}
+	return bytes.Compare(r.key(k), key)
+}
+
+// find returns the index of the first key >= key, searching forward from
+// hint when the keys before hint are all smaller (as when keys are visited
+// in ascending order), else over the whole run.
+func (r *run) find(key []byte, head uint64, hint int) int {
+	n := r.keys()
+	lo := 0
+	if hint > 0 && hint <= n && r.compareKey(hint-1, key, head) < 0 {
+		// Gallop forward from hint: the answer is near when keys are dense.
+		lo = hint
+		step := 1
+		for lo+step <= n && r.compareKey(lo+step-1, key, head) < 0 {
+			lo += step
+			step <<= 1
+		}
+		n = min(n, lo+step)
+	}
+	for lo < n {
+		m := int(uint(lo+n) >> 1)
+		if r.compareKey(m, key, head) < 0 {
+			lo = m + 1
+		} else {
+			n = m
+		}
+	}
+	return lo
+}
+
+// colFor returns r's column of feature id, or nil.
+func (r *run) colFor(id uint32) *column {
+	lo, hi := 0, len(r.cols)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch c := &r.cols[m]; {
+		case c.id == id:
+			return c
+		case c.id < id:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return nil
+}
+
+func (c *column) isValid(i int) bool { return c.valid[i>>3]&(1<<(i&7)) != 0 }
+
+// value returns row i of the column; float lists are copied.
+func (c *column) value(i int) Value {
+	if !c.isValid(i) {
+		return Value{}
+	}
+	switch c.typ {
+	case TypeInt64:
+		return Int64(c.i64[i])
+	case TypeFloat64:
+		return Float64(c.f64[i])
+	case TypeFloat32:
+		return Float32(c.f32[i])
+	case TypeBool:
+		return Bool(c.u8[i] != 0)
+	case TypeString, TypeBytes:
+		return Value{Type: c.typ, Str: string(c.data[c.off[i]:c.off[i+1]])}
+	case TypeFloatList:
+		return FloatList(append([]float32(nil), c.f32[c.off[i]:c.off[i+1]]...))
+	}
+	return Value{}
+}
+
+// runBuilder appends versions, in run order, to a new heap run.
+type runBuilder struct {
+	r    *run
+	cols []*colBuilder
+	pos  []int // feature id -> index in cols, -1 when absent
+}
+
+// colBuilder builds one column.
+type colBuilder struct {
+	c *column
+	n int
+}
+
+// newRunBuilder starts a run of the given features (any order).
+func newRunBuilder(feats []Feature, versions int) *runBuilder {
+	ids := make([]Feature, len(feats))
+	copy(ids, feats)
+	sortFeaturesByID(ids)
+	b := &runBuilder{r: &run{keyOff: []int64{0}, start: []int64{}}}
+	maxID := uint32(0)
+	for _, f := range ids {
+		maxID = max(maxID, f.ID+1)
+	}
+	b.pos = make([]int, maxID)
+	for i := range b.pos {
+		b.pos[i] = -1
+	}
+	b.r.event = make([]int64, 0, versions)
+	b.r.avail = make([]int64, 0, versions)
+	b.r.seq = make([]uint64, 0, versions)
+	b.r.flags = make([]uint8, 0, versions)
+	b.r.cols = make([]column, len(ids))
+	for i, f := range ids {
+		b.r.cols[i] = column{id: f.ID, typ: f.Type}
+		c := &b.r.cols[i]
+		switch f.Type {
+		case TypeString, TypeBytes, TypeFloatList:
+			c.off = append(make([]int64, 0, versions+1), 0)
+		}
+		b.cols = append(b.cols, &colBuilder{c: c})
+		b.pos[f.ID] = i
+	}
+	return b
+}
+
+func sortFeaturesByID(fs []Feature) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].ID < fs[j-1].ID; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// add appends one version. Versions must come in run order; vals holds one
+// value per column of the run, in column order (see newRunBuilder).
+func (b *runBuilder) add(key []byte, event, avail int64, seq uint64, flags byte, vals []Value) {
+	r := b.r
+	n := len(r.event)
+	if k := r.keys(); k == 0 || !bytes.Equal(r.key(k-1), key) {
+		r.keyData = append(r.keyData, key...)
+		r.keyOff = append(r.keyOff, int64(len(r.keyData)))
+		r.keyHead = append(r.keyHead, keyHead(key))
+		r.start = append(r.start, int64(n))
+	}
+	r.event = append(r.event, event)
+	r.avail = append(r.avail, avail)
+	r.seq = append(r.seq, seq)
+	r.flags = append(r.flags, flags)
+	for i, cb := range b.cols {
+		cb.append(vals[i])
+	}
+}
+
+func (cb *colBuilder) append(v Value) {
+	c := cb.c
+	if cb.n%8 == 0 {
+		c.valid = append(c.valid, 0)
+	}
+	ok := !v.IsNull()
+	if ok {
+		c.valid[cb.n>>3] |= 1 << (cb.n & 7)
+	}
+	cb.n++
+	switch c.typ {
+	case TypeInt64:
+		c.i64 = append(c.i64, v.Int)
+	case TypeFloat64:
+		c.f64 = append(c.f64, v.Float)
+	case TypeFloat32:
+		c.f32 = append(c.f32, float32(v.Float))
+	case TypeBool:
+		c.u8 = append(c.u8, uint8(v.Int))
+	case TypeString, TypeBytes:
+		c.data = append(c.data, v.Str...)
+		c.off = append(c.off, int64(len(c.data)))
+	case TypeFloatList:
+		c.f32 = append(c.f32, v.List...)
+		c.off = append(c.off, int64(len(c.f32)))
+	}
+}
+
+// finish returns the run covering (lo, hi].
+func (b *runBuilder) finish(lo, hi uint64) *run {
+	r := b.r
+	r.start = append(r.start, int64(len(r.event)))
+	r.lo, r.hi = lo, hi
+	return r
+}

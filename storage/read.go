@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-
 )
 
 // Status is the outcome of the read rule for one entity key and time.

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import VIEWS, Timer, emit, hwm_mib, proc_status, reset_hwm
+from .common import VIEWS, Timer, disk_bytes, emit, hwm_mib, proc_status, reset_hwm
 
 
 def _write(table, path):
@@ -25,30 +25,47 @@ def _write(table, path):
 
 
 def duck_load(a):
+    """The versions (timed: `seconds`), then their winner timelines
+    (`timeline_seconds`), then the spines (not timed). The file's size is
+    taken after each of the first two."""
     import duckdb
+    from .engines import duckdb_materialise_sql
     db = Path(a["db"])
     tmp = db.with_suffix(".tmp")
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
-    rows = 0
+    rows = tl_rows = 0
     with Timer() as t:
         for view, path in a["views"].items():
             con.execute(f"CREATE TABLE {view} AS SELECT * FROM read_parquet('{path}')")
             rows += con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
-        for name, path in a["spines"].items():
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
         con.execute("CHECKPOINT")
+    size = disk_bytes(tmp)
+    with Timer() as tt:
+        for view, feats in VIEWS.items():
+            tl_rows += con.execute(duckdb_materialise_sql(view, [f for f, _ in feats])).fetchone()[0]
+        con.execute("CHECKPOINT")
+    tl_size = disk_bytes(tmp)
+    for name, path in a["spines"].items():
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    con.execute("CHECKPOINT")
     con.close()
     os.replace(tmp, db)
-    return {"seconds": t.seconds, "rows": rows}
+    return {"seconds": t.seconds, "rows": rows, "bytes": size, "timeline_seconds": tt.seconds,
+            "timeline_rows": tl_rows, "timeline_bytes": tl_size - size}
 
 
 def duck_join(a):
+    """The read-rule join (timelines computed in the statement), the same over
+    the materialised timelines (`timeline`), or the naive join (`naive`)."""
     import duckdb
     from .engines import duckdb_join_sql, duckdb_naive_join_sql
     con = duckdb.connect(a["db"], read_only=True)
-    sql = (duckdb_naive_join_sql if a.get("naive") else duckdb_join_sql)(a["spine"])
+    if a.get("naive"):
+        sql = duckdb_naive_join_sql(a["spine"])
+    else:
+        sql = duckdb_join_sql(a["spine"], materialised=a.get("timeline", False))
     reset_hwm()
     with Timer() as t:
         res = con.sql(sql).to_arrow_table()
@@ -97,6 +114,26 @@ def pandas_join(a):
     return {"seconds": t.seconds, "rows": len(res), "peak_mib": peak, "pandas": pd.__version__}
 
 
+def polars_join(a):
+    """Timelines computed from the versions before the clock (then the
+    versions dropped: the process holds the spine and the timelines)."""
+    import polars as pl
+    from .engines import polars_join as join, polars_timeline
+    spine = pl.read_parquet(a["spine"])
+    versions = {v: pl.read_parquet(p) for v, p in a["views"].items()}
+    with Timer() as tt:
+        timelines = {v: polars_timeline(df, [f for f, _ in VIEWS[v]]) for v, df in versions.items()}
+    del versions
+    reset_hwm()
+    with Timer() as t:
+        res = join(spine, timelines)
+    peak = hwm_mib()
+    if a.get("out"):
+        _write(res.to_arrow(), a["out"])
+    return {"seconds": t.seconds, "rows": res.height, "peak_mib": peak, "timeline_seconds": tt.seconds,
+            "threads": pl.thread_pool_size()}
+
+
 def feast_join(a):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -125,7 +162,7 @@ def feast_join(a):
     return {"seconds": t.seconds, "rows": len(res), "peak_mib": peak}
 
 
-TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, pandas_join, feast_join]}
+TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, pandas_join, polars_join, feast_join]}
 
 
 def main():

@@ -104,6 +104,15 @@ def hwm_mib(pid: int | str = "self") -> float:
     return proc_status(pid)["VmHWM"] / 1024
 
 
+def disk_bytes(path: Path) -> int:
+    """Bytes allocated on disk to a file, or to every file under a directory
+    (like `du`: sparse files count what they use); 0 when it does not exist."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
 class Timer:
     def __enter__(self):
         self.t0 = time.perf_counter()

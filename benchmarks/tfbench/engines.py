@@ -4,8 +4,8 @@ DESIGN.md section 2 (ttl 0, no deletions in the data):
     candidates = versions of the key with event_time <= t and available_at <= t
     winner     = the candidate with the greatest (event_time, available_at, seq)
 
-A single ASOF JOIN cannot express two time bounds, so both DuckDB and pandas
-first turn each view into a *timeline*: per entity, the instants at which the
+A single ASOF JOIN cannot express two time bounds, so DuckDB, pandas and
+Polars first turn each view into a *timeline*: per entity, the instants at which the
 rule's winner changes. A version is a candidate from vis = max(event_time,
 available_at) on. Sort an entity's versions by (vis, event_time, available_at,
 seq); a version becomes the winner at its vis exactly when its event_time is
@@ -14,15 +14,24 @@ equal event_time has an available_at or seq at least as great), and of the
 versions sharing one vis only the last counts. The winner at t is then the
 timeline row with the greatest vis <= t: one ASOF JOIN (backward, inclusive)
 per view.
+
+Where the timelines are computed differs: within the timed join for DuckDB's
+read-rule join and pandas; before the clock for DuckDB over the materialised
+timeline (tables ``tl_<view>`` of its database file) and for Polars.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from .common import SPLIT_END, SPLIT_START, US, VIEWS
+
+if TYPE_CHECKING:  # imported where used: the DuckDB children do not load Polars
+    import polars as pl
 
 
 def _ts_literal(ns: int) -> str:
@@ -45,14 +54,29 @@ def duckdb_timeline_sql(view: str, feats: list[str]) -> str:
     WHERE event_timestamp = run_e AND (next_vis IS NULL OR next_vis <> vis)"""
 
 
-def duckdb_join_sql(spine: str, views: dict = VIEWS) -> str:
+def timeline_table(view: str) -> str:
+    return f"tl_{view}"
+
+
+def duckdb_materialise_sql(view: str, feats: list[str]) -> str:
+    """The view's timeline (cutoff applied) as a table of the database file."""
+    return f"CREATE TABLE {timeline_table(view)} AS {duckdb_timeline_sql(view, feats)}"
+
+
+def duckdb_join_sql(spine: str, views: dict = VIEWS, materialised: bool = False) -> str:
+    """One ASOF LEFT JOIN per view against its timeline: computed in the
+    statement, or read from the tables of duckdb_materialise_sql."""
     ctes, joins, cols = [], [], []
     for i, (view, feats) in enumerate(views.items()):
         names = [f for f, _ in feats]
-        ctes.append(f"tl{i} AS ({duckdb_timeline_sql(view, names)})")
-        joins.append(f"ASOF LEFT JOIN tl{i} ON s.user_id = tl{i}.user_id AND s.event_timestamp >= tl{i}.vis")
+        if materialised:
+            src = f"{timeline_table(view)} tl{i}"
+        else:
+            ctes.append(f"tl{i} AS ({duckdb_timeline_sql(view, names)})")
+            src = f"tl{i}"
+        joins.append(f"ASOF LEFT JOIN {src} ON s.user_id = tl{i}.user_id AND s.event_timestamp >= tl{i}.vis")
         cols += [f"tl{i}.{f}" for f in names]
-    return ("WITH " + ",\n".join(ctes) + f"\nSELECT s.*, {', '.join(cols)}\nFROM {spine} s\n"
+    return (("WITH " + ",\n".join(ctes) + "\n" if ctes else "") + f"SELECT s.*, {', '.join(cols)}\nFROM {spine} s\n"
             + "\n".join(joins) + "\nORDER BY s.rid")
 
 
@@ -112,6 +136,32 @@ def pandas_join(spine: pd.DataFrame, versions: dict[str, pd.DataFrame], views: d
         out = pd.merge_asof(out, tl, left_on="_t", right_on="vis", by="user_id",
                             direction="backward", allow_exact_matches=True).drop(columns="vis")
     return out.sort_values("rid", kind="stable").drop(columns="_t").reset_index(drop=True)
+
+
+def polars_timeline(df: pl.DataFrame, feats: list[str]) -> pl.DataFrame:
+    """The pandas timeline in Polars: (user_id, vis, feats) sorted by vis, as
+    join_asof requires."""
+    import polars as pl
+    end = pl.lit(SPLIT_END // US).cast(pl.Datetime("us"))
+    e, uid, vis = pl.col("event_timestamp"), pl.col("user_id"), pl.col("vis")
+    last = ((uid != uid.shift(-1)) | (vis != vis.shift(-1))).fill_null(True)
+    return (df.filter((e <= end) & (pl.col("available_at") <= end))
+            .with_columns(vis=pl.max_horizontal("event_timestamp", "available_at"))
+            .sort("user_id", "vis", "event_timestamp", "available_at", "seq")
+            .filter((e == e.cum_max().over("user_id")) & last)
+            .select("user_id", "vis", *feats)
+            .sort("vis"))
+
+
+def polars_join(spine: pl.DataFrame, timelines: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One backward, inclusive join_asof per view (timelines from
+    polars_timeline), then back to spine order. Both sides are sorted by
+    their time; Polars cannot check that when `by` is given."""
+    out = spine.sort("event_timestamp")
+    for tl in timelines.values():
+        out = out.join_asof(tl, left_on="event_timestamp", right_on="vis", by="user_id", strategy="backward",
+                            check_sortedness=False).drop("vis")
+    return out.sort("rid")
 
 
 def oracle(spine: pa.Table, versions: dict[str, pa.Table], rows: np.ndarray, views: dict = VIEWS) -> dict:

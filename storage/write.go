@@ -80,6 +80,9 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return WriteResult{}, err
+	}
 	h := s.historyFor(view.ID)
 	if err := s.waitForCompaction(ctx, h); err != nil {
 		return WriteResult{}, err

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 from . import datagen, report
 from . import timefence as tf
 from .common import (BENCH_DIR, DATASETS, FEATURES, ONLINE_FEATURES, ONLINE_VIEW, OUT_DIR, SEC, SIZES,
-                     VIEWS, Dataset, Size, Timer, dataset_dir, free_port, hwm_mib, log, proc_status,
-                     reset_hwm)
+                     VIEWS, Dataset, Size, Timer, dataset_dir, disk_bytes, free_port, hwm_mib, log,
+                     proc_status, reset_hwm)
 
 PY = sys.executable
 
@@ -152,6 +152,20 @@ def join_timefence(binary: str, store: Path, size: Size) -> tuple[dict, pa.Table
             "summary": summary}, res
 
 
+def tier_cost(load: dict, first: dict, store: Path) -> dict:
+    """The cost of the store after the dataset's first join: the seconds from
+    the start of the bulk load to the end of that join (the load, every wait
+    for the server to be idle, the join), and the data directory's bytes on
+    disk, the columnar history tier (`history/`) apart from Badger's files."""
+    total, history = disk_bytes(store), disk_bytes(store / "history")
+    out = {"first_join_seconds": first["seconds"], "first_join_settle_seconds": first["settle_seconds"],
+           "bytes": total, "history_bytes": history, "badger_bytes": total - history}
+    if not load.get("reused"):
+        out["to_first_join_seconds"] = (load["seconds"] + load["settle_seconds"] + load["reopen_settle_seconds"]
+                                        + first["settle_seconds"] + first["seconds"])
+    return out
+
+
 # ---------------------------------------------------------------- phases
 
 def run_joins(a, sizes: list[Size], results: dict) -> None:
@@ -167,7 +181,7 @@ def run_joins(a, sizes: list[Size], results: dict) -> None:
         want = {"meta": datagen.meta(ds)["dataset"], "gen": datagen.GEN_VERSION}
         if a.reuse_store and marker.exists() and json.loads(marker.read_text()).get("want") == want:
             log(f"[{dsname}] timefence: reusing the loaded store (--reuse-store)")
-            results["load"][dsname] = {"timefence": json.loads(marker.read_text())["load"]}
+            results["load"][dsname] = {"timefence": dict(json.loads(marker.read_text())["load"], reused=True)}
         else:
             marker.unlink(missing_ok=True)
             log(f"[{dsname}] timefence: backfill load of {ds.versions:,} versions")
@@ -176,9 +190,14 @@ def run_joins(a, sizes: list[Size], results: dict) -> None:
         log(f"[{dsname}] timefence load: {results['load'][dsname]['timefence']['rows_per_s']:,.0f} rows/s")
         db = d / "duck.db"
         log(f"[{dsname}] duckdb: load")
-        results["load"][dsname]["duckdb"] = child("duck_load", {
+        dl = results["load"][dsname]["duckdb"] = child("duck_load", {
             "db": str(db), "views": {v: str(datagen.versions_path(ds, v)) for v in VIEWS},
             "spines": {f"spine_{s.spine_rows}": str(datagen.spine_path(s)) for s in dsizes}})
+        if "error" in dl:
+            results["errors"].append(f"{dsname} duckdb load: {dl['error']}")
+        else:
+            log(f"[{dsname}] duckdb: load {dl['seconds']:.1f} s, winner timelines materialised in "
+                f"{dl['timeline_seconds']:.1f} s ({dl['timeline_rows']:,} rows)")
         feast_repo = d / "feast"
         feast_ok = False
         if a.feast and any(s.spine_rows <= a.feast_max_spine for s in dsizes):
@@ -190,6 +209,7 @@ def run_joins(a, sizes: list[Size], results: dict) -> None:
                 log(f"[{dsname}] feast: repository applied in {t.seconds:.1f} s")
             except Exception as e:  # noqa: BLE001
                 results["errors"].append(f"feast setup: {e!r}")
+        first_join = True
         for s in sorted(dsizes, key=lambda s: s.spine_rows):
             r = results["join"].setdefault(s.name, {"spine_rows": s.spine_rows, "versions": sum(
                 datagen.meta(ds)["views"][v]["rows"] for v in VIEWS), "dataset": dsname})
@@ -207,14 +227,23 @@ def run_joins(a, sizes: list[Size], results: dict) -> None:
                 del res
                 log(f"[{s.name}] timefence: {m['seconds']:.2f} s, {s.spine_rows / m['seconds']:,.0f} rows/s, "
                     f"peak {m['peak_mib']:.0f} MiB (server idle after {m['settle_seconds']:.0f} s at start)")
+                if first_join:
+                    ld = results["load"][dsname]["timefence"]
+                    ld.update(tier_cost(ld, m, store))
+                    first_join = False
+                    log(f"[{dsname}] timefence: {ld['bytes'] / ld['rows']:.0f} bytes/version on disk "
+                        f"({ld['history_bytes'] / ld['rows']:.0f} in history/)")
             r["timefence"] = summarize(runs, s.spine_rows)
             r["timefence"]["summary"] = runs[0]["summary"]
+            files = {"spine": str(datagen.spine_path(s)),
+                     "views": {v: str(datagen.versions_path(ds, v)) for v in VIEWS}}
             peers = [("duckdb", "duck_join", {"db": str(db), "spine": f"spine_{s.spine_rows}"}, reps, True),
+                     ("duckdb_timeline", "duck_join", {"db": str(db), "spine": f"spine_{s.spine_rows}",
+                                                       "timeline": True}, reps, True),
                      ("duckdb_naive", "duck_join", {"db": str(db), "spine": f"spine_{s.spine_rows}", "naive": True},
                       1, False),
-                     ("pandas", "pandas_join", {"spine": str(datagen.spine_path(s)),
-                                                "views": {v: str(datagen.versions_path(ds, v)) for v in VIEWS}},
-                      reps, True)]
+                     ("pandas", "pandas_join", files, reps, True),
+                     ("polars", "polars_join", files, reps, True)]
             if feast_ok and s.spine_rows <= a.feast_max_spine:
                 peers.append(("feast", "feast_join", {"repo": str(feast_repo), "spine": str(datagen.spine_path(s))},
                               1, False))
@@ -262,7 +291,7 @@ def summarize(runs: list[dict], rows: int) -> dict:
     med = statistics.median(secs)
     out = {"seconds": med, "rows_per_s": rows / med, "runs": secs,
            "peak_mib": max(r["peak_mib"] for r in runs)}
-    for k in ["rss_before_mib", "rss_anon_after_mib", "rss_file_after_mib", "settle_seconds"]:
+    for k in ["rss_before_mib", "rss_anon_after_mib", "rss_file_after_mib", "settle_seconds", "timeline_seconds"]:
         if k in runs[0]:
             out[k] = runs[0][k]
     return out
@@ -464,7 +493,7 @@ def environment(a) -> dict:
     vers = {"timefence": tf.version(a.tf_bin), "go": cmd("go", "version").removeprefix("go version "),
             "python": platform.python_version()}
     import importlib.metadata as md
-    for pkg in ["duckdb", "pandas", "pyarrow", "numpy", "grpcio", "feast", "dask", "matplotlib"]:
+    for pkg in ["duckdb", "pandas", "polars", "pyarrow", "numpy", "grpcio", "feast", "dask", "matplotlib"]:
         try:
             vers[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

@@ -1,0 +1,167 @@
+package storage
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// historyFixture writes a random history, compacts it into one run file
+// and closes the store; reopen opens it again.
+type historyFixture struct {
+	dir       string
+	opts      Options
+	clk       *fakeClock
+	all       []oracleVersion
+	ents      []oracleEntity
+	base, end int64
+}
+
+func newHistoryFixture(t *testing.T) *historyFixture {
+	f := &historyFixture{dir: t.TempDir(), clk: &fakeClock{}}
+	f.clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	f.opts = DefaultOptions(f.dir).WithNow(f.clk.Now).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+	st, err := Open(f.opts)
+	require.NoError(t, err)
+	view := defineUser(t, st, 0)
+	f.ents = oracleEntities(t, view)
+	f.base = f.clk.Now().UnixNano()
+	f.all = writeRandomHistory(t, st, f.clk, view, f.ents, rand.New(rand.NewPCG(3, 3)), 80, nil)
+	f.end = f.clk.Now().UnixNano()
+	require.NoError(t, st.Compact())
+	require.NoError(t, st.Close())
+	return f
+}
+
+// runFile returns the path of the view's only run file.
+func (f *historyFixture) runFile(t *testing.T) string {
+	paths, err := filepath.Glob(filepath.Join(f.dir, "history", "*", "*"+runExt))
+	require.NoError(t, err)
+	require.Len(t, paths, 1)
+	return paths[0]
+}
+
+// reopenAndCheck opens the store and checks every read against the oracle.
+func (f *historyFixture) reopenAndCheck(t *testing.T) *Store {
+	st, err := Open(f.opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	view, err := st.View("stats")
+	require.NoError(t, err)
+	checkOracle(t, st, view, f.ents, f.all, f.base, f.end, rand.New(rand.NewPCG(4, 4)), 5, 500)
+	return st
+}
+
+// TestDamagedRunFileIsRebuilt flips bytes in and truncates a run file: each
+// time the file is set aside at open, the view is read from Badger, every
+// read is still right, and the next compaction writes a sound file again.
+func TestDamagedRunFileIsRebuilt(t *testing.T) {
+	damage := map[string]func(t *testing.T, path string){
+		"one flipped byte in the data": func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[len(b)/3] ^= 0x10
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+		},
+		"flipped footer": func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[len(b)-runTrailer-5] ^= 0xff
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+		},
+		"truncated to half": func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(path, fi.Size()/2))
+		},
+		"empty": func(t *testing.T, path string) { require.NoError(t, os.Truncate(path, 0)) },
+	}
+	for name, fn := range damage {
+		t.Run(name, func(t *testing.T) {
+			f := newHistoryFixture(t)
+			path := f.runFile(t)
+			fn(t, path)
+			st := f.reopenAndCheck(t)
+			_, err := os.Stat(path + ".corrupt")
+			require.NoError(t, err, "the damaged file is kept aside for inspection")
+			hs := st.HistoryStatus()[0]
+			require.Zero(t, hs.FileRuns)
+			require.EqualValues(t, len(f.all), hs.TailVersions, "every version is read back from Badger")
+			require.NoError(t, st.Compact())
+			require.Equal(t, 1, st.HistoryStatus()[0].FileRuns)
+			require.NoError(t, st.Close())
+			f.reopenAndCheck(t)
+		})
+	}
+}
+
+// TestRunFileBeyondTheRecordIsIgnored: a run file claiming versions that
+// Badger never committed (as after a crash with unsynced writes) is not
+// served; the view is read from Badger.
+func TestRunFileBeyondTheRecordIsIgnored(t *testing.T) {
+	f := newHistoryFixture(t)
+	path := f.runFile(t)
+	lo, hi, ok := parseRunFileName(filepath.Base(path))
+	require.True(t, ok)
+	require.NoError(t, os.Rename(path, filepath.Join(filepath.Dir(path), runFileName(lo, hi+100))))
+	st := f.reopenAndCheck(t)
+	require.Zero(t, st.HistoryStatus()[0].FileRuns)
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*"))
+	require.Empty(t, left, "the file beyond the record is removed")
+}
+
+// TestLeftoversOfInterruptedCompaction: the files a crash can leave behind
+// (a temporary file, the inputs of a merge next to its output) are cleaned
+// up at open and the merged file is the one used.
+func TestLeftoversOfInterruptedCompaction(t *testing.T) {
+	f := newHistoryFixture(t)
+	path := f.runFile(t)
+	dir := filepath.Dir(path)
+	lo, hi, _ := parseRunFileName(filepath.Base(path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// A merge's inputs: real files with the same versions split at mid.
+	st, err := Open(f.opts)
+	require.NoError(t, err)
+	view, _ := st.View("stats")
+	r, err := openRunFile(path, view.ID)
+	require.NoError(t, err)
+	mid := (lo + hi) / 2
+	for _, part := range [][2]uint64{{lo, mid}, {mid, hi}} {
+		pb := newRunBuilder(view.Features, 0)
+		cols := make([]*column, len(pb.r.cols))
+		for i, c := range pb.r.cols {
+			cols[i] = r.colFor(c.id)
+		}
+		vals := make([]Value, len(cols))
+		for k := range r.keys() {
+			for i := int(r.start[k]); i < int(r.start[k+1]); i++ {
+				if r.seq[i] <= part[0] || r.seq[i] > part[1] {
+					continue
+				}
+				for c, col := range cols {
+					vals[c] = col.value(i)
+				}
+				pb.add(r.key(k), r.event[i], r.avail[i], r.seq[i], r.flags[i], vals)
+			}
+		}
+		_, err := writeRunFile(dir, view.ID, pb.finish(part[0], part[1]))
+		require.NoError(t, err)
+	}
+	r.file.close()
+	require.NoError(t, st.Close())
+	require.NoError(t, os.WriteFile(path+".tmp", b[:len(b)/2], 0o644))
+
+	st = f.reopenAndCheck(t)
+	require.Equal(t, 1, st.HistoryStatus()[0].FileRuns, "the merged file wins")
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Equal(t, []string{path}, left, "inputs and temporary files are removed")
+	for _, p := range left {
+		require.False(t, strings.HasSuffix(p, ".tmp"))
+	}
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of timefence against DuckDB, pandas and Feast.
+# Side-by-side benchmarks of timefence against DuckDB, Polars, pandas and Feast.
 #
 #   bash benchmarks/run.sh                 # sizes 100k,1m; writes benchmarks/RESULTS.md
 #   bash benchmarks/run.sh --sizes 100k,1m,10m

@@ -105,8 +105,9 @@ def hwm_mib(pid: int | str = "self") -> float:
 
 
 def disk_bytes(path: Path) -> int:
-    """Bytes allocated on disk to a file, or to every file under a directory
-    (like `du`: sparse files count what they use); 0 when it does not exist."""
+    """Bytes allocated on disk to a file, or to the files under a directory
+    (as `du` counts them: a sparse file counts what it uses); 0 when it does
+    not exist."""
     path = Path(path)
     if path.is_file():
         return path.stat().st_blocks * 512

@@ -139,7 +139,7 @@ def write(res: dict, path: Path, smoke: bool) -> None:
               "before the clock (not timed); DuckDB materialised its timelines at the load (below).")
     for size, r in res["join"].items():
         w(f"- {size} against the join targets of DESIGN.md §9: " + "; ".join(
-            f"{what}: {value}, " + {True: "met", False: "**not met**", None: "–"}[ok]
+            f"{what}: {value}" + {True: ", met", False: ", **not met**", None: ""}[ok]
             for what, value, ok in _join_targets(r)) + ".")
     for ds, ld in res.get("load", {}).items():
         t, d = ld.get("timefence", {}), ld.get("duckdb", {})
@@ -151,8 +151,8 @@ def write(res: dict, path: Path, smoke: bool) -> None:
             if t.get("to_first_join_seconds") is not None:
                 waits = t["settle_seconds"] + t["reopen_settle_seconds"] + t["first_join_settle_seconds"]
                 settle += (f"; **{t['to_first_join_seconds']:.1f} s from the start of the load to the end of the "
-                           f"first join** (load {t['seconds']:.1f} + waits for an idle server {waits:.0f} + join "
-                           f"{t['first_join_seconds']:.2f} s)")
+                           f"first join** (load {t['seconds']:.1f} s + waits for an idle server {waits:.1f} s + "
+                           f"join {t['first_join_seconds']:.2f} s)")
             elif t.get("reused"):
                 settle += " (store of an earlier run, --reuse-store: the load was not re-measured)"
             if t.get("bytes") is not None:

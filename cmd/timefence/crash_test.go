@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -22,9 +23,11 @@ import (
 
 // TestCrashLoop is the crash harness: writers send batches over gRPC and
 // over Flight — small ones, and large ones that need several Badger
-// transactions — while the server is killed with SIGKILL at random moments,
-// cycle after cycle. After every restart, an export of the whole view must
-// hold every acknowledged batch whole and no batch in part.
+// transactions — while the server, set to compact its columnar history
+// constantly, is killed with SIGKILL at random moments, cycle after cycle.
+// Kills therefore land during writes, run file writes and merges, and
+// startups. After every restart, an export of the whole view must hold every
+// acknowledged batch whole and no batch in part.
 //
 //	TIMEFENCE_CRASH_CYCLES=50 go test ./cmd/timefence -run CrashLoop -v
 func TestCrashLoop(t *testing.T) {
@@ -50,9 +53,11 @@ func TestCrashLoop(t *testing.T) {
 		acked[id] = true
 		mu.Unlock()
 	}
-	var partialSeen, lost int
+	var partialSeen, lost, runFiles int
 	for cycle := 0; cycle <= cycles; cycle++ {
-		srv := startBinary(t, dir, addr)
+		files, _ := filepath.Glob(filepath.Join(dir, "history", "*", "*.run"))
+		runFiles = max(runFiles, len(files))
+		srv := startBinary(t, dir, addr, "--flush-versions", "2000", "--flush-idle", "100ms")
 		c, err := client.Dial(addr)
 		require.NoError(t, err)
 		ctx := context.Background()
@@ -112,6 +117,7 @@ func TestCrashLoop(t *testing.T) {
 		wg.Wait()
 		c.Close()
 	}
+	require.NotZero(t, runFiles, "the kills found run files on disk")
 	require.Zero(t, lost, "acknowledged batches lost")
 	require.Zero(t, partialSeen, "batches partially visible")
 	big := 0
@@ -120,8 +126,8 @@ func TestCrashLoop(t *testing.T) {
 			big++
 		}
 	}
-	t.Logf("cycles=%d batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d",
-		cycles, len(sizes), len(acked), big, lost, partialSeen)
+	t.Logf("cycles=%d batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d; at most %d run files at a restart",
+		cycles, len(sizes), len(acked), big, lost, partialSeen, runFiles)
 }
 
 // batchTable is a Flight table of n rows of batch id.

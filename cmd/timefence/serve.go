@@ -28,6 +28,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
 	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and profiles (/debug/pprof/) over HTTP at this address, e.g. localhost:9464 (off when empty)")
+	flushVersions := fs.Int("flush-versions", storage.DefaultOptions("").FlushVersions, "write a view's in-memory versions to a columnar run file once this many wait")
+	flushIdle := fs.Duration("flush-idle", storage.DefaultOptions("").FlushIdle, "write a view's in-memory versions to a run file once no batch has arrived for this long")
 	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,7 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn("auth is on without TLS: bearer tokens travel in clear text")
 		}
 	}
-	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log))
+	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle))
 	if err != nil {
 		return err
 	}

@@ -50,9 +50,9 @@ func freeAddr(t *testing.T) string {
 }
 
 // startBinary runs `timefence serve` and waits until it reports SERVING.
-func startBinary(t *testing.T, dir, addr string) *exec.Cmd {
+func startBinary(t *testing.T, dir, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--data", dir, "--addr", addr, "--log-level", "warn")
+	cmd := exec.Command(binary, append([]string{"serve", "--data", dir, "--addr", addr, "--log-level", "warn"}, flags...)...)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	c, err := client.Dial(addr)

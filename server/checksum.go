@@ -27,39 +27,58 @@ func newTableHasher(ncols int) *tableHasher {
 	return t
 }
 
-// add hashes arr as the next rows of column i.
+// add hashes arr as the next rows of column i: per row a null marker (0)
+// or a value marker (1) and the value's bytes.
 func (t *tableHasher) add(i int, arr arrow.Array) {
 	b := t.buf[:0]
-	for r := range arr.Len() {
-		if arr.IsNull(r) {
-			b = append(b, 0)
-			continue
+	flush := func() {
+		if len(b) > 1<<16 {
+			t.cols[i].Write(b)
+			b = b[:0]
 		}
-		b = append(b, 1)
-		switch a := arr.(type) {
-		case *array.Int64:
-			b = binary.LittleEndian.AppendUint64(b, uint64(a.Value(r)))
-		case *array.Int32:
-			b = binary.LittleEndian.AppendUint64(b, uint64(a.Value(r)))
-		case *array.Timestamp:
-			b = binary.LittleEndian.AppendUint64(b, uint64(a.Value(r)))
-		case *array.Float64:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.Value(r)))
-		case *array.Float32:
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(a.Value(r)))
-		case *array.Boolean:
+	}
+	each := func(val func(r int)) {
+		for r := range arr.Len() {
+			if arr.IsNull(r) {
+				b = append(b, 0)
+			} else {
+				b = append(b, 1)
+				val(r)
+			}
+			flush()
+		}
+	}
+	switch a := arr.(type) {
+	case *array.Int64:
+		fixed64(&b, a, a.Int64Values(), func(x int64) uint64 { return uint64(x) }, t.cols[i])
+	case *array.Int32:
+		fixed64(&b, a, a.Int32Values(), func(x int32) uint64 { return uint64(x) }, t.cols[i])
+	case *array.Timestamp:
+		fixed64(&b, a, a.TimestampValues(), func(x arrow.Timestamp) uint64 { return uint64(x) }, t.cols[i])
+	case *array.Float64:
+		fixed64(&b, a, a.Float64Values(), math.Float64bits, t.cols[i])
+	case *array.Float32:
+		each(func(r int) { b = binary.LittleEndian.AppendUint32(b, math.Float32bits(a.Value(r))) })
+	case *array.Boolean:
+		each(func(r int) {
 			if a.Value(r) {
 				b = append(b, 1)
 			} else {
 				b = append(b, 0)
 			}
-		case *array.String:
+		})
+	case *array.String:
+		each(func(r int) {
 			b = binary.AppendUvarint(b, uint64(len(a.Value(r))))
 			b = append(b, a.Value(r)...)
-		case *array.Binary:
+		})
+	case *array.Binary:
+		each(func(r int) {
 			b = binary.AppendUvarint(b, uint64(len(a.Value(r))))
 			b = append(b, a.Value(r)...)
-		case *array.List:
+		})
+	case *array.List:
+		each(func(r int) {
 			s, e := a.ValueOffsets(r)
 			b = binary.AppendUvarint(b, uint64(e-s))
 			if f, ok := a.ListValues().(*array.Float32); ok {
@@ -69,18 +88,36 @@ func (t *tableHasher) add(i int, arr arrow.Array) {
 			} else {
 				b = append(b, a.ValueStr(r)...)
 			}
-		default:
+		})
+	default:
+		each(func(r int) {
 			s := arr.ValueStr(r)
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
-		}
-		if len(b) > 1<<16 {
-			t.cols[i].Write(b)
-			b = b[:0]
-		}
+		})
 	}
 	t.cols[i].Write(b)
 	t.buf = b[:0]
+}
+
+// fixed64 hashes a column of 8-byte values: a marker byte and the value,
+// little-endian, per row, written in blocks.
+func fixed64[T any](buf *[]byte, arr arrow.Array, vals []T, bits func(T) uint64, h hash.Hash) {
+	b := *buf
+	noNulls := arr.NullN() == 0
+	for r, x := range vals {
+		if !noNulls && arr.IsNull(r) {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = binary.LittleEndian.AppendUint64(b, bits(x))
+		}
+		if len(b) > 1<<16 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
+	*buf = b
 }
 
 // sum returns the hex digest of prefix and every column's digest.

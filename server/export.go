@@ -101,15 +101,12 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		arrow.Field{Name: "available_at", Type: timestampNS},
 		arrow.Field{Name: "deleted", Type: arrow.FixedWidthTypes.Boolean},
 		arrow.Field{Name: "backfilled", Type: arrow.FixedWidthTypes.Boolean})
-	nfixed := len(fields)
 	for _, f := range proj.Features {
 		fields = append(fields, arrow.Field{Name: f.Name, Type: arrowType(f.Type), Nullable: true})
 	}
 	schema := arrow.NewSchema(fields, nil)
 	w := flight.NewRecordWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))
 	defer w.Close()
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
 	hasher := newTableHasher(len(fields))
 	var pending arrow.Record
 	defer func() {
@@ -117,10 +114,9 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 			pending.Release()
 		}
 	}()
-	// flush turns the builder into a record and writes the previous one: the
-	// last record is held back to carry the summary.
-	flush := func() error {
-		rec := b.NewRecord()
+	// Each batch becomes a record; the previous one is written, as the last
+	// record is held back to carry the summary.
+	write := func(rec arrow.Record) error {
 		for i, c := range rec.Columns() {
 			hasher.add(i, c)
 		}
@@ -129,45 +125,43 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 			pending.Release()
 			pending = nil
 			if err != nil {
+				rec.Release()
 				return err
 			}
 		}
 		pending = rec
 		return nil
 	}
-	inBuilder := 0
-	err = s.store.Scan(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, watermark, func(v *storage.Version) error {
-		key, err := view.DecodeKey(v.Key)
+	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, watermark, chunkRows, func(b *storage.ColumnBatch) error {
+		cols, err := keyArrays(view, b.Keys)
 		if err != nil {
 			return err
 		}
-		for j, k := range key {
-			appendValue(b.Field(j), k)
+		cols = append(cols, timestampArray(b.EventTime), timestampArray(b.AvailableAt), boolArray(b.Deleted), boolArray(b.Backfilled))
+		for i := range b.Features {
+			cols = append(cols, columnArray(&b.Features[i], b.Len()))
 		}
-		o := len(key)
-		b.Field(o).(*array.TimestampBuilder).Append(arrow.Timestamp(v.EventTime))
-		b.Field(o + 1).(*array.TimestampBuilder).Append(arrow.Timestamp(v.AvailableAt))
-		b.Field(o + 2).(*array.BooleanBuilder).Append(v.Deleted)
-		b.Field(o + 3).(*array.BooleanBuilder).Append(v.Backfilled)
-		for j, x := range v.Values {
-			appendValue(b.Field(nfixed+j), x)
+		rec := array.NewRecord(schema, cols, int64(b.Len()))
+		for _, c := range cols {
+			c.Release()
 		}
-		m.Rows++
-		m.MaxEventTime, m.MaxAvailableAt = max(m.MaxEventTime, v.EventTime), max(m.MaxAvailableAt, v.AvailableAt)
-		if v.Backfilled {
-			m.BackfilledValues++
+		m.Rows += int64(b.Len())
+		for i := range b.Len() {
+			m.MaxEventTime, m.MaxAvailableAt = max(m.MaxEventTime, b.EventTime[i]), max(m.MaxAvailableAt, b.AvailableAt[i])
+			if b.Backfilled[i] {
+				m.BackfilledValues++
+			}
 		}
-		if inBuilder++; inBuilder == chunkRows {
-			inBuilder = 0
-			return flush()
-		}
-		return nil
+		return write(rec)
 	})
 	if err != nil {
 		return err
 	}
-	if inBuilder > 0 || pending == nil {
-		if err := flush(); err != nil {
+	if pending == nil { // no versions: one empty record carries the summary
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		err := write(b.NewRecord())
+		b.Release()
+		if err != nil {
 			return err
 		}
 	}

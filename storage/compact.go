@@ -28,11 +28,11 @@ func mergeRuns(feats []Feature, runs []*run) *run {
 	}
 	b := newRunBuilder(feats, total)
 	// src[j][i] is run j's column for the builder's column i, or nil.
-	src := make([][]*column, len(runs))
+	src := make([][]*Column, len(runs))
 	for j, r := range runs {
-		src[j] = make([]*column, len(b.r.cols))
+		src[j] = make([]*Column, len(b.r.cols))
 		for i, c := range b.r.cols {
-			src[j][i] = r.colFor(c.id)
+			src[j][i] = r.colFor(c.ID)
 		}
 	}
 	vals := make([]Value, len(b.r.cols))

@@ -134,9 +134,9 @@ func TestLeftoversOfInterruptedCompaction(t *testing.T) {
 	mid := (lo + hi) / 2
 	for _, part := range [][2]uint64{{lo, mid}, {mid, hi}} {
 		pb := newRunBuilder(view.Features, 0)
-		cols := make([]*column, len(pb.r.cols))
+		cols := make([]*Column, len(pb.r.cols))
 		for i, c := range pb.r.cols {
-			cols[i] = r.colFor(c.id)
+			cols[i] = r.colFor(c.ID)
 		}
 		vals := make([]Value, len(cols))
 		for k := range r.keys() {

@@ -220,10 +220,10 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 
 // columns returns, per run of s, the run's column of each projected feature
 // (nil where the run has none: versions written before the feature existed).
-func (s *snapshot) columns(p *Projection) [][]*column {
-	out := make([][]*column, len(s.runs))
+func (s *snapshot) columns(p *Projection) [][]*Column {
+	out := make([][]*Column, len(s.runs))
 	for j, r := range s.runs {
-		out[j] = make([]*column, len(p.Features))
+		out[j] = make([]*Column, len(p.Features))
 		for i, f := range p.Features {
 			out[j][i] = r.colFor(f.ID)
 		}
@@ -233,7 +233,7 @@ func (s *snapshot) columns(p *Projection) [][]*column {
 
 // read applies the rule to one key and fills res with the winner, its
 // status and its projected values.
-func (s *snapshot) read(p *Projection, cols [][]*column, key []byte, b Bounds, w uint64, naive int64, hints []int, res *Result) {
+func (s *snapshot) read(p *Projection, cols [][]*Column, key []byte, b Bounds, w uint64, naive int64, hints []int, res *Result) {
 	win, nv := s.winner(key, b, w, naive, hints)
 	*res = Result{Values: res.Values}
 	clear(res.Values)

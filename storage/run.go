@@ -27,24 +27,25 @@ type run struct {
 	seq   []uint64
 	flags []uint8
 
-	cols []column // ordered by feature id
+	cols []Column // ordered by feature id
 
 	file *runFile // nil for a heap run
 	refs atomic.Int32
 }
 
-// column holds one feature's values in Arrow's memory layout.
-type column struct {
-	id  uint32
-	typ Type
-	// valid has bit i set (least significant bit first) when row i has a value.
-	valid []byte
-	i64   []int64   // int64
-	f64   []float64 // double
-	f32   []float32 // float; the items of float lists
-	u8    []uint8   // bool, 0 or 1
-	off   []int64   // string, bytes, float list: row i is off[i]:off[i+1]
-	data  []byte    // string, bytes
+// Column holds one feature's values in Arrow's memory layout. Only the
+// slices of its type are set.
+type Column struct {
+	ID   uint32 // the feature's id
+	Type Type
+	// Valid has bit i set (least significant bit first) when row i has a value.
+	Valid   []byte
+	Int64   []int64   // int64
+	Float64 []float64 // double
+	Float32 []float32 // float; the items of float lists
+	Bool    []uint8   // bool, 0 or 1
+	Offsets []int64   // string, bytes, float list: row i is Offsets[i]:Offsets[i+1]
+	Data    []byte    // string, bytes
 }
 
 func (r *run) versions() int { return len(r.event) }
@@ -98,14 +99,14 @@ func (r *run) find(key []byte, head uint64, hint int) int {
 }
 
 // colFor returns r's column of feature id, or nil.
-func (r *run) colFor(id uint32) *column {
+func (r *run) colFor(id uint32) *Column {
 	lo, hi := 0, len(r.cols)
 	for lo < hi {
 		m := (lo + hi) / 2
 		switch c := &r.cols[m]; {
-		case c.id == id:
+		case c.ID == id:
 			return c
-		case c.id < id:
+		case c.ID < id:
 			lo = m + 1
 		default:
 			hi = m
@@ -114,26 +115,26 @@ func (r *run) colFor(id uint32) *column {
 	return nil
 }
 
-func (c *column) isValid(i int) bool { return c.valid[i>>3]&(1<<(i&7)) != 0 }
+func (c *Column) isValid(i int) bool { return c.Valid[i>>3]&(1<<(i&7)) != 0 }
 
 // value returns row i of the column; float lists are copied.
-func (c *column) value(i int) Value {
+func (c *Column) value(i int) Value {
 	if !c.isValid(i) {
 		return Value{}
 	}
-	switch c.typ {
+	switch c.Type {
 	case TypeInt64:
-		return Int64(c.i64[i])
+		return Int64(c.Int64[i])
 	case TypeFloat64:
-		return Float64(c.f64[i])
+		return Float64(c.Float64[i])
 	case TypeFloat32:
-		return Float32(c.f32[i])
+		return Float32(c.Float32[i])
 	case TypeBool:
-		return Bool(c.u8[i] != 0)
+		return Bool(c.Bool[i] != 0)
 	case TypeString, TypeBytes:
-		return Value{Type: c.typ, Str: string(c.data[c.off[i]:c.off[i+1]])}
+		return Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])}
 	case TypeFloatList:
-		return FloatList(append([]float32(nil), c.f32[c.off[i]:c.off[i+1]]...))
+		return FloatList(append([]float32(nil), c.Float32[c.Offsets[i]:c.Offsets[i+1]]...))
 	}
 	return Value{}
 }
@@ -147,7 +148,7 @@ type runBuilder struct {
 
 // colBuilder builds one column.
 type colBuilder struct {
-	c *column
+	c *Column
 	n int
 }
 
@@ -169,13 +170,13 @@ func newRunBuilder(feats []Feature, versions int) *runBuilder {
 	b.r.avail = make([]int64, 0, versions)
 	b.r.seq = make([]uint64, 0, versions)
 	b.r.flags = make([]uint8, 0, versions)
-	b.r.cols = make([]column, len(ids))
+	b.r.cols = make([]Column, len(ids))
 	for i, f := range ids {
-		b.r.cols[i] = column{id: f.ID, typ: f.Type}
+		b.r.cols[i] = Column{ID: f.ID, Type: f.Type}
 		c := &b.r.cols[i]
 		switch f.Type {
 		case TypeString, TypeBytes, TypeFloatList:
-			c.off = append(make([]int64, 0, versions+1), 0)
+			c.Offsets = append(make([]int64, 0, versions+1), 0)
 		}
 		b.cols = append(b.cols, &colBuilder{c: c})
 		b.pos[f.ID] = i
@@ -214,28 +215,28 @@ func (b *runBuilder) add(key []byte, event, avail int64, seq uint64, flags byte,
 func (cb *colBuilder) append(v Value) {
 	c := cb.c
 	if cb.n%8 == 0 {
-		c.valid = append(c.valid, 0)
+		c.Valid = append(c.Valid, 0)
 	}
 	ok := !v.IsNull()
 	if ok {
-		c.valid[cb.n>>3] |= 1 << (cb.n & 7)
+		c.Valid[cb.n>>3] |= 1 << (cb.n & 7)
 	}
 	cb.n++
-	switch c.typ {
+	switch c.Type {
 	case TypeInt64:
-		c.i64 = append(c.i64, v.Int)
+		c.Int64 = append(c.Int64, v.Int)
 	case TypeFloat64:
-		c.f64 = append(c.f64, v.Float)
+		c.Float64 = append(c.Float64, v.Float)
 	case TypeFloat32:
-		c.f32 = append(c.f32, float32(v.Float))
+		c.Float32 = append(c.Float32, float32(v.Float))
 	case TypeBool:
-		c.u8 = append(c.u8, uint8(v.Int))
+		c.Bool = append(c.Bool, uint8(v.Int))
 	case TypeString, TypeBytes:
-		c.data = append(c.data, v.Str...)
-		c.off = append(c.off, int64(len(c.data)))
+		c.Data = append(c.Data, v.Str...)
+		c.Offsets = append(c.Offsets, int64(len(c.Data)))
 	case TypeFloatList:
-		c.f32 = append(c.f32, v.List...)
-		c.off = append(c.off, int64(len(c.f32)))
+		c.Float32 = append(c.Float32, v.List...)
+		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
 	}
 }
 

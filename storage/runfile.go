@@ -113,21 +113,21 @@ func (r *run) sections() []section {
 	}
 	for i := range r.cols {
 		c := &r.cols[i]
-		p := "c" + strconv.FormatUint(uint64(c.id), 10) + "."
-		s = append(s, sec(p+"valid", &c.valid))
-		switch c.typ {
+		p := "c" + strconv.FormatUint(uint64(c.ID), 10) + "."
+		s = append(s, sec(p+"valid", &c.Valid))
+		switch c.Type {
 		case TypeInt64:
-			s = append(s, sec(p+"i64", &c.i64))
+			s = append(s, sec(p+"i64", &c.Int64))
 		case TypeFloat64:
-			s = append(s, sec(p+"f64", &c.f64))
+			s = append(s, sec(p+"f64", &c.Float64))
 		case TypeFloat32:
-			s = append(s, sec(p+"f32", &c.f32))
+			s = append(s, sec(p+"f32", &c.Float32))
 		case TypeBool:
-			s = append(s, sec(p+"u8", &c.u8))
+			s = append(s, sec(p+"u8", &c.Bool))
 		case TypeString, TypeBytes:
-			s = append(s, sec(p+"off", &c.off), sec(p+"data", &c.data))
+			s = append(s, sec(p+"off", &c.Offsets), sec(p+"data", &c.Data))
 		case TypeFloatList:
-			s = append(s, sec(p+"off", &c.off), sec(p+"f32", &c.f32))
+			s = append(s, sec(p+"off", &c.Offsets), sec(p+"f32", &c.Float32))
 		}
 	}
 	return s
@@ -168,7 +168,7 @@ func writeRunFile(dir string, viewID uint32, r *run) (string, error) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	foot := runFooter{View: viewID, Lo: r.lo, Hi: r.hi, Versions: r.versions(), Keys: r.keys()}
 	for _, c := range r.cols {
-		foot.Columns = append(foot.Columns, footerColumn{ID: c.id, Type: c.typ})
+		foot.Columns = append(foot.Columns, footerColumn{ID: c.ID, Type: c.Type})
 	}
 	off := int64(len(runMagic))
 	w.WriteString(runMagic)
@@ -275,7 +275,7 @@ func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
 		if !c.Type.Valid() {
 			return nil, fmt.Errorf("%w: column %d has type %d", ErrCorrupt, c.ID, c.Type)
 		}
-		r.cols = append(r.cols, column{id: c.ID, typ: c.Type})
+		r.cols = append(r.cols, Column{ID: c.ID, Type: c.Type})
 	}
 	secs := r.sections()
 	if len(secs) != len(foot.Sections) {
@@ -319,31 +319,31 @@ func (r *run) check() error {
 		return bad("key offsets")
 	}
 	for _, c := range r.cols {
-		if len(c.valid) != (n+7)/8 {
-			return bad(fmt.Sprintf("column %d validity", c.id))
+		if len(c.Valid) != (n+7)/8 {
+			return bad(fmt.Sprintf("column %d validity", c.ID))
 		}
 		var l int
-		switch c.typ {
+		switch c.Type {
 		case TypeInt64:
-			l = len(c.i64)
+			l = len(c.Int64)
 		case TypeFloat64:
-			l = len(c.f64)
+			l = len(c.Float64)
 		case TypeFloat32:
-			l = len(c.f32)
+			l = len(c.Float32)
 		case TypeBool:
-			l = len(c.u8)
+			l = len(c.Bool)
 		default:
-			l = len(c.off) - 1
-			items := len(c.data)
-			if c.typ == TypeFloatList {
-				items = len(c.f32)
+			l = len(c.Offsets) - 1
+			items := len(c.Data)
+			if c.Type == TypeFloatList {
+				items = len(c.Float32)
 			}
-			if l >= 0 && (c.off[0] != 0 || c.off[l] != int64(items) || !ascending(c.off)) {
-				return bad(fmt.Sprintf("column %d offsets", c.id))
+			if l >= 0 && (c.Offsets[0] != 0 || c.Offsets[l] != int64(items) || !ascending(c.Offsets)) {
+				return bad(fmt.Sprintf("column %d offsets", c.ID))
 			}
 		}
 		if l != n {
-			return bad(fmt.Sprintf("column %d has %d values for %d versions", c.id, l, n))
+			return bad(fmt.Sprintf("column %d has %d values for %d versions", c.ID, l, n))
 		}
 	}
 	return nil

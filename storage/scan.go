@@ -29,8 +29,48 @@ type Version struct {
 // upper bound of the read: nothing later is read. fn must not keep the
 // Version's slices past its return.
 func (s *Store) Scan(ctx context.Context, p *Projection, w Window, watermark uint64, fn func(*Version) error) error {
+	v := &Version{Values: make([]Value, len(p.Features))}
+	return s.ScanColumns(ctx, p, w, watermark, 4096, func(b *ColumnBatch) error {
+		for i, key := range b.Keys {
+			v.Key = key
+			v.EventTime, v.AvailableAt, v.Seq = b.EventTime[i], b.AvailableAt[i], b.Seq[i]
+			v.Deleted, v.Backfilled = b.Deleted[i], b.Backfilled[i]
+			for f := range b.Features {
+				v.Values[f] = b.Features[f].value(i)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ColumnBatch is a batch of versions in column form, in Scan's order.
+type ColumnBatch struct {
+	// Keys holds each row's encoded entity key (decode with View.DecodeKey).
+	Keys        [][]byte
+	EventTime   []int64
+	AvailableAt []int64
+	Seq         []uint64
+	Deleted     []bool
+	Backfilled  []bool
+	// Features holds one column per projected feature, in projection order.
+	Features []Column
+}
+
+// Len returns the number of versions in the batch.
+func (b *ColumnBatch) Len() int { return len(b.Keys) }
+
+// ScanColumns is Scan in column form: fn receives the same versions, in the
+// same order, in batches of at most batchRows. The batch's slices are its
+// own, but its keys point into the store and are valid only during fn.
+func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, watermark uint64, batchRows int, fn func(*ColumnBatch) error) error {
 	if w.End < w.Start {
 		return fmt.Errorf("%w: scan window ends before it starts", ErrInvalid)
+	}
+	if batchRows <= 0 {
+		return fmt.Errorf("%w: batch of %d rows", ErrInvalid, batchRows)
 	}
 	if s.closed.Load() {
 		return ErrClosed
@@ -43,36 +83,112 @@ func (s *Store) Scan(ctx context.Context, p *Projection, w Window, watermark uin
 	defer snap.release()
 	watermark = min(watermark, s.clock.watermark())
 	cols := snap.columns(p)
-	v := &Version{Values: make([]Value, len(p.Features))}
+	// byFeature[f][j] is run j's column of projected feature f.
+	byFeature := make([][]*Column, len(p.Features))
+	for f := range byFeature {
+		byFeature[f] = make([]*Column, len(snap.runs))
+		for j := range snap.runs {
+			byFeature[f][j] = cols[j][f]
+		}
+	}
+	sel := make([]pick, 0, batchRows)
+	flush := func() error {
+		if len(sel) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := &ColumnBatch{Keys: make([][]byte, len(sel)), EventTime: make([]int64, len(sel)), AvailableAt: make([]int64, len(sel)),
+			Seq: make([]uint64, len(sel)), Deleted: make([]bool, len(sel)), Backfilled: make([]bool, len(sel)), Features: make([]Column, len(p.Features))}
+		for o, pk := range sel {
+			r, i := snap.runs[pk.run], int(pk.row)
+			b.Keys[o] = r.key(int(pk.key))
+			b.EventTime[o], b.AvailableAt[o], b.Seq[o] = r.event[i], r.avail[i], r.seq[i]
+			b.Deleted[o], b.Backfilled[o] = r.flags[i]&flagDeleted != 0, r.flags[i]&flagBackfilled != 0
+		}
+		for f, feat := range p.Features {
+			b.Features[f] = gather(feat, byFeature[f], sel)
+		}
+		sel = sel[:0]
+		return fn(b)
+	}
 	m := newMerger(snap.runs)
-	for n := 0; ; n++ {
-		if n&4095 == 4095 {
-			if err := ctx.Err(); err != nil {
+	for {
+		j, k, i, ok := m.next()
+		if !ok {
+			return flush()
+		}
+		r := snap.runs[j]
+		event, avail := r.event[i], r.avail[i]
+		if event < w.Start || event > w.End || avail < w.Start || avail > w.End || r.seq[i] > watermark {
+			continue
+		}
+		sel = append(sel, pick{int32(j), int32(i), int32(k)})
+		if len(sel) == batchRows {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
-		j, k, i, ok := m.next()
-		if !ok {
-			return nil
-		}
-		r := snap.runs[j]
-		event, avail, seq := r.event[i], r.avail[i], r.seq[i]
-		if event < w.Start || event > w.End || avail < w.Start || avail > w.End || seq > watermark {
-			continue
-		}
-		for f, c := range cols[j] {
-			v.Values[f] = Value{}
-			if c != nil {
-				v.Values[f] = c.value(i)
+	}
+}
+
+// pick is one selected version: its run, row and key index.
+type pick struct{ run, row, key int32 }
+
+// gather copies the selected rows of one feature into a new column; srcs
+// holds the feature's column in each run (nil: no values there).
+func gather(f Feature, srcs []*Column, sel []pick) Column {
+	n := len(sel)
+	dst := Column{ID: f.ID, Type: f.Type, Valid: make([]byte, (n+7)/8)}
+	switch f.Type {
+	case TypeInt64:
+		dst.Int64 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []int64 { return c.Int64 })
+	case TypeFloat64:
+		dst.Float64 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []float64 { return c.Float64 })
+	case TypeFloat32:
+		dst.Float32 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []float32 { return c.Float32 })
+	case TypeBool:
+		dst.Bool = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []uint8 { return c.Bool })
+	default:
+		dst.Offsets = make([]int64, 1, n+1)
+		for o, pk := range sel {
+			if c := srcs[pk.run]; c != nil && c.isValid(int(pk.row)) {
+				dst.Valid[o>>3] |= 1 << (o & 7)
+				lo, hi := c.Offsets[pk.row], c.Offsets[pk.row+1]
+				if f.Type == TypeFloatList {
+					dst.Float32 = append(dst.Float32, c.Float32[lo:hi]...)
+				} else {
+					dst.Data = append(dst.Data, c.Data[lo:hi]...)
+				}
 			}
-		}
-		v.Key = r.key(k)
-		v.EventTime, v.AvailableAt, v.Seq = event, avail, seq
-		v.Deleted, v.Backfilled = r.flags[i]&flagDeleted != 0, r.flags[i]&flagBackfilled != 0
-		if err := fn(v); err != nil {
-			return err
+			end := len(dst.Data)
+			if f.Type == TypeFloatList {
+				end = len(dst.Float32)
+			}
+			dst.Offsets = append(dst.Offsets, int64(end))
 		}
 	}
+	return dst
+}
+
+func gatherFixed[T any](valid []byte, srcs []*Column, sel []pick, vals func(*Column) []T) []T {
+	out := make([]T, len(sel))
+	last, lastRun := []T(nil), int32(-1)
+	var c *Column
+	for o, pk := range sel {
+		if pk.run != lastRun {
+			lastRun, c = pk.run, srcs[pk.run]
+			if c != nil {
+				last = vals(c)
+			}
+		}
+		if c != nil && c.isValid(int(pk.row)) {
+			valid[o>>3] |= 1 << (o & 7)
+			out[o] = last[pk.row]
+		}
+	}
+	return out
 }
 
 // merger visits the versions of several runs of one view in run order: key

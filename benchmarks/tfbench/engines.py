@@ -5,15 +5,15 @@ DESIGN.md section 2 (ttl 0, no deletions in the data):
     winner     = the candidate with the greatest (event_time, available_at, seq)
 
 A single ASOF JOIN cannot express two time bounds, so DuckDB, pandas and
-Polars first turn each view into a *timeline*: per entity, the instants at which the
-rule's winner changes. A version is a candidate from vis = max(event_time,
-available_at) on. Sort an entity's versions by (vis, event_time, available_at,
-seq); a version becomes the winner at its vis exactly when its event_time is
-the running maximum of event_time so far (a later-sorted version with an
-equal event_time has an available_at or seq at least as great), and of the
-versions sharing one vis only the last counts. The winner at t is then the
-timeline row with the greatest vis <= t: one ASOF JOIN (backward, inclusive)
-per view.
+Polars first turn each view into a *timeline*: per entity, the instants at
+which the rule's winner changes. A version is a candidate from vis =
+max(event_time, available_at) on. Sort an entity's versions by (vis,
+event_time, available_at, seq); a version becomes the winner at its vis
+exactly when its event_time is the running maximum of event_time so far (a
+later-sorted version with an equal event_time has an available_at or seq at
+least as great), and of the versions sharing one vis only the last counts. The
+winner at t is then the timeline row with the greatest vis <= t: one ASOF JOIN
+(backward, inclusive) per view.
 
 Where the timelines are computed differs: within the timed join for DuckDB's
 read-rule join and pandas; before the clock for DuckDB over the materialised

@@ -124,6 +124,7 @@ var methodRoles = map[string][]Role{
 	"/timefence.v1.OnlineService/GetOnlineFeatures":  {RoleReader, RoleTrainer},
 	"/timefence.v1.DatasetService/GetManifest":       {RoleTrainer},
 	"/timefence.v1.DatasetService/ListManifests":     {RoleTrainer},
+	"/timefence.v1.DatasetService/GetHistoryStatus":  {RoleReader, RoleTrainer},
 	"/timefence.v1.DatasetService/GetStatistics":     {RoleTrainer},
 	"/timefence.v1.DatasetService/CompareStatistics": {RoleTrainer},
 	"/arrow.flight.protocol.FlightService/DoPut":     {RoleWriter},

@@ -51,3 +51,18 @@ func fromManifest(m storage.Manifest) *timefencev1.Manifest {
 	}
 	return out
 }
+
+// GetHistoryStatus reports each view's columnar history; it reveals no
+// values, only counts and sizes.
+func (s *Server) GetHistoryStatus(ctx context.Context, req *timefencev1.GetHistoryStatusRequest) (*timefencev1.GetHistoryStatusResponse, error) {
+	resp := &timefencev1.GetHistoryStatusResponse{}
+	for _, h := range s.store.HistoryStatus() {
+		vh := &timefencev1.ViewHistory{FeatureView: h.View, FileRuns: int64(h.FileRuns), FileVersions: h.FileVersions,
+			FileBytes: h.FileBytes, TailRuns: int64(h.TailRuns), TailVersions: h.TailVersions}
+		if h.LastCompaction != 0 {
+			vh.LastCompaction = fromNanos(h.LastCompaction)
+		}
+		resp.Views = append(resp.Views, vh)
+	}
+	return resp, nil
+}

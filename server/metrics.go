@@ -14,6 +14,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/timefence/timefence/storage"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the call latency histogram.
@@ -77,6 +79,25 @@ func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.metrics.write(w, s.store.Watermark())
+		writeHistory(w, s.store.HistoryStatus())
+	})
+}
+
+// writeHistory writes the state of each view's columnar history.
+func writeHistory(w io.Writer, hs []storage.HistoryStatus) {
+	gauge := func(name, help string, val func(h storage.HistoryStatus) float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, h := range hs {
+			fmt.Fprintf(w, "%s{view=%q} %g\n", name, h.View, val(h))
+		}
+	}
+	gauge("timefence_history_file_runs", "Run files of the view's columnar history.", func(h storage.HistoryStatus) float64 { return float64(h.FileRuns) })
+	gauge("timefence_history_file_versions", "Versions held in run files.", func(h storage.HistoryStatus) float64 { return float64(h.FileVersions) })
+	gauge("timefence_history_file_bytes", "Size of the view's run files.", func(h storage.HistoryStatus) float64 { return float64(h.FileBytes) })
+	gauge("timefence_history_tail_runs", "In-memory runs not yet written to a run file.", func(h storage.HistoryStatus) float64 { return float64(h.TailRuns) })
+	gauge("timefence_history_tail_versions", "Versions held in memory, not yet in a run file.", func(h storage.HistoryStatus) float64 { return float64(h.TailVersions) })
+	gauge("timefence_history_last_compaction_timestamp_seconds", "When a compaction of the view last finished (0: never).", func(h storage.HistoryStatus) float64 {
+		return float64(h.LastCompaction) / 1e9
 	})
 }
 

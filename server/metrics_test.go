@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,40 @@ func TestMetricsCountCalls(t *testing.T) {
 	require.Contains(t, body, `timefence_calls_total{method="/timefence.v1.RegistryService/GetSplit",code="NotFound"} 1`)
 	require.Contains(t, body, `timefence_call_seconds_count{method="/timefence.v1.RegistryService/ListSplits"} 3`)
 	require.Contains(t, body, "timefence_watermark 0")
+}
+
+// TestMetricsShowHistory: the columnar history of each view is in the
+// metrics, before and after a compaction.
+func TestMetricsShowHistory(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet).WithFlushIdle(time.Hour))
+	require.NoError(t, err)
+	defer st.Close()
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	srv := server.New(st, cfg)
+	c, stop := serveOn(t, srv)
+	defer stop()
+	env := &testEnv{client: c, store: st}
+	env.defineUsers(t, 0)
+	for i := range 3 {
+		_, err := c.Write(context.Background(), "stats", []client.Row{{Key: []any{i, "eu"}, EventTime: time.Now(), Values: []any{1, 1.0}}})
+		require.NoError(t, err)
+	}
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	body := scrape()
+	require.Contains(t, body, `timefence_history_tail_versions{view="stats"} 3`)
+	require.Contains(t, body, `timefence_history_file_runs{view="stats"} 0`)
+	require.NoError(t, st.Compact())
+	body = scrape()
+	require.Contains(t, body, `timefence_history_tail_versions{view="stats"} 0`)
+	require.Contains(t, body, `timefence_history_file_runs{view="stats"} 1`)
+	require.Contains(t, body, `timefence_history_file_versions{view="stats"} 3`)
+	require.NotContains(t, body, `timefence_history_last_compaction_timestamp_seconds{view="stats"} 0`+"\n")
 }
 
 // serveOn serves srv on loopback and returns a client.

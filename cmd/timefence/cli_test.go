@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -280,6 +281,24 @@ func TestCLI(t *testing.T) {
 		}
 		_, err := os.Stat(filepath.Join(c.dir, "export.manifest.json"))
 		require.NoError(t, err)
+	})
+
+	t.Run("status", func(t *testing.T) {
+		out := c.ok("status")
+		require.Contains(t, out, "feature view  run files  versions in files")
+		require.Contains(t, out, "user_stats")
+		var res struct {
+			Views []struct {
+				FeatureView  string `json:"feature_view"`
+				FileVersions string `json:"file_versions"`
+				TailVersions string `json:"tail_versions"`
+			} `json:"views"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(c.ok("status", "--json")), &res))
+		require.Equal(t, "user_stats", res.Views[0].FeatureView)
+		files, _ := strconv.Atoi(res.Views[0].FileVersions)
+		mem, _ := strconv.Atoi(res.Views[0].TailVersions)
+		require.GreaterOrEqual(t, files+mem, 7, "every version written is in the history, in files or in memory")
 	})
 
 	t.Run("get", func(t *testing.T) {

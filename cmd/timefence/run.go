@@ -32,13 +32,14 @@ var commands = map[string]command{
 	"export":     {"export a feature view's versions within a split to a Parquet file", runExport},
 	"get":        {"look features up online, as inference would now", runGet},
 	"stats":      {"summarise features within a split, or compare two splits", runStats},
+	"status":     {"show each view's columnar history: run files, versions in memory", runStatus},
 	"schema":     {"print the JSON Schema of the definitions file", runSchema},
 	"quickstart": {"run a demo that shows the leakage timefence prevents", runQuickstart},
 	"version":    {"print the version", runVersion},
 }
 
 // commandOrder is the order usage lists the commands in.
-var commandOrder = []string{"serve", "apply", "write", "split", "join", "export", "get", "stats", "schema", "quickstart", "version"}
+var commandOrder = []string{"serve", "apply", "write", "split", "join", "export", "get", "stats", "status", "schema", "quickstart", "version"}
 
 // errUsage marks an error already explained by usage text.
 var errUsage = errors.New("usage")

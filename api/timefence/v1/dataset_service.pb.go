@@ -1048,6 +1048,183 @@ func (x *CompareStatisticsResponse) GetAnomalies() []*Anomaly {
 	return nil
 }
 
+type GetHistoryStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryStatusRequest) Reset() {
+	*x = GetHistoryStatusRequest{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryStatusRequest) ProtoMessage() {}
+
+func (x *GetHistoryStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoryStatusRequest) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{13}
+}
+
+type GetHistoryStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per feature view, ordered by name.
+	Views         []*ViewHistory `protobuf:"bytes,1,rep,name=views,proto3" json:"views,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryStatusResponse) Reset() {
+	*x = GetHistoryStatusResponse{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryStatusResponse) ProtoMessage() {}
+
+func (x *GetHistoryStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoryStatusResponse) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetHistoryStatusResponse) GetViews() []*ViewHistory {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
+// ViewHistory is the state of one feature view's columnar history.
+type ViewHistory struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	FeatureView string                 `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	// Run files under the data directory, the versions they hold, their size.
+	FileRuns     int64 `protobuf:"varint,2,opt,name=file_runs,json=fileRuns,proto3" json:"file_runs,omitempty"`
+	FileVersions int64 `protobuf:"varint,3,opt,name=file_versions,json=fileVersions,proto3" json:"file_versions,omitempty"`
+	FileBytes    int64 `protobuf:"varint,4,opt,name=file_bytes,json=fileBytes,proto3" json:"file_bytes,omitempty"`
+	// In-memory runs not yet written to a file, and their versions.
+	TailRuns     int64 `protobuf:"varint,5,opt,name=tail_runs,json=tailRuns,proto3" json:"tail_runs,omitempty"`
+	TailVersions int64 `protobuf:"varint,6,opt,name=tail_versions,json=tailVersions,proto3" json:"tail_versions,omitempty"`
+	// When a compaction of the view last finished; unset if never.
+	LastCompaction *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_compaction,json=lastCompaction,proto3" json:"last_compaction,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ViewHistory) Reset() {
+	*x = ViewHistory{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewHistory) ProtoMessage() {}
+
+func (x *ViewHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewHistory.ProtoReflect.Descriptor instead.
+func (*ViewHistory) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ViewHistory) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *ViewHistory) GetFileRuns() int64 {
+	if x != nil {
+		return x.FileRuns
+	}
+	return 0
+}
+
+func (x *ViewHistory) GetFileVersions() int64 {
+	if x != nil {
+		return x.FileVersions
+	}
+	return 0
+}
+
+func (x *ViewHistory) GetFileBytes() int64 {
+	if x != nil {
+		return x.FileBytes
+	}
+	return 0
+}
+
+func (x *ViewHistory) GetTailRuns() int64 {
+	if x != nil {
+		return x.TailRuns
+	}
+	return 0
+}
+
+func (x *ViewHistory) GetTailVersions() int64 {
+	if x != nil {
+		return x.TailVersions
+	}
+	return 0
+}
+
+func (x *ViewHistory) GetLastCompaction() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCompaction
+	}
+	return nil
+}
+
 var File_timefence_v1_dataset_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_dataset_service_proto_rawDesc = "" +
@@ -1147,16 +1324,29 @@ const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\x19CompareStatisticsResponse\x12?\n" +
 	"\bbaseline\x18\x01 \x01(\v2#.timefence.v1.GetStatisticsResponseR\bbaseline\x12=\n" +
 	"\acurrent\x18\x02 \x01(\v2#.timefence.v1.GetStatisticsResponseR\acurrent\x123\n" +
-	"\tanomalies\x18\x03 \x03(\v2\x15.timefence.v1.AnomalyR\tanomalies*m\n" +
+	"\tanomalies\x18\x03 \x03(\v2\x15.timefence.v1.AnomalyR\tanomalies\"\x19\n" +
+	"\x17GetHistoryStatusRequest\"K\n" +
+	"\x18GetHistoryStatusResponse\x12/\n" +
+	"\x05views\x18\x01 \x03(\v2\x19.timefence.v1.ViewHistoryR\x05views\"\x98\x02\n" +
+	"\vViewHistory\x12!\n" +
+	"\ffeature_view\x18\x01 \x01(\tR\vfeatureView\x12\x1b\n" +
+	"\tfile_runs\x18\x02 \x01(\x03R\bfileRuns\x12#\n" +
+	"\rfile_versions\x18\x03 \x01(\x03R\ffileVersions\x12\x1d\n" +
+	"\n" +
+	"file_bytes\x18\x04 \x01(\x03R\tfileBytes\x12\x1b\n" +
+	"\ttail_runs\x18\x05 \x01(\x03R\btailRuns\x12#\n" +
+	"\rtail_versions\x18\x06 \x01(\x03R\ftailVersions\x12C\n" +
+	"\x0flast_compaction\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0elastCompaction*m\n" +
 	"\x0fAnomalySeverity\x12 \n" +
 	"\x1cANOMALY_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ANOMALY_SEVERITY_WARNING\x10\x01\x12\x1a\n" +
-	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xfe\x02\n" +
+	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xe1\x03\n" +
 	"\x0eDatasetService\x12R\n" +
 	"\vGetManifest\x12 .timefence.v1.GetManifestRequest\x1a!.timefence.v1.GetManifestResponse\x12X\n" +
 	"\rListManifests\x12\".timefence.v1.ListManifestsRequest\x1a#.timefence.v1.ListManifestsResponse\x12X\n" +
 	"\rGetStatistics\x12\".timefence.v1.GetStatisticsRequest\x1a#.timefence.v1.GetStatisticsResponse\x12d\n" +
-	"\x11CompareStatistics\x12&.timefence.v1.CompareStatisticsRequest\x1a'.timefence.v1.CompareStatisticsResponseB\xb5\x01\n" +
+	"\x11CompareStatistics\x12&.timefence.v1.CompareStatisticsRequest\x1a'.timefence.v1.CompareStatisticsResponse\x12a\n" +
+	"\x10GetHistoryStatus\x12%.timefence.v1.GetHistoryStatusRequest\x1a&.timefence.v1.GetHistoryStatusResponseB\xb5\x01\n" +
 	"\x10com.timefence.v1B\x13DatasetServiceProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
 var (
@@ -1172,7 +1362,7 @@ func file_timefence_v1_dataset_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_dataset_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_timefence_v1_dataset_service_proto_goTypes = []any{
 	(AnomalySeverity)(0),              // 0: timefence.v1.AnomalySeverity
 	(*FeatureRef)(nil),                // 1: timefence.v1.FeatureRef
@@ -1188,40 +1378,47 @@ var file_timefence_v1_dataset_service_proto_goTypes = []any{
 	(*CompareStatisticsRequest)(nil),  // 11: timefence.v1.CompareStatisticsRequest
 	(*Anomaly)(nil),                   // 12: timefence.v1.Anomaly
 	(*CompareStatisticsResponse)(nil), // 13: timefence.v1.CompareStatisticsResponse
-	nil,                               // 14: timefence.v1.Manifest.OptionsEntry
-	(*Split)(nil),                     // 15: timefence.v1.Split
-	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
-	(ValueType)(0),                    // 17: timefence.v1.ValueType
+	(*GetHistoryStatusRequest)(nil),   // 14: timefence.v1.GetHistoryStatusRequest
+	(*GetHistoryStatusResponse)(nil),  // 15: timefence.v1.GetHistoryStatusResponse
+	(*ViewHistory)(nil),               // 16: timefence.v1.ViewHistory
+	nil,                               // 17: timefence.v1.Manifest.OptionsEntry
+	(*Split)(nil),                     // 18: timefence.v1.Split
+	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
+	(ValueType)(0),                    // 20: timefence.v1.ValueType
 }
 var file_timefence_v1_dataset_service_proto_depIdxs = []int32{
 	1,  // 0: timefence.v1.Manifest.features:type_name -> timefence.v1.FeatureRef
-	15, // 1: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
-	14, // 2: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
-	16, // 3: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
-	16, // 4: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
-	16, // 5: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
+	18, // 1: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
+	17, // 2: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
+	19, // 3: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
+	19, // 4: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
+	19, // 5: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 6: timefence.v1.GetManifestResponse.manifest:type_name -> timefence.v1.Manifest
 	2,  // 7: timefence.v1.ListManifestsResponse.manifests:type_name -> timefence.v1.Manifest
-	17, // 8: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
+	20, // 8: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
 	8,  // 9: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
 	9,  // 10: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
 	0,  // 11: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
 	10, // 12: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
 	10, // 13: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
 	12, // 14: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
-	3,  // 15: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
-	5,  // 16: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
-	7,  // 17: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
-	11, // 18: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
-	4,  // 19: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
-	6,  // 20: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
-	10, // 21: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
-	13, // 22: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	16, // 15: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
+	19, // 16: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
+	3,  // 17: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
+	5,  // 18: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
+	7,  // 19: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
+	11, // 20: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
+	14, // 21: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
+	4,  // 22: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
+	6,  // 23: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
+	10, // 24: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
+	13, // 25: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
+	15, // 26: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_dataset_service_proto_init() }
@@ -1237,7 +1434,7 @@ func file_timefence_v1_dataset_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_dataset_service_proto_rawDesc), len(file_timefence_v1_dataset_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

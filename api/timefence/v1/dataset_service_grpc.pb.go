@@ -23,6 +23,7 @@ const (
 	DatasetService_ListManifests_FullMethodName     = "/timefence.v1.DatasetService/ListManifests"
 	DatasetService_GetStatistics_FullMethodName     = "/timefence.v1.DatasetService/GetStatistics"
 	DatasetService_CompareStatistics_FullMethodName = "/timefence.v1.DatasetService/CompareStatistics"
+	DatasetService_GetHistoryStatus_FullMethodName  = "/timefence.v1.DatasetService/GetHistoryStatus"
 )
 
 // DatasetServiceClient is the client API for DatasetService service.
@@ -43,6 +44,10 @@ type DatasetServiceClient interface {
 	// reports the changes that matter: schema, completeness, most frequent
 	// value, vocabulary and distribution shifts.
 	CompareStatistics(ctx context.Context, in *CompareStatisticsRequest, opts ...grpc.CallOption) (*CompareStatisticsResponse, error)
+	// GetHistoryStatus reports the columnar history that training-side reads
+	// read, per feature view: run files, the versions in them, the versions
+	// still in memory, and the last compaction.
+	GetHistoryStatus(ctx context.Context, in *GetHistoryStatusRequest, opts ...grpc.CallOption) (*GetHistoryStatusResponse, error)
 }
 
 type datasetServiceClient struct {
@@ -93,6 +98,16 @@ func (c *datasetServiceClient) CompareStatistics(ctx context.Context, in *Compar
 	return out, nil
 }
 
+func (c *datasetServiceClient) GetHistoryStatus(ctx context.Context, in *GetHistoryStatusRequest, opts ...grpc.CallOption) (*GetHistoryStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHistoryStatusResponse)
+	err := c.cc.Invoke(ctx, DatasetService_GetHistoryStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DatasetServiceServer is the server API for DatasetService service.
 // All implementations must embed UnimplementedDatasetServiceServer
 // for forward compatibility.
@@ -111,6 +126,10 @@ type DatasetServiceServer interface {
 	// reports the changes that matter: schema, completeness, most frequent
 	// value, vocabulary and distribution shifts.
 	CompareStatistics(context.Context, *CompareStatisticsRequest) (*CompareStatisticsResponse, error)
+	// GetHistoryStatus reports the columnar history that training-side reads
+	// read, per feature view: run files, the versions in them, the versions
+	// still in memory, and the last compaction.
+	GetHistoryStatus(context.Context, *GetHistoryStatusRequest) (*GetHistoryStatusResponse, error)
 	mustEmbedUnimplementedDatasetServiceServer()
 }
 
@@ -132,6 +151,9 @@ func (UnimplementedDatasetServiceServer) GetStatistics(context.Context, *GetStat
 }
 func (UnimplementedDatasetServiceServer) CompareStatistics(context.Context, *CompareStatisticsRequest) (*CompareStatisticsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CompareStatistics not implemented")
+}
+func (UnimplementedDatasetServiceServer) GetHistoryStatus(context.Context, *GetHistoryStatusRequest) (*GetHistoryStatusResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetHistoryStatus not implemented")
 }
 func (UnimplementedDatasetServiceServer) mustEmbedUnimplementedDatasetServiceServer() {}
 func (UnimplementedDatasetServiceServer) testEmbeddedByValue()                        {}
@@ -226,6 +248,24 @@ func _DatasetService_CompareStatistics_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DatasetService_GetHistoryStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHistoryStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DatasetServiceServer).GetHistoryStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DatasetService_GetHistoryStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DatasetServiceServer).GetHistoryStatus(ctx, req.(*GetHistoryStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DatasetService_ServiceDesc is the grpc.ServiceDesc for DatasetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -248,6 +288,10 @@ var DatasetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompareStatistics",
 			Handler:    _DatasetService_CompareStatistics_Handler,
+		},
+		{
+			MethodName: "GetHistoryStatus",
+			Handler:    _DatasetService_GetHistoryStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -197,3 +197,31 @@ class CompareStatisticsResponse(_message.Message):
     current: GetStatisticsResponse
     anomalies: _containers.RepeatedCompositeFieldContainer[Anomaly]
     def __init__(self, baseline: _Optional[_Union[GetStatisticsResponse, _Mapping]] = ..., current: _Optional[_Union[GetStatisticsResponse, _Mapping]] = ..., anomalies: _Optional[_Iterable[_Union[Anomaly, _Mapping]]] = ...) -> None: ...
+
+class GetHistoryStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetHistoryStatusResponse(_message.Message):
+    __slots__ = ("views",)
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
+    views: _containers.RepeatedCompositeFieldContainer[ViewHistory]
+    def __init__(self, views: _Optional[_Iterable[_Union[ViewHistory, _Mapping]]] = ...) -> None: ...
+
+class ViewHistory(_message.Message):
+    __slots__ = ("feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs", "tail_versions", "last_compaction")
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    FILE_RUNS_FIELD_NUMBER: _ClassVar[int]
+    FILE_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TAIL_RUNS_FIELD_NUMBER: _ClassVar[int]
+    TAIL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_COMPACTION_FIELD_NUMBER: _ClassVar[int]
+    feature_view: str
+    file_runs: int
+    file_versions: int
+    file_bytes: int
+    tail_runs: int
+    tail_versions: int
+    last_compaction: _timestamp_pb2.Timestamp
+    def __init__(self, feature_view: _Optional[str] = ..., file_runs: _Optional[int] = ..., file_versions: _Optional[int] = ..., file_bytes: _Optional[int] = ..., tail_runs: _Optional[int] = ..., tail_versions: _Optional[int] = ..., last_compaction: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -36,6 +36,11 @@ class DatasetServiceStub(object):
                 request_serializer=timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsRequest.SerializeToString,
                 response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsResponse.FromString,
                 )
+        self.GetHistoryStatus = channel.unary_unary(
+                '/timefence.v1.DatasetService/GetHistoryStatus',
+                request_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.SerializeToString,
+                response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.FromString,
+                )
 
 
 class DatasetServiceServicer(object):
@@ -74,6 +79,15 @@ class DatasetServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHistoryStatus(self, request, context):
+        """GetHistoryStatus reports the columnar history that training-side reads
+        read, per feature view: run files, the versions in them, the versions
+        still in memory, and the last compaction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatasetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +110,11 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.CompareStatistics,
                     request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsRequest.FromString,
                     response_serializer=timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsResponse.SerializeToString,
+            ),
+            'GetHistoryStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistoryStatus,
+                    request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.FromString,
+                    response_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,5 +193,22 @@ class DatasetService(object):
         return grpc.experimental.unary_unary(request, target, '/timefence.v1.DatasetService/CompareStatistics',
             timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsRequest.SerializeToString,
             timefence_dot_v1_dot_dataset__service__pb2.CompareStatisticsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetHistoryStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/timefence.v1.DatasetService/GetHistoryStatus',
+            timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.SerializeToString,
+            timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -24,7 +24,7 @@ import (
 // benchEnv loads views×versions versions over entities users into a fresh
 // server, as backfills spread over 30 days, and returns a client.
 func benchEnv(b *testing.B, entities, versions, views int) (*client.Client, int64, int64) {
-	c := startServer(b).client
+	c := startServerWith(b, benchStoreOptions).client
 	ctx := context.Background()
 	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
@@ -67,6 +67,11 @@ func benchEnv(b *testing.B, entities, versions, views int) (*client.Client, int6
 	return c, start, end
 }
 
+// benchStoreOptions are the defaults, quiet.
+func benchStoreOptions(dir string) storage.Options {
+	return storage.DefaultOptions(dir).WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
 var timestampNS = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
 
 // BenchmarkHistoricalJoin joins a 100K-row spine against 3 views of 300K
@@ -100,7 +105,7 @@ func BenchmarkHistoricalJoin(b *testing.B) {
 //
 //	go test ./server -run XXX -bench Online
 func BenchmarkOnline(b *testing.B) {
-	c := startServer(b).client
+	c := startServerWith(b, benchStoreOptions).client
 	ctx := context.Background()
 	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)

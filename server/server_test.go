@@ -29,29 +29,60 @@ type testEnv struct {
 	store  *storage.Store
 	client *client.Client
 	addr   string
+	dir    string
+	opts   func(dir string) storage.Options
+	stop   func()
 }
 
-func startServer(t testing.TB) *testEnv {
-	t.Helper()
+// testStoreOptions compacts constantly, in small runs, so that every server
+// test reads through in-memory runs, run files and merges alike, while they
+// change under it.
+func testStoreOptions(dir string) storage.Options {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	return storage.DefaultOptions(dir).WithSyncWrites(false).WithLogger(quiet).
+		WithFlushVersions(64).WithCompactInterval(5 * time.Millisecond)
+}
+
+// startServer starts a server on a fresh store that compacts constantly.
+func startServer(t testing.TB) *testEnv { return startServerWith(t, testStoreOptions) }
+
+// startServerWith starts a server on a fresh store opened with opts(dir).
+func startServerWith(t testing.TB, opts func(dir string) storage.Options) *testEnv {
+	t.Helper()
+	e := &testEnv{dir: t.TempDir(), opts: opts}
+	e.start(t)
+	t.Cleanup(func() { e.stop() })
+	return e
+}
+
+func (e *testEnv) start(t testing.TB) {
+	t.Helper()
+	st, err := storage.Open(e.opts(e.dir))
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan error, 1)
 	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
 	c, err := client.Dial(lis.Addr().String())
 	require.NoError(t, err)
-	t.Cleanup(func() {
+	e.store, e.client, e.addr = st, c, lis.Addr().String()
+	e.stop = func() {
 		c.Close()
 		cancel()
 		require.NoError(t, <-done)
 		require.NoError(t, st.Close())
-	})
-	return &testEnv{store: st, client: c, addr: lis.Addr().String()}
+	}
+}
+
+// restart stops the server and the store and opens both again on the same
+// data directory, with a new client.
+func (e *testEnv) restart(t testing.TB) {
+	t.Helper()
+	e.stop()
+	e.start(t)
 }
 
 // defineUsers registers entity user(user_id int64, region string) and view

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
@@ -18,14 +19,17 @@ import (
 // Statistics limits: a reservoir sample feeds the quantiles, and exact value
 // counts are kept for at most maxTracked distinct values per feature.
 const (
-	reservoirSize = 10_000
+	statsBatchRows = 64 << 10
+	reservoirSize  = 10_000
 	maxTracked    = 100_000
 	topValues     = 10
 )
 
 var quantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
 
-// featureAcc accumulates one feature's statistics in one pass.
+// featureAcc accumulates one feature's statistics in one pass. Values are
+// counted under their own type (ints, float bits, strings) and turned into
+// strings only for the result.
 type featureAcc struct {
 	f                  storage.Feature
 	count, nulls       int64
@@ -33,7 +37,9 @@ type featureAcc struct {
 	numeric            int64
 	sample             []float64
 	rng                *rand.Rand
-	counts             map[string]int64
+	counts             map[string]int64 // string, bytes, bool, float list
+	ints               map[int64]int64  // int64
+	floats             map[uint64]int64 // double and float, by bits
 	overflow           bool
 	hll                *hyperLogLog
 	minLen, maxLen     int64
@@ -41,50 +47,106 @@ type featureAcc struct {
 
 func newFeatureAcc(f storage.Feature) *featureAcc {
 	return &featureAcc{f: f, min: math.Inf(1), max: math.Inf(-1), rng: rand.New(rand.NewPCG(1, 2)),
-		counts: map[string]int64{}, hll: newHyperLogLog(), minLen: math.MaxInt64}
+		counts: map[string]int64{}, ints: map[int64]int64{}, floats: map[uint64]int64{}, hll: newHyperLogLog(), minLen: math.MaxInt64}
 }
 
-func (a *featureAcc) add(v storage.Value) {
-	a.count++
-	if v.IsNull() {
-		a.nulls++
-		return
-	}
-	var key string
-	switch v.Type {
-	case storage.TypeInt64, storage.TypeFloat64, storage.TypeFloat32:
-		x := v.Float
-		if v.Type == storage.TypeInt64 {
-			x = float64(v.Int)
-			key = strconv.FormatInt(v.Int, 10)
-		} else {
-			key = strconv.FormatFloat(x, 'g', -1, 64)
-		}
-		a.numeric++
-		a.min, a.max = min(a.min, x), max(a.max, x)
-		d := x - a.mean
-		a.mean += d / float64(a.numeric)
-		a.m2 += d * (x - a.mean)
-		if len(a.sample) < reservoirSize {
-			a.sample = append(a.sample, x)
-		} else if j := a.rng.Int64N(a.numeric); j < reservoirSize {
-			a.sample[j] = x
-		}
-	case storage.TypeBool:
-		key = strconv.FormatBool(v.Int != 0)
-	case storage.TypeFloatList:
-		n := int64(len(v.List))
-		a.minLen, a.maxLen = min(a.minLen, n), max(a.maxLen, n)
-		key = fmt.Sprint(v.List)
-	default:
-		key = v.Str
-	}
-	a.hll.add(key)
-	if _, ok := a.counts[key]; ok || len(a.counts) < maxTracked {
-		a.counts[key]++
+// tally counts k in m, exactly while m tracks fewer than maxTracked values.
+func tally[K comparable](a *featureAcc, m map[K]int64, k K) {
+	if _, ok := m[k]; ok || len(m) < maxTracked {
+		m[k]++
 	} else {
 		a.overflow = true
 	}
+}
+
+func (a *featureAcc) addNumber(x float64) {
+	a.numeric++
+	a.min, a.max = min(a.min, x), max(a.max, x)
+	d := x - a.mean
+	a.mean += d / float64(a.numeric)
+	a.m2 += d * (x - a.mean)
+	if len(a.sample) < reservoirSize {
+		a.sample = append(a.sample, x)
+	} else if j := a.rng.Int64N(a.numeric); j < reservoirSize {
+		a.sample[j] = x
+	}
+}
+
+// addColumn adds the rows of one column, skipping deleted versions.
+func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
+	valid := func(i int) bool { return c.Valid[i>>3]&(1<<(i&7)) != 0 }
+	for i, del := range deleted {
+		if del {
+			continue
+		}
+		a.count++
+		if !valid(i) {
+			a.nulls++
+			continue
+		}
+		switch c.Type {
+		case storage.TypeInt64:
+			x := c.Int64[i]
+			a.addNumber(float64(x))
+			tally(a, a.ints, x)
+			a.hll.addHash(uint64(x))
+		case storage.TypeFloat64, storage.TypeFloat32:
+			x := 0.0
+			if c.Type == storage.TypeFloat64 {
+				x = c.Float64[i]
+			} else {
+				x = float64(c.Float32[i])
+			}
+			a.addNumber(x)
+			tally(a, a.floats, math.Float64bits(x))
+			a.hll.addHash(math.Float64bits(x))
+		case storage.TypeBool:
+			key := strconv.FormatBool(c.Bool[i] != 0)
+			tally(a, a.counts, key)
+			a.hll.add(key)
+		case storage.TypeFloatList:
+			l := c.Float32[c.Offsets[i]:c.Offsets[i+1]]
+			n := int64(len(l))
+			a.minLen, a.maxLen = min(a.minLen, n), max(a.maxLen, n)
+			key := fmt.Sprint(l)
+			tally(a, a.counts, key)
+			a.hll.add(key)
+		default:
+			b := c.Data[c.Offsets[i]:c.Offsets[i+1]]
+			if n, ok := a.counts[string(b)]; ok {
+				a.counts[string(b)] = n + 1
+			} else {
+				tally(a, a.counts, string(b))
+			}
+			a.hll.addBytes(b)
+		}
+	}
+}
+
+// valueCounts returns the exact counts keyed by the values' text.
+func (a *featureAcc) valueCounts() map[string]int64 {
+	switch a.f.Type {
+	case storage.TypeInt64:
+		out := make(map[string]int64, len(a.ints))
+		for k, n := range a.ints {
+			out[strconv.FormatInt(k, 10)] = n
+		}
+		return out
+	case storage.TypeFloat64, storage.TypeFloat32:
+		out := make(map[string]int64, len(a.floats))
+		for k, n := range a.floats {
+			out[strconv.FormatFloat(math.Float64frombits(k), 'g', -1, 64)] = n
+		}
+		return out
+	}
+	return a.counts
+}
+
+func (a *featureAcc) distinct() int64 {
+	if a.overflow {
+		return a.hll.estimate()
+	}
+	return int64(len(a.counts) + len(a.ints) + len(a.floats))
 }
 
 func (a *featureAcc) isNumeric() bool {
@@ -94,12 +156,9 @@ func (a *featureAcc) isNumeric() bool {
 
 func (a *featureAcc) result() *timefencev1.FeatureStatistics {
 	st := &timefencev1.FeatureStatistics{Feature: a.f.Name, Type: typeToProto[a.f.Type], Count: a.count, NullCount: a.nulls,
-		DistinctCount: int64(len(a.counts)), DistinctApproximate: a.overflow}
+		DistinctCount: a.distinct(), DistinctApproximate: a.overflow}
 	if a.count > 0 {
 		st.NullRate = float64(a.nulls) / float64(a.count)
-	}
-	if a.overflow {
-		st.DistinctCount = a.hll.estimate()
 	}
 	if a.isNumeric() && a.numeric > 0 {
 		std := 0.0
@@ -118,7 +177,7 @@ func (a *featureAcc) result() *timefencev1.FeatureStatistics {
 	}
 	switch a.f.Type {
 	case storage.TypeString, storage.TypeBool, storage.TypeInt64:
-		st.TopValues = top(a.counts, topValues)
+		st.TopValues = top(a.valueCounts(), topValues)
 	}
 	return st
 }
@@ -179,18 +238,20 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 	w := s.store.Watermark()
 	resp := &timefencev1.GetStatisticsResponse{Split: sp.Name, FeatureView: proj.View.Name, ViewVersion: proj.View.Version, Watermark: int64(w)}
 	var lastKey []byte
-	err = s.store.Scan(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, func(v *storage.Version) error {
-		resp.Versions++
-		if string(v.Key) != string(lastKey) {
-			resp.Entities++
-			lastKey = append(lastKey[:0], v.Key...)
+	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, statsBatchRows, func(b *storage.ColumnBatch) error {
+		resp.Versions += int64(b.Len())
+		for _, k := range b.Keys {
+			if string(k) != string(lastKey) {
+				resp.Entities++
+				lastKey = append(lastKey[:0], k...)
+			}
 		}
-		if v.Deleted {
-			return nil
-		}
+		// Features are independent: one goroutine each.
+		var wg sync.WaitGroup
 		for i, a := range accs {
-			a.add(v.Values[i])
+			wg.Go(func() { a.addColumn(&b.Features[i], b.Deleted) })
 		}
+		wg.Wait()
 		return nil
 	})
 	if err != nil {
@@ -317,8 +378,18 @@ func newHyperLogLog() *hyperLogLog { return &hyperLogLog{} }
 func (h *hyperLogLog) add(s string) {
 	f := fnv.New64a()
 	f.Write([]byte(s))
-	x := f.Sum64()
-	// splitmix64 finaliser: FNV's high bits are weak.
+	h.addHash(f.Sum64())
+}
+
+func (h *hyperLogLog) addBytes(b []byte) {
+	f := fnv.New64a()
+	f.Write(b)
+	h.addHash(f.Sum64())
+}
+
+// addHash adds a value by a 64-bit identity of it (a hash, or the bits of a
+// number); the splitmix64 finaliser spreads it over every bit.
+func (h *hyperLogLog) addHash(x uint64) {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

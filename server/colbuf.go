@@ -8,11 +8,12 @@ import (
 	"github.com/timefence/timefence/storage"
 )
 
-// colBuf collects one result column in random row order: set may be called
-// concurrently for different rows. array builds the Arrow column.
+// colBuf collects one result column: set may be called concurrently for
+// different rows. array builds the Arrow column with row order[n] taken from
+// row n of the buffer.
 type colBuf interface {
 	set(i int, v storage.Value)
-	array() arrow.Array
+	array(order []int32) arrow.Array
 }
 
 func newColBuf(t storage.Type, n int) colBuf {
@@ -67,7 +68,13 @@ func (b *fixedBuf[T]) set(i int, v storage.Value) {
 	}
 }
 
-func (b *fixedBuf[T]) array() arrow.Array { return b.build(b.vals, b.valid) }
+func (b *fixedBuf[T]) array(order []int32) arrow.Array {
+	vals, valid := make([]T, len(b.vals)), make([]bool, len(b.valid))
+	for n, i := range order {
+		vals[i], valid[i] = b.vals[n], b.valid[n]
+	}
+	return b.build(vals, valid)
+}
 
 // valueBuf holds a variable-width column (strings, bytes, float lists).
 type valueBuf struct {
@@ -82,11 +89,15 @@ func (b *valueBuf) set(i int, v storage.Value) {
 	b.vals[i] = v
 }
 
-func (b *valueBuf) array() arrow.Array {
+func (b *valueBuf) array(order []int32) arrow.Array {
+	vals := make([]storage.Value, len(b.vals))
+	for n, i := range order {
+		vals[i] = b.vals[n]
+	}
 	bld := newBuilder(b.t)
 	defer bld.Release()
-	bld.Reserve(len(b.vals))
-	for _, v := range b.vals {
+	bld.Reserve(len(vals))
+	for _, v := range vals {
 		appendValue(bld, v)
 	}
 	return bld.NewArray()

@@ -327,7 +327,7 @@ func (p *joinPlan) release() {
 // joinChunkRows is how many spine rows are joined at once. Rows of a chunk
 // are looked up in key order, so larger chunks read more sequentially; the
 // chunk's result columns are held in memory until it is streamed.
-const joinChunkRows = 1 << 20
+const joinChunkRows = 256 << 10
 
 // span is a run of rows of one spine record.
 type span struct{ rec, off, n int }
@@ -465,7 +465,10 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 }
 
 // chunk joins the rows of spans (rows in all), every view in turn, each
-// view's lookups split over every core.
+// view's lookups split over every core. The rows are first put in the order
+// the runs are read in (by key, then time), so that keys, bounds and results
+// are all walked sequentially; each result column is put back in spine order
+// once, at the end.
 func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResult {
 	res := &chunkResult{spans: spans}
 	bounds := make([]storage.Bounds, 0, rows)
@@ -482,38 +485,49 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 	parts := make([]partStats, workers)
 	differs := make([]bool, rows)
 	res.feats = make([]arrow.Array, len(p.names))
-	// Views keyed by the same spine columns share their encoded keys and
-	// their visiting order.
-	type keyed struct {
-		keys  [][]byte
-		order []int32
+	// Views keyed by the same spine columns share their sorted keys.
+	type sorted struct {
+		order  []int32 // sorted position -> spine row of the chunk
+		keys   [][]byte
+		bounds []storage.Bounds
 	}
-	shared := map[string]*keyed{}
+	shared := map[string]*sorted{}
 	for _, vr := range p.reads {
 		sig := fmt.Sprint(vr.keyCols, vr.proj.View.JoinKeys)
-		kd := shared[sig]
-		if kd == nil {
-			kd = &keyed{keys: make([][]byte, 0, rows)}
+		sd := shared[sig]
+		if sd == nil {
+			keys := make([][]byte, 0, rows)
 			for _, sp := range spans {
 				k, err := encodeKeys(p.spine[sp.rec], vr, sp.off, sp.n)
 				if err != nil {
 					res.err = err
 					return res
 				}
-				kd.keys = append(kd.keys, k...)
+				keys = append(keys, k...)
 			}
-			kd.order = storage.Order(kd.keys, bounds)
-			shared[sig] = kd
+			sd = &sorted{order: storage.Order(keys, bounds)}
+			sd.keys, sd.bounds = make([][]byte, rows), make([]storage.Bounds, rows)
+			arena := make([]byte, 0, len(keys)*len(keys[0]))
+			for n, i := range sd.order {
+				arena = append(arena, keys[i]...)
+				sd.bounds[n] = bounds[i]
+			}
+			off := 0
+			for n, i := range sd.order {
+				sd.keys[n] = arena[off : off+len(keys[i]) : off+len(keys[i])]
+				off += len(keys[i])
+			}
+			shared[sig] = sd
 		}
-		keys := kd.keys
 		bufs := make([]colBuf, len(vr.proj.Features))
 		for j, f := range vr.proj.Features {
 			bufs[j] = newColBuf(f.Type, rows)
 		}
-		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: bounds, Order: kd.order,
-			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, i int, r *storage.Result) {
+		order := sd.order
+		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
+			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, n int, r *storage.Result) {
 			if r.NaiveSeq != r.Seq {
-				differs[i] = true
+				differs[order[n]] = true
 			}
 			if r.Status != storage.Present {
 				return
@@ -521,7 +535,7 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 			ps := &parts[part]
 			ps.maxEvent, ps.maxAvail = max(ps.maxEvent, r.EventTime), max(ps.maxAvail, r.AvailableAt)
 			for j, b := range bufs {
-				b.set(i, r.Values[j])
+				b.set(n, r.Values[j])
 				if r.Backfilled && !r.Values[j].IsNull() {
 					ps.backfilled++
 				}
@@ -532,7 +546,7 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 			return res
 		}
 		for j, b := range bufs {
-			res.feats[vr.cols[j]] = b.array()
+			res.feats[vr.cols[j]] = b.array(order)
 		}
 	}
 	for _, d := range differs {
@@ -548,7 +562,8 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 	return res
 }
 
-// encodeKeys encodes the entity keys of rows [off, off+n) for one view.
+// encodeKeys encodes the entity keys of rows [off, off+n) for one view,
+// into one buffer.
 func encodeKeys(rec arrow.Record, vr *viewRead, off, n int) ([][]byte, error) {
 	view := vr.proj.View
 	cols := make([]*column, len(vr.keyCols))
@@ -559,16 +574,24 @@ func encodeKeys(rec arrow.Record, vr *viewRead, off, n int) ([][]byte, error) {
 		}
 		cols[j] = col
 	}
-	keys := make([][]byte, n)
+	ends := make([]int, n)
+	buf := make([]byte, 0, 8*n)
 	key := make([]storage.Value, len(cols))
 	var err error
 	for i := range n {
 		for j, c := range cols {
 			key[j] = c.value(off + i)
 		}
-		if keys[i], err = view.EncodeKey(key); err != nil {
+		if buf, err = view.AppendKey(buf, key); err != nil {
 			return nil, err
 		}
+		ends[i] = len(buf)
+	}
+	keys := make([][]byte, n)
+	start := 0
+	for i, end := range ends {
+		keys[i] = buf[start:end:end]
+		start = end
 	}
 	return keys, nil
 }

@@ -98,6 +98,9 @@ type Query struct {
 	// Order, when set, is Order(Keys, Bounds), computed once for several
 	// queries over the same keys.
 	Order []int32
+	// Sorted says Keys and Bounds are already in the order Order would give
+	// them; they are then visited as they are.
+	Sorted bool
 }
 
 // Order returns the indices of keys in the order reads visit them: by key,
@@ -183,28 +186,35 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 	defer snap.release()
 	w := min(q.Watermark, s.clock.watermark())
 	order := q.Order
-	if order == nil {
+	switch {
+	case q.Sorted:
+		order = nil
+	case order == nil:
 		order = Order(q.Keys, q.Bounds)
-	} else if len(order) != len(q.Keys) {
+	case len(order) != len(q.Keys):
 		return fmt.Errorf("%w: an order of %d keys for %d keys", ErrInvalid, len(order), len(q.Keys))
 	}
 	cols := snap.columns(q.Proj)
-	parallel = max(1, min(parallel, len(order)/1024+1))
+	parallel = max(1, min(parallel, len(q.Keys)/1024+1))
 	errs := make(chan error, parallel)
 	for part := range parallel {
-		lo, hi := part*len(order)/parallel, (part+1)*len(order)/parallel
+		lo, hi := part*len(q.Keys)/parallel, (part+1)*len(q.Keys)/parallel
 		go func() {
 			hints := make([]int, len(snap.runs))
 			res := Result{Values: make([]Value, len(q.Proj.Features))}
-			for n, i := range order[lo:hi] {
+			for n := lo; n < hi; n++ {
 				if n&4095 == 4095 {
 					if err := ctx.Err(); err != nil {
 						errs <- err
 						return
 					}
 				}
-				snap.read(q.Proj, cols, q.Keys[i], bound(int(i)), w, q.NaiveAvailable, hints, &res)
-				fn(part, int(i), &res)
+				i := n
+				if order != nil {
+					i = int(order[n])
+				}
+				snap.read(q.Proj, cols, q.Keys[i], bound(i), w, q.NaiveAvailable, hints, &res)
+				fn(part, i, &res)
 			}
 			errs <- nil
 		}()

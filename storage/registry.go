@@ -77,6 +77,11 @@ func (v *View) EncodeKey(key []Value) ([]byte, error) {
 	return encodeEntityKey(nil, v.JoinKeys, key)
 }
 
+// AppendKey appends the encoding of an entity key to b.
+func (v *View) AppendKey(b []byte, key []Value) ([]byte, error) {
+	return encodeEntityKey(b, v.JoinKeys, key)
+}
+
 // DecodeKey decodes an entity key encoded by EncodeKey.
 func (v *View) DecodeKey(b []byte) ([]Value, error) { return decodeKeyValues(b, v.JoinKeys) }
 

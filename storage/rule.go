@@ -32,8 +32,9 @@ func (r *run) winner(k int, b Bounds, w uint64, naive int64) (win, naiveWin int)
 		}
 	}
 	naiveWin = -1
+	checkSeq := r.hi > w // else every version of r is at or below w
 	for i := lo; i < hi; i++ {
-		if r.seq[i] > w {
+		if checkSeq && r.seq[i] > w {
 			continue
 		}
 		if naiveWin < 0 && r.avail[i] <= naive {

@@ -20,6 +20,9 @@ type run struct {
 	keyData []byte
 	keyHead []uint64
 	start   []int64
+	// head8 is set when every key is exactly 8 bytes long (as with one
+	// int64 join key): keyHead then is the whole key.
+	head8 bool
 
 	// One element per version.
 	event []int64
@@ -68,7 +71,21 @@ func (r *run) compareKey(k int, key []byte, head uint64) int {
 	if h := r.keyHead[k]; h != head {
 		return cmp.Compare(h, head)
 	}
+	if r.head8 && len(key) == 8 {
+		return 0
+	}
 	return bytes.Compare(r.key(k), key)
+}
+
+// setHead8 sets head8 from the key offsets.
+func (r *run) setHead8() {
+	r.head8 = true
+	for k := 1; k < len(r.keyOff); k++ {
+		if r.keyOff[k]-r.keyOff[k-1] != 8 {
+			r.head8 = false
+			return
+		}
+	}
 }
 
 // find returns the index of the first key >= key, searching forward from
@@ -245,5 +262,6 @@ func (b *runBuilder) finish(lo, hi uint64) *run {
 	r := b.r
 	r.start = append(r.start, int64(len(r.event)))
 	r.lo, r.hi = lo, hi
+	r.setHead8()
 	return r
 }

@@ -298,7 +298,14 @@ func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
 	if r.versions() != foot.Versions || r.keys() != foot.Keys {
 		return nil, fmt.Errorf("%w: %d versions and %d keys, footer says %d and %d", ErrCorrupt, r.versions(), r.keys(), foot.Versions, foot.Keys)
 	}
-	return r, r.check()
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	r.setHead8()
+	// Verifying read every page; let them go, so that only what reads touch
+	// stays resident (the page cache keeps them either way).
+	syscall.Madvise(data, syscall.MADV_DONTNEED)
+	return r, nil
 }
 
 // check verifies that r's buffers fit together, so that no read of a

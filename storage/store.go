@@ -101,13 +101,22 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close flushes and closes the store.
-func (s *Store) Close() error {
+// Close writes the in-memory runs to run files, then closes the store.
+func (s *Store) Close() error { return s.close(true) }
+
+// close closes the store; without persist, in-memory runs are dropped as in
+// a crash, and the next open reads their versions back from Badger.
+func (s *Store) close(persist bool) error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	close(s.compactStop)
 	<-s.compactDone
+	// Persist what is still in memory, so the next open need not read it
+	// back from Badger.
+	if persist {
+		s.compactAll(true)
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.histMu.Lock()

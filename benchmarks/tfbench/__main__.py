@@ -318,6 +318,17 @@ def run_export(a, ds: Dataset, results: dict) -> None:
             del table
         peak = hwm_mib(srv.pid)
         client.close()
+        # Statistics under the split, every feature of every view.
+        st_versions, st_values, st_secs = 0, 0, 0.0
+        for view in VIEWS:
+            with Timer() as t:
+                resp = tf.statistics(srv, view)
+            st_versions += resp.versions
+            st_values += resp.versions * len(resp.features)
+            st_secs += t.seconds
+    results["stats"] = {"timefence": {"versions": st_versions, "values": st_values, "seconds": st_secs,
+                                      "values_per_s": st_values / st_secs}}
+    log(f"[stats] timefence: {st_values:,} values in {st_secs:.2f} s, {st_values / st_secs:,.0f} values/s")
     r["timefence"] = {"rows": total, "seconds": secs, "rows_per_s": total / secs, "peak_mib": peak,
                       "doget_seconds": get_secs, "doget_rows_per_s": total / get_secs,
                       "bytes": sum((out / f"tf_{v}.parquet").stat().st_size for v in VIEWS)}
@@ -336,6 +347,18 @@ def run_export(a, ds: Dataset, results: dict) -> None:
         if m["rows"] != tf_tables[view]:
             r.setdefault("mismatch", []).append(f"{view}: timefence {tf_tables[view]:,} rows, DuckDB {m['rows']:,}")
     r["duckdb"] = {"rows": dtotal, "seconds": dsecs, "rows_per_s": dtotal / dsecs, "peak_mib": dpeak, "bytes": dbytes}
+    sv, ss = 0, 0.0
+    for view in VIEWS:
+        m = child("duck_stats", {"db": str(d / "duck.db"), "view": view}, timeout=a.timeout)
+        if "error" in m:
+            results["errors"].append(f"stats duckdb: {m['error']}")
+            break
+        sv, ss = sv + m["versions"] * len(VIEWS[view]), ss + m["seconds"]
+    else:
+        results["stats"]["duckdb"] = {"values": sv, "seconds": ss, "values_per_s": sv / ss}
+        log(f"[stats] duckdb: {sv:,} values in {ss:.2f} s")
+        if sv != results["stats"]["timefence"]["values"]:
+            results["errors"].append(f"stats: timefence summarised {results['stats']['timefence']['values']:,} values, DuckDB {sv:,}")
     # Same rows? Compare the two exports of one view as sorted sets of rows.
     view = next(iter(VIEWS))
     cols = ["user_id", "event_timestamp", "available_at"] + [f for f, _ in VIEWS[view]]

@@ -86,6 +86,17 @@ def duck_export(a):
     return {"seconds": t.seconds, "rows": rows, "peak_mib": hwm_mib(), "bytes": os.path.getsize(a["out"])}
 
 
+def duck_stats(a):
+    import duckdb
+    from .engines import duckdb_stats_sql
+    con = duckdb.connect(a["db"], read_only=True)
+    feats = [f for f, _ in VIEWS[a["view"]]]
+    reset_hwm()
+    with Timer() as t:
+        row = con.execute(duckdb_stats_sql(a["view"], feats)).fetchone()
+    return {"seconds": t.seconds, "versions": row[0], "peak_mib": hwm_mib()}
+
+
 def pandas_join(a):
     import pandas as pd
     import pyarrow as pa
@@ -162,7 +173,7 @@ def feast_join(a):
     return {"seconds": t.seconds, "rows": len(res), "peak_mib": peak}
 
 
-TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, pandas_join, polars_join, feast_join]}
+TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, duck_stats, pandas_join, polars_join, feast_join]}
 
 
 def main():

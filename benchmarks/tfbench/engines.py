@@ -104,6 +104,17 @@ def duckdb_export_sql(view: str, feats: list[str], path: str) -> str:
         TO '{path}' (FORMAT parquet)"""
 
 
+def duckdb_stats_sql(view: str, feats: list[str]) -> str:
+    """What GetStatistics computes, in one DuckDB aggregate over the split's window."""
+    start, end = _ts_literal(SPLIT_START), _ts_literal(SPLIT_END)
+    per = []
+    for f in feats:
+        per += [f"count({f})", f"count(*) - count({f})", f"min({f})", f"max({f})", f"avg({f})", f"stddev_samp({f})",
+                f"approx_count_distinct({f})", f"quantile_cont({f}, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99])"]
+    return f"""SELECT count(*), count(DISTINCT user_id), {', '.join(per)} FROM {view}
+        WHERE event_timestamp BETWEEN {start} AND {end} AND available_at BETWEEN {start} AND {end}"""
+
+
 def _ns(col: pd.Series) -> np.ndarray:
     return col.to_numpy().astype("datetime64[ns]").astype(np.int64)
 

@@ -41,7 +41,7 @@ def stubs():
         sys.path.insert(0, str(GEN_DIR))
     mods = {}
     for name in ["types_pb2", "registry_service_pb2", "registry_service_pb2_grpc",
-                 "online_service_pb2", "online_service_pb2_grpc"]:
+                 "online_service_pb2", "online_service_pb2_grpc", "dataset_service_pb2", "dataset_service_pb2_grpc"]:
         mods[name] = importlib.import_module(f"timefence.v1.{name}")
     return mods
 
@@ -199,6 +199,13 @@ def export(client: fl.FlightClient, view: str):
     return pa.Table.from_batches(chunks, schema=reader.schema), summary
 
 
+def statistics(server: "Server", view: str):
+    """GetStatistics of every feature of view under the split: the response."""
+    m = stubs()
+    stub = m["dataset_service_pb2_grpc"].DatasetServiceStub(server.channel())
+    return stub.GetStatistics(m["dataset_service_pb2"].GetStatisticsRequest(split=SPLIT, feature_view=view), timeout=600)
+
+
 def version(binary: str) -> str:
     try:
         out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=10).stdout.strip()
@@ -207,4 +214,4 @@ def version(binary: str) -> str:
         return f"unknown ({e})"
 
 
-__all__ = ["Server", "define", "put", "historical", "export", "stubs", "version"]
+__all__ = ["Server", "define", "put", "historical", "export", "statistics", "stubs", "version"]

@@ -21,8 +21,8 @@ import (
 const (
 	statsBatchRows = 64 << 10
 	reservoirSize  = 10_000
-	maxTracked    = 100_000
-	topValues     = 10
+	maxTracked     = 100_000
+	topValues      = 10
 )
 
 var quantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}

@@ -37,6 +37,10 @@ if [[ ! -e "$stamp" ]]; then
 	touch "$stamp"
 fi
 
+# The project's Python client, as a user installs it (its dependencies are
+# pinned in requirements.txt).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$repo/client/python"
+
 mkdir -p "$here/out/bin"
 echo "run.sh: building the server and the load generator" >&2
 (cd "$repo" && go build -o "$here/out/bin/timefence" ./cmd/timefence)

@@ -13,11 +13,15 @@ import (
 // columnArray turns a storage column of n rows into an Arrow array. Fixed
 // width values are shared, not copied: the column must not change after.
 func columnArray(c *storage.Column, n int) arrow.Array {
-	nulls := n
-	for _, b := range c.Valid {
-		nulls -= bits.OnesCount8(b)
+	nulls := 0
+	var valid *memory.Buffer
+	if c.Valid != nil {
+		nulls = n
+		for _, b := range c.Valid {
+			nulls -= bits.OnesCount8(b)
+		}
+		valid = memory.NewBufferBytes(c.Valid)
 	}
-	valid := memory.NewBufferBytes(c.Valid)
 	fixed := func(t arrow.DataType, b []byte) arrow.Array {
 		return array.MakeFromData(array.NewData(t, n, []*memory.Buffer{valid, memory.NewBufferBytes(b)}, nil, nulls, 0))
 	}
@@ -63,34 +67,4 @@ func boolArray(v []bool) arrow.Array {
 	defer b.Release()
 	b.AppendValues(v, nil)
 	return b.NewArray()
-}
-
-// keyArrays decodes encoded entity keys into one array per join key. Keys
-// come sorted, so a run of equal keys is decoded once.
-func keyArrays(view *storage.View, keys [][]byte) ([]arrow.Array, error) {
-	bs := make([]array.Builder, len(view.JoinKeys))
-	for j, k := range view.JoinKeys {
-		bs[j] = newBuilder(k.Type)
-		bs[j].Reserve(len(keys))
-		defer bs[j].Release()
-	}
-	var last []byte
-	var vals []storage.Value
-	for _, k := range keys {
-		if vals == nil || string(k) != string(last) {
-			var err error
-			if vals, err = view.DecodeKey(k); err != nil {
-				return nil, err
-			}
-			last = k
-		}
-		for j, v := range vals {
-			appendValue(bs[j], v)
-		}
-	}
-	out := make([]arrow.Array, len(bs))
-	for j, b := range bs {
-		out[j] = b.NewArray()
-	}
-	return out, nil
 }

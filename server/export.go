@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -108,34 +110,17 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 	w := flight.NewRecordWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))
 	defer w.Close()
 	hasher := newTableHasher(len(fields))
-	var pending arrow.Record
-	defer func() {
-		if pending != nil {
-			pending.Release()
-		}
-	}()
-	// Each batch becomes a record; the previous one is written, as the last
-	// record is held back to carry the summary.
-	write := func(rec arrow.Record) error {
-		for i, c := range rec.Columns() {
-			hasher.add(i, c)
-		}
-		if pending != nil {
-			err := w.Write(pending)
-			pending.Release()
-			pending = nil
-			if err != nil {
-				rec.Release()
-				return err
-			}
-		}
-		pending = rec
-		return nil
-	}
+	// The scan builds records; a second goroutine hashes and writes them,
+	// so the two halves of the work run on two cores.
+	recs := make(chan arrow.Record, 2)
+	written := make(chan error, 1)
+	hw := &hashedWriter{w: w, hasher: hasher}
+	defer hw.release()
+	go func() { written <- hw.run(recs) }()
 	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, watermark, chunkRows, func(b *storage.ColumnBatch) error {
-		cols, err := keyArrays(view, b.Keys)
-		if err != nil {
-			return err
+		cols := make([]arrow.Array, 0, len(fields))
+		for i := range b.KeyColumns {
+			cols = append(cols, columnArray(&b.KeyColumns[i], b.Len()))
 		}
 		cols = append(cols, timestampArray(b.EventTime), timestampArray(b.AvailableAt), boolArray(b.Deleted), boolArray(b.Backfilled))
 		for i := range b.Features {
@@ -152,18 +137,24 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 				m.BackfilledValues++
 			}
 		}
-		return write(rec)
+		if hw.failed.Load() {
+			rec.Release()
+			return errWriteFailed
+		}
+		recs <- rec
+		return nil
 	})
+	if err == nil && m.Rows == 0 { // no versions: one empty record carries the summary
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		recs <- b.NewRecord()
+		b.Release()
+	}
+	close(recs)
+	if werr := <-written; werr != nil {
+		err = werr
+	}
 	if err != nil {
 		return err
-	}
-	if pending == nil { // no versions: one empty record carries the summary
-		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-		err := write(b.NewRecord())
-		b.Release()
-		if err != nil {
-			return err
-		}
 	}
 	m.OutputChecksum = hasher.sum(schema.String())
 	stored, err := s.store.PutManifest(m)
@@ -174,7 +165,49 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		s.log.Error("re-export of a dataset differs from its first export", "dataset_id", m.DatasetID)
 	}
 	meta, _ := json.Marshal(exportSummary{DatasetID: m.DatasetID, Checksum: m.OutputChecksum, Rows: m.Rows, Split: sp.Name, Watermark: watermark})
-	err = w.WriteWithAppMetadata(pending, meta)
+	err = w.WriteWithAppMetadata(hw.pending, meta)
 	s.log.Info("export", "dataset_id", m.DatasetID, "view", view.Name, "split", sp.Name, "rows", m.Rows)
 	return err
+}
+
+// hashedWriter hashes records and writes each one once the next has come:
+// the last record is kept back (pending) to carry the summary.
+type hashedWriter struct {
+	w       *flight.Writer
+	hasher  *tableHasher
+	pending arrow.Record
+	failed  atomic.Bool // set once a write failed
+}
+
+// errWriteFailed stops a scan whose output can no longer be written; the
+// write's own error is reported instead.
+var errWriteFailed = errors.New("export: the stream failed")
+
+// run consumes recs until it is closed. After a write error it releases
+// what still arrives and returns the error.
+func (hw *hashedWriter) run(recs <-chan arrow.Record) error {
+	var err error
+	for rec := range recs {
+		if err != nil {
+			rec.Release()
+			continue
+		}
+		for i, c := range rec.Columns() {
+			hw.hasher.add(i, c)
+		}
+		if hw.pending != nil {
+			err = hw.w.Write(hw.pending)
+			hw.pending.Release()
+			hw.failed.Store(err != nil)
+		}
+		hw.pending = rec
+	}
+	return err
+}
+
+func (hw *hashedWriter) release() {
+	if hw.pending != nil {
+		hw.pending.Release()
+		hw.pending = nil
+	}
 }

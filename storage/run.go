@@ -41,7 +41,8 @@ type run struct {
 type Column struct {
 	ID   uint32 // the feature's id
 	Type Type
-	// Valid has bit i set (least significant bit first) when row i has a value.
+	// Valid has bit i set (least significant bit first) when row i has a
+	// value; nil in a column that has no nulls.
 	Valid   []byte
 	Int64   []int64   // int64
 	Float64 []float64 // double

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -49,7 +51,10 @@ func (s *Store) Scan(ctx context.Context, p *Projection, w Window, watermark uin
 // ColumnBatch is a batch of versions in column form, in Scan's order.
 type ColumnBatch struct {
 	// Keys holds each row's encoded entity key (decode with View.DecodeKey).
-	Keys        [][]byte
+	Keys [][]byte
+	// KeyColumns holds the decoded join keys, one column per join key
+	// (int64 or string; never null, so without Valid).
+	KeyColumns  []Column
 	EventTime   []int64
 	AvailableAt []int64
 	Seq         []uint64
@@ -110,6 +115,10 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		for f, feat := range p.Features {
 			b.Features[f] = gather(feat, byFeature[f], sel)
 		}
+		var err error
+		if b.KeyColumns, err = keyColumns(p.View.JoinKeys, b.Keys); err != nil {
+			return err
+		}
 		sel = sel[:0]
 		return fn(b)
 	}
@@ -131,6 +140,52 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 			}
 		}
 	}
+}
+
+// keyColumns decodes encoded entity keys into one column per join key. A
+// key repeated on consecutive rows is decoded once.
+func keyColumns(jks []JoinKey, keys [][]byte) ([]Column, error) {
+	n := len(keys)
+	cols := make([]Column, len(jks))
+	for j, jk := range jks {
+		cols[j] = Column{Type: jk.Type}
+		if jk.Type == TypeInt64 {
+			cols[j].Int64 = make([]int64, n)
+		} else {
+			cols[j].Offsets = make([]int64, 1, n+1)
+		}
+	}
+	if len(jks) == 1 && jks[0].Type == TypeInt64 {
+		out := cols[0].Int64
+		for i, k := range keys {
+			if len(k) != 8 {
+				return nil, fmt.Errorf("%w: int64 key of %d bytes", ErrCorrupt, len(k))
+			}
+			out[i] = int64(binary.BigEndian.Uint64(k) ^ 1<<63)
+		}
+		return cols, nil
+	}
+	var last []byte
+	var vals []Value
+	for i, k := range keys {
+		if vals == nil || !bytes.Equal(k, last) {
+			var err error
+			if vals, err = decodeKeyValues(k, jks); err != nil {
+				return nil, err
+			}
+			last = k
+		}
+		for j, v := range vals {
+			c := &cols[j]
+			if c.Type == TypeInt64 {
+				c.Int64[i] = v.Int
+			} else {
+				c.Data = append(c.Data, v.Str...)
+				c.Offsets = append(c.Offsets, int64(len(c.Data)))
+			}
+		}
+	}
+	return cols, nil
 }
 
 // pick is one selected version: its run, row and key index.

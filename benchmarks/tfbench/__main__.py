@@ -22,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import timefence
 
 from . import datagen, report
 from . import timefence as tf
-from .common import (BENCH_DIR, DATASETS, FEATURES, ONLINE_FEATURES, ONLINE_VIEW, OUT_DIR, SEC, SIZES,
+from .common import (BENCH_DIR, DATASETS, FEATURES, ONLINE_FEATURES, ONLINE_VIEW, OUT_DIR, SEC, SIZES, SPLIT,
                      VIEWS, Dataset, Size, Timer, dataset_dir, disk_bytes, free_port, hwm_mib, log,
                      proc_status, reset_hwm)
 
@@ -302,21 +303,19 @@ def run_export(a, ds: Dataset, results: dict) -> None:
     out = OUT_DIR / "export"
     out.mkdir(parents=True, exist_ok=True)
     r = results["export"] = {"dataset": ds.name}
-    total, secs, get_secs, peak, tf_tables = 0, 0.0, 0.0, 0.0, {}
+    tf_dir = out / "tf"
     with tf.Server(a.tf_bin, d / "tf") as srv:
         srv.settle(limit=60)
-        client = srv.flight()
+        client = timefence.Client(srv.addr)
         reset_hwm(srv.pid)
-        for view in VIEWS:
-            path = out / f"tf_{view}.parquet"
-            with Timer() as t:
-                with Timer() as tg:
-                    table, summary = tf.export(client, view)
-                pq.write_table(table, path)
-            total, secs, get_secs = total + table.num_rows, secs + t.seconds, get_secs + tg.seconds
-            tf_tables[view] = table.num_rows
-            del table
+        # The user's path: the Python client streams every view and writes
+        # each as Parquet with its manifest.
+        with Timer() as t:
+            tables = client.export(SPLIT, list(VIEWS), tf_dir)
         peak = hwm_mib(srv.pid)
+        tf_tables = {v: tbl.num_rows for v, tbl in tables.items()}
+        total, secs = sum(tf_tables.values()), t.seconds
+        del tables
         client.close()
         # Statistics under the split, every feature of every view.
         st_versions, st_values, st_secs = 0, 0, 0.0
@@ -330,10 +329,8 @@ def run_export(a, ds: Dataset, results: dict) -> None:
                                       "values_per_s": st_values / st_secs}}
     log(f"[stats] timefence: {st_values:,} values in {st_secs:.2f} s, {st_values / st_secs:,.0f} values/s")
     r["timefence"] = {"rows": total, "seconds": secs, "rows_per_s": total / secs, "peak_mib": peak,
-                      "doget_seconds": get_secs, "doget_rows_per_s": total / get_secs,
-                      "bytes": sum((out / f"tf_{v}.parquet").stat().st_size for v in VIEWS)}
-    log(f"[export] timefence: {total:,} rows in {secs:.2f} s, {total / secs:,.0f} rows/s "
-        f"(DoGet alone {total / get_secs:,.0f} rows/s)")
+                      "bytes": sum((tf_dir / f"{v}.parquet").stat().st_size for v in VIEWS)}
+    log(f"[export] timefence: {total:,} rows in {secs:.2f} s, {total / secs:,.0f} rows/s")
     dtotal, dsecs, dpeak, dbytes = 0, 0.0, 0.0, 0
     for view in VIEWS:
         m = child("duck_export", {"db": str(d / "duck.db"), "view": view, "out": str(out / f"duck_{view}.parquet")},
@@ -363,7 +360,7 @@ def run_export(a, ds: Dataset, results: dict) -> None:
     view = next(iter(VIEWS))
     cols = ["user_id", "event_timestamp", "available_at"] + [f for f, _ in VIEWS[view]]
     keys = [(c, "ascending") for c in cols]
-    t1 = pq.read_table(out / f"tf_{view}.parquet", columns=cols)
+    t1 = pq.read_table(tf_dir / f"{view}.parquet", columns=cols)
     t2 = pq.read_table(out / f"duck_{view}.parquet", columns=cols)
     t1 = t1.set_column(1, "event_timestamp", t1.column(1).cast(pa.timestamp("us"))).set_column(
         2, "available_at", t1.column(2).cast(pa.timestamp("us")))

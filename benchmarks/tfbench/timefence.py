@@ -1,5 +1,5 @@
-"""Talking to a timefence server: process management, gRPC stubs generated at
-run time from proto/, and the Arrow Flight calls (write, historical, export)."""
+"""Talking to a timefence server: process management, the gRPC stubs of the
+project's Python client, and the Arrow Flight calls (write, historical, export)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import importlib
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,35 +14,17 @@ import grpc
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from .common import (ONLINE_FEATURES, ONLINE_VIEW, OUT_DIR, REPO_DIR, SPLIT, SPLIT_END,
-                     SPLIT_START, VIEWS, free_port)
+from .common import ONLINE_FEATURES, ONLINE_VIEW, SPLIT, SPLIT_END, SPLIT_START, VIEWS, free_port
 
-GEN_DIR = OUT_DIR / "gen"
 # Seconds of idleness that mean the server is settled (see Server.settle).
 SETTLE_QUIET = 3.0
 
 
 def stubs():
-    """Generate Python gRPC stubs from proto/ (once per run) and import them."""
-    marker = GEN_DIR / "timefence" / "v1" / "online_service_pb2_grpc.py"
-    protos = sorted((REPO_DIR / "proto" / "timefence" / "v1").glob("*.proto"))
-    newest = max(p.stat().st_mtime for p in protos)
-    if not marker.exists() or marker.stat().st_mtime < newest:
-        import grpc_tools
-        from grpc_tools import protoc
-        GEN_DIR.mkdir(parents=True, exist_ok=True)
-        inc = Path(grpc_tools.__file__).parent / "_proto"
-        args = ["protoc", f"-I{REPO_DIR / 'proto'}", f"-I{inc}", f"--python_out={GEN_DIR}",
-                f"--grpc_python_out={GEN_DIR}"] + [str(p) for p in protos]
-        if protoc.main(args) != 0:
-            raise RuntimeError("grpc_tools.protoc failed on proto/timefence/v1")
-    if str(GEN_DIR) not in sys.path:
-        sys.path.insert(0, str(GEN_DIR))
-    mods = {}
-    for name in ["types_pb2", "registry_service_pb2", "registry_service_pb2_grpc",
-                 "online_service_pb2", "online_service_pb2_grpc", "dataset_service_pb2", "dataset_service_pb2_grpc"]:
-        mods[name] = importlib.import_module(f"timefence.v1.{name}")
-    return mods
+    """The gRPC stubs, as the project's Python client ships them."""
+    return {name: importlib.import_module(f"timefence._proto.timefence.v1.{name}") for name in
+            ["types_pb2", "registry_service_pb2", "registry_service_pb2_grpc", "online_service_pb2",
+             "online_service_pb2_grpc", "dataset_service_pb2", "dataset_service_pb2_grpc"]}
 
 
 class Server:

@@ -495,8 +495,11 @@ class Client:
         a view to a recorded export to repeat byte for byte.
         """
         names = [views] if isinstance(views, str) else list(views)
-        out: Dict[str, pa.Table] = {}
-        for view in names:
+        directory = None if path is None else pathlib.Path(path)
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+        def one(view: str) -> pa.Table:
             cmd: Dict[str, Any] = {"op": "export", "split": split, "feature_view": view}
             if dataset_ids and view in dataset_ids:
                 cmd = {"op": "export", "dataset_id": dataset_ids[view]}
@@ -509,14 +512,31 @@ class Client:
                 raise from_rpc_error(err) from None
             summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
             table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
-            out[view] = table
-            if path is not None:
-                directory = pathlib.Path(path)
-                directory.mkdir(parents=True, exist_ok=True)
-                pq.write_table(table, directory / f"{view}.parquet")
+            if directory is not None:
+                write_parquet(table, directory / f"{view}.parquet")
                 manifest = self.manifest(summary["dataset_id"])
                 (directory / f"{view}.manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        return out
+            return table
+
+        # One thread per view: the streams and the Parquet encoding of
+        # different views overlap (both release the GIL).
+        results: Dict[str, pa.Table] = {}
+        errors: List[BaseException] = []
+
+        def run(view: str) -> None:
+            try:
+                results[view] = one(view)
+            except BaseException as err:  # re-raised below, in the caller's thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=run, args=(v,)) for v in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return {v: results[v] for v in names}
 
     def manifest(self, dataset_id: str) -> Dict[str, Any]:
         """The manifest of a historical read or export: spine hash, features
@@ -793,3 +813,12 @@ def _stats_frame(resp: Any) -> pd.DataFrame:
          "watermark": resp.watermark, "versions": resp.versions, "entities": resp.entities}
     )
     return df
+
+
+def write_parquet(table: pa.Table, path: Union[str, os.PathLike]) -> None:
+    """Write a table as Parquet the way exports are written: dictionary
+    encoding only for strings, bytes and booleans (numbers and times are
+    mostly distinct, where a dictionary costs time and saves nothing)."""
+    dictionary = [f.name for f in table.schema
+                  if pa.types.is_string(f.type) or pa.types.is_binary(f.type) or pa.types.is_boolean(f.type)]
+    pq.write_table(table, path, use_dictionary=dictionary)

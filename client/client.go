@@ -129,6 +129,16 @@ func (c *Client) Manifest(ctx context.Context, datasetID string) (*timefencev1.M
 	return resp.GetManifest(), nil
 }
 
+// HistoryStatus returns the state of each feature view's columnar history:
+// run files and their versions, versions still in memory, last compaction.
+func (c *Client) HistoryStatus(ctx context.Context) ([]*timefencev1.ViewHistory, error) {
+	resp, err := c.Datasets.GetHistoryStatus(ctx, &timefencev1.GetHistoryStatusRequest{})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return resp.GetViews(), nil
+}
+
 // Row is one version to write.
 type Row struct {
 	// Key holds the join key values in the entity's key order.

@@ -120,3 +120,24 @@ def test_statistics_match_pandas(client: timefence.Client, uid: str) -> None:
     with pytest.raises(timefence.SplitRequired):
         client.statistics("", names["view"])
     assert client.compare_statistics(names["view"], split, split) == []
+
+
+def test_export_of_several_views_and_history_status(client: timefence.Client, uid: str, tmp_path) -> None:
+    views = [define_user_view(client, f"{uid}a")["view"], define_user_view(client, f"{uid}b")["view"]]
+    start = utc("2025-05-01")
+    written = {v: _write_history(client, v, 30, 800 + 100 * i, start, seed=10 + i) for i, v in enumerate(views)}
+    split = f"day_{uid}"
+    client.create_split(split, start=start, end=start + pd.Timedelta(days=2))
+    tables = client.export(split, views, tmp_path)
+    assert list(tables) == views, "results come in the order asked, though the views export concurrently"
+    for v in views:
+        assert tables[v].num_rows == len(written[v])
+        assert pq.read_table(tmp_path / f"{v}.parquet").num_rows == len(written[v])
+        assert json.loads((tmp_path / f"{v}.manifest.json").read_text())["kind"] == "export"
+
+    status = client.history_status().set_index("feature_view")
+    for v in views:
+        row = status.loc[v]
+        assert row.file_versions + row.tail_versions == len(written[v]), "every version is in the history"
+    with pytest.raises(timefence.UnknownFeatureView):
+        client.export(split, [views[0], "no_such_view"], tmp_path)

@@ -561,6 +561,24 @@ class Client:
         resp = self._call(self._datasets.GetStatistics, req)
         return _stats_frame(resp)
 
+    def history_status(self) -> pd.DataFrame:
+        """The columnar history that training-side reads read, one row per
+        feature view: ``file_runs``, ``file_versions`` and ``file_bytes`` (run
+        files on the server), ``tail_runs`` and ``tail_versions`` (still in
+        memory) and ``last_compaction`` (UTC, NaT if never)."""
+        resp = self._call(self._datasets.GetHistoryStatus, dataset_service_pb2.GetHistoryStatusRequest())
+        rows = [{
+            "feature_view": v.feature_view,
+            "file_runs": v.file_runs,
+            "file_versions": v.file_versions,
+            "file_bytes": v.file_bytes,
+            "tail_runs": v.tail_runs,
+            "tail_versions": v.tail_versions,
+            "last_compaction": pd.Timestamp(v.last_compaction.ToNanoseconds(), tz="UTC") if v.HasField("last_compaction") else pd.NaT,
+        } for v in resp.views]
+        return pd.DataFrame(rows, columns=["feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs",
+                                           "tail_versions", "last_compaction"])
+
     def compare_statistics(
         self, view: str, baseline_split: str, current_split: str, features: Optional[Sequence[str]] = None
     ) -> List[Dict[str, Any]]:

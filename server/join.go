@@ -526,7 +526,7 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 		order := sd.order
 		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
 			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, n int, r *storage.Result) {
-			if r.NaiveSeq != r.Seq {
+			if r.NaiveDiffers {
 				differs[order[n]] = true
 			}
 			if r.Status != storage.Present {

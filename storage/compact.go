@@ -95,7 +95,18 @@ func (s *Store) openHistories() error {
 		if tail != nil {
 			runs = append(runs, tail)
 		}
-		s.hist[v.ID] = newHistory(v.ID, runs)
+		h := newHistory(v.ID, runs)
+		// Until the next compaction, the last one is when the newest file
+		// was written.
+		for _, r := range runs {
+			if r.file == nil {
+				continue
+			}
+			if fi, err := os.Stat(r.file.path); err == nil {
+				h.lastCompaction.Store(max(h.lastCompaction.Load(), fi.ModTime().UnixNano()))
+			}
+		}
+		s.hist[v.ID] = h
 	}
 	return nil
 }

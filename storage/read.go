@@ -26,13 +26,17 @@ func (s Status) String() string { return [...]string{"not_found", "present", "st
 // Result is the read rule's answer for one entity key and time.
 type Result struct {
 	Status Status
-	// The winner's identity; zero when NotFound with no winner.
+	// The winner's identity; zero when NotFound with no winner. Seq is set
+	// only with Query.WithSeq.
 	EventTime   int64
 	AvailableAt int64
 	Seq         uint64
 	Backfilled  bool
-	// NaiveSeq is the seq of the naive join's winner (see Query.NaiveAvailable);
-	// zero when there is none.
+	// NaiveDiffers reports that the naive join's winner (see
+	// Query.NaiveAvailable) is another version than the winner, or none.
+	NaiveDiffers bool
+	// NaiveSeq is the seq of the naive join's winner, zero when there is
+	// none; set only with Query.WithSeq.
 	NaiveSeq uint64
 	// Values holds the projected features when Present (null where the
 	// version has no value for a feature).
@@ -92,9 +96,12 @@ type Query struct {
 	Watermark uint64
 	// NaiveAvailable, when set, also finds for each key the winner of a naive
 	// event-time-only join over a snapshot taken at NaiveAvailable: the same
-	// rule with the availability bound relaxed to it (Result.NaiveSeq). It
-	// must not be below any Bounds[i].Available.
+	// rule with the availability bound relaxed to it (Result.NaiveDiffers).
+	// It must not be below any Bounds[i].Available.
 	NaiveAvailable int64
+	// WithSeq also reports the winners' seq numbers. Without it a read whose
+	// watermark is above every version of a run never reads its seq column.
+	WithSeq bool
 	// Order, when set, is Order(Keys, Bounds), computed once for several
 	// queries over the same keys.
 	Order []int32
@@ -213,7 +220,7 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 				if order != nil {
 					i = int(order[n])
 				}
-				snap.read(q.Proj, cols, q.Keys[i], bound(i), w, q.NaiveAvailable, hints, &res)
+				snap.read(&q, cols, q.Keys[i], bound(i), w, hints, &res)
 				fn(part, i, &res)
 			}
 			errs <- nil
@@ -243,11 +250,11 @@ func (s *snapshot) columns(p *Projection) [][]*Column {
 
 // read applies the rule to one key and fills res with the winner, its
 // status and its projected values.
-func (s *snapshot) read(p *Projection, cols [][]*Column, key []byte, b Bounds, w uint64, naive int64, hints []int, res *Result) {
-	win, nv := s.winner(key, b, w, naive, hints)
-	*res = Result{Values: res.Values}
+func (s *snapshot) read(q *Query, cols [][]*Column, key []byte, b Bounds, w uint64, hints []int, res *Result) {
+	win, nv := s.winner(key, b, w, q.NaiveAvailable, hints)
+	*res = Result{Values: res.Values, NaiveDiffers: q.NaiveAvailable != 0 && nv != win}
 	clear(res.Values)
-	if nv.run >= 0 {
+	if q.WithSeq && nv.run >= 0 {
 		res.NaiveSeq = s.runs[nv.run].seq[nv.row]
 	}
 	if win.run < 0 {
@@ -255,13 +262,16 @@ func (s *snapshot) read(p *Projection, cols [][]*Column, key []byte, b Bounds, w
 		return
 	}
 	r, i := s.runs[win.run], int(win.row)
-	res.EventTime, res.AvailableAt, res.Seq = r.event[i], r.avail[i], r.seq[i]
+	res.EventTime, res.AvailableAt = r.event[i], r.avail[i]
+	if q.WithSeq {
+		res.Seq = r.seq[i]
+	}
 	flags := r.flags[i]
 	res.Backfilled = flags&flagBackfilled != 0
 	switch {
 	case flags&flagDeleted != 0:
 		res.Status = NotFound
-	case p.View.TTL > 0 && b.Event-res.EventTime > int64(p.View.TTL):
+	case q.Proj.View.TTL > 0 && b.Event-res.EventTime > int64(q.Proj.View.TTL):
 		res.Status = Stale
 	default:
 		res.Status = Present

@@ -305,6 +305,7 @@ func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
 	// Verifying read every page; let them go, so that only what reads touch
 	// stays resident (the page cache keeps them either way).
 	syscall.Madvise(data, syscall.MADV_DONTNEED)
+	syscall.Madvise(data, syscall.MADV_RANDOM)
 	return r, nil
 }
 

@@ -195,10 +195,15 @@ func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all [
 		}
 		w := top - uint64(round%3)
 		seen := make([]bool, n)
-		err := st.LookupEach(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute)}, 2, func(_, i int, g *Result) {
+		err := st.LookupEach(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute), WithSeq: round%2 == 0}, 2, func(_, i int, g *Result) {
 			want, _ := oracleRead(all, string(keys[i]), bounds[i].Event, bounds[i].Available, w, ttl)
 			wantNaive, _ := oracleRead(all, string(keys[i]), bounds[i].Event, end+int64(time.Minute), w, ttl)
-			if seen[i] || want.Status != g.Status || want.Seq != g.Seq || wantNaive.Seq != g.NaiveSeq || want.EventTime != g.EventTime {
+			differs := wantNaive.Seq != want.Seq
+			if round%2 == 1 { // without WithSeq, no seq is reported
+				want.Seq, wantNaive.Seq = 0, 0
+			}
+			if seen[i] || want.Status != g.Status || want.Seq != g.Seq || wantNaive.Seq != g.NaiveSeq || want.EventTime != g.EventTime ||
+				want.AvailableAt != g.AvailableAt || differs != g.NaiveDiffers {
 				t.Errorf("batched read %d (seen %v): want %+v (naive %d), got %+v", i, seen[i], want, wantNaive.Seq, *g)
 			}
 			for j := range want.Values {
@@ -223,12 +228,13 @@ func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all [
 			w = uint64(rng.Int64N(int64(top) + 1))
 		}
 		naive := at + rng.Int64N(int64(time.Minute))
-		got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{[]byte(e.enc)}, Bounds: []Bounds{At(at)}, Watermark: w, NaiveAvailable: naive})
+		got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{[]byte(e.enc)}, Bounds: []Bounds{At(at)}, Watermark: w, NaiveAvailable: naive, WithSeq: true})
 		require.NoError(t, err)
 		want, _ := oracleRead(all, e.enc, at, at, w, ttl)
 		wantNaive, _ := oracleRead(all, e.enc, at, naive, w, ttl)
 		g := got[0]
 		require.Equal(t, wantNaive.Seq, g.NaiveSeq, "naive winner")
+		require.Equal(t, wantNaive.Seq != want.Seq, g.NaiveDiffers)
 		require.Equal(t, want.Status, g.Status, "key %v at %d w %d", e.vals, at, w)
 		require.Equal(t, want.EventTime, g.EventTime)
 		require.Equal(t, want.AvailableAt, g.AvailableAt)

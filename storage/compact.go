@@ -35,21 +35,13 @@ func mergeRuns(feats []Feature, runs []*run) *run {
 			src[j][i] = r.colFor(c.ID)
 		}
 	}
-	vals := make([]Value, len(b.r.cols))
 	m := newMerger(runs)
 	for {
 		j, k, i, ok := m.next()
 		if !ok {
 			break
 		}
-		r := runs[j]
-		for c, col := range src[j] {
-			vals[c] = Value{}
-			if col != nil {
-				vals[c] = col.value(i)
-			}
-		}
-		b.add(r.key(k), r.event[i], r.avail[i], r.seq[i], r.flags[i], vals)
+		b.addFrom(runs[j], k, i, src[j])
 	}
 	return b.finish(runs[0].lo, runs[len(runs)-1].hi)
 }

@@ -213,6 +213,23 @@ func sortFeaturesByID(fs []Feature) {
 // add appends one version. Versions must come in run order; vals holds one
 // value per column of the run, in column order (see newRunBuilder).
 func (b *runBuilder) add(key []byte, event, avail int64, seq uint64, flags byte, vals []Value) {
+	b.addVersion(key, event, avail, seq, flags)
+	for i, cb := range b.cols {
+		cb.append(vals[i])
+	}
+}
+
+// addFrom appends row i of run src; srcCols[c] is src's column for the
+// builder's column c (nil where src has none).
+func (b *runBuilder) addFrom(src *run, k, i int, srcCols []*Column) {
+	b.addVersion(src.key(k), src.event[i], src.avail[i], src.seq[i], src.flags[i])
+	for c, cb := range b.cols {
+		cb.appendFrom(srcCols[c], i)
+	}
+}
+
+// addVersion appends a version's key and times; its columns follow.
+func (b *runBuilder) addVersion(key []byte, event, avail int64, seq uint64, flags byte) {
 	r := b.r
 	n := len(r.event)
 	if k := r.keys(); k == 0 || !bytes.Equal(r.key(k-1), key) {
@@ -225,8 +242,54 @@ func (b *runBuilder) add(key []byte, event, avail int64, seq uint64, flags byte,
 	r.avail = append(r.avail, avail)
 	r.seq = append(r.seq, seq)
 	r.flags = append(r.flags, flags)
-	for i, cb := range b.cols {
-		cb.append(vals[i])
+}
+
+// appendFrom appends row i of src, or null when src is nil.
+func (cb *colBuilder) appendFrom(src *Column, i int) {
+	c := cb.c
+	if cb.n%8 == 0 {
+		c.Valid = append(c.Valid, 0)
+	}
+	ok := src != nil && src.isValid(i)
+	if ok {
+		c.Valid[cb.n>>3] |= 1 << (cb.n & 7)
+	}
+	cb.n++
+	switch c.Type {
+	case TypeInt64:
+		var x int64
+		if ok {
+			x = src.Int64[i]
+		}
+		c.Int64 = append(c.Int64, x)
+	case TypeFloat64:
+		var x float64
+		if ok {
+			x = src.Float64[i]
+		}
+		c.Float64 = append(c.Float64, x)
+	case TypeFloat32:
+		var x float32
+		if ok {
+			x = src.Float32[i]
+		}
+		c.Float32 = append(c.Float32, x)
+	case TypeBool:
+		var x uint8
+		if ok {
+			x = src.Bool[i]
+		}
+		c.Bool = append(c.Bool, x)
+	case TypeString, TypeBytes:
+		if ok {
+			c.Data = append(c.Data, src.Data[src.Offsets[i]:src.Offsets[i+1]]...)
+		}
+		c.Offsets = append(c.Offsets, int64(len(c.Data)))
+	case TypeFloatList:
+		if ok {
+			c.Float32 = append(c.Float32, src.Float32[src.Offsets[i]:src.Offsets[i+1]]...)
+		}
+		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
 	}
 }
 

@@ -131,7 +131,8 @@ def write(res: dict, path: Path, smoke: bool) -> None:
         if t.get("rss_before_mib") is not None and t.get("rss_anon_after_mib") is not None:
             w(f"- {size}: the timefence server's RSS was already {_n(t['rss_before_mib'])} MiB before the join "
               f"(freshly started, idle); after it, {_n(t['rss_anon_after_mib'])} MiB anonymous + "
-              f"{_n(t['rss_file_after_mib'])} MiB file-backed (Badger's memory-mapped tables count as RSS).")
+              f"{_n(t['rss_file_after_mib'])} MiB file-backed: the memory-mapped run files the join read (page "
+              f"cache, which the kernel can reclaim) and Badger's tables.")
     for size, r in res["join"].items():
         p = r.get("polars") or {}
         if p.get("timeline_seconds") is not None:
@@ -286,7 +287,7 @@ def write(res: dict, path: Path, smoke: bool) -> None:
 
     for what, value, ok in _join_targets(ref):
         row(f"join {rs}: {what}", value, ok)
-    for peer, want, what in [("pandas", 10.0, "≥ 10× pandas merge_asof"), ("feast", 100.0, "≥ 100× Feast offline")]:
+    for peer, want, what in [("feast", 100.0, "≥ 100× Feast offline")]:
         m = ref.get(peer) or {}
         if t.get("rows_per_s") and m.get("rows_per_s"):
             r = t["rows_per_s"] / m["rows_per_s"]
@@ -301,9 +302,9 @@ def write(res: dict, path: Path, smoke: bool) -> None:
     fb = (((on.get("feast") or {}).get("1x50") or {}).get("search") or {}).get("best")
     if tb is not None and (on.get("feast") or {}).get("1x50"):
         ft = (fb or {}).get("throughput", 0)
-        row("online 1x50 throughput at p99 ≤ 10 ms ≥ 10× Feast",
+        row("online 1x50 throughput at p99 ≤ 10 ms ≥ 20× Feast",
             f"{tb['throughput']:,.0f} vs {ft:,.0f} req/s" + (" (Feast never within 10 ms)" if ft == 0 else ""),
-            ft == 0 or tb["throughput"] / ft >= 10)
+            ft == 0 or tb["throughput"] / ft >= 20)
     for k, m in ing.items():
         row(f"durable ingest ≥ 1M feature values/s ({k}, {m['features']} features)", f"{m['values_per_s']:,.0f}/s",
             m["values_per_s"] >= 1e6)

@@ -68,3 +68,51 @@ func boolArray(v []bool) arrow.Array {
 	b.AppendValues(v, nil)
 	return b.NewArray()
 }
+
+// scatter returns c with row n moved to row order[n].
+func scatter(c *storage.Column, order []int32) storage.Column {
+	n := len(order)
+	out := storage.Column{ID: c.ID, Type: c.Type, Valid: make([]byte, (n+7)/8)}
+	valid := func(i int) bool { return c.Valid[i>>3]&(1<<(i&7)) != 0 }
+	for from, to := range order {
+		if valid(from) {
+			out.Valid[to>>3] |= 1 << (to & 7)
+		}
+	}
+	switch c.Type {
+	case storage.TypeInt64:
+		out.Int64 = scatterFixed(c.Int64, order)
+	case storage.TypeFloat64:
+		out.Float64 = scatterFixed(c.Float64, order)
+	case storage.TypeFloat32:
+		out.Float32 = scatterFixed(c.Float32, order)
+	case storage.TypeBool:
+		out.Bool = scatterFixed(c.Bool, order)
+	default:
+		// Variable width: lengths first, then the bytes or items.
+		src := make([]int32, n) // the source row of each destination row
+		for from, to := range order {
+			src[to] = int32(from)
+		}
+		out.Offsets = make([]int64, n+1)
+		for to, from := range src {
+			lo, hi := c.Offsets[from], c.Offsets[from+1]
+			if c.Type == storage.TypeFloatList {
+				out.Float32 = append(out.Float32, c.Float32[lo:hi]...)
+				out.Offsets[to+1] = int64(len(out.Float32))
+			} else {
+				out.Data = append(out.Data, c.Data[lo:hi]...)
+				out.Offsets[to+1] = int64(len(out.Data))
+			}
+		}
+	}
+	return out
+}
+
+func scatterFixed[T any](vals []T, order []int32) []T {
+	out := make([]T, len(vals))
+	for from, to := range order {
+		out[to] = vals[from]
+	}
+	return out
+}

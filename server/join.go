@@ -478,11 +478,6 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	type partStats struct {
-		backfilled, maxEvent, maxAvail int64
-		_                              [40]byte // keep parts on separate cache lines
-	}
-	parts := make([]partStats, workers)
 	differs := make([]bool, rows)
 	res.feats = make([]arrow.Array, len(p.names))
 	// Views keyed by the same spine columns share their sorted keys.
@@ -519,44 +514,38 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 			}
 			shared[sig] = sd
 		}
-		bufs := make([]colBuf, len(vr.proj.Features))
-		for j, f := range vr.proj.Features {
-			bufs[j] = newColBuf(f.Type, rows)
-		}
 		order := sd.order
-		err := p.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
-			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers, func(part, n int, r *storage.Result) {
-			if r.NaiveDiffers {
-				differs[order[n]] = true
-			}
-			if r.Status != storage.Present {
-				return
-			}
-			ps := &parts[part]
-			ps.maxEvent, ps.maxAvail = max(ps.maxEvent, r.EventTime), max(ps.maxAvail, r.AvailableAt)
-			for j, b := range bufs {
-				b.set(n, r.Values[j])
-				if r.Backfilled && !r.Values[j].IsNull() {
-					ps.backfilled++
-				}
-			}
-		})
+		rc, err := p.store.LookupColumns(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
+			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers)
 		if err != nil {
 			res.err = err
 			return res
 		}
-		for j, b := range bufs {
-			res.feats[vr.cols[j]] = b.array(order)
+		for n, i := range order {
+			if rc.NaiveDiffers[n] {
+				differs[i] = true
+			}
+			if rc.Status[n] != storage.Present {
+				continue
+			}
+			res.max[0], res.max[1] = max(res.max[0], rc.EventTime[n]), max(res.max[1], rc.AvailableAt[n])
+			if rc.Backfilled[n] {
+				for f := range rc.Features {
+					if rc.Features[f].Valid[n>>3]&(1<<(n&7)) != 0 {
+						res.stats.BackfilledValues++
+					}
+				}
+			}
+		}
+		for j := range rc.Features {
+			c := scatter(&rc.Features[j], order)
+			res.feats[vr.cols[j]] = columnArray(&c, rows)
 		}
 	}
 	for _, d := range differs {
 		if d {
 			res.stats.NaiveDifferences++
 		}
-	}
-	for _, ps := range parts {
-		res.stats.BackfilledValues += ps.backfilled
-		res.max[0], res.max[1] = max(res.max[0], ps.maxEvent), max(res.max[1], ps.maxAvail)
 	}
 	res.stats.Rows = int64(rows)
 	return res

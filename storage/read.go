@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Status is the outcome of the read rule for one entity key and time.
@@ -168,47 +169,120 @@ func (s *Store) Lookup(ctx context.Context, q Query) ([]Result, error) {
 // each run is walked forward like one side of a sort-merge join; fn is
 // called concurrently for different parts.
 func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(part, i int, r *Result)) error {
-	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
-		return fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
+	snap, w, err := s.prepare(&q)
+	if err != nil {
+		return err
 	}
-	bound := func(i int) Bounds {
-		if len(q.Bounds) == 1 {
-			return q.Bounds[0]
+	defer snap.release()
+	cols := snap.columns(q.Proj)
+	parallel = max(1, parallel)
+	results := make([]Result, parallel)
+	for p := range results {
+		results[p].Values = make([]Value, len(q.Proj.Features))
+	}
+	return snap.visit(ctx, &q, w, parallel, func(part, i int, b Bounds, win, nv hit) {
+		res := &results[part]
+		snap.result(&q, cols, b, win, nv, res)
+		fn(part, i, res)
+	})
+}
+
+// ResultColumns holds the read rule's results for many keys, in columns.
+type ResultColumns struct {
+	Status       []Status
+	EventTime    []int64 // the winner's; 0 without one
+	AvailableAt  []int64
+	Backfilled   []bool
+	NaiveDiffers []bool
+	// Features holds one column per projected feature: the winner's values
+	// where Status is Present, null elsewhere.
+	Features []Column
+}
+
+// LookupColumns evaluates the read rule for every key of q, as LookupEach
+// does, and returns the results as columns in the order of q.Keys. Winners
+// are found first; then each feature is gathered on its own, reading each
+// run's column in ascending rows when q is Sorted.
+func (s *Store) LookupColumns(ctx context.Context, q Query, parallel int) (*ResultColumns, error) {
+	snap, w, err := s.prepare(&q)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.release()
+	n := len(q.Keys)
+	rc := &ResultColumns{Status: make([]Status, n), EventTime: make([]int64, n), AvailableAt: make([]int64, n),
+		Backfilled: make([]bool, n), NaiveDiffers: make([]bool, n), Features: make([]Column, len(q.Proj.Features))}
+	present := make([]pick, n)
+	err = snap.visit(ctx, &q, w, parallel, func(_, i int, b Bounds, win, nv hit) {
+		rc.NaiveDiffers[i] = q.NaiveAvailable != 0 && nv != win
+		present[i] = pick{run: -1}
+		if win.run < 0 {
+			return // NotFound
 		}
-		return q.Bounds[i]
+		r, row := snap.runs[win.run], int(win.row)
+		rc.EventTime[i], rc.AvailableAt[i] = r.event[row], r.avail[row]
+		rc.Backfilled[i] = r.flags[row]&flagBackfilled != 0
+		rc.Status[i] = snap.status(&q, b, win)
+		if rc.Status[i] == Present {
+			present[i] = pick{run: win.run, row: win.row}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	cols := snap.columns(q.Proj)
+	var wg sync.WaitGroup
+	for f, feat := range q.Proj.Features {
+		srcs := make([]*Column, len(snap.runs))
+		for j := range snap.runs {
+			srcs[j] = cols[j][f]
+		}
+		wg.Go(func() { rc.Features[f] = gather(feat, srcs, present) })
+	}
+	wg.Wait()
+	return rc, nil
+}
+
+// prepare checks q and returns the snapshot to read (release it) and the
+// watermark of the read.
+func (s *Store) prepare(q *Query) (*snapshot, uint64, error) {
+	if len(q.Bounds) != 1 && len(q.Bounds) != len(q.Keys) {
+		return nil, 0, fmt.Errorf("%w: %d bounds for %d keys", ErrInvalid, len(q.Bounds), len(q.Keys))
 	}
 	for i := range q.Bounds {
 		if q.NaiveAvailable != 0 && q.NaiveAvailable < q.Bounds[i].Available {
-			return fmt.Errorf("%w: naive bound %d below the availability bound %d", ErrInvalid, q.NaiveAvailable, q.Bounds[i].Available)
+			return nil, 0, fmt.Errorf("%w: naive bound %d below the availability bound %d", ErrInvalid, q.NaiveAvailable, q.Bounds[i].Available)
 		}
 	}
+	if !q.Sorted && q.Order != nil && len(q.Order) != len(q.Keys) {
+		return nil, 0, fmt.Errorf("%w: an order of %d keys for %d keys", ErrInvalid, len(q.Order), len(q.Keys))
+	}
 	if s.closed.Load() {
-		return ErrClosed
+		return nil, 0, ErrClosed
 	}
 	h := s.historyFor(q.Proj.View.ID)
 	if h == nil {
-		return fmt.Errorf("%w %q", ErrUnknownView, q.Proj.View.Name)
+		return nil, 0, fmt.Errorf("%w %q", ErrUnknownView, q.Proj.View.Name)
 	}
-	snap := h.acquire()
-	defer snap.release()
-	w := min(q.Watermark, s.clock.watermark())
+	return h.acquire(), min(q.Watermark, s.clock.watermark()), nil
+}
+
+// visit finds the winner and the naive winner of every key of q, in
+// visiting order, split over up to parallel goroutines, and calls fn with
+// each (concurrently for different parts).
+func (s *snapshot) visit(ctx context.Context, q *Query, w uint64, parallel int, fn func(part, i int, b Bounds, win, nv hit)) error {
 	order := q.Order
-	switch {
-	case q.Sorted:
+	if q.Sorted {
 		order = nil
-	case order == nil:
+	} else if order == nil {
 		order = Order(q.Keys, q.Bounds)
-	case len(order) != len(q.Keys):
-		return fmt.Errorf("%w: an order of %d keys for %d keys", ErrInvalid, len(order), len(q.Keys))
 	}
-	cols := snap.columns(q.Proj)
 	parallel = max(1, min(parallel, len(q.Keys)/1024+1))
 	errs := make(chan error, parallel)
 	for part := range parallel {
 		lo, hi := part*len(q.Keys)/parallel, (part+1)*len(q.Keys)/parallel
 		go func() {
-			hints := make([]int, len(snap.runs))
-			res := Result{Values: make([]Value, len(q.Proj.Features))}
+			hints := make([]int, len(s.runs))
 			for n := lo; n < hi; n++ {
 				if n&4095 == 4095 {
 					if err := ctx.Err(); err != nil {
@@ -220,8 +294,12 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 				if order != nil {
 					i = int(order[n])
 				}
-				snap.read(&q, cols, q.Keys[i], bound(i), w, hints, &res)
-				fn(part, i, &res)
+				b := q.Bounds[0]
+				if len(q.Bounds) > 1 {
+					b = q.Bounds[i]
+				}
+				win, nv := s.winner(q.Keys[i], b, w, q.NaiveAvailable, hints)
+				fn(part, i, b, win, nv)
 			}
 			errs <- nil
 		}()
@@ -248,10 +326,20 @@ func (s *snapshot) columns(p *Projection) [][]*Column {
 	return out
 }
 
-// read applies the rule to one key and fills res with the winner, its
-// status and its projected values.
-func (s *snapshot) read(q *Query, cols [][]*Column, key []byte, b Bounds, w uint64, hints []int, res *Result) {
-	win, nv := s.winner(key, b, w, q.NaiveAvailable, hints)
+// status applies the deletion and ttl parts of the rule to a winner.
+func (s *snapshot) status(q *Query, b Bounds, win hit) Status {
+	r, i := s.runs[win.run], int(win.row)
+	switch {
+	case r.flags[i]&flagDeleted != 0:
+		return NotFound
+	case q.Proj.View.TTL > 0 && b.Event-r.event[i] > int64(q.Proj.View.TTL):
+		return Stale
+	}
+	return Present
+}
+
+// result fills res with a key's winner, its status and projected values.
+func (s *snapshot) result(q *Query, cols [][]*Column, b Bounds, win, nv hit, res *Result) {
 	*res = Result{Values: res.Values, NaiveDiffers: q.NaiveAvailable != 0 && nv != win}
 	clear(res.Values)
 	if q.WithSeq && nv.run >= 0 {
@@ -266,15 +354,9 @@ func (s *snapshot) read(q *Query, cols [][]*Column, key []byte, b Bounds, w uint
 	if q.WithSeq {
 		res.Seq = r.seq[i]
 	}
-	flags := r.flags[i]
-	res.Backfilled = flags&flagBackfilled != 0
-	switch {
-	case flags&flagDeleted != 0:
-		res.Status = NotFound
-	case q.Proj.View.TTL > 0 && b.Event-res.EventTime > int64(q.Proj.View.TTL):
-		res.Status = Stale
-	default:
-		res.Status = Present
+	res.Backfilled = r.flags[i]&flagBackfilled != 0
+	res.Status = s.status(q, b, win)
+	if res.Status == Present {
 		for j, c := range cols[win.run] {
 			if c != nil {
 				res.Values[j] = c.value(i)

@@ -192,7 +192,8 @@ func keyColumns(jks []JoinKey, keys [][]byte) ([]Column, error) {
 type pick struct{ run, row, key int32 }
 
 // gather copies the selected rows of one feature into a new column; srcs
-// holds the feature's column in each run (nil: no values there).
+// holds the feature's column in each run (nil: no values there). A pick of
+// run -1 is null.
 func gather(f Feature, srcs []*Column, sel []pick) Column {
 	n := len(sel)
 	dst := Column{ID: f.ID, Type: f.Type, Valid: make([]byte, (n+7)/8)}
@@ -208,6 +209,10 @@ func gather(f Feature, srcs []*Column, sel []pick) Column {
 	default:
 		dst.Offsets = make([]int64, 1, n+1)
 		for o, pk := range sel {
+			if pk.run < 0 {
+				dst.Offsets = append(dst.Offsets, dst.Offsets[len(dst.Offsets)-1])
+				continue
+			}
 			if c := srcs[pk.run]; c != nil && c.isValid(int(pk.row)) {
 				dst.Valid[o>>3] |= 1 << (o & 7)
 				lo, hi := c.Offsets[pk.row], c.Offsets[pk.row+1]
@@ -232,6 +237,9 @@ func gatherFixed[T any](valid []byte, srcs []*Column, sel []pick, vals func(*Col
 	last, lastRun := []T(nil), int32(-1)
 	var c *Column
 	for o, pk := range sel {
+		if pk.run < 0 {
+			continue
+		}
 		if pk.run != lastRun {
 			lastRun, c = pk.run, srcs[pk.run]
 			if c != nil {

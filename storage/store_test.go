@@ -215,6 +215,29 @@ func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all [
 		})
 		require.NoError(t, err)
 		require.NotContains(t, seen, false)
+
+		// The same reads in columns.
+		rc, err := st.LookupColumns(ctx, Query{Proj: proj, Keys: keys, Bounds: bounds, Watermark: w, NaiveAvailable: end + int64(time.Minute)}, 2)
+		require.NoError(t, err)
+		for i := range keys {
+			want, _ := oracleRead(all, string(keys[i]), bounds[i].Event, bounds[i].Available, w, ttl)
+			wantNaive, _ := oracleRead(all, string(keys[i]), bounds[i].Event, end+int64(time.Minute), w, ttl)
+			if want.Status != rc.Status[i] || want.EventTime != rc.EventTime[i] || want.AvailableAt != rc.AvailableAt[i] ||
+				(wantNaive.Seq != want.Seq) != rc.NaiveDiffers[i] || want.Backfilled != rc.Backfilled[i] {
+				t.Fatalf("columns read %d: want %+v (naive %d), got status %v event %d available %d naive differs %v backfilled %v",
+					i, want, wantNaive.Seq, rc.Status[i], rc.EventTime[i], rc.AvailableAt[i], rc.NaiveDiffers[i], rc.Backfilled[i])
+			}
+			for f := range proj.Features {
+				got := rc.Features[f].value(i)
+				var wantV Value
+				if want.Status == Present {
+					wantV = want.Values[f]
+				}
+				if !wantV.Equal(got) {
+					t.Fatalf("columns read %d feature %d: want %v got %v", i, f, wantV, got)
+				}
+			}
+		}
 	}
 	for q := range singles {
 		e := ents[rng.IntN(len(ents))]

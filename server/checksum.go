@@ -101,23 +101,28 @@ func (t *tableHasher) add(i int, arr arrow.Array) {
 }
 
 // fixed64 hashes a column of 8-byte values: a marker byte and the value,
-// little-endian, per row, written in blocks.
+// little-endian, per row, written in blocks of fixed-size slots.
 func fixed64[T any](buf *[]byte, arr arrow.Array, vals []T, bits func(T) uint64, h hash.Hash) {
-	b := *buf
+	h.Write(*buf) // what earlier rows left
+	const block = 4096
+	b := make([]byte, 9*block)
 	noNulls := arr.NullN() == 0
-	for r, x := range vals {
-		if !noNulls && arr.IsNull(r) {
-			b = append(b, 0)
-		} else {
-			b = append(b, 1)
-			b = binary.LittleEndian.AppendUint64(b, bits(x))
+	for lo := 0; lo < len(vals); lo += block {
+		part := vals[lo:min(lo+block, len(vals))]
+		out := b[:0]
+		for r, x := range part {
+			if !noNulls && arr.IsNull(lo+r) {
+				out = append(out, 0)
+				continue
+			}
+			out = out[:len(out)+9]
+			slot := out[len(out)-9:]
+			slot[0] = 1
+			binary.LittleEndian.PutUint64(slot[1:], bits(x))
 		}
-		if len(b) > 1<<16 {
-			h.Write(b)
-			b = b[:0]
-		}
+		h.Write(out)
 	}
-	*buf = b
+	*buf = (*buf)[:0]
 }
 
 // sum returns the hex digest of prefix and every column's digest.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -537,10 +538,14 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 				}
 			}
 		}
+		var wg sync.WaitGroup
 		for j := range rc.Features {
-			c := scatter(&rc.Features[j], order)
-			res.feats[vr.cols[j]] = columnArray(&c, rows)
+			wg.Go(func() {
+				c := scatter(&rc.Features[j], order)
+				res.feats[vr.cols[j]] = columnArray(&c, rows)
+			})
 		}
+		wg.Wait()
 	}
 	for _, d := range differs {
 		if d {

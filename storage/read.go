@@ -2,9 +2,7 @@ package storage
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -115,35 +113,83 @@ type Query struct {
 // and for one key the latest event bound first, since newer versions are
 // stored first. bounds has one element per key, or one for all.
 func Order(keys [][]byte, bounds []Bounds) []int32 {
-	type item struct {
-		prefix uint64 // the key's first 8 bytes, so most comparisons are one integer compare
-		event  int64
-		idx    int32
-	}
-	items := make([]item, len(keys))
+	items := make([]orderItem, len(keys))
+	long := false // some key is longer than its 8-byte head
 	for i, k := range keys {
-		var p [8]byte
-		copy(p[:], k)
-		it := item{prefix: binary.BigEndian.Uint64(p[:]), idx: int32(i), event: bounds[0].Event}
+		ev := bounds[0].Event
 		if len(bounds) > 1 {
-			it.event = bounds[i].Event
+			ev = bounds[i].Event
 		}
-		items[i] = it
+		// ^ of the order-preserving bits: a later event sorts first.
+		items[i] = orderItem{head: keyHead(k), event: ^(uint64(ev) ^ 1<<63), idx: int32(i)}
+		long = long || len(k) > 8
 	}
-	slices.SortFunc(items, func(a, b item) int {
-		if a.prefix != b.prefix {
-			return cmp.Compare(a.prefix, b.prefix)
+	radixSort(items)
+	if long {
+		// Keys that share a head are put in full key order; the radix sort
+		// left them ordered by event, and a stable sort keeps that.
+		for lo := 0; lo < len(items); {
+			hi := lo + 1
+			for hi < len(items) && items[hi].head == items[lo].head {
+				hi++
+			}
+			if hi-lo > 1 {
+				slices.SortStableFunc(items[lo:hi], func(a, b orderItem) int { return bytes.Compare(keys[a.idx], keys[b.idx]) })
+			}
+			lo = hi
 		}
-		if c := bytes.Compare(keys[a.idx], keys[b.idx]); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.event, a.event)
-	})
+	}
 	order := make([]int32, len(items))
 	for i, it := range items {
 		order[i] = it.idx
 	}
 	return order
+}
+
+// orderItem is a key's place in the visiting order: its 8-byte head, then
+// its event bound, descending (stored inverted).
+type orderItem struct {
+	head, event uint64
+	idx         int32
+}
+
+// radixSort sorts items by (head, event) ascending, stably, one byte at a
+// time from the least significant; bytes that are the same in every item
+// are skipped.
+func radixSort(items []orderItem) {
+	if len(items) < 2 {
+		return
+	}
+	src, dst := items, make([]orderItem, len(items))
+	digit := func(it *orderItem, pass int) byte {
+		if pass >= 8 {
+			return byte(it.head >> (8 * (pass - 8)))
+		}
+		return byte(it.event >> (8 * pass))
+	}
+	for pass := range 16 {
+		var count [256]int
+		for i := range src {
+			count[digit(&src[i], pass)]++
+		}
+		if count[digit(&src[0], pass)] == len(src) {
+			continue // this byte is the same everywhere
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for i := range src {
+			b := digit(&src[i], pass)
+			dst[count[b]] = src[i]
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &items[0] {
+		copy(items, src)
+	}
 }
 
 // Lookup evaluates the read rule for every key of q and returns the results

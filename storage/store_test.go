@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -627,4 +630,38 @@ func TestVersionsSortNewestFirst(t *testing.T) {
 		got = append(got, v{e, a, s})
 	}
 	require.Equal(t, []v{{1 << 40, 0, 5}, {5, 6, 3}, {5, 6, 2}, {5, 5, 1}, {0, 0, 6}, {-3, 0, 4}}, got)
+}
+
+// TestOrder checks the visiting order against a comparison sort: keys
+// ascending (short, 8-byte and long keys sharing heads), then the event
+// bound descending, ties in input order.
+func TestOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 2, 100, 70_000} {
+		keys := make([][]byte, n)
+		bounds := make([]Bounds, n)
+		for i := range keys {
+			switch rng.IntN(3) {
+			case 0:
+				keys[i] = appendKeyValue(nil, TypeInt64, Int64(rng.Int64N(50)-25))
+			case 1:
+				keys[i] = []byte(fmt.Sprintf("k%d", rng.IntN(20)))
+			default:
+				keys[i] = []byte(fmt.Sprintf("shared-head-%d", rng.IntN(20)))
+			}
+			bounds[i] = At(rng.Int64N(40) - 20)
+		}
+		want := make([]int32, n)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortStableFunc(want, func(a, b int32) int {
+			if c := bytes.Compare(keys[a], keys[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(bounds[b].Event, bounds[a].Event)
+		})
+		got := Order(keys, bounds)
+		require.Equal(t, want, got, "n=%d", n)
+	}
 }

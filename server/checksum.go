@@ -104,25 +104,29 @@ func (t *tableHasher) add(i int, arr arrow.Array) {
 // little-endian, per row, written in blocks of fixed-size slots.
 func fixed64[T any](buf *[]byte, arr arrow.Array, vals []T, bits func(T) uint64, h hash.Hash) {
 	h.Write(*buf) // what earlier rows left
+	*buf = (*buf)[:0]
 	const block = 4096
 	b := make([]byte, 9*block)
-	noNulls := arr.NullN() == 0
+	var nulls []byte // validity bitmap, nil without nulls
+	off := arr.Data().Offset()
+	if arr.NullN() > 0 {
+		nulls = arr.NullBitmapBytes()
+	}
 	for lo := 0; lo < len(vals); lo += block {
 		part := vals[lo:min(lo+block, len(vals))]
-		out := b[:0]
+		n := 0
 		for r, x := range part {
-			if !noNulls && arr.IsNull(lo+r) {
-				out = append(out, 0)
+			if i := off + lo + r; nulls != nil && nulls[i>>3]&(1<<(i&7)) == 0 {
+				b[n] = 0
+				n++
 				continue
 			}
-			out = out[:len(out)+9]
-			slot := out[len(out)-9:]
-			slot[0] = 1
-			binary.LittleEndian.PutUint64(slot[1:], bits(x))
+			b[n] = 1
+			binary.LittleEndian.PutUint64(b[n+1:n+9], bits(x))
+			n += 9
 		}
-		h.Write(out)
+		h.Write(b[:n])
 	}
-	*buf = (*buf)[:0]
 }
 
 // sum returns the hex digest of prefix and every column's digest.

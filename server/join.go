@@ -325,10 +325,18 @@ func (p *joinPlan) release() {
 	}
 }
 
-// joinChunkRows is how many spine rows are joined at once. Rows of a chunk
-// are looked up in key order, so larger chunks read more sequentially; the
-// chunk's result columns are held in memory until it is streamed.
-const joinChunkRows = 256 << 10
+// Chunks: how many spine rows are joined at once. Rows of a chunk are
+// looked up in key order, so larger chunks read the runs more densely, but
+// a chunk's keys and results are held until it is streamed. A spine is cut
+// into about joinChunks chunks of minChunkRows to maxChunkRows rows.
+const (
+	joinChunks   = 8
+	minChunkRows = 256 << 10
+	maxChunkRows = 1 << 20
+)
+
+// chunkRowsFor returns the chunk size for a spine of rows rows.
+func chunkRowsFor(rows int) int { return min(max(rows/joinChunks, minChunkRows), maxChunkRows) }
 
 // span is a run of rows of one spine record.
 type span struct{ rec, off, n int }
@@ -357,6 +365,11 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan *chunkResult, 1)
+	total := 0
+	for _, rec := range p.spine {
+		total += int(rec.NumRows())
+	}
+	chunkRows := chunkRowsFor(total)
 	go func() {
 		defer close(results)
 		var spans []span
@@ -375,10 +388,10 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		for r, rec := range p.spine {
 			n := int(rec.NumRows())
 			for off := 0; off < n; {
-				take := min(n-off, joinChunkRows-rows)
+				take := min(n-off, chunkRows-rows)
 				spans = append(spans, span{rec: r, off: off, n: take})
 				off, rows = off+take, rows+take
-				if rows == joinChunkRows && !flush() {
+				if rows == chunkRows && !flush() {
 					return
 				}
 			}

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -60,6 +58,7 @@ type encodedRow struct {
 	key       []byte // view prefix + entity key
 	event     int64
 	available int64 // backfill only
+	flags     byte
 	value     []byte
 }
 
@@ -112,7 +111,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	commit := s.clock.begin()
 	first := s.clock.watermark() + 1
 	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
-	r, err := batchRun(view, rows, order, res)
+	r, err := batchRun(view, &b, rows, order, res)
 	if err != nil {
 		s.clock.end(0, false)
 		return WriteResult{}, err
@@ -136,37 +135,40 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 // ascending, then event time descending (a batch has one version per key
 // and event time, so that order is total).
 func batchOrder(rows []encodedRow) []int32 {
-	order := make([]int32, len(rows))
-	for i := range order {
-		order[i] = int32(i)
+	keys := make([][]byte, len(rows))
+	bounds := make([]Bounds, len(rows))
+	for i := range rows {
+		keys[i] = rows[i].key[viewPrefixLen:]
+		bounds[i].Event = rows[i].event
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := bytes.Compare(rows[a].key, rows[b].key); c != 0 {
-			return c
-		}
-		return cmpDesc(rows[a].event, rows[b].event)
-	})
-	return order
+	return Order(keys, bounds)
 }
 
-// batchRun builds the heap run of a committed batch.
-func batchRun(view *View, rows []encodedRow, order []int32, res WriteResult) (*run, error) {
-	b := newRunBuilder(view.Features, len(rows))
-	vals := make([]Value, len(b.r.cols))
+// batchRun builds the heap run of a committed batch from its rows.
+func batchRun(view *View, b *Batch, rows []encodedRow, order []int32, res WriteResult) (*run, error) {
+	feats, err := batchFeatures(view, b.Features)
+	if err != nil {
+		return nil, err
+	}
+	rb := newRunBuilder(view.Features, len(rows))
+	col := make([]int, len(feats)) // batch feature k -> run column
+	for k, f := range feats {
+		col[k] = rb.pos[f.ID]
+	}
+	vals := make([]Value, len(rb.r.cols))
 	for _, i := range order {
-		r := &rows[i]
+		r, row := &rows[i], &b.Rows[i]
 		avail := res.CommitTime
 		if r.available != 0 {
 			avail = r.available
 		}
 		clear(vals)
-		flags, err := decodeVersion(r.value, b.pos, vals)
-		if err != nil {
-			return nil, err
+		for k, v := range row.Values {
+			vals[col[k]] = v
 		}
-		b.add(r.key[viewPrefixLen:], r.event, avail, res.FirstSeq+uint64(i), flags, vals)
+		rb.add(r.key[viewPrefixLen:], r.event, avail, res.FirstSeq+uint64(i), r.flags, vals)
 	}
-	return b.finish(res.FirstSeq-1, res.LastSeq), nil
+	return rb.finish(res.FirstSeq-1, res.LastSeq), nil
 }
 
 // maxTailFactor bounds a view's in-memory versions at this many times
@@ -399,7 +401,7 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, error) 
 		}
 		seen[dup] = i
 		val := encodeVersion(nil, flags, ids, r.Values)
-		out[i] = encodedRow{key: key, event: r.EventTime, available: r.AvailableAt, value: val}
+		out[i] = encodedRow{key: key, event: r.EventTime, available: r.AvailableAt, flags: flags, value: val}
 		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(key))))
 		h.Write(key)
 		h.Write(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.EventTime)))

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -20,11 +21,21 @@ func (s *Store) historyDir(viewID uint32) string {
 }
 
 // mergeRuns merges runs of one view, which cover consecutive seq ranges,
-// into one heap run with a column for every feature of feats.
-func mergeRuns(feats []Feature, runs []*run) *run {
+// into one heap run with a column for every feature any of them has. The
+// columns come from the runs, not from the view's definition, which may
+// have gained a feature since the merge began.
+func mergeRuns(runs []*run) *run {
 	total := 0
+	var feats []Feature
+	seen := map[uint32]bool{}
 	for _, r := range runs {
 		total += r.versions()
+		for _, c := range r.cols {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				feats = append(feats, Feature{ID: c.ID, Type: c.Type})
+			}
+		}
 	}
 	b := newRunBuilder(feats, total)
 	// src[j][i] is run j's column for the builder's column i, or nil.
@@ -133,12 +144,7 @@ func (s *Store) loadRunFiles(v *View) ([]*run, uint64) {
 		}
 	}
 	// For each start, the longest run first.
-	slices.SortFunc(cands, func(a, b cand) int {
-		if a.lo != b.lo {
-			return cmpDesc(int64(b.lo), int64(a.lo))
-		}
-		return cmpDesc(int64(a.hi), int64(b.hi))
-	})
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(b.hi, a.hi)) })
 	committed := s.clock.committed
 	var runs []*run
 	used := map[string]bool{}
@@ -265,13 +271,20 @@ func (s *Store) compactAll(flush bool) {
 //   - file runs are merged, newest first, while the newer of the last two
 //     holds at least a quarter as many versions as the older, so a view
 //     keeps about log4(versions) files.
-func (s *Store) compactView(v *View, flush bool) error {
+func (s *Store) compactView(v *View, flush bool) (err error) {
 	h := s.historyFor(v.ID)
 	if h == nil {
 		return nil
 	}
 	h.compactMu.Lock()
 	defer h.compactMu.Unlock()
+	defer func() {
+		if err != nil {
+			h.failure.Store(&err)
+		} else {
+			h.failure.Store(nil)
+		}
+	}()
 	snap := h.acquire()
 	defer snap.release()
 	var files, tail []*run
@@ -298,7 +311,7 @@ func (s *Store) compactView(v *View, flush bool) error {
 		files = append(files, fr)
 		changed = true
 	case len(tail) > maxTailRuns:
-		h.swap(tail, mergeRuns(v.Features, tail))
+		h.swap(tail, mergeRuns(tail))
 		changed = true
 	}
 	for n := len(files); n >= 2 && files[n-1].versions()*4 >= files[n-2].versions(); n = len(files) {
@@ -326,7 +339,7 @@ const maxTailRuns = 8
 func (s *Store) persist(v *View, runs []*run) (*run, error) {
 	merged := runs[0]
 	if len(runs) > 1 || merged.file != nil {
-		merged = mergeRuns(v.Features, runs)
+		merged = mergeRuns(runs)
 	}
 	path, err := writeRunFile(s.historyDir(v.ID), v.ID, merged)
 	if err != nil {

@@ -17,6 +17,8 @@ type history struct {
 	compactMu      sync.Mutex // one compaction of the view at a time
 	lastCompaction atomic.Int64
 	lastWrite      atomic.Int64 // wall time of the last added batch run
+	// failure is the error of the view's last compaction, nil if it worked.
+	failure atomic.Pointer[error]
 }
 
 // snapshot is an immutable list of runs covering (0, hi] in ascending seq

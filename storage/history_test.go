@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +166,74 @@ func TestLeftoversOfInterruptedCompaction(t *testing.T) {
 	for _, p := range left {
 		require.False(t, strings.HasSuffix(p, ".tmp"))
 	}
+}
+
+// TestMergeKeepsEveryColumn: runs written before and after a feature was
+// added merge into a run with every column, whatever the view's definition
+// says at the time of the merge.
+func TestMergeKeepsEveryColumn(t *testing.T) {
+	old := []Feature{{Name: "a", Type: TypeInt64, ID: 0}}
+	grown := append(slices.Clone(old), Feature{Name: "b", Type: TypeString, ID: 1})
+	ba := newRunBuilder(old, 1)
+	ba.add([]byte("k1"), 10, 10, 1, 0, []Value{Int64(1)})
+	ra := ba.finish(0, 1)
+	bb := newRunBuilder(grown, 1)
+	bb.add([]byte("k1"), 20, 20, 2, 0, []Value{Int64(2), String("new")})
+	rb := bb.finish(1, 2)
+
+	m := mergeRuns([]*run{ra, rb})
+	require.Len(t, m.cols, 2)
+	require.NoError(t, m.check())
+	require.Equal(t, []int64{20, 10}, m.event, "newest first")
+	require.Equal(t, String("new"), m.colFor(1).value(0))
+	require.True(t, m.colFor(1).value(1).IsNull(), "the older version has no value for the new feature")
+	require.Equal(t, Int64(1), m.colFor(0).value(1))
+}
+
+// TestFailingCompactionRefusesWrites: when run files cannot be written (the
+// view's history directory is a file), writes go on until the view's
+// in-memory bound, then are refused with the compaction's error, reads stay
+// right, and once the cause is gone the store catches up.
+func TestFailingCompactionRefusesWrites(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	dir := t.TempDir()
+	opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithFlushVersions(4).WithCompactInterval(time.Millisecond)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defer st.Close()
+	view := defineUser(t, st, 0)
+	blocker := st.historyDir(view.ID)
+	require.NoError(t, os.MkdirAll(filepath.Dir(blocker), 0o755))
+	require.NoError(t, os.WriteFile(blocker, []byte("not a directory"), 0o644))
+
+	ents := oracleEntities(t, view)
+	rng := rand.New(rand.NewPCG(9, 9))
+	base := clk.Now().UnixNano()
+	var all []oracleVersion
+	var refused error
+	for b := 0; b < 200 && refused == nil; b++ {
+		clk.Advance(time.Second)
+		ev := clk.Now().UnixNano()
+		e := ents[b%len(ents)]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: e.vals, EventTime: ev, Values: []Value{Int64(int64(b)), {}, {}}}}})
+		cancel()
+		if err != nil {
+			refused = err
+			break
+		}
+		all = append(all, oracleVersion{key: e.enc, event: ev, available: res.CommitTime, seq: res.FirstSeq, values: []Value{Int64(int64(b)), {}, {}}})
+	}
+	require.Error(t, refused, "writes must stop once memory is over its bound")
+	require.Contains(t, refused.Error(), "cannot write them to run files")
+	require.Contains(t, refused.Error(), "not a directory")
+	require.LessOrEqual(t, len(all), 4*4+1)
+	checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano(), rng, 3, 200)
+
+	require.NoError(t, os.Remove(blocker))
+	require.Eventually(t, func() bool { return st.HistoryStatus()[0].TailVersions == 0 }, 10*time.Second, 5*time.Millisecond)
+	clk.Advance(time.Second)
+	_, err = st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: ents[0].vals, EventTime: clk.Now().UnixNano(), Values: []Value{Int64(1), {}, {}}}}})
+	require.NoError(t, err, "writes resume once run files can be written")
 }

@@ -176,9 +176,17 @@ func batchRun(view *View, b *Batch, rows []encodedRow, order []int32, res WriteR
 const maxTailFactor = 4
 
 // waitForCompaction holds a write back while the view's in-memory tail is
-// over its bound, so memory stays bounded when writes outrun compaction.
+// over its bound, so memory stays bounded when writes outrun compaction. If
+// the view's compaction fails meanwhile, the write is refused with its error.
 func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
-	for h.status("").TailVersions > int64(maxTailFactor*s.opts.FlushVersions) {
+	for {
+		inMemory := h.status("").TailVersions
+		if inMemory <= int64(maxTailFactor*s.opts.FlushVersions) {
+			return nil
+		}
+		if failed := h.failure.Load(); failed != nil {
+			return fmt.Errorf("storage: the feature view holds %d versions in memory and cannot write them to run files: %w", inMemory, *failed)
+		}
 		s.compactedMu.Lock()
 		done := s.compacted
 		s.compactedMu.Unlock()
@@ -192,7 +200,6 @@ func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // commit writes the rows in one transaction if they fit, else in several

@@ -413,7 +413,10 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
         log(f"[ingest] wide: {nv / t.seconds:,.0f} values/s ({online.num_rows / t.seconds:,.0f} rows/s)")
         client.close()
         if a.online:
-            srv.settle(limit=60)
+            persisted = tf.wait_persisted(srv)
+            settled = srv.settle(limit=60)
+            log(f"[online] timefence: in-memory versions written to run files after {persisted:.0f} s, "
+                f"idle after {settled:.0f} s more")
             results["online"]["timefence"] = online_runs(a, "grpc", srv.addr, online.num_rows, srv.pid)
     if a.online and a.feast:
         try:

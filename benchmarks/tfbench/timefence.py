@@ -180,6 +180,22 @@ def export(client: fl.FlightClient, view: str):
     return pa.Table.from_batches(chunks, schema=reader.schema), summary
 
 
+def wait_persisted(server: "Server", limit: float = 120.0) -> float:
+    """Wait until no view holds versions in memory only (the compactor has
+    written them to run files, as it does FlushIdle after the last write), so
+    that a measurement does not share the cores with that work. Returns the
+    seconds waited."""
+    m = stubs()
+    stub = m["dataset_service_pb2_grpc"].DatasetServiceStub(server.channel())
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        views = stub.GetHistoryStatus(m["dataset_service_pb2"].GetHistoryStatusRequest(), timeout=10).views
+        if all(v.tail_versions == 0 for v in views):
+            break
+        time.sleep(0.5)
+    return time.time() - t0
+
+
 def statistics(server: "Server", view: str):
     """GetStatistics of every feature of view under the split: the response."""
     m = stubs()
@@ -195,4 +211,4 @@ def version(binary: str) -> str:
         return f"unknown ({e})"
 
 
-__all__ = ["Server", "define", "put", "historical", "export", "statistics", "stubs", "version"]
+__all__ = ["Server", "define", "put", "historical", "export", "statistics", "stubs", "version", "wait_persisted"]

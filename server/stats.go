@@ -35,8 +35,10 @@ type featureAcc struct {
 	count, nulls       int64
 	min, max, mean, m2 float64 // Welford
 	numeric            int64
-	sample             []float64
+	sample             []float64 // a uniform reservoir sample (Li's algorithm L)
 	rng                *rand.Rand
+	w                  float64 // algorithm L's weight
+	nextSample         int64   // the count of the next value to enter the full reservoir
 	counts             map[string]int64 // string, bytes, bool, float list
 	ints               map[int64]int64  // int64
 	floats             map[uint64]int64 // double and float, by bits
@@ -65,12 +67,28 @@ func (a *featureAcc) addNumber(x float64) {
 	d := x - a.mean
 	a.mean += d / float64(a.numeric)
 	a.m2 += d * (x - a.mean)
-	if len(a.sample) < reservoirSize {
+	switch {
+	case len(a.sample) < reservoirSize:
 		a.sample = append(a.sample, x)
-	} else if j := a.rng.Int64N(a.numeric); j < reservoirSize {
-		a.sample[j] = x
+		if len(a.sample) == reservoirSize {
+			a.w = math.Exp(math.Log(a.uniform()) / reservoirSize)
+			a.skip()
+		}
+	case a.numeric == a.nextSample:
+		a.sample[a.rng.IntN(reservoirSize)] = x
+		a.w *= math.Exp(math.Log(a.uniform()) / reservoirSize)
+		a.skip()
 	}
 }
+
+// skip draws how many values pass before the next one enters the full
+// reservoir: algorithm L draws random numbers per replacement, not per value.
+func (a *featureAcc) skip() {
+	a.nextSample = a.numeric + int64(math.Floor(math.Log(a.uniform())/math.Log1p(-a.w))) + 1
+}
+
+// uniform returns a random number in (0, 1], whose logarithm is finite.
+func (a *featureAcc) uniform() float64 { return 1 - a.rng.Float64() }
 
 // addColumn adds the rows of one column, skipping deleted versions.
 func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
@@ -98,7 +116,9 @@ func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
 				x = float64(c.Float32[i])
 			}
 			a.addNumber(x)
-			tally(a, a.floats, math.Float64bits(x))
+			if !a.overflow { // past it only the HyperLogLog counts floats
+				tally(a, a.floats, math.Float64bits(x))
+			}
 			a.hll.addHash(math.Float64bits(x))
 		case storage.TypeBool:
 			key := strconv.FormatBool(c.Bool[i] != 0)

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/storage"
 )
 
 func TestHyperLogLogEstimate(t *testing.T) {
@@ -15,5 +18,20 @@ func TestHyperLogLogEstimate(t *testing.T) {
 			h.add("v" + strconv.Itoa(i)) // duplicates do not count
 		}
 		require.InEpsilon(t, float64(n), float64(h.estimate()), 0.03, "n=%d", n)
+	}
+}
+
+// TestReservoirIsUniform: past its size, the sample still spreads over the
+// whole stream, so the quantiles of a long uniform stream come out right.
+func TestReservoirIsUniform(t *testing.T) {
+	a := newFeatureAcc(storage.Feature{Name: "x", Type: storage.TypeFloat64})
+	const n = 2_000_000
+	for i := range n {
+		a.addNumber(float64(i))
+	}
+	require.Len(t, a.sample, reservoirSize)
+	s := slices.Sorted(slices.Values(a.sample))
+	for _, q := range []float64{0.05, 0.25, 0.5, 0.75, 0.95} {
+		require.InDelta(t, q*n, quantile(s, q), 0.02*n, "quantile %v", q)
 	}
 }

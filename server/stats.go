@@ -37,8 +37,8 @@ type featureAcc struct {
 	numeric            int64
 	sample             []float64 // a uniform reservoir sample (Li's algorithm L)
 	rng                *rand.Rand
-	w                  float64 // algorithm L's weight
-	nextSample         int64   // the count of the next value to enter the full reservoir
+	w                  float64          // algorithm L's weight
+	nextSample         int64            // the count of the next value to enter the full reservoir
 	counts             map[string]int64 // string, bytes, bool, float list
 	ints               map[int64]int64  // int64
 	floats             map[uint64]int64 // double and float, by bits

@@ -16,22 +16,28 @@ import (
 	"github.com/timefence/timefence/storage"
 )
 
-func TestMetricsCountCalls(t *testing.T) {
+// metricsServer serves a store opened with opts on loopback.
+func metricsServer(t *testing.T, opts storage.Options) (*server.Server, *storage.Store, *client.Client) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	st, err := storage.Open(opts.WithSyncWrites(false).WithLogger(quiet))
 	require.NoError(t, err)
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	cfg := server.DefaultConfig()
 	cfg.Logger = quiet
 	srv := server.New(st, cfg)
 	c, stop := serveOn(t, srv)
-	defer stop()
+	t.Cleanup(stop)
+	return srv, st, c
+}
+
+func TestMetricsCountCalls(t *testing.T) {
+	srv, _, c := metricsServer(t, storage.DefaultOptions(t.TempDir()))
 	ctx := context.Background()
 	for range 3 {
 		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 		require.NoError(t, err)
 	}
-	_, err = c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
+	_, err := c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
 	require.Error(t, err)
 	rec := httptest.NewRecorder()
 	srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -45,15 +51,7 @@ func TestMetricsCountCalls(t *testing.T) {
 // TestMetricsShowHistory: the columnar history of each view is in the
 // metrics, before and after a compaction.
 func TestMetricsShowHistory(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet).WithFlushIdle(time.Hour))
-	require.NoError(t, err)
-	defer st.Close()
-	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
-	srv := server.New(st, cfg)
-	c, stop := serveOn(t, srv)
-	defer stop()
+	srv, st, c := metricsServer(t, storage.DefaultOptions(t.TempDir()).WithFlushIdle(time.Hour))
 	env := &testEnv{client: c, store: st}
 	env.defineUsers(t, 0)
 	for i := range 3 {

@@ -42,7 +42,6 @@ type Store interface {
 	Lookup(context.Context, storage.Query) ([]storage.Result, error)
 	LookupEach(ctx context.Context, q storage.Query, parallel int, fn func(part, i int, r *storage.Result)) error
 	LookupColumns(ctx context.Context, q storage.Query, parallel int) (*storage.ResultColumns, error)
-	Scan(ctx context.Context, p *storage.Projection, w storage.Window, watermark uint64, fn func(*storage.Version) error) error
 	ScanColumns(ctx context.Context, p *storage.Projection, w storage.Window, watermark uint64, batchRows int, fn func(*storage.ColumnBatch) error) error
 	HistoryStatus() []storage.HistoryStatus
 	PutManifest(storage.Manifest) (storage.Manifest, error)

@@ -98,7 +98,7 @@ func (s *Store) openHistories() error {
 		if tail != nil {
 			runs = append(runs, tail)
 		}
-		h := newHistory(v.ID, runs)
+		h := newHistory(runs)
 		// Until the next compaction, the last one is when the newest file
 		// was written.
 		for _, r := range runs {

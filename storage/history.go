@@ -9,8 +9,6 @@ import (
 
 // history is the read side of one view: the current snapshot of its runs.
 type history struct {
-	viewID uint32
-
 	mu   sync.RWMutex
 	snap *snapshot
 
@@ -29,11 +27,7 @@ type snapshot struct {
 	refs atomic.Int32
 }
 
-func newHistory(viewID uint32, runs []*run) *history {
-	h := &history{viewID: viewID}
-	h.snap = newSnapshot(runs)
-	return h
-}
+func newHistory(runs []*run) *history { return &history{snap: newSnapshot(runs)} }
 
 func newSnapshot(runs []*run) *snapshot {
 	s := &snapshot{runs: runs}

@@ -391,7 +391,7 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 	s.regMu.Unlock()
 	if !exists {
 		s.histMu.Lock()
-		s.hist[nv.ID] = newHistory(nv.ID, nil)
+		s.hist[nv.ID] = newHistory(nil)
 		s.histMu.Unlock()
 	}
 	return &nv, true, nil

@@ -12,43 +12,7 @@ type Window struct {
 	Start, End int64
 }
 
-// Version is one stored version, as Scan returns it.
-type Version struct {
-	// Key is the encoded entity key; decode it with View.DecodeKey.
-	Key         []byte
-	EventTime   int64
-	AvailableAt int64
-	Seq         uint64
-	Deleted     bool
-	Backfilled  bool
-	// Values holds the projected features (null where the version has none).
-	Values []Value
-}
-
-// Scan calls fn for every version of the projection's view whose event
-// time and available-at time both lie in w and whose seq is at most
-// watermark, in entity key order and, per entity, newest first. w.End is the
-// upper bound of the read: nothing later is read. fn must not keep the
-// Version's slices past its return.
-func (s *Store) Scan(ctx context.Context, p *Projection, w Window, watermark uint64, fn func(*Version) error) error {
-	v := &Version{Values: make([]Value, len(p.Features))}
-	return s.ScanColumns(ctx, p, w, watermark, 4096, func(b *ColumnBatch) error {
-		for i, key := range b.Keys {
-			v.Key = key
-			v.EventTime, v.AvailableAt, v.Seq = b.EventTime[i], b.AvailableAt[i], b.Seq[i]
-			v.Deleted, v.Backfilled = b.Deleted[i], b.Backfilled[i]
-			for f := range b.Features {
-				v.Values[f] = b.Features[f].value(i)
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// ColumnBatch is a batch of versions in column form, in Scan's order.
+// ColumnBatch is a batch of versions in column form, in ScanColumns' order.
 type ColumnBatch struct {
 	// Keys holds each row's encoded entity key (decode with View.DecodeKey).
 	Keys [][]byte
@@ -67,9 +31,12 @@ type ColumnBatch struct {
 // Len returns the number of versions in the batch.
 func (b *ColumnBatch) Len() int { return len(b.Keys) }
 
-// ScanColumns is Scan in column form: fn receives the same versions, in the
-// same order, in batches of at most batchRows. The batch's slices are its
-// own, but its keys point into the store and are valid only during fn.
+// ScanColumns calls fn with every version of the projection's view whose
+// event time and available-at time both lie in w and whose seq is at most
+// watermark, in entity key order and, per entity, newest first, in batches
+// of at most batchRows. w.End is the upper bound of the read: nothing later
+// is read. The batch's slices are its own, but its keys point into the
+// store and are valid only during fn.
 func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, watermark uint64, batchRows int, fn func(*ColumnBatch) error) error {
 	if w.End < w.Start {
 		return fmt.Errorf("%w: scan window ends before it starts", ErrInvalid)

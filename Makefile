@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeVersion -fuzztime $${FUZZTIME:-10s} ./storage
 	$(GO) test -run XXX -fuzz FuzzEntityKey -fuzztime $${FUZZTIME:-10s} ./storage
 	$(GO) test -run XXX -fuzz FuzzVersionSuffix -fuzztime $${FUZZTIME:-10s} ./storage
+	$(GO) test -run XXX -fuzz FuzzRunFile -fuzztime $${FUZZTIME:-10s} ./storage
 	$(GO) test -run XXX -fuzz FuzzSpine -fuzztime $${FUZZTIME:-10s} ./server
 	$(GO) test -run XXX -fuzz FuzzWriteBatch -fuzztime $${FUZZTIME:-10s} ./server
 	$(GO) test -run XXX -fuzz FuzzParseDefinitions -fuzztime $${FUZZTIME:-10s} ./cmd/timefence

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"math"
+	"os"
 	"testing"
 )
 
@@ -66,6 +67,41 @@ func FuzzVersionSuffix(f *testing.F) {
 		newer := e1 > e2 || (e1 == e2 && (a1 > a2 || (a1 == a2 && s1 > s2)))
 		if newer != (string(k1) < string(k2)) && !(e1 == e2 && a1 == a2 && s1 == s2) {
 			t.Fatalf("order of (%d,%d,%d) and (%d,%d,%d) is wrong", e1, a1, s1, e2, a2, s2)
+		}
+	})
+}
+
+// FuzzRunFile: no bytes make the run file decoder panic, and a run it
+// accepts can be read whole: every key's winner and every value.
+func FuzzRunFile(f *testing.F) {
+	b := newRunBuilder([]Feature{{ID: 0, Type: TypeInt64}, {ID: 1, Type: TypeString}, {ID: 2, Type: TypeFloatList}}, 3)
+	b.add([]byte("a"), 20, 20, 3, 0, []Value{Int64(1), String("x"), FloatList([]float32{1})})
+	b.add([]byte("a"), 10, 15, 1, flagBackfilled, []Value{{}, String(""), {}})
+	b.add([]byte("bb"), 10, 10, 2, flagDeleted, []Value{{}, {}, {}})
+	dir := f.TempDir()
+	path, err := writeRunFile(dir, 1, b.finish(0, 3))
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add(valid[len(valid)-runTrailer:])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodeRunFile(data, 1)
+		if err != nil {
+			return
+		}
+		for k := range r.keys() {
+			r.winner(k, At(math.MaxInt64), math.MaxUint64, math.MaxInt64)
+			for i := int(r.start[k]); i < int(r.start[k+1]); i++ {
+				for c := range r.cols {
+					r.cols[c].value(i)
+				}
+			}
 		}
 	})
 }

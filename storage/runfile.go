@@ -241,16 +241,25 @@ func openRunFile(path string, viewID uint32) (*run, error) {
 		return nil, fmt.Errorf("storage: map run file %s: %w", path, err)
 	}
 	rf := &runFile{path: path, data: data, size: size}
-	r, err := decodeRunFile(rf, viewID)
+	r, err := decodeRunFile(data, viewID)
 	if err != nil {
 		rf.close()
 		return nil, fmt.Errorf("run file %s: %w", path, err)
 	}
+	r.file = rf
+	// Verifying read every page; let them go, so that only what reads touch
+	// stays resident (the page cache keeps them either way).
+	syscall.Madvise(data, syscall.MADV_DONTNEED)
 	return r, nil
 }
 
-func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
-	data := rf.data
+// decodeRunFile points a run at the buffers of a run file's bytes after
+// verifying the trailer, the footer, every buffer's checksum and the run's
+// shape. A damaged file fails with an error wrapping ErrCorrupt.
+func decodeRunFile(data []byte, viewID uint32) (*run, error) {
+	if len(data) < len(runMagic)+runTrailer {
+		return nil, fmt.Errorf("%w: %d bytes is too short", ErrCorrupt, len(data))
+	}
 	t := data[len(data)-runTrailer:]
 	if string(data[:len(runMagic)]) != runMagic || string(t[12:]) != runEndMagic {
 		return nil, fmt.Errorf("%w: bad magic (truncated or not a run file)", ErrCorrupt)
@@ -270,7 +279,7 @@ func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
 	if foot.View != viewID {
 		return nil, fmt.Errorf("%w: holds view %d, not %d", ErrCorrupt, foot.View, viewID)
 	}
-	r := &run{lo: foot.Lo, hi: foot.Hi, file: rf}
+	r := &run{lo: foot.Lo, hi: foot.Hi}
 	for _, c := range foot.Columns {
 		if !c.Type.Valid() {
 			return nil, fmt.Errorf("%w: column %d has type %d", ErrCorrupt, c.ID, c.Type)
@@ -302,10 +311,6 @@ func decodeRunFile(rf *runFile, viewID uint32) (*run, error) {
 		return nil, err
 	}
 	r.setHead8()
-	// Verifying read every page; let them go, so that only what reads touch
-	// stays resident (the page cache keeps them either way).
-	syscall.Madvise(data, syscall.MADV_DONTNEED)
-	syscall.Madvise(data, syscall.MADV_RANDOM)
 	return r, nil
 }
 

@@ -138,3 +138,31 @@ func ExampleClient_Write_invalid() {
 	// true
 	// timefence: row 1: feature "clicks": expected int64, got string
 }
+
+func ExampleClient_HistoryStatus() {
+	addr, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.Dial(addr)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	_, err = c.Write(ctx, "user_stats", []client.Row{
+		{Key: []any{1}, EventTime: time.Now().Add(-time.Minute), Values: []any{3}},
+		{Key: []any{2}, EventTime: time.Now().Add(-time.Minute), Values: []any{5}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	views, err := c.HistoryStatus(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, v := range views {
+		// Until the compactor writes them to a run file, versions wait in memory.
+		fmt.Println(v.GetFeatureView(), "versions:", v.GetFileVersions()+v.GetTailVersions())
+	}
+	// Output: user_stats versions: 2
+}

@@ -485,11 +485,9 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 // once, at the end.
 func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResult {
 	res := &chunkResult{spans: spans}
-	bounds := make([]storage.Bounds, 0, rows)
+	times := make([]int64, 0, rows)
 	for _, sp := range spans {
-		for _, t := range p.times[sp.rec][sp.off : sp.off+sp.n] {
-			bounds = append(bounds, storage.At(t))
-		}
+		times = append(times, p.times[sp.rec][sp.off:sp.off+sp.n]...)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	differs := make([]bool, rows)
@@ -514,18 +512,8 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 				}
 				keys = append(keys, k...)
 			}
-			sd = &sorted{order: storage.Order(keys, bounds)}
-			sd.keys, sd.bounds = make([][]byte, rows), make([]storage.Bounds, rows)
-			arena := make([]byte, 0, len(keys)*len(keys[0]))
-			for n, i := range sd.order {
-				arena = append(arena, keys[i]...)
-				sd.bounds[n] = bounds[i]
-			}
-			off := 0
-			for n, i := range sd.order {
-				sd.keys[n] = arena[off : off+len(keys[i]) : off+len(keys[i])]
-				off += len(keys[i])
-			}
+			sd = &sorted{}
+			sd.order, sd.keys, sd.bounds = storage.SortAt(keys, times)
 			shared[sig] = sd
 		}
 		order := sd.order

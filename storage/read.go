@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -113,16 +114,62 @@ type Query struct {
 // and for one key the latest event bound first, since newer versions are
 // stored first. bounds has one element per key, or one for all.
 func Order(keys [][]byte, bounds []Bounds) []int32 {
-	items := make([]orderItem, len(keys))
-	long := false // some key is longer than its 8-byte head
-	for i, k := range keys {
-		ev := bounds[0].Event
-		if len(bounds) > 1 {
-			ev = bounds[i].Event
+	items, _ := sortKeys(keys, func(i int) int64 {
+		if len(bounds) == 1 {
+			return bounds[0].Event
 		}
+		return bounds[i].Event
+	})
+	order := make([]int32, len(items))
+	for i, it := range items {
+		order[i] = it.idx
+	}
+	return order
+}
+
+// SortAt puts the reads of keys[i] at times[i] (the read rule's bounds
+// At(times[i])) in visiting order, ready for a Query with Sorted set:
+// sorted[n] and at[n] are the key and bounds of position n, which is input
+// order[n]. The sorted keys share one buffer.
+func SortAt(keys [][]byte, times []int64) (order []int32, sorted [][]byte, at []Bounds) {
+	items, short := sortKeys(keys, func(i int) int64 { return times[i] })
+	order, sorted, at = make([]int32, len(items)), make([][]byte, len(items)), make([]Bounds, len(items))
+	if short {
+		// Every key is its 8-byte head: rebuild them from the sorted items
+		// instead of visiting the input in random order.
+		buf := make([]byte, 8*len(items))
+		for n, it := range items {
+			k := buf[8*n : 8*n+8 : 8*n+8]
+			binary.BigEndian.PutUint64(k, it.head)
+			order[n], sorted[n], at[n] = it.idx, k, At(int64(^it.event^1<<63))
+		}
+		return order, sorted, at
+	}
+	var buf []byte
+	ends := make([]int, len(items))
+	for n, it := range items {
+		buf = append(buf, keys[it.idx]...)
+		ends[n] = len(buf)
+		order[n], at[n] = it.idx, At(int64(^it.event^1<<63))
+	}
+	start := 0
+	for n, end := range ends {
+		sorted[n] = buf[start:end:end]
+		start = end
+	}
+	return order, sorted, at
+}
+
+// sortKeys sorts keys by key ascending, then event descending, ties in
+// input order. short reports that every key is exactly 8 bytes.
+func sortKeys(keys [][]byte, event func(i int) int64) (items []orderItem, short bool) {
+	items = make([]orderItem, len(keys))
+	long, short := false, true // some key is longer than its head; every key is its head
+	for i, k := range keys {
 		// ^ of the order-preserving bits: a later event sorts first.
-		items[i] = orderItem{head: keyHead(k), event: ^(uint64(ev) ^ 1<<63), idx: int32(i)}
+		items[i] = orderItem{head: keyHead(k), event: ^(uint64(event(i)) ^ 1<<63), idx: int32(i)}
 		long = long || len(k) > 8
+		short = short && len(k) == 8
 	}
 	radixSort(items)
 	if long {
@@ -139,11 +186,7 @@ func Order(keys [][]byte, bounds []Bounds) []int32 {
 			lo = hi
 		}
 	}
-	order := make([]int32, len(items))
-	for i, it := range items {
-		order[i] = it.idx
-	}
-	return order
+	return items, short
 }
 
 // orderItem is a key's place in the visiting order: its 8-byte head, then

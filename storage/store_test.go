@@ -665,3 +665,29 @@ func TestOrder(t *testing.T) {
 		require.Equal(t, want, got, "n=%d", n)
 	}
 }
+
+// TestSortAt: SortAt's order is Order's, and its keys and bounds are the
+// inputs in that order, for 8-byte keys and for keys of other lengths.
+func TestSortAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, short := range []bool{true, false} {
+		n := 5000
+		keys := make([][]byte, n)
+		times := make([]int64, n)
+		bounds := make([]Bounds, n)
+		for i := range keys {
+			keys[i] = appendKeyValue(nil, TypeInt64, Int64(rng.Int64N(300)-150))
+			if !short && i%3 == 0 {
+				keys[i] = []byte(fmt.Sprintf("key-%d", rng.IntN(40)))
+			}
+			times[i] = rng.Int64N(1000) - 500
+			bounds[i] = At(times[i])
+		}
+		order, sorted, at := SortAt(keys, times)
+		require.Equal(t, Order(keys, bounds), order)
+		for n, i := range order {
+			require.Equal(t, keys[i], sorted[n])
+			require.Equal(t, bounds[i], at[n])
+		}
+	}
+}

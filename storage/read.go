@@ -106,7 +106,7 @@ type Query struct {
 	// queries over the same keys.
 	Order []int32
 	// Sorted says Keys and Bounds are already in the order Order would give
-	// them; they are then visited as they are.
+	// them (SortAt puts them so); they are then visited as they are.
 	Sorted bool
 }
 

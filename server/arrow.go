@@ -6,7 +6,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/timefence/timefence/storage"
 )
@@ -30,37 +29,6 @@ func arrowType(t storage.Type) arrow.DataType {
 		return arrow.ListOf(arrow.PrimitiveTypes.Float32)
 	}
 	panic(fmt.Sprintf("no arrow type for %s", t))
-}
-
-// appendValue appends v (null or of the builder's type) to b.
-func appendValue(b array.Builder, v storage.Value) {
-	if v.IsNull() {
-		b.AppendNull()
-		return
-	}
-	switch b := b.(type) {
-	case *array.Int64Builder:
-		b.Append(v.Int)
-	case *array.Float64Builder:
-		b.Append(v.Float)
-	case *array.Float32Builder:
-		b.Append(float32(v.Float))
-	case *array.StringBuilder:
-		b.Append(v.Str)
-	case *array.BooleanBuilder:
-		b.Append(v.Int != 0)
-	case *array.BinaryBuilder:
-		b.Append([]byte(v.Str))
-	case *array.ListBuilder:
-		b.Append(true)
-		b.ValueBuilder().(*array.Float32Builder).AppendValues(v.List, nil)
-	default:
-		panic(fmt.Sprintf("unexpected builder %T", b))
-	}
-}
-
-func newBuilder(t storage.Type) array.Builder {
-	return array.NewBuilder(memory.DefaultAllocator, arrowType(t))
 }
 
 // column reads storage values out of an Arrow column of a given storage type.

@@ -69,7 +69,6 @@ type joinPlan struct {
 	spine     []arrow.Record
 	times     [][]int64 // per spine record, the row timestamps in ns
 	spineHash string
-	checksum  string // of the output, set by run
 }
 
 // historical runs a point-in-time join: the whole spine is read and checked

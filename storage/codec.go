@@ -45,14 +45,6 @@ func appendVersionSuffix(b []byte, event, available int64, seq uint64) []byte {
 	return append(b, s[:]...)
 }
 
-// appendSeekSuffix appends the smallest suffix whose event time is <= at:
-// seeking to it lands on the newest version that may be a candidate at at.
-func appendSeekSuffix(b []byte, at int64) []byte {
-	var s [versionSuffixLen]byte
-	putDesc(s[0:], at)
-	return append(b, s[:]...)
-}
-
 // versionSuffix decodes the suffix of a version key.
 func versionSuffix(key []byte) (event, available int64, seq uint64) {
 	s := key[len(key)-versionSuffixLen:]

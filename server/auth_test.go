@@ -54,7 +54,7 @@ func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {
 func startSecure(t *testing.T, tlsCfg *tls.Config, creds []server.Credential) string {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(t.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	st, err := storage.Open(testStoreOptions(t.TempDir()))
 	require.NoError(t, err)
 	auth, err := server.NewAuth(creds)
 	require.NoError(t, err)

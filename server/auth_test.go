@@ -194,6 +194,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.Export(ctx, "train", "stats", nil, nop)
 			return err
 		}},
+		{"history status", []string{"admin", "reader"}, func(c *client.Client) error {
+			_, err := c.HistoryStatus(ctx)
+			return err
+		}},
 		{"statistics in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
 			_, err := c.Datasets.GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "train", FeatureView: "stats"})
 			return err

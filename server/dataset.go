@@ -52,8 +52,8 @@ func fromManifest(m storage.Manifest) *timefencev1.Manifest {
 	return out
 }
 
-// GetHistoryStatus reports each view's columnar history; it reveals no
-// values, only counts and sizes.
+// GetHistoryStatus reports each view's columnar history: no values, only
+// counts and sizes, but of every version, so trainers may not call it.
 func (s *Server) GetHistoryStatus(ctx context.Context, req *timefencev1.GetHistoryStatusRequest) (*timefencev1.GetHistoryStatusResponse, error) {
 	resp := &timefencev1.GetHistoryStatusResponse{}
 	for _, h := range s.store.HistoryStatus() {

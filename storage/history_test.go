@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,50 +191,79 @@ func TestMergeKeepsEveryColumn(t *testing.T) {
 	require.Equal(t, Int64(1), m.colFor(0).value(1))
 }
 
-// TestFailingCompactionRefusesWrites: when run files cannot be written (the
-// view's history directory is a file), writes go on until the view's
-// in-memory bound, then are refused with the compaction's error, reads stay
-// right, and once the cause is gone the store catches up.
+// TestFailingCompactionRefusesWrites: when run files cannot be written,
+// writes go on until the view's in-memory bound, then are refused with the
+// compaction's error; reads stay right all along, and once the cause is
+// gone the store catches up and takes writes again. Causes: the view's
+// history directory is a file, and it is a full tmpfs.
 func TestFailingCompactionRefusesWrites(t *testing.T) {
+	t.Run("not a directory", func(t *testing.T) {
+		checkFailingCompaction(t, "not a directory", func(dir string) func() {
+			require.NoError(t, os.MkdirAll(filepath.Dir(dir), 0o755))
+			require.NoError(t, os.WriteFile(dir, []byte("not a directory"), 0o644))
+			return func() { require.NoError(t, os.Remove(dir)) }
+		})
+	})
+	t.Run("full disk", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("mounting a tmpfs needs root")
+		}
+		checkFailingCompaction(t, "no space left on device", func(dir string) func() {
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+				t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+			return func() { // space comes back
+				out, err := exec.Command("mount", "-o", "remount,size=64m", dir).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+			}
+		})
+	})
+}
+
+// checkFailingCompaction breaks run file writes with breakDir(history dir of
+// the view), which returns the repair, and checks the behaviour above.
+func checkFailingCompaction(t *testing.T, cause string, breakDir func(dir string) (repair func())) {
 	clk := &fakeClock{}
 	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	dir := t.TempDir()
-	opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithFlushVersions(4).WithCompactInterval(time.Millisecond)
+	opts := DefaultOptions(t.TempDir()).WithNow(clk.Now).WithSyncWrites(false).WithFlushVersions(4).WithCompactInterval(time.Millisecond)
 	st, err := Open(opts)
 	require.NoError(t, err)
 	defer st.Close()
 	view := defineUser(t, st, 0)
-	blocker := st.historyDir(view.ID)
-	require.NoError(t, os.MkdirAll(filepath.Dir(blocker), 0o755))
-	require.NoError(t, os.WriteFile(blocker, []byte("not a directory"), 0o644))
+	repair := breakDir(st.historyDir(view.ID))
 
 	ents := oracleEntities(t, view)
 	rng := rand.New(rand.NewPCG(9, 9))
 	base := clk.Now().UnixNano()
+	pad := String(strings.Repeat("x", 8<<10)) // fills a small disk in a few files
 	var all []oracleVersion
 	var refused error
-	for b := 0; b < 200 && refused == nil; b++ {
+	for b := 0; b < 500 && refused == nil; b++ {
 		clk.Advance(time.Second)
 		ev := clk.Now().UnixNano()
 		e := ents[b%len(ents)]
+		vals := []Value{Int64(int64(b)), {}, pad}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: e.vals, EventTime: ev, Values: []Value{Int64(int64(b)), {}, {}}}}})
+		res, err := st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: e.vals, EventTime: ev, Values: vals}}})
 		cancel()
 		if err != nil {
 			refused = err
 			break
 		}
-		all = append(all, oracleVersion{key: e.enc, event: ev, available: res.CommitTime, seq: res.FirstSeq, values: []Value{Int64(int64(b)), {}, {}}})
+		all = append(all, oracleVersion{key: e.enc, event: ev, available: res.CommitTime, seq: res.FirstSeq, values: vals})
 	}
 	require.Error(t, refused, "writes must stop once memory is over its bound")
 	require.Contains(t, refused.Error(), "cannot write them to run files")
-	require.Contains(t, refused.Error(), "not a directory")
-	require.LessOrEqual(t, len(all), 4*4+1)
+	require.Contains(t, refused.Error(), cause)
+	require.LessOrEqual(t, st.HistoryStatus()[0].TailVersions, int64(4*4+1), "memory stays bounded")
 	checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano(), rng, 3, 200)
 
-	require.NoError(t, os.Remove(blocker))
+	repair()
 	require.Eventually(t, func() bool { return st.HistoryStatus()[0].TailVersions == 0 }, 10*time.Second, 5*time.Millisecond)
 	clk.Advance(time.Second)
 	_, err = st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: ents[0].vals, EventTime: clk.Now().UnixNano(), Values: []Value{Int64(1), {}, {}}}}})
 	require.NoError(t, err, "writes resume once run files can be written")
+	checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano()-int64(time.Second), rng, 3, 200)
 }

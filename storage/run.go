@@ -257,29 +257,13 @@ func (cb *colBuilder) appendFrom(src *Column, i int) {
 	cb.n++
 	switch c.Type {
 	case TypeInt64:
-		var x int64
-		if ok {
-			x = src.Int64[i]
-		}
-		c.Int64 = append(c.Int64, x)
+		c.Int64 = appendAt(c.Int64, ok, src, i, func(s *Column) []int64 { return s.Int64 })
 	case TypeFloat64:
-		var x float64
-		if ok {
-			x = src.Float64[i]
-		}
-		c.Float64 = append(c.Float64, x)
+		c.Float64 = appendAt(c.Float64, ok, src, i, func(s *Column) []float64 { return s.Float64 })
 	case TypeFloat32:
-		var x float32
-		if ok {
-			x = src.Float32[i]
-		}
-		c.Float32 = append(c.Float32, x)
+		c.Float32 = appendAt(c.Float32, ok, src, i, func(s *Column) []float32 { return s.Float32 })
 	case TypeBool:
-		var x uint8
-		if ok {
-			x = src.Bool[i]
-		}
-		c.Bool = append(c.Bool, x)
+		c.Bool = appendAt(c.Bool, ok, src, i, func(s *Column) []uint8 { return s.Bool })
 	case TypeString, TypeBytes:
 		if ok {
 			c.Data = append(c.Data, src.Data[src.Offsets[i]:src.Offsets[i+1]]...)
@@ -328,4 +312,14 @@ func (b *runBuilder) finish(lo, hi uint64) *run {
 	r.lo, r.hi = lo, hi
 	r.setHead8()
 	return r
+}
+
+// appendAt appends row i of src's values (vals picks the slice), or the
+// zero value when the row has none (ok false).
+func appendAt[T any](dst []T, ok bool, src *Column, i int, vals func(*Column) []T) []T {
+	var x T
+	if ok {
+		x = vals(src)[i]
+	}
+	return append(dst, x)
 }

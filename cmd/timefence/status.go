@@ -39,6 +39,10 @@ view was last compacted.`,
 	if *asJSON {
 		return writeProtoJSON(stdout, resp)
 	}
+	if len(resp.GetViews()) == 0 {
+		fmt.Fprintln(stdout, "no feature views")
+		return nil
+	}
 	t := newTable("feature view", "run files", "versions in files", "file bytes", "in memory", "last compaction").alignRight(1, 2, 3, 4)
 	for _, v := range resp.GetViews() {
 		last := "never"
@@ -48,8 +52,5 @@ view was last compacted.`,
 		t.add(v.GetFeatureView(), count(v.GetFileRuns()), count(v.GetFileVersions()), count(v.GetFileBytes()), count(v.GetTailVersions()), last)
 	}
 	t.write(stdout)
-	if len(resp.GetViews()) == 0 {
-		fmt.Fprintln(stdout, "no feature views")
-	}
 	return nil
 }

@@ -93,6 +93,9 @@ func (s *Store) openHistories() error {
 			for _, r := range runs {
 				r.file.close()
 			}
+			for _, h := range s.hist {
+				h.close()
+			}
 			return err
 		}
 		if tail != nil {
@@ -337,6 +340,13 @@ const maxTailRuns = 8
 
 // persist merges runs into a run file and returns it, mapped.
 func (s *Store) persist(v *View, runs []*run) (*run, error) {
+	need := int64(0)
+	for _, r := range runs {
+		need += r.bytes()
+	}
+	if err := s.checkSpace(need, s.compactKeep()); err != nil {
+		return nil, err
+	}
 	merged := runs[0]
 	if len(runs) > 1 || merged.file != nil {
 		merged = mergeRuns(runs)

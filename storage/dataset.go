@@ -47,6 +47,9 @@ func (s *Store) PutManifest(m Manifest) (Manifest, error) {
 	if m.DatasetID == "" {
 		return m, fmt.Errorf("%w: manifest without dataset id", ErrInvalid)
 	}
+	if err := s.checkSpace(0, s.recordKeep()); err != nil {
+		return m, err
+	}
 	var stored Manifest
 	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(manifestKey(m.DatasetID))

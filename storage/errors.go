@@ -15,4 +15,11 @@ var (
 	ErrAlreadyExists  = errors.New("storage: already exists")
 	ErrConflict       = errors.New("storage: batch id reused with different content")
 	ErrCorrupt        = errors.New("storage: corrupt data")
+	// ErrDataLoss means the store's files lost data or are damaged. Open
+	// refuses a store that is missing acknowledged writes, and a read of a
+	// damaged file fails with it instead of returning wrong values.
+	ErrDataLoss = errors.New("storage: data loss")
+	// ErrStorageFull means a write was refused because the data directory's
+	// free space is below the configured reserve.
+	ErrStorageFull = errors.New("storage: storage full")
 )

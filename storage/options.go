@@ -30,6 +30,12 @@ type Options struct {
 	// CompactInterval is how often the compactor looks at every view even
 	// without writes. Default 1 s.
 	CompactInterval time.Duration
+	// ReserveBytes is the free space below which writes are refused with
+	// ErrStorageFull, so that Badger and the compactor always have room to
+	// flush and merge. Default 512 MiB; negative turns the check off.
+	ReserveBytes int64
+	// MemTableBytes is the size of Badger's memtables. Default 64 MiB.
+	MemTableBytes int64
 }
 
 // DefaultOptions returns the default options for a store in dir.
@@ -45,6 +51,9 @@ func DefaultOptions(dir string) Options {
 		FlushVersions:   1 << 20,
 		FlushIdle:       10 * time.Second,
 		CompactInterval: time.Second,
+
+		ReserveBytes:  512 << 20,
+		MemTableBytes: 64 << 20,
 	}
 }
 
@@ -71,3 +80,10 @@ func (o Options) WithFlushIdle(d time.Duration) Options { o.FlushIdle = d; retur
 
 // WithCompactInterval sets CompactInterval (default 1 s).
 func (o Options) WithCompactInterval(d time.Duration) Options { o.CompactInterval = d; return o }
+
+// WithReserveBytes sets ReserveBytes (default 512 MiB; negative turns the
+// check off).
+func (o Options) WithReserveBytes(n int64) Options { o.ReserveBytes = n; return o }
+
+// WithMemTableBytes sets MemTableBytes (default 64 MiB).
+func (o Options) WithMemTableBytes(n int64) Options { o.MemTableBytes = n; return o }

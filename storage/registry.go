@@ -372,6 +372,9 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 		}
 		nv.ID, nv.Version = s.lastViewID+1, 1
 	}
+	if err := s.checkSpace(0, s.recordKeep()); err != nil {
+		return nil, false, err
+	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		b, err := json.Marshal(&nv)
 		if err != nil {
@@ -441,6 +444,9 @@ func (s *Store) CreateSplit(sp Split) (Split, bool, error) {
 func (s *Store) putJSON(key []byte, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
+		return err
+	}
+	if err := s.checkSpace(int64(len(b)), s.recordKeep()); err != nil {
 		return err
 	}
 	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, b) })

@@ -53,6 +53,19 @@ type Column struct {
 }
 
 func (r *run) versions() int { return len(r.event) }
+
+// bytes is about the size of the run's buffers, and so of its file.
+func (r *run) bytes() int64 {
+	if r.file != nil {
+		return r.file.size
+	}
+	n := len(r.keyOff)*8 + len(r.keyData) + len(r.keyHead)*8 + len(r.start)*8 + len(r.event)*25
+	for i := range r.cols {
+		c := &r.cols[i]
+		n += len(c.Valid) + 8*len(c.Int64) + 8*len(c.Float64) + 4*len(c.Float32) + len(c.Bool) + 8*len(c.Offsets) + len(c.Data)
+	}
+	return int64(n)
+}
 func (r *run) keys() int     { return len(r.keyHead) }
 
 func (r *run) key(k int) []byte { return r.keyData[r.keyOff[k]:r.keyOff[k+1]] }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,11 +11,13 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 var (
 	metaSeq   = []byte("m/seq")   // the last committed sequence number
 	metaClock = []byte("m/clock") // the last commit time
+	metaID    = []byte("m/id")    // the store id, also kept in the ack file
 )
 
 // Store is a versioned feature store. It is safe for concurrent use.
@@ -31,6 +34,7 @@ type Store struct {
 
 	writeMu sync.Mutex // serialises batch commits
 	broken  error      // set when a failed write could not be undone; guarded by writeMu
+	ack     *ackFile   // the acknowledged-writes record; guarded by writeMu
 	clock   clock
 	closed  atomic.Bool
 
@@ -69,10 +73,23 @@ func Open(opts Options) (*Store, error) {
 	if opts.CompactInterval <= 0 {
 		opts.CompactInterval = def.CompactInterval
 	}
+	if opts.ReserveBytes == 0 {
+		opts.ReserveBytes = def.ReserveBytes
+	}
+	if opts.MemTableBytes <= 0 {
+		opts.MemTableBytes = def.MemTableBytes
+	}
+	if err := checkDir(opts.Dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	bopts := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(opts.SyncWrites).
 		WithNumVersionsToKeep(1).
 		WithBlockCacheSize(opts.CacheBytes).
+		WithMemTableSize(opts.MemTableBytes).
+		WithValueLogFileSize(min(1<<30, 16*opts.MemTableBytes)).
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithMetricsEnabled(false)
 	db, err := badger.Open(bopts)
@@ -81,15 +98,22 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, opts: opts}
 	s.clock.now = func() int64 { return opts.Now().UnixNano() }
+	if err := s.checkAcknowledged(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.recover(); err != nil {
+		s.ack.close()
 		db.Close()
 		return nil, err
 	}
 	if err := s.loadRegistry(); err != nil {
+		s.ack.close()
 		db.Close()
 		return nil, err
 	}
 	if err := s.openHistories(); err != nil {
+		s.ack.close()
 		db.Close()
 		return nil, err
 	}
@@ -124,6 +148,7 @@ func (s *Store) close(persist bool) error {
 		h.close()
 	}
 	s.histMu.Unlock()
+	s.ack.close()
 	return s.db.Close()
 }
 
@@ -149,6 +174,75 @@ type pendingBatch struct {
 	FirstSeq uint64 `json:"first_seq"`
 	LastSeq  uint64 `json:"last_seq"`
 }
+
+// checkAcknowledged compares the store with its ack file and refuses a store
+// that lost acknowledged writes: Badger ends its log at the first damaged
+// entry, and opens an empty store when its MANIFEST is gone, without an
+// error either time. A store that is ahead of the record (a crash between the
+// Badger commit and the record) is fine: the record catches up.
+func (s *Store) checkAcknowledged() error {
+	dir := s.opts.Dir
+	ackID, acked, hasAck, err := readAckFile(dir)
+	if err != nil {
+		return err
+	}
+	var id storeID
+	var seq uint64
+	hasID := false
+	err = s.db.View(func(txn *badger.Txn) error {
+		if seq, err = getUint(txn, metaSeq); err != nil {
+			return err
+		}
+		item, err := txn.Get(metaID)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			if len(b) != len(id) {
+				return fmt.Errorf("%w: store id of %d bytes", ErrCorrupt, len(b))
+			}
+			copy(id[:], b)
+			hasID = true
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	restore := "Restore the latest backup into a new directory (timefence restore) and point the server at it"
+	switch {
+	case hasAck && !hasID && seq == 0:
+		return fmt.Errorf("%w: %s opened as an empty store, but its %s file records %d acknowledged writes of store %s: Badger's files are missing or unreadable. %s",
+			ErrDataLoss, dir, ackFileName, acked, ackID, restore)
+	case hasAck && hasID && id != ackID:
+		return fmt.Errorf("%w: %s holds store %s but its %s file belongs to store %s: files of two stores are mixed. %s",
+			ErrDataLoss, dir, id, ackFileName, ackID, restore)
+	case hasAck && seq < acked:
+		return fmt.Errorf("%w: %s ends at seq %d, but writes up to seq %d were acknowledged: seq %d to %d are lost (a damaged write-ahead log or rolled-back files). %s",
+			ErrDataLoss, dir, seq, acked, seq+1, acked, restore)
+	}
+	if !hasID {
+		if hasAck {
+			id = ackID
+		} else if _, err := rand.Read(id[:]); err != nil {
+			return err
+		}
+		err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaID, id[:]) })
+		if err == nil {
+			err = s.db.Sync()
+		}
+		if err != nil {
+			return fmt.Errorf("storage: open %s: recording the store id: %w", dir, err)
+		}
+	}
+	s.ack, err = createAckFile(dir, id, seq, s.opts.SyncWrites)
+	return err
+}
+
+// ID returns the store's identity, a random id fixed when it was created.
+func (s *Store) ID() string { return s.ack.id.String() }
 
 // recover loads the committed watermark and the clock, and deletes the
 // versions of any batch that was interrupted before it committed.

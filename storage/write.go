@@ -108,6 +108,9 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 			return prev, nil
 		}
 	}
+	if err := s.checkSpace(batchBytes(rows), s.writeKeep()); err != nil {
+		return WriteResult{}, err
+	}
 	commit := s.clock.begin()
 	first := s.clock.watermark() + 1
 	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
@@ -128,7 +131,22 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	case s.compactWake <- struct{}{}:
 	default:
 	}
+	if err := s.ack.record(res.LastSeq); err != nil {
+		// The batch is committed and visible, but it is not acknowledged:
+		// a retry with its batch id returns it as a duplicate.
+		return WriteResult{}, err
+	}
 	return res, nil
+}
+
+// batchBytes estimates what a batch costs on disk: its keys and values go
+// to Badger's log and tables, and later to a run file.
+func batchBytes(rows []encodedRow) int64 {
+	n := int64(0)
+	for i := range rows {
+		n += int64(len(rows[i].key) + len(rows[i].value))
+	}
+	return 3 * n
 }
 
 // batchOrder returns the indices of rows in run order: entity key

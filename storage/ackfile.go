@@ -1,0 +1,124 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+)
+
+// ackFileName is the acknowledged-writes record beside Badger's files.
+const ackFileName = "ACKNOWLEDGED"
+
+// The record holds two 64-byte slots, written alternately, so a torn write
+// of one leaves the other intact:
+//
+//	0  magic "TFACK001"
+//	8  store id (16 bytes)
+//	24 highest acknowledged seq
+//	32 write counter (the slot is counter % 2)
+//	40 reserved (20 bytes)
+//	60 CRC-32C of bytes 0..60
+const (
+	ackSlot  = 64
+	ackMagic = "TFACK001"
+)
+
+// storeID identifies a store; it is kept in Badger and in the ack file, so a
+// data directory and an ack file from different stores are never mixed up.
+type storeID [16]byte
+
+func (id storeID) String() string { return hex.EncodeToString(id[:]) }
+
+// ackFile is an independent, fsynced record of the highest sequence number
+// the store has acknowledged. Badger trusts its own files: a damaged WAL
+// silently ends the log early, and a lost MANIFEST opens an empty store.
+// Comparing the store with this record at open turns both into a refusal.
+type ackFile struct {
+	f       *os.File
+	id      storeID
+	seq     uint64
+	counter uint64
+	sync    bool
+	buf     [ackSlot]byte
+}
+
+// readAckFile reads the record in dir. It returns ok=false when there is no
+// record (a new store, or one created before the record existed).
+func readAckFile(dir string) (id storeID, seq uint64, ok bool, err error) {
+	path := filepath.Join(dir, ackFileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return id, 0, false, nil
+	} else if err != nil {
+		return id, 0, false, err
+	}
+	var best uint64
+	for slot := 0; slot+ackSlot <= len(b) && slot < 2*ackSlot; slot += ackSlot {
+		s := b[slot : slot+ackSlot]
+		if string(s[:8]) != ackMagic || crc32.Checksum(s[:60], crcTable) != binary.LittleEndian.Uint32(s[60:]) {
+			continue
+		}
+		if c := binary.LittleEndian.Uint64(s[32:]); !ok || c > best {
+			best, ok = c, true
+			copy(id[:], s[8:24])
+			seq = binary.LittleEndian.Uint64(s[24:])
+		}
+	}
+	if !ok {
+		return id, 0, false, fmt.Errorf("%w: %s is damaged (no valid slot), so acknowledged writes cannot be checked. If the data files are known to be intact, remove %s and open again",
+			ErrDataLoss, path, ackFileName)
+	}
+	return id, seq, true, nil
+}
+
+// createAckFile writes a fresh record for id at seq, replacing any other.
+func createAckFile(dir string, id storeID, seq uint64, sync bool) (*ackFile, error) {
+	path := filepath.Join(dir, ackFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	a := &ackFile{f: f, id: id, sync: sync}
+	// Both slots, so the record is valid whichever slot a later torn write hits.
+	for i := 0; i < 2; i++ {
+		if err := a.record(seq); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// record writes seq as acknowledged. It is called with the store's write
+// lock held, after the batch is durable in Badger and before the writer is
+// told, so a batch is acknowledged only once both are on disk.
+func (a *ackFile) record(seq uint64) error {
+	a.counter++
+	b := a.buf[:]
+	clear(b)
+	copy(b, ackMagic)
+	copy(b[8:], a.id[:])
+	binary.LittleEndian.PutUint64(b[24:], seq)
+	binary.LittleEndian.PutUint64(b[32:], a.counter)
+	binary.LittleEndian.PutUint32(b[60:], crc32.Checksum(b[:60], crcTable))
+	if _, err := a.f.WriteAt(b, int64(a.counter%2)*ackSlot); err != nil {
+		return fmt.Errorf("storage: recording acknowledged seq %d: %w", seq, err)
+	}
+	if a.sync {
+		if err := a.f.Sync(); err != nil {
+			return fmt.Errorf("storage: recording acknowledged seq %d: %w", seq, err)
+		}
+	}
+	a.seq = seq
+	return nil
+}
+
+func (a *ackFile) close() error { return a.f.Close() }

@@ -43,6 +43,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 	etName := orDefault(cmd.EventTimeColumn, "event_timestamp")
 	avName := orDefault(cmd.AvailableAtColumn, "available_at")
 	schema := rdr.Schema()
+	if err := checkDistinct(schema); err != nil {
+		return nil, err
+	}
 	col := func(name string) int {
 		idx := schema.FieldIndices(name)
 		if len(idx) != 1 {
@@ -108,6 +111,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 				return err
 			}
 		}
+		if err := checkStrings(keys, feats, row); err != nil {
+			return err
+		}
 		keyVals := make([]storage.Value, n*len(keys))
 		vals := make([]storage.Value, n*len(feats))
 		for i := range n {
@@ -125,6 +131,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 					return invalid(fmt.Sprintf("row %d: join key column %q is null", row, k.name))
 				}
 				r.Key[j] = k.value(i)
+			}
+			if err := checkKeySize(view.JoinKeys, r.Key, fmt.Sprintf("row %d", row)); err != nil {
+				return err
 			}
 			for j, f := range feats {
 				r.Values[j] = f.value(i)

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -93,11 +96,69 @@ func toStatus(err error) error {
 	msg = strings.ReplaceAll(msg, "storage: ", "")
 	if code == codes.Internal {
 		// Storage internals never cross the wire raw.
-		msg = "internal error; see the server log"
+		return internalStatus(err)
 	}
 	st := status.New(code, msg)
 	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: meta}); derr == nil {
 		st = d
 	}
 	return st.Err()
+}
+
+// internalError is an INTERNAL status whose cause stays on the server. The
+// client sees a request id; the server logs the cause under the same id
+// (reportInternal).
+type internalError struct {
+	id    string
+	cause error
+	st    *status.Status
+}
+
+func (e *internalError) Error() string              { return e.st.Err().Error() }
+func (e *internalError) GRPCStatus() *status.Status { return e.st }
+
+// internalStatus returns an INTERNAL status for cause with a new request id
+// in its message and in the ErrorInfo metadata "request_id".
+func internalStatus(cause error) *internalError {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	st := status.New(codes.Internal, fmt.Sprintf("internal error (request id %s); see the server log", id))
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: ReasonInternal, Domain: ErrorDomain,
+		Metadata: map[string]string{"request_id": id}}); err == nil {
+		st = d
+	}
+	return &internalError{id: id, cause: cause, st: st}
+}
+
+// panicError is a panic recovered in a handler.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// reportInternal logs an error leaving a call that is INTERNAL, or that is
+// no gRPC status at all, with its cause and request id, at error level. An
+// error that did not pass toStatus (a library's, say) gets its id here.
+// Other errors are returned unchanged.
+func (s *Server) reportInternal(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ie *internalError
+	if !errors.As(err, &ie) {
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Internal {
+			return err
+		}
+		ie = internalStatus(err)
+	}
+	attrs := []any{"method", method, "request_id", ie.id, "error", ie.cause.Error()}
+	var pe *panicError
+	if errors.As(ie.cause, &pe) {
+		attrs = append(attrs, "stack", string(pe.stack))
+	}
+	s.log.Error("internal error", attrs...)
+	return ie
 }

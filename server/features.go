@@ -102,6 +102,9 @@ func bindKeys(reads []*viewRead, keyNames []string, field string) error {
 				return invalid(fmt.Sprintf("%s: feature view %q needs join key %q (%s); the request has [%s]",
 					field, vr.proj.View.Name, k.Name, k.Type, strings.Join(keyNames, ", ")))
 			}
+			if slices.Index(keyNames[j+1:], k.Name) >= 0 {
+				return invalid(fmt.Sprintf("%s: join key %q appears twice; name each join key once", field, k.Name))
+			}
 			vr.keyCols = append(vr.keyCols, j)
 		}
 	}

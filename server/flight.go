@@ -3,7 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
@@ -25,20 +30,26 @@ type flightServer struct {
 var _ flight.FlightServer = (*flightServer)(nil)
 
 // parseCommand decodes the descriptor's JSON command into v after checking
-// that its "op" is want. Unknown fields are refused, so a typo is an error,
-// not a silently ignored option.
+// that its "op" is want. Field names match exactly: an unknown field (a typo,
+// or a name in another case) or a repeated one is refused, not silently
+// ignored or overridden.
 func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 	if desc == nil || desc.GetType() != flight.DescriptorCMD || len(desc.GetCmd()) == 0 {
 		return invalid(fmt.Sprintf("flight descriptor: expected a CMD descriptor holding a JSON command, e.g. {\"op\": %q, ...}", want))
 	}
-	var c struct {
-		Op string `json:"op"`
+	fields, order, err := commandFields(desc.GetCmd())
+	if err != nil {
+		return invalid(fmt.Sprintf("flight command: %v", err))
 	}
-	if err := json.Unmarshal(desc.GetCmd(), &c); err != nil {
-		return invalid(fmt.Sprintf("flight command: not JSON: %v", err))
+	var op string
+	if raw, ok := fields["op"]; !ok || json.Unmarshal(raw, &op) != nil || op != want {
+		return invalid(fmt.Sprintf("flight command: op %s: this call takes %q", orDefault(string(raw), "missing"), want))
 	}
-	if c.Op != want {
-		return invalid(fmt.Sprintf("flight command: op %q: this call takes %q", c.Op, want))
+	known := jsonNames(reflect.TypeOf(v).Elem())
+	for _, name := range order {
+		if !slices.Contains(known, name) {
+			return invalid(fmt.Sprintf("flight command: unknown field %q; the fields of %q are %s", name, want, strings.Join(known, ", ")))
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(desc.GetCmd()))
 	dec.DisallowUnknownFields()
@@ -46,6 +57,51 @@ func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 		return invalid(fmt.Sprintf("flight command: %v", err))
 	}
 	return nil
+}
+
+// commandFields splits a JSON object into its fields, also returned in
+// order, refusing a field that appears twice and anything after the object.
+func commandFields(cmd []byte) (map[string]json.RawMessage, []string, error) {
+	dec := json.NewDecoder(bytes.NewReader(cmd))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, errors.New("not a JSON object")
+	}
+	var order []string
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("not JSON: %v", err)
+		}
+		name := tok.(string) // an object's keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, fmt.Errorf("field %q: not JSON: %v", name, err)
+		}
+		if _, dup := fields[name]; dup {
+			return nil, nil, fmt.Errorf("field %q appears twice", name)
+		}
+		fields[name] = raw
+		order = append(order, name)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("not JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("unexpected data after the JSON object")
+	}
+	return fields, order, nil
+}
+
+// jsonNames returns the JSON field names of a command struct.
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // openStream reads the first message of an incoming Arrow stream: the

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/bitutil"
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
@@ -47,6 +48,13 @@ func nextRecord(rdr recordStream) (rec arrow.Record, err error) {
 	err = safely(func() error {
 		if rdr.Next() {
 			rec = rdr.Record()
+			for i, c := range rec.Columns() {
+				if err := checkArray(c.Data(), 0); err != nil {
+					name := rec.Schema().Field(i).Name
+					rec = nil
+					return invalid(fmt.Sprintf("arrow stream: column %q: corrupt array: %v", name, err))
+				}
+			}
 		}
 		return nil
 	})
@@ -297,6 +305,115 @@ func (b fbuf) checkKeyValues(tab, id int) error {
 			if _, _, err := b.vector(kv, s, 1); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// checkArray verifies that an array's buffers hold what its length, offset
+// and null count declare, and that its offsets lie inside its values. The
+// Arrow IPC reader trusts them, and an array that lies about them fails
+// later, wherever it is read or written, e.g. when results are sent.
+func checkArray(d arrow.ArrayData, depth int) error {
+	if depth > maxIPCDepth {
+		return fmt.Errorf("nested deeper than %d", maxIPCDepth)
+	}
+	n, off := d.Len(), d.Offset()
+	if n < 0 || off < 0 {
+		return fmt.Errorf("negative length %d or offset %d", n, off)
+	}
+	end := off + n
+	bufs := d.Buffers()
+	buf := func(i int) []byte {
+		if i < len(bufs) && bufs[i] != nil {
+			return bufs[i].Bytes()
+		}
+		return nil
+	}
+	id := d.DataType().ID()
+	switch id {
+	case arrow.NULL, arrow.SPARSE_UNION, arrow.DENSE_UNION, arrow.RUN_END_ENCODED:
+		// No validity bitmap.
+	default:
+		if d.NullN() < 0 || d.NullN() > n {
+			return fmt.Errorf("null count %d for %d values", d.NullN(), n)
+		}
+		if d.NullN() > 0 {
+			valid := buf(0)
+			if len(valid) < (end+7)/8 {
+				return fmt.Errorf("%d nulls declared, but the validity bitmap holds %d bytes for %d values", d.NullN(), len(valid), n)
+			}
+			if nulls := n - bitutil.CountSetBits(valid, off, n); nulls != d.NullN() {
+				return fmt.Errorf("%d nulls declared, but the validity bitmap has %d", d.NullN(), nulls)
+			}
+		}
+	}
+	children := d.Children()
+	switch t := d.DataType().(type) {
+	case *arrow.BooleanType:
+		if len(buf(1)) < (end+7)/8 {
+			return fmt.Errorf("%d booleans in %d bytes", n, len(buf(1)))
+		}
+	case *arrow.DictionaryType:
+		if len(buf(1)) < end*t.BitWidth()/8 {
+			return fmt.Errorf("%d dictionary indices in %d bytes", n, len(buf(1)))
+		}
+		if dict := d.Dictionary(); dict != nil {
+			return checkArray(dict, depth+1)
+		}
+	case arrow.FixedWidthDataType:
+		if len(buf(1)) < end*(t.BitWidth()/8) {
+			return fmt.Errorf("%d values of %d bytes in %d bytes", n, t.BitWidth()/8, len(buf(1)))
+		}
+	case *arrow.StringType, *arrow.BinaryType:
+		return checkOffsets(arrow.Int32Traits.CastFromBytes(buf(1)), off, n, len(buf(2)))
+	case *arrow.LargeStringType, *arrow.LargeBinaryType:
+		return checkOffsets(arrow.Int64Traits.CastFromBytes(buf(1)), off, n, len(buf(2)))
+	case *arrow.ListType, *arrow.MapType, *arrow.LargeListType:
+		if len(children) != 1 {
+			return fmt.Errorf("a list with %d child arrays", len(children))
+		}
+		if err := checkArray(children[0], depth+1); err != nil {
+			return err
+		}
+		if id == arrow.LARGE_LIST {
+			return checkOffsets(arrow.Int64Traits.CastFromBytes(buf(1)), off, n, children[0].Len())
+		}
+		return checkOffsets(arrow.Int32Traits.CastFromBytes(buf(1)), off, n, children[0].Len())
+	case *arrow.FixedSizeListType:
+		if len(children) != 1 || children[0].Len() < end*int(t.Len()) {
+			return fmt.Errorf("a fixed-size list of %d × %d values without them", n, t.Len())
+		}
+		return checkArray(children[0], depth+1)
+	case *arrow.StructType:
+		for _, c := range children {
+			if c.Len() < end {
+				return fmt.Errorf("a struct of %d rows with a field of %d", end, c.Len())
+			}
+			if err := checkArray(c, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkOffsets verifies the offsets of rows [off, off+n) of a variable-width
+// array: they exist, never decrease and lie within the size values.
+func checkOffsets[T int32 | int64](offsets []T, off, n, size int) error {
+	if n == 0 {
+		return nil
+	}
+	if len(offsets) < off+n+1 {
+		return fmt.Errorf("%d offsets for %d values", len(offsets), off+n)
+	}
+	o := offsets[off : off+n+1]
+	if o[0] < 0 || int64(o[n]) > int64(size) {
+		return fmt.Errorf("offsets [%d, %d] outside the %d values", o[0], o[n], size)
+	}
+	for i := range n {
+		if o[i] > o[i+1] {
+			return fmt.Errorf("offset %d decreases (%d after %d)", off+i+1, o[i+1], o[i])
 		}
 	}
 	return nil

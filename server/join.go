@@ -280,6 +280,9 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 		}
 		for _, vr := range p.reads {
 			for _, c := range vr.keyCols {
+				if err := checkUTF8(rec.Column(c), row, fmt.Sprintf("join key column %q", rdr.Schema().Field(c).Name)); err != nil {
+					return fmt.Errorf("spine: %w", err)
+				}
 				if rec.Column(c).NullN() == 0 {
 					continue
 				}

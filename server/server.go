@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -135,6 +133,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
+		newRequestCodec(),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.ChainUnaryInterceptor(unary...),
@@ -183,24 +182,41 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
+// recoverUnary is the outermost interceptor: it refuses a request that did
+// not decode, turns a panic into INTERNAL, and logs every INTERNAL error
+// with the request id the client sees.
 func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	if err := decodeError(req); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = status.Error(codes.Internal, "internal error; see the server log")
+			resp, err = nil, internalStatus(&panicError{value: r, stack: debug.Stack()})
 		}
+		err = s.reportInternal(info.FullMethod, err)
 	}()
 	return h(ctx, req)
 }
 
+// recoverStream does for streams what recoverUnary does for unary calls.
 func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = status.Error(codes.Internal, "internal error; see the server log")
+			err = internalStatus(&panicError{value: r, stack: debug.Stack()})
 		}
+		err = s.reportInternal(info.FullMethod, err)
 	}()
-	return h(srv, ss)
+	return h(srv, decodedStream{ss})
+}
+
+// decodedStream refuses received messages that did not decode.
+type decodedStream struct{ grpc.ServerStream }
+
+func (s decodedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return decodeError(m)
 }
 
 func (s *Server) deadlineUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

@@ -14,6 +14,10 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	if b.View == "" {
 		return nil, toStatus(invalid("feature_view: missing"))
 	}
+	view, err := s.store.View(b.View)
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	for i, r := range req.GetRows() {
 		row := &b.Rows[i]
 		et, err := toNanos(r.GetEventTime(), fmt.Sprintf("rows[%d].event_time", i))
@@ -29,6 +33,9 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 		row.Key = make([]storage.Value, len(r.GetJoinKeys()))
 		for j, k := range r.GetJoinKeys() {
 			row.Key[j] = toValue(k)
+		}
+		if err := checkKeySize(view.JoinKeys, row.Key, fmt.Sprintf("rows[%d]", i)); err != nil {
+			return nil, toStatus(err)
 		}
 		if len(r.GetValues()) > 0 {
 			row.Values = make([]storage.Value, len(r.GetValues()))

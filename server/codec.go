@@ -1,0 +1,96 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	protov2 "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// gRPC reports a request that does not decode (invalid UTF-8 in a string
+// field, a truncated message) as INTERNAL, before any interceptor sees it.
+// requestCodec decodes like gRPC's own codec but, on failure, records the
+// error for the message instead; the recover interceptors, which see every
+// decoded message first, refuse it as INVALID_ARGUMENT naming the field.
+type requestCodec struct{ encoding.CodecV2 }
+
+// undecodable holds the decoding error of each message that failed to
+// decode, until the interceptor that receives it takes it.
+var undecodable sync.Map // message pointer -> error
+
+func newRequestCodec() grpc.ServerOption {
+	return grpc.ForceServerCodecV2(requestCodec{encoding.GetCodecV2(proto.Name)})
+}
+
+func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	m, ok := v.(protov2.Message)
+	if err == nil || !ok {
+		return err
+	}
+	msg := fmt.Sprintf("request: not a valid %s message: %v", m.ProtoReflect().Descriptor().FullName(), err)
+	if path := invalidUTF8(data.Materialize(), m.ProtoReflect().Descriptor()); path != "" {
+		msg = path + ": string is not valid UTF-8"
+	}
+	undecodable.Store(v, invalid(msg))
+	return nil
+}
+
+// decodeError returns, once, the error recorded for a message that did not decode.
+func decodeError(m any) error {
+	if err, ok := undecodable.LoadAndDelete(m); ok {
+		return toStatus(err.(error))
+	}
+	return nil
+}
+
+// invalidUTF8 returns the path of the first string field of the wire
+// message b that is not valid UTF-8, e.g. "rows[2].join_keys[1].string_value",
+// or "" when there is none.
+func invalidUTF8(b []byte, md protoreflect.MessageDescriptor) string {
+	seen := map[protowire.Number]int{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		fd := md.Fields().ByNumber(num)
+		if typ != protowire.BytesType || fd == nil {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return ""
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		name := string(fd.Name())
+		if fd.IsList() {
+			name += "[" + strconv.Itoa(seen[num]) + "]"
+			seen[num]++
+		}
+		switch fd.Kind() {
+		case protoreflect.StringKind:
+			if !utf8.Valid(v) {
+				return name
+			}
+		case protoreflect.MessageKind:
+			if path := invalidUTF8(v, fd.Message()); path != "" {
+				return name + "." + path
+			}
+		}
+	}
+	return ""
+}

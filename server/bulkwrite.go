@@ -137,6 +137,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 			}
 			for j, f := range feats {
 				r.Values[j] = f.value(i)
+				if err := checkNaN(r.Values[j], fmt.Sprintf("row %d", row), f.name); err != nil {
+					return err
+				}
 			}
 			batch.Rows = append(batch.Rows, r)
 			row++

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -126,6 +127,20 @@ func checkDistinct(schema *arrow.Schema) error {
 			return invalid(fmt.Sprintf("arrow stream: column %q appears twice; name each column once", f.Name))
 		}
 		seen[f.Name] = true
+	}
+	return nil
+}
+
+// checkNaN refuses a float list holding NaN, as the store refuses a NaN
+// float: NaN is not a value, in a list or outside one; null is.
+func checkNaN(v storage.Value, row, feature string) error {
+	if v.Type != storage.TypeFloatList {
+		return nil
+	}
+	for i, x := range v.List {
+		if math.IsNaN(float64(x)) {
+			return invalid(fmt.Sprintf("%s: feature %q: element %d is NaN; NaN is not a value, in a list or outside one; write null instead", row, feature, i))
+		}
 	}
 	return nil
 }

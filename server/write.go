@@ -41,6 +41,9 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 			row.Values = make([]storage.Value, len(r.GetValues()))
 			for j, v := range r.GetValues() {
 				row.Values[j] = toValue(v)
+				if err := checkNaN(row.Values[j], fmt.Sprintf("rows[%d]", i), featureName(view, b.Features, j)); err != nil {
+					return nil, toStatus(err)
+				}
 			}
 		}
 	}
@@ -50,4 +53,15 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	}
 	return &timefencev1.WriteBatchResponse{FirstSeq: int64(res.FirstSeq), LastSeq: int64(res.LastSeq),
 		CommitTime: fromNanos(res.CommitTime), Rows: int64(res.Rows), Duplicate: res.Duplicate}, nil
+}
+
+// featureName names the j-th value of a written row.
+func featureName(view *storage.View, names []string, j int) string {
+	switch {
+	case len(names) > 0 && j < len(names):
+		return names[j]
+	case len(names) == 0 && j < len(view.Features):
+		return view.Features[j].Name
+	}
+	return fmt.Sprintf("values[%d]", j)
 }

@@ -72,6 +72,7 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 	var featNames []string
 	var featIdx []int
 	var featTypes []storage.Type
+	var featRequired []bool
 	for i, f := range schema.Fields() {
 		if i == etIdx || i == avIdx || slices.Contains(keyIdx, i) {
 			continue
@@ -81,10 +82,20 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 			return nil, invalid(fmt.Sprintf("arrow stream: column %q is not a feature of view %q (features: %s)", f.Name, view.Name, featureList(view)))
 		}
 		featNames, featIdx, featTypes = append(featNames, f.Name), append(featIdx, i), append(featTypes, vf.Type)
+		featRequired = append(featRequired, vf.Required)
 	}
 	if len(featNames) == 0 {
 		return nil, invalid(fmt.Sprintf("arrow stream: no feature columns of view %q", view.Name))
 	}
+	for _, f := range view.Features {
+		if f.Required && !slices.Contains(featNames, f.Name) {
+			return nil, invalid(fmt.Sprintf("arrow stream: missing column of required feature %q of view %q", f.Name, view.Name))
+		}
+	}
+	// The stream is one batch, held whole until it commits: each record is
+	// counted against the limits before it is decoded, and checked as it
+	// arrives, so a bad one is refused before the rest is read.
+	budget := writeBudget{maxRows: s.writeRowsLimit(), maxBytes: s.writeBytesLimit()}
 	batch := storage.Batch{ID: cmd.BatchID, View: view.Name, Features: featNames, Backfill: cmd.Backfill}
 	row := 0
 	add := func(rec arrow.Record) error {
@@ -112,6 +123,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 			}
 		}
 		if err := checkStrings(keys, feats, row); err != nil {
+			return err
+		}
+		if err := checkWriteRecord(et, av, feats, featRequired, row); err != nil {
 			return err
 		}
 		keyVals := make([]storage.Value, n*len(keys))
@@ -154,6 +168,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 		if rec == nil {
 			break
 		}
+		if err := budget.add(rec, len(keyIdx)+len(featIdx)); err != nil {
+			return nil, err
+		}
 		if err := safely(func() error { return add(rec) }); err != nil {
 			return nil, err
 		}
@@ -164,6 +181,36 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 	}
 	return &bulkWriteResult{FirstSeq: res.FirstSeq, LastSeq: res.LastSeq, CommitTime: storage.FormatTime(res.CommitTime),
 		Rows: res.Rows, Duplicate: res.Duplicate}, nil
+}
+
+// checkWriteRecord refuses, before the rows of a record are decoded, what
+// the store would refuse only once the whole stream has arrived: event
+// times before 1970, backfill available-at times not after 1970, and nulls
+// in required features. row0 is the number of the record's first row.
+func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0 int) error {
+	for i, v := range et.arr.TimestampValues() {
+		if v < 0 && et.arr.IsValid(i) {
+			return invalid(fmt.Sprintf("row %d: column %q: event time before 1970-01-01; event times start at the Unix epoch", row0+i, et.name))
+		}
+	}
+	if av != nil {
+		for i, v := range av.arr.TimestampValues() {
+			if v <= 0 && av.arr.IsValid(i) {
+				return invalid(fmt.Sprintf("row %d: column %q: a backfill row needs an available_at after 1970-01-01", row0+i, av.name))
+			}
+		}
+	}
+	for j, f := range feats {
+		if !required[j] || f.arr.NullN() == 0 {
+			continue
+		}
+		for i := range f.arr.Len() {
+			if f.isNull(i) {
+				return invalid(fmt.Sprintf("row %d: feature %q: null, but the feature is required", row0+i, f.name))
+			}
+		}
+	}
+	return nil
 }
 
 func featureList(v *storage.View) string {

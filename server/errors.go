@@ -35,6 +35,8 @@ const (
 	ReasonPermissionDenied = "PERMISSION_DENIED"
 	ReasonUnknownDataset   = "UNKNOWN_DATASET"
 	ReasonDatasetMismatch  = "DATASET_MISMATCH"
+	ReasonLimitExceeded    = "LIMIT_EXCEEDED"
+	ReasonStreamIdle       = "STREAM_IDLE"
 )
 
 // requestError is an error found by the server itself, with its code and reason.

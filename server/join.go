@@ -69,6 +69,7 @@ type joinPlan struct {
 	spine     []arrow.Record
 	times     [][]int64 // per spine record, the row timestamps in ns
 	spineHash string
+	budget    *spineBudget // nil: the spine is not limited
 }
 
 // historical runs a point-in-time join: the whole spine is read and checked
@@ -101,7 +102,8 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err != nil {
 		return err
 	}
-	plan := &joinPlan{store: s.store, split: sp, reads: reads}
+	plan := &joinPlan{store: s.store, split: sp, reads: reads,
+		budget: &spineBudget{maxRows: s.spineRowsLimit(), maxBytes: s.spineBytesLimit()}}
 	defer plan.release()
 	if err := plan.bind(rdr.Schema(), cmd, refs); err != nil {
 		return err
@@ -306,6 +308,11 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 		}
 		if rec == nil {
 			break
+		}
+		if p.budget != nil {
+			if err := p.budget.add(rec); err != nil {
+				return err
+			}
 		}
 		if err := safely(func() error { return add(rec) }); err != nil {
 			return err

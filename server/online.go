@@ -8,9 +8,6 @@ import (
 	"github.com/timefence/timefence/storage"
 )
 
-// maxOnlineValues bounds entity rows × features of one online request.
-const maxOnlineValues = 1 << 20
-
 var statusToProto = [...]timefencev1.FeatureStatus{
 	storage.NotFound: timefencev1.FeatureStatus_FEATURE_STATUS_NOT_FOUND,
 	storage.Present:  timefencev1.FeatureStatus_FEATURE_STATUS_PRESENT,
@@ -26,8 +23,9 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 	if len(rows) == 0 {
 		return nil, toStatus(invalid("entity_rows: at least one entity row is required"))
 	}
-	if len(rows)*len(names) > maxOnlineValues {
-		return nil, toStatus(invalid(fmt.Sprintf("entity_rows: %d rows × %d features exceeds %d values; split the request", len(rows), len(names), maxOnlineValues)))
+	if lim := s.onlineValuesLimit(); int64(len(rows))*int64(len(names)) > lim.max {
+		return nil, toStatus(lim.exceeded(fmt.Sprintf("entity_rows: %d rows × %d features = %d values",
+			len(rows), len(names), len(rows)*len(names)), "split the request"))
 	}
 	if err := bindKeys(reads, req.GetJoinKeys(), "join_keys"); err != nil {
 		return nil, toStatus(err)

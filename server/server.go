@@ -65,6 +65,25 @@ type Config struct {
 	DefaultTimeout time.Duration
 	// StopTimeout bounds the graceful stop; remaining calls are then cut. Default 10 s.
 	StopTimeout time.Duration
+	// MaxWriteRows bounds the rows of one bulk write (Flight DoPut), which
+	// is held whole until it commits. Default 10,000,000.
+	MaxWriteRows int64
+	// MaxWriteBytes bounds the memory one bulk write holds until it commits:
+	// the Arrow data received plus the decoded rows (64 bytes per value,
+	// 160 per row). Default 8 GiB.
+	MaxWriteBytes int64
+	// MaxSpineRows bounds the rows of one point-in-time join's spine
+	// (Flight DoExchange), which is held whole while the join runs.
+	// Default 100,000,000.
+	MaxSpineRows int64
+	// MaxSpineBytes bounds the Arrow data of one spine. Default 8 GiB.
+	MaxSpineBytes int64
+	// MaxOnlineValues bounds entity rows × features of one online request.
+	// Default 1,048,576.
+	MaxOnlineValues int64
+	// StreamIdleTimeout ends a Flight stream whose client neither reads nor
+	// sends a message for this long. Default 60 s.
+	StreamIdleTimeout time.Duration
 	// Version is reported in manifests and logs.
 	Version string
 	// Auth, when set, requires a bearer token on every call but health
@@ -82,7 +101,23 @@ func DefaultConfig() Config {
 		MaxConcurrentStreams: 256,
 		DefaultTimeout:       60 * time.Second,
 		StopTimeout:          10 * time.Second,
-		Logger:               slog.Default(),
+		// A write holds about 450 bytes per row of a narrow view (a key and a
+		// few features) until it commits: 10M rows take about 4.5 GB. 8 GiB
+		// lets a wide view (50 features, about 3.8 KB per row) write 2M rows
+		// at once; larger tables are written in several batches.
+		MaxWriteRows:  10_000_000,
+		MaxWriteBytes: 8 << 30,
+		// A join holds its spine as received, plus 8 bytes per row of
+		// timestamps; the lookups and results are held one chunk (at most
+		// 1M rows) at a time. 100M rows of a key, a timestamp and a label
+		// take about 3.2 GB: ten times the largest benchmarked spine.
+		MaxSpineRows:  100_000_000,
+		MaxSpineBytes: 8 << 30,
+		// 1M values answer 20,000 entities × 50 features in one response
+		// well under MaxMessageBytes.
+		MaxOnlineValues:   1 << 20,
+		StreamIdleTimeout: 60 * time.Second,
+		Logger:            slog.Default(),
 	}
 }
 
@@ -114,6 +149,24 @@ func New(store Store, cfg Config) *Server {
 	if cfg.StopTimeout == 0 {
 		cfg.StopTimeout = def.StopTimeout
 	}
+	if cfg.MaxWriteRows == 0 {
+		cfg.MaxWriteRows = def.MaxWriteRows
+	}
+	if cfg.MaxWriteBytes == 0 {
+		cfg.MaxWriteBytes = def.MaxWriteBytes
+	}
+	if cfg.MaxSpineRows == 0 {
+		cfg.MaxSpineRows = def.MaxSpineRows
+	}
+	if cfg.MaxSpineBytes == 0 {
+		cfg.MaxSpineBytes = def.MaxSpineBytes
+	}
+	if cfg.MaxOnlineValues == 0 {
+		cfg.MaxOnlineValues = def.MaxOnlineValues
+	}
+	if cfg.StreamIdleTimeout == 0 {
+		cfg.StreamIdleTimeout = def.StreamIdleTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
@@ -124,7 +177,7 @@ func New(store Store, cfg Config) *Server {
 // service registered: timefence.v1, Arrow Flight, health and reflection.
 func (s *Server) GRPCServer() *grpc.Server {
 	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.metricsUnary, s.deadlineUnary, s.logUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream, s.arrowStatusStream}
+	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream, s.arrowStatusStream, s.idleStream}
 	if s.cfg.Auth != nil {
 		unary = append(unary[:2], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[2:]...)...)
 		stream = append(stream, s.authStream)

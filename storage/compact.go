@@ -256,8 +256,15 @@ func (s *Store) compactAll(flush bool) {
 	}
 	s.regMu.RUnlock()
 	for _, v := range views {
+		h := s.historyFor(v.ID)
+		failedBefore := h != nil && h.failure.Load() != nil
 		if err := s.compactView(v, flush); err != nil {
-			s.opts.Logger.Error("compaction failed; the view's runs are unchanged", "view", v.Name, "err", err)
+			// A failure that persists is logged once a minute, not every round.
+			now := time.Now().UnixNano()
+			if !failedBefore || now-h.failLogged.Load() >= int64(time.Minute) {
+				h.failLogged.Store(now)
+				s.opts.Logger.Error("compaction failed; the view's runs are unchanged", "view", v.Name, "err", err)
+			}
 		}
 	}
 	s.compactedMu.Lock()
@@ -319,7 +326,10 @@ func (s *Store) compactView(v *View, flush bool) (err error) {
 	}
 	for n := len(files); n >= 2 && files[n-1].versions()*4 >= files[n-2].versions(); n = len(files) {
 		fr, err := s.persist(v, files[n-2:])
-		if err != nil {
+		if errors.Is(err, ErrStorageFull) {
+			// Unmerged files cost reads a little, nothing else: wait for space.
+			break
+		} else if err != nil {
 			return err
 		}
 		h.swap(files[n-2:], fr)

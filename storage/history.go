@@ -17,6 +17,8 @@ type history struct {
 	lastWrite      atomic.Int64 // wall time of the last added batch run
 	// failure is the error of the view's last compaction, nil if it worked.
 	failure atomic.Pointer[error]
+	// failLogged is when a compaction failure was last logged (Unix ns).
+	failLogged atomic.Int64
 }
 
 // snapshot is an immutable list of runs covering (0, hi] in ascending seq

@@ -66,7 +66,7 @@ func (r *run) bytes() int64 {
 	}
 	return int64(n)
 }
-func (r *run) keys() int     { return len(r.keyHead) }
+func (r *run) keys() int { return len(r.keyHead) }
 
 func (r *run) key(k int) []byte { return r.keyData[r.keyOff[k]:r.keyOff[k+1]] }
 

@@ -88,6 +88,7 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(opts.CacheBytes).
 		WithMemTableSize(opts.MemTableBytes).
 		WithValueLogFileSize(min(1<<30, 16*opts.MemTableBytes)).
+		WithValueThreshold(min(1<<20, opts.MemTableBytes/8)).
 		WithChecksumVerificationMode(options.OnBlockRead).
 		WithVerifyValueChecksum(true).
 		WithLogger(badgerLogger{opts.Logger}).

@@ -37,6 +37,8 @@ const (
 	ReasonDatasetMismatch  = "DATASET_MISMATCH"
 	ReasonLimitExceeded    = "LIMIT_EXCEEDED"
 	ReasonStreamIdle       = "STREAM_IDLE"
+	ReasonStorageFull      = "STORAGE_FULL"
+	ReasonDataLoss         = "DATA_LOSS"
 )
 
 // requestError is an error found by the server itself, with its code and reason.
@@ -86,6 +88,10 @@ func toStatus(err error) error {
 		code, reason = codes.AlreadyExists, ReasonSplitExists
 	case errors.Is(err, storage.ErrConflict):
 		code, reason = codes.AlreadyExists, ReasonBatchConflict
+	case errors.Is(err, storage.ErrStorageFull):
+		code, reason = codes.ResourceExhausted, ReasonStorageFull
+	case errors.Is(err, storage.ErrDataLoss), errors.Is(err, storage.ErrCorrupt):
+		code, reason = codes.DataLoss, ReasonDataLoss
 	case errors.Is(err, storage.ErrClosed):
 		code, reason = codes.Unavailable, ReasonUnavailable
 	case errors.Is(err, context.DeadlineExceeded):

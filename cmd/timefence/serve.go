@@ -30,6 +30,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and profiles (/debug/pprof/) over HTTP at this address, e.g. localhost:9464 (off when empty)")
 	flushVersions := fs.Int("flush-versions", storage.DefaultOptions("").FlushVersions, "write a view's in-memory versions to a columnar run file once this many wait")
 	flushIdle := fs.Duration("flush-idle", storage.DefaultOptions("").FlushIdle, "write a view's in-memory versions to a run file once no batch has arrived for this long")
+	reserve := sizeFlag(storage.DefaultOptions("").ReserveBytes)
+	fs.Var(&reserve, "reserve", "refuse writes (RESOURCE_EXHAUSTED, STORAGE_FULL) while the data directory has less than this free, so the store can always flush and compact; 0 turns the check off")
 	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,7 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn("auth is on without TLS: bearer tokens travel in clear text")
 		}
 	}
-	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle))
+	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle).WithReserveBytes(reserveOption(reserve)))
 	if err != nil {
 		return err
 	}
@@ -124,4 +126,13 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: expected text or json", format)
+}
+
+// reserveOption maps the -reserve flag to the store option: 0 turns the
+// check off.
+func reserveOption(b sizeFlag) int64 {
+	if b == 0 {
+		return -1
+	}
+	return int64(b)
 }

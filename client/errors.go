@@ -25,6 +25,12 @@ var (
 	ErrUnavailable     = errors.New("timefence: server unavailable")
 	ErrUnknownDataset  = errors.New("timefence: unknown dataset")
 	ErrDatasetMismatch = errors.New("timefence: spine differs from the dataset's")
+	// ErrLimitExceeded: the request is past one of the server's limits on
+	// rows, bytes or values per request; the message names it.
+	ErrLimitExceeded = errors.New("timefence: request limit exceeded")
+	// ErrStreamIdle: the server closed a Flight stream that neither read
+	// nor sent anything for its idle timeout.
+	ErrStreamIdle = errors.New("timefence: stream idle")
 )
 
 var reasons = map[string]error{
@@ -42,6 +48,8 @@ var reasons = map[string]error{
 	"UNAVAILABLE":          ErrUnavailable,
 	"UNKNOWN_DATASET":      ErrUnknownDataset,
 	"DATASET_MISMATCH":     ErrDatasetMismatch,
+	"LIMIT_EXCEEDED":       ErrLimitExceeded,
+	"STREAM_IDLE":          ErrStreamIdle,
 }
 
 // Error is an error returned by the server.

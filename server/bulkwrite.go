@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 	"slices"
 	"strings"
 
@@ -185,8 +186,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 
 // checkWriteRecord refuses, before the rows of a record are decoded, what
 // the store would refuse only once the whole stream has arrived: event
-// times before 1970, backfill available-at times not after 1970, and nulls
-// in required features. row0 is the number of the record's first row.
+// times before 1970, backfill available-at times not after 1970, nulls in
+// required features and NaN floats. row0 is the number of the record's
+// first row.
 func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0 int) error {
 	for i, v := range et.arr.TimestampValues() {
 		if v < 0 && et.arr.IsValid(i) {
@@ -201,6 +203,9 @@ func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0
 		}
 	}
 	for j, f := range feats {
+		if i := firstNaN(f.arr); i >= 0 {
+			return invalid(fmt.Sprintf("row %d: feature %q: NaN is not a value; write null instead", row0+i, f.name))
+		}
 		if !required[j] || f.arr.NullN() == 0 {
 			continue
 		}
@@ -211,6 +216,26 @@ func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0
 		}
 	}
 	return nil
+}
+
+// firstNaN returns the first row of a float array holding NaN; -1 if none
+// does or the array holds no floats.
+func firstNaN(arr arrow.Array) int {
+	switch a := arr.(type) {
+	case *array.Float64:
+		for i, v := range a.Float64Values() {
+			if v != v && a.IsValid(i) {
+				return i
+			}
+		}
+	case *array.Float32:
+		for i, v := range a.Float32Values() {
+			if v != v && a.IsValid(i) {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func featureList(v *storage.View) string {

@@ -175,11 +175,11 @@ func (s *Server) idleStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 				w.cut.Store(true)
 				method := strings.TrimPrefix(info.FullMethod, flightPrefix)
 				s.log.Info("stream idle; closed", "method", info.FullMethod, "idle", idle, "waiting_to", dir)
-				return &requestError{code: codes.DeadlineExceeded, reason: ReasonStreamIdle,
+				return toStatus(&requestError{code: codes.DeadlineExceeded, reason: ReasonStreamIdle,
 					msg: fmt.Sprintf("flight %s: the client %s nothing for %s, so the server closed the stream; "+
 						"the idle limit is set by timefence serve -stream-idle-timeout (server.Config.StreamIdleTimeout)",
 						method, map[string]string{"send": "read", "receive": "sent"}[dir], idle),
-					metadata: map[string]string{"limit": "stream-idle-timeout", "value": idle.String()}}
+					metadata: map[string]string{"limit": "stream-idle-timeout", "value": idle.String()}})
 			}
 			wait = idle - waited
 		}

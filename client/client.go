@@ -20,6 +20,7 @@ type Client struct {
 	writer   timefencev1.WriteServiceClient
 	online   timefencev1.OnlineServiceClient
 	Datasets timefencev1.DatasetServiceClient
+	admin    timefencev1.AdminServiceClient
 }
 
 type dialConfig struct {
@@ -70,6 +71,7 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 		writer:   timefencev1.NewWriteServiceClient(conn),
 		online:   timefencev1.NewOnlineServiceClient(conn),
 		Datasets: timefencev1.NewDatasetServiceClient(conn),
+		admin:    timefencev1.NewAdminServiceClient(conn),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -45,6 +46,7 @@ type Store interface {
 	PutManifest(storage.Manifest) (storage.Manifest, error)
 	Manifest(id string) (storage.Manifest, error)
 	Manifests() ([]storage.Manifest, error)
+	Backup(ctx context.Context, w io.Writer, after *storage.BackupInfo) (storage.BackupInfo, error)
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -127,6 +129,7 @@ type Server struct {
 	timefencev1.UnimplementedWriteServiceServer
 	timefencev1.UnimplementedOnlineServiceServer
 	timefencev1.UnimplementedDatasetServiceServer
+	timefencev1.UnimplementedAdminServiceServer
 
 	store   Store
 	cfg     Config
@@ -200,6 +203,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterWriteServiceServer(g, s)
 	timefencev1.RegisterOnlineServiceServer(g, s)
 	timefencev1.RegisterDatasetServiceServer(g, s)
+	timefencev1.RegisterAdminServiceServer(g, s)
 	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

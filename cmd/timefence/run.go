@@ -33,13 +33,16 @@ var commands = map[string]command{
 	"get":        {"look features up online, as inference would now", runGet},
 	"stats":      {"summarise features within a split, or compare two splits", runStats},
 	"status":     {"show each view's columnar history: run files, versions in memory", runStatus},
+	"backup":     {"write a backup of a running server's store, full or incremental", runBackup},
+	"restore":    {"restore backups into a new data directory", runRestore},
+	"verify":     {"check a data directory offline: checksums, keys, registry, watermark", runVerify},
 	"schema":     {"print the JSON Schema of the definitions file", runSchema},
 	"quickstart": {"run a demo that shows the leakage timefence prevents", runQuickstart},
 	"version":    {"print the version", runVersion},
 }
 
 // commandOrder is the order usage lists the commands in.
-var commandOrder = []string{"serve", "apply", "write", "split", "join", "export", "get", "stats", "status", "schema", "quickstart", "version"}
+var commandOrder = []string{"serve", "apply", "write", "split", "join", "export", "get", "stats", "status", "backup", "restore", "verify", "schema", "quickstart", "version"}
 
 // errUsage marks an error already explained by usage text.
 var errUsage = errors.New("usage")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,14 +34,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reserve := sizeFlag(storage.DefaultOptions("").ReserveBytes)
 	fs.Var(&reserve, "reserve", "refuse writes (RESOURCE_EXHAUSTED, STORAGE_FULL) while the data directory has less than this free, so the store can always flush and compact; 0 turns the check off")
 	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
+	cfg := server.DefaultConfig()
+	limitFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkLimits(cfg); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		return err
 	}
-	cfg := server.DefaultConfig()
 	if cfg.TLS, err = loadTLS(*certFile, *keyFile, *clientCA); err != nil {
 		return err
 	}
@@ -83,6 +88,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// limitFlags adds the flags of the server's request limits, which set cfg.
+func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.Int64Var(&cfg.MaxWriteRows, "max-write-rows", cfg.MaxWriteRows, "refuse a bulk write (Flight DoPut) of more rows: it is held whole until it commits")
+	fs.Var((*sizeFlag)(&cfg.MaxWriteBytes), "max-write-bytes", "refuse a bulk write that holds more memory: its Arrow data plus 64 bytes per decoded value (e.g. 512MiB, 8GiB)")
+	fs.Int64Var(&cfg.MaxSpineRows, "max-spine-rows", cfg.MaxSpineRows, "refuse a point-in-time join whose spine has more rows: it is held whole while the join runs")
+	fs.Var((*sizeFlag)(&cfg.MaxSpineBytes), "max-spine-bytes", "refuse a point-in-time join whose spine holds more Arrow data (e.g. 512MiB, 8GiB)")
+	fs.Int64Var(&cfg.MaxOnlineValues, "max-online-values", cfg.MaxOnlineValues, "refuse an online request of more entity rows × features")
+	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "end a Flight stream (join, export, bulk write) whose client neither reads nor sends for this long")
+}
+
+// checkLimits refuses limits that would refuse everything.
+func checkLimits(cfg server.Config) error {
+	for _, l := range []struct {
+		flag string
+		v    int64
+	}{{"max-write-rows", cfg.MaxWriteRows}, {"max-write-bytes", cfg.MaxWriteBytes}, {"max-spine-rows", cfg.MaxSpineRows},
+		{"max-spine-bytes", cfg.MaxSpineBytes}, {"max-online-values", cfg.MaxOnlineValues}, {"stream-idle-timeout", int64(cfg.StreamIdleTimeout)}} {
+		if l.v <= 0 {
+			return fmt.Errorf("-%s: must be positive", l.flag)
+		}
+	}
 	return nil
 }
 

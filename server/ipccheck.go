@@ -341,10 +341,10 @@ func checkArray(d arrow.ArrayData, depth int) error {
 		if d.NullN() > 0 {
 			valid := buf(0)
 			if len(valid) < (end+7)/8 {
-				return fmt.Errorf("%d nulls declared, but the validity bitmap holds %d bytes for %d values", d.NullN(), len(valid), n)
+				return fmt.Errorf("null count %d needs a validity bitmap of %d bytes; it has %d", d.NullN(), (end+7)/8, len(valid))
 			}
 			if nulls := n - bitutil.CountSetBits(valid, off, n); nulls != d.NullN() {
-				return fmt.Errorf("%d nulls declared, but the validity bitmap has %d", d.NullN(), nulls)
+				return fmt.Errorf("null count %d, but the validity bitmap has %d nulls", d.NullN(), nulls)
 			}
 		}
 	}

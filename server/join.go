@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -492,8 +493,9 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 // the runs are read in (by key, then time), so that keys, bounds and results
 // are all walked sequentially; each result column is put back in spine order
 // once, at the end.
-func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResult {
-	res := &chunkResult{spans: spans}
+func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chunkResult) {
+	res = &chunkResult{spans: spans}
+	defer recovered(&res.err) // it runs in a goroutine of its own
 	times := make([]int64, 0, rows)
 	for _, sp := range spans {
 		times = append(times, p.times[sp.rec][sp.off:sp.off+sp.n]...)
@@ -549,13 +551,18 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) *chunkResu
 			}
 		}
 		var wg sync.WaitGroup
+		errs := make([]error, len(rc.Features))
 		for j := range rc.Features {
 			wg.Go(func() {
+				defer recovered(&errs[j])
 				c := scatter(&rc.Features[j], order)
 				res.feats[vr.cols[j]] = columnArray(&c, rows)
 			})
 		}
 		wg.Wait()
+		if res.err = errors.Join(errs...); res.err != nil {
+			return res
+		}
 	}
 	for _, d := range differs {
 		if d {

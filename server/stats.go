@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -268,11 +269,15 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 		}
 		// Features are independent: one goroutine each.
 		var wg sync.WaitGroup
+		errs := make([]error, len(accs))
 		for i, a := range accs {
-			wg.Go(func() { a.addColumn(&b.Features[i], b.Deleted) })
+			wg.Go(func() {
+				defer recovered(&errs[i])
+				a.addColumn(&b.Features[i], b.Deleted)
+			})
 		}
 		wg.Wait()
-		return nil
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return nil, nil, err

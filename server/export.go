@@ -116,7 +116,12 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 	written := make(chan error, 1)
 	hw := &hashedWriter{w: w, hasher: hasher}
 	defer hw.release()
-	go func() { written <- hw.run(recs) }()
+	go func() {
+		var err error
+		defer func() { written <- err }()
+		defer recovered(&err)
+		err = hw.run(recs)
+	}()
 	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, watermark, chunkRows, func(b *storage.ColumnBatch) error {
 		cols := make([]arrow.Array, 0, len(fields))
 		for i := range b.KeyColumns {

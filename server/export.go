@@ -111,7 +111,11 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 	defer w.Close()
 	hasher := newTableHasher(len(fields))
 	// The scan builds records; a second goroutine hashes and writes them,
-	// so the two halves of the work run on two cores.
+	// so the two halves of the work run on two cores. The look-ahead is
+	// bounded: an export whose client stops reading holds at most five
+	// records of chunkRows rows (one being sent, one kept back for the
+	// summary, two queued, one built by the scan) until StreamIdleTimeout
+	// ends it.
 	recs := make(chan arrow.Record, 2)
 	written := make(chan error, 1)
 	hw := &hashedWriter{w: w, hasher: hasher}

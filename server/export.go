@@ -123,6 +123,12 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 	go func() {
 		var err error
 		defer func() { written <- err }()
+		defer func() { // after a panic, stop the scan and free what it still sends
+			hw.failed.Store(true)
+			for rec := range recs {
+				rec.Release()
+			}
+		}()
 		defer recovered(&err)
 		err = hw.run(recs)
 	}()

@@ -33,6 +33,8 @@ __all__ = [
     "CutoffExceeded",
     "PermissionDenied",
     "Unavailable",
+    "LimitExceeded",
+    "StreamIdle",
 ]
 
 #: The ``ErrorInfo.domain`` of timefence's errors.
@@ -198,6 +200,34 @@ class DatasetMismatch(TimefenceError):
     REASON = "DATASET_MISMATCH"
 
 
+class LimitExceeded(TimefenceError):
+    """The request is past one of the server's limits on rows, bytes or
+    values per request (``LIMIT_EXCEEDED``); the message names the limit and
+    the ``timefence serve`` flag that raises it. Nothing was written.
+
+    Attributes:
+        limit: the flag's name, e.g. ``"max-write-rows"``.
+        value: the limit's value.
+    """
+
+    REASON = "LIMIT_EXCEEDED"
+
+    @property
+    def limit(self) -> Optional[str]:
+        return self.metadata.get("limit")
+
+    @property
+    def value(self) -> Optional[str]:
+        return self.metadata.get("value")
+
+
+class StreamIdle(TimefenceError):
+    """The server ended an Arrow Flight stream that neither read nor sent a
+    message for its idle timeout (``STREAM_IDLE``)."""
+
+    REASON = "STREAM_IDLE"
+
+
 _BY_REASON: Dict[str, Type[TimefenceError]] = {
     cls.REASON: cls
     for cls in (
@@ -215,6 +245,8 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         CutoffExceeded,
         PermissionDenied,
         Unavailable,
+        LimitExceeded,
+        StreamIdle,
     )
 }
 

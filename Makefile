@@ -2,7 +2,7 @@
 GO  ?= go
 BIN := $(CURDIR)/.bin
 
-.PHONY: all build tools generate check-generated lint test test-go test-python crash fuzz serve quickstart
+.PHONY: all build tools generate check-generated lint test test-go test-python crash faults fuzz serve quickstart
 
 all: build
 
@@ -38,6 +38,11 @@ test: lint check-generated test-go test-python
 # The crash harness: SIGKILL during gRPC and Flight writes, many cycles.
 crash:
 	TIMEFENCE_CRASH_CYCLES=$${CYCLES:-50} $(GO) test -count=1 -run CrashLoop -v ./cmd/timefence
+
+# The fault matrix: damaged tables, MANIFEST, log and run files, a full
+# disk, a foreign ack record; prints what happened to each (see docs/faults.md).
+faults:
+	TIMEFENCE_FAULT_REPORT=$${REPORT:-/dev/stdout} $(GO) test -count=1 -run 'FaultMatrix' ./cmd/timefence
 
 # Short fuzz runs of every target.
 fuzz:

@@ -141,9 +141,10 @@ func openTable(path string, c options.CompressionType, verify bool) (err error) 
 	if err != nil {
 		return fmt.Errorf("%w: table %s: %v", ErrDataLoss, path, err)
 	}
+	stage := "its index cannot be read (truncated or corrupt)"
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: table %s is damaged (%s). Restore a backup into a new directory (timefence restore)", ErrDataLoss, path, firstLine(p))
+			err = fmt.Errorf("%w: table %s is damaged: %s. Restore a backup into a new directory (timefence restore)", ErrDataLoss, path, stage)
 		}
 		mf.Close(-1)
 	}()
@@ -155,19 +156,11 @@ func openTable(path string, c options.CompressionType, verify bool) (err error) 
 		Compression: c,
 	})
 	if err == nil && verify {
+		stage = "a block fails its checksum or cannot be decoded"
 		err = t.VerifyChecksum()
 	}
 	if err != nil {
-		return fmt.Errorf("%w: table %s: %v. Restore a backup into a new directory (timefence restore)", ErrDataLoss, path, err)
+		return fmt.Errorf("%w: table %s is damaged: %v. Restore a backup into a new directory (timefence restore)", ErrDataLoss, path, err)
 	}
 	return nil
-}
-
-// firstLine returns the first line of a panic value's text.
-func firstLine(p any) string {
-	s := strings.TrimSpace(fmt.Sprint(p))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"path"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -132,7 +133,8 @@ func (b *spineBudget) add(rec arrow.Record) error {
 
 const flightPrefix = "/arrow.flight.protocol.FlightService/"
 
-// idleStream cuts a Flight stream whose client stops making progress: once
+// idleStream cuts a stream of Flight or of timefence's API whose client
+// stops making progress (health and reflection streams are left alone): once
 // a Send has waited StreamIdleTimeout for the client to read, or a Recv for
 // it to send, the call ends with DEADLINE_EXCEEDED, reason STREAM_IDLE.
 // Server work between messages (a join, a commit) does not count.
@@ -143,7 +145,13 @@ const flightPrefix = "/arrow.flight.protocol.FlightService/"
 // the blocked Send or Recv then fails and the handler releases what it holds.
 func (s *Server) idleStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	idle := s.cfg.StreamIdleTimeout
-	if !strings.HasPrefix(info.FullMethod, flightPrefix) {
+	var name string
+	switch {
+	case strings.HasPrefix(info.FullMethod, flightPrefix):
+		name = "flight " + path.Base(info.FullMethod)
+	case strings.HasPrefix(info.FullMethod, "/timefence."):
+		name = path.Base(info.FullMethod)
+	default:
 		return h(srv, ss)
 	}
 	w := &watchedStream{ServerStream: ss, start: time.Now()}
@@ -173,12 +181,11 @@ func (s *Server) idleStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 			waited := time.Since(w.start) - since
 			if waited >= idle {
 				w.cut.Store(true)
-				method := strings.TrimPrefix(info.FullMethod, flightPrefix)
 				s.log.Info("stream idle; closed", "method", info.FullMethod, "idle", idle, "waiting_to", dir)
 				return toStatus(&requestError{code: codes.DeadlineExceeded, reason: ReasonStreamIdle,
-					msg: fmt.Sprintf("flight %s: the client %s nothing for %s, so the server closed the stream; "+
+					msg: fmt.Sprintf("%s: the client %s nothing for %s, so the server closed the stream; "+
 						"the idle limit is set by timefence serve -stream-idle-timeout (server.Config.StreamIdleTimeout)",
-						method, map[string]string{"send": "read", "receive": "sent"}[dir], idle),
+						name, map[string]string{"send": "read", "receive": "sent"}[dir], idle),
 					metadata: map[string]string{"limit": "stream-idle-timeout", "value": idle.String()}})
 			}
 			wait = idle - waited

@@ -83,8 +83,9 @@ type Config struct {
 	// MaxOnlineValues bounds entity rows × features of one online request.
 	// Default 1,048,576.
 	MaxOnlineValues int64
-	// StreamIdleTimeout ends a Flight stream whose client neither reads nor
-	// sends a message for this long. Default 60 s.
+	// StreamIdleTimeout ends a stream (Flight, or a streaming call of the
+	// API) whose client neither reads nor sends a message for this long.
+	// Default 60 s.
 	StreamIdleTimeout time.Duration
 	// Version is reported in manifests and logs.
 	Version string

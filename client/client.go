@@ -254,7 +254,8 @@ type OnlineResult struct {
 // GetOnline looks up features ("view:feature" or "view") for entity keys.
 // keyNames names the key columns of keys, e.g. {"user_id"}. It returns
 // ErrUnknownFeature or ErrUnknownView for unknown references, and with
-// AsOf, ErrSplitRequired or ErrCutoffExceeded when the split does not allow it.
+// AsOf, ErrSplitRequired or ErrCutoffExceeded when the split does not allow it
+// and ErrFutureTime when the time is later than the server's now.
 func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, keys [][]any, opts ...ReadOption) (*OnlineResult, error) {
 	req := &timefencev1.GetOnlineFeaturesRequest{Features: features, JoinKeys: keyNames,
 		EntityRows: make([]*timefencev1.EntityRow, len(keys))}

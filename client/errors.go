@@ -21,6 +21,10 @@ var (
 	ErrBatchConflict   = errors.New("timefence: batch id reused with different content")
 	ErrSplitRequired   = errors.New("timefence: split required")
 	ErrCutoffExceeded  = errors.New("timefence: cutoff exceeded")
+	// ErrFutureTime: an as-of time or a spine timestamp lies later than the
+	// server's now by more than its allowed clock skew; metadata "time" and
+	// "now" say which and when.
+	ErrFutureTime      = errors.New("timefence: time later than now")
 	ErrPermission      = errors.New("timefence: permission denied")
 	ErrUnavailable     = errors.New("timefence: server unavailable")
 	ErrUnknownDataset  = errors.New("timefence: unknown dataset")
@@ -44,6 +48,7 @@ var reasons = map[string]error{
 	"BATCH_ID_CONFLICT":    ErrBatchConflict,
 	"SPLIT_REQUIRED":       ErrSplitRequired,
 	"CUTOFF_EXCEEDED":      ErrCutoffExceeded,
+	"FUTURE_TIME":          ErrFutureTime,
 	"PERMISSION_DENIED":    ErrPermission,
 	"UNAVAILABLE":          ErrUnavailable,
 	"UNKNOWN_DATASET":      ErrUnknownDataset,

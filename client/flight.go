@@ -58,8 +58,9 @@ func WithDatasetID(id string) JoinOption { return func(c *joinCmd) { c.DatasetID
 // split, over Arrow Flight. Each result record (spine columns, then one
 // column per feature, in spine order) is passed to fn, which must not keep
 // it past its return without calling Retain. A spine with any timestamp
-// outside the split returns ErrCutoffExceeded before any record arrives;
-// no split returns ErrSplitRequired.
+// outside the split returns ErrCutoffExceeded before any record arrives,
+// and one later than the server's now ErrFutureTime; no split returns
+// ErrSplitRequired.
 func (c *Client) GetHistorical(ctx context.Context, split string, features []string, spine array.RecordReader,
 	fn func(arrow.Record) error, opts ...JoinOption) (*JoinSummary, error) {
 	cmd := joinCmd{Op: "historical", Split: split, Features: features}

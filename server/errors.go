@@ -30,6 +30,7 @@ const (
 	ReasonBatchConflict    = "BATCH_ID_CONFLICT"
 	ReasonSplitRequired    = "SPLIT_REQUIRED"
 	ReasonCutoffExceeded   = "CUTOFF_EXCEEDED"
+	ReasonFutureTime       = "FUTURE_TIME"
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonInternal         = "INTERNAL"
 	ReasonPermissionDenied = "PERMISSION_DENIED"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -68,5 +69,76 @@ func checkWindow(sp storage.Split, runs ...[]int64) error {
 			"offending_rows": strconv.Itoa(count),
 			"first_rows":     strings.Join(rows, ","),
 		},
+	}
+}
+
+// checkFuture refuses a read whole when any of its times, given as runs of
+// consecutive rows (or one time, when field is not a table), lies later than
+// now by more than MaxClockSkew: a batch committed after the read could
+// still become available at such a time, so the read could not be replayed.
+func (s *Server) checkFuture(field string, table bool, runs ...[]int64) error {
+	now := time.Now()
+	latest := now.Add(s.cfg.MaxClockSkew).UnixNano()
+	var bad []int
+	count, n := 0, 0
+	var first int64
+	for _, run := range runs {
+		for _, t := range run {
+			if t > latest {
+				if count == 0 {
+					first = t
+				}
+				count++
+				if len(bad) < maxReportedRows {
+					bad = append(bad, n)
+				}
+			}
+			n++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	rows := make([]string, len(bad))
+	for i, r := range bad {
+		rows[i] = strconv.Itoa(r)
+	}
+	what := fmt.Sprintf("%s is later than now (%s) by more than the allowed clock skew of %s",
+		storage.FormatTime(first), storage.FormatTime(now.UnixNano()), s.cfg.MaxClockSkew)
+	if table {
+		what = fmt.Sprintf("%d of %d rows have a timestamp later than now (%s) by more than the allowed clock skew of %s (first rows: %s; row %s is at %s)",
+			count, n, storage.FormatTime(now.UnixNano()), s.cfg.MaxClockSkew, strings.Join(rows, ", "), rows[0], storage.FormatTime(first))
+	}
+	return &requestError{
+		code:   codes.FailedPrecondition,
+		reason: ReasonFutureTime,
+		msg:    fmt.Sprintf("%s: %s; a read of the future could change after it returns, so nothing was read", field, what),
+		metadata: map[string]string{
+			"time":           storage.FormatTime(first),
+			"now":            storage.FormatTime(now.UnixNano()),
+			"max_clock_skew": s.cfg.MaxClockSkew.String(),
+			"offending_rows": strconv.Itoa(count),
+			"first_rows":     strings.Join(rows, ","),
+		},
+	}
+}
+
+// awaitReadTime returns the watermark of a read as of at once the store's
+// read time has reached at. Every batch with a commit time at or before at
+// is then visible, and every later batch gets a later commit time, so the
+// read can be replayed. A time ahead of the clock (by at most MaxClockSkew,
+// see checkFuture) or of a batch still committing is waited for.
+func (s *Server) awaitReadTime(ctx context.Context, at int64) (uint64, error) {
+	for {
+		now, watermark := s.store.ReadTime()
+		if now >= at {
+			return watermark, nil
+		}
+		wait := min(time.Duration(at-now), 10*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 }

@@ -112,6 +112,9 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err := plan.readSpine(rdr, orDefault(cmd.TimestampColumn, "event_timestamp")); err != nil {
 		return err
 	}
+	if err := s.checkFuture("spine", true, plan.times...); err != nil {
+		return err
+	}
 	plan.watermark = s.store.Watermark()
 	if prior != nil {
 		plan.watermark = prior.Watermark

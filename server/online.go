@@ -150,5 +150,9 @@ func (s *Server) onlineTime(ctx context.Context, req *timefencev1.GetOnlineFeatu
 	if err := checkWindow(sp, []int64{at}); err != nil {
 		return 0, 0, err
 	}
-	return at, s.store.Watermark(), nil
+	if err := s.checkFuture("as_of", false, []int64{at}); err != nil {
+		return 0, 0, err
+	}
+	watermark, err := s.awaitReadTime(ctx, at)
+	return at, watermark, err
 }

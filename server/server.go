@@ -87,6 +87,13 @@ type Config struct {
 	// API) whose client neither reads nor sends a message for this long.
 	// Default 60 s.
 	StreamIdleTimeout time.Duration
+	// MaxClockSkew is how far past the server's clock an as-of time or a
+	// spine timestamp may lie, for clients whose clocks run a little ahead.
+	// A later time is refused (FAILED_PRECONDITION, reason FUTURE_TIME): what
+	// a read of the future returns could change after it returns. A read as
+	// of a time within the allowance waits for the time to come. Default 5 s;
+	// a negative value allows none.
+	MaxClockSkew time.Duration
 	// Version is reported in manifests and logs.
 	Version string
 	// Auth, when set, requires a bearer token on every call but health
@@ -120,6 +127,7 @@ func DefaultConfig() Config {
 		// well under MaxMessageBytes.
 		MaxOnlineValues:   1 << 20,
 		StreamIdleTimeout: 60 * time.Second,
+		MaxClockSkew:      5 * time.Second,
 		Logger:            slog.Default(),
 	}
 }
@@ -170,6 +178,12 @@ func New(store Store, cfg Config) *Server {
 	}
 	if cfg.StreamIdleTimeout == 0 {
 		cfg.StreamIdleTimeout = def.StreamIdleTimeout
+	}
+	switch {
+	case cfg.MaxClockSkew == 0:
+		cfg.MaxClockSkew = def.MaxClockSkew
+	case cfg.MaxClockSkew < 0:
+		cfg.MaxClockSkew = 0
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger

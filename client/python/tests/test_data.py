@@ -184,7 +184,9 @@ def test_point_in_time_late_data_matches_oracle(client: timefence.Client, uid: s
     assert commits == sorted(commits)
     c1, c2, c3 = commits
     ns = pd.Timedelta(1, "ns")
-    times = [T - 100 * m, T - 50 * m, T - 20 * m, c1 - ns, c1, c1 + (c2 - c1) / 2, c2 - ns, c2, c2 + (c3 - c2) / 2, c3, c3 + 5 * m]
+    # The last time is after every commit, and not later than now: a later time is refused.
+    after = max(c3, pd.Timestamp.now(tz="UTC"))
+    times = [T - 100 * m, T - 50 * m, T - 20 * m, c1 - ns, c1, c1 + (c2 - c1) / 2, c2 - ns, c2, c2 + (c3 - c2) / 2, c3, after]
     spine = pd.DataFrame(
         [(k, t) for t in times for k in (1, 2, 3, 4, 5)], columns=["user_id", "event_timestamp"]
     )
@@ -256,6 +258,29 @@ def test_cutoff_exceeded_refuses_whole_spine(client: timefence.Client, uid: str)
     # An online read as of a time after the cutoff is refused the same way.
     with pytest.raises(timefence.CutoffExceeded):
         client.get_online_features({"user_id": [1]}, [n["view"]], as_of="2024-07-01", split=f"h1_{uid}")
+
+
+def test_future_time_is_refused(client: timefence.Client, uid: str) -> None:
+    n = define_user_view(client, uid)
+    client.create_split(f"open_{uid}", start="2024-01-01", end="2200-01-01")
+    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)
+    spine = pd.DataFrame({"user_id": [1, 2, 3], "event_timestamp": [pd.Timestamp("2024-03-01", tz="UTC"), later, later]})
+    client.last_summary = None
+    with pytest.raises(timefence.FutureTime) as ei:
+        client.get_historical_features(spine, [n["view"]], split=f"open_{uid}")
+    e = ei.value
+    assert e.reason == "FUTURE_TIME" and e.code is not None and e.code.name == "FAILED_PRECONDITION"
+    assert e.offending_rows == 2 and e.first_rows == [1, 2]
+    assert pd.Timestamp(e.time) == later and pd.Timestamp(e.now) < later
+    assert "later than now" in e.message
+    assert client.last_summary is None
+    # An online read as of a time later than now is refused the same way.
+    with pytest.raises(timefence.FutureTime) as ei:
+        client.get_online_features({"user_id": [1]}, [n["view"]], as_of=later, split=f"open_{uid}")
+    assert pd.Timestamp(ei.value.time) == later
+    # A time in the past is read.
+    ok = client.get_historical_features(spine.iloc[[0]], [n["view"]], split=f"open_{uid}")
+    assert len(ok) == 1
 
 
 def test_split_required_and_unknown_split(client: timefence.Client, uid: str) -> None:

@@ -24,7 +24,9 @@ def test_million_row_spine(client: timefence.Client, uid: str) -> None:
         pd.DataFrame({"user_id": ids, "event_timestamp": pd.Timestamp.now(tz="UTC"), "value": ids * 3, "score": ids / 2}),
     )
     assert res["rows"] == ENTITIES
-    after = utc(res["commit_time"]) + pd.Timedelta(seconds=1)
+    commit = utc(res["commit_time"])
+    # Spine times lie between the commit and now: a time later than now is refused.
+    span = max((pd.Timestamp.now(tz="UTC") - commit).value, 1)
 
     rng = np.random.default_rng(7)
     # ~1% of the keys were never written.
@@ -32,7 +34,7 @@ def test_million_row_spine(client: timefence.Client, uid: str) -> None:
     spine = pd.DataFrame(
         {
             "user_id": keys,
-            "event_timestamp": after + pd.to_timedelta(rng.integers(0, 3600, size=ROWS), unit="s"),
+            "event_timestamp": commit + pd.to_timedelta(rng.integers(0, span, size=ROWS), unit="ns"),
             "row": np.arange(ROWS),
         }
     )

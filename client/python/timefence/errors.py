@@ -31,6 +31,7 @@ __all__ = [
     "BatchConflict",
     "SplitRequired",
     "CutoffExceeded",
+    "FutureTime",
     "PermissionDenied",
     "Unavailable",
     "LimitExceeded",
@@ -175,6 +176,42 @@ class CutoffExceeded(TimefenceError):
         return self.metadata.get("cutoff")
 
 
+class FutureTime(TimefenceError):
+    """The spine (or ``as_of``) has timestamps later than the server's now by
+    more than its allowed clock skew: what such a read returns could still
+    change, so the request was refused whole and nothing was read
+    (``FUTURE_TIME``).
+
+    Attributes:
+        time: the first such timestamp, as the server formats it (RFC 3339).
+        now: the server's time when it refused the read (RFC 3339).
+        offending_rows: how many rows are later than now.
+        first_rows: the 0-based indices of the first few of them.
+    """
+
+    REASON = "FUTURE_TIME"
+
+    @property
+    def time(self) -> Optional[str]:
+        return self.metadata.get("time")
+
+    @property
+    def now(self) -> Optional[str]:
+        return self.metadata.get("now")
+
+    @property
+    def offending_rows(self) -> int:
+        try:
+            return int(self.metadata.get("offending_rows", "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def first_rows(self) -> List[int]:
+        raw = self.metadata.get("first_rows", "")
+        return [int(r) for r in raw.split(",") if r.strip().lstrip("-").isdigit()]
+
+
 class PermissionDenied(TimefenceError):
     """The credential may not make this call (``PERMISSION_DENIED``, or an
     ``UNAUTHENTICATED`` status)."""
@@ -243,6 +280,7 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         UnknownDataset,
         DatasetMismatch,
         CutoffExceeded,
+        FutureTime,
         PermissionDenied,
         Unavailable,
         LimitExceeded,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -25,9 +26,12 @@ import (
 // over Flight — small ones, and large ones that need several Badger
 // transactions — while the server, set to compact its columnar history
 // constantly, is killed with SIGKILL at random moments, cycle after cycle.
-// Kills therefore land during writes, run file writes and merges, and
-// startups. After every restart, an export of the whole view must hold every
-// acknowledged batch whole and no batch in part.
+// Kills therefore land during writes, run file writes and merges. Before
+// most restarts the server is also killed while it starts: while it checks
+// its tables, replays its log, undoes an interrupted batch or rebuilds its
+// columnar history. Every start after that must succeed (0 failed opens),
+// and an export of the whole view must hold every acknowledged batch whole
+// and no batch in part.
 //
 //	TIMEFENCE_CRASH_CYCLES=50 go test ./cmd/timefence -run CrashLoop -v
 func TestCrashLoop(t *testing.T) {
@@ -53,10 +57,14 @@ func TestCrashLoop(t *testing.T) {
 		acked[id] = true
 		mu.Unlock()
 	}
-	var partialSeen, lost, runFiles int
+	var partialSeen, lost, runFiles, startKills int
 	for cycle := 0; cycle <= cycles; cycle++ {
 		files, _ := filepath.Glob(filepath.Join(dir, "history", "*", "*.run"))
 		runFiles = max(runFiles, len(files))
+		for range rng.IntN(3) * min(cycle, 1) {
+			killDuringStart(t, dir, addr, time.Duration(rng.IntN(200))*time.Millisecond)
+			startKills++
+		}
 		srv := startBinary(t, dir, addr, "--flush-versions", "2000", "--flush-idle", "100ms")
 		c, err := client.Dial(addr)
 		require.NoError(t, err)
@@ -126,8 +134,18 @@ func TestCrashLoop(t *testing.T) {
 			big++
 		}
 	}
-	t.Logf("cycles=%d batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d; at most %d run files at a restart",
-		cycles, len(sizes), len(acked), big, lost, partialSeen, runFiles)
+	t.Logf("cycles=%d kills during start=%d failed opens=0 batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d; at most %d run files at a restart",
+		cycles, startKills, len(sizes), len(acked), big, lost, partialSeen, runFiles)
+}
+
+// killDuringStart starts the server and kills it with SIGKILL after delay,
+// most likely while it is still opening its store.
+func killDuringStart(t *testing.T, dir, addr string, delay time.Duration) {
+	cmd := exec.Command(binary, "serve", "--data", dir, "--addr", addr, "--log-level", "error")
+	require.NoError(t, cmd.Start())
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
 }
 
 // batchTable is a Flight table of n rows of batch id.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
+	"golang.org/x/sync/errgroup"
 )
 
 // orphanDir is where table files the MANIFEST does not list are moved at
@@ -105,12 +107,28 @@ func checkDir(dir string, log *slog.Logger) error {
 		}
 		delete(tables, id)
 	}
-	for id, name := range tables {
-		if err := verifyTable(filepath.Join(dir, name), listed[id].Compression); err != nil {
-			return err
-		}
+	return verifyTables(dir, tables, listed)
+}
+
+// verifyTables checks the tables on every core; the first error wins.
+func verifyTables(dir string, tables map[uint64]string, listed map[uint64]badger.TableManifest) error {
+	ids := make(chan uint64, len(tables))
+	for id := range tables {
+		ids <- id
 	}
-	return nil
+	close(ids)
+	var g errgroup.Group
+	for range min(runtime.GOMAXPROCS(0), len(tables)) {
+		g.Go(func() error {
+			for id := range ids {
+				if err := verifyTable(filepath.Join(dir, tables[id]), listed[id].Compression); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // readManifest returns the ids of the tables the MANIFEST lists, reading it

@@ -28,7 +28,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key)")
 	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
 	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) and profiles (/debug/pprof/) over HTTP at this address, e.g. localhost:9464 (off when empty)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) over HTTP, without auth or TLS, at this address, e.g. localhost:9464 (off when empty)")
+	pprofOn := fs.Bool("pprof", false, "also serve Go profiles (/debug/pprof/) at -metrics-addr: they show the server's internals and cost CPU, so keep that address private")
+	skew := fs.Duration("max-clock-skew", server.DefaultConfig().MaxClockSkew, "refuse an as-of read or a spine timestamp later than now by more than this (FUTURE_TIME); 0 allows none")
 	flushVersions := fs.Int("flush-versions", storage.DefaultOptions("").FlushVersions, "write a view's in-memory versions to a columnar run file once this many wait")
 	flushIdle := fs.Duration("flush-idle", storage.DefaultOptions("").FlushIdle, "write a view's in-memory versions to a run file once no batch has arrived for this long")
 	reserve := sizeFlag(storage.DefaultOptions("").ReserveBytes)
@@ -41,6 +43,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkLimits(cfg); err != nil {
 		return err
+	}
+	if *pprofOn && *metricsAddr == "" {
+		return fmt.Errorf("-pprof serves profiles at -metrics-addr; set it too")
+	}
+	if cfg.MaxClockSkew = *skew; *skew <= 0 {
+		cfg.MaxClockSkew = -1 // none: the config's zero means the default
 	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
@@ -77,12 +85,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", srv.MetricsHandler())
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		if *pprofOn {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = hs.Serve(mlis) }()
 		defer hs.Close()
-		log.Info("serving metrics", "address", mlis.Addr().String())
+		log.Info("serving metrics", "address", mlis.Addr().String(), "pprof", *pprofOn)
 	}
 	if err := srv.Serve(ctx, lis); err != nil {
 		return err

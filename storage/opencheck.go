@@ -74,7 +74,7 @@ func checkDir(dir string, log *slog.Logger) error {
 	}
 	if !hasManifest {
 		if len(tables) > 0 {
-			return fmt.Errorf("%w: %s has %d table files but no MANIFEST; opening would discard them. Restore the MANIFEST or restore a backup into a new directory (timefence restore)",
+			return fmt.Errorf("%w: %s has table files (%d) but no MANIFEST; opening would discard them. Restore the MANIFEST or restore a backup into a new directory (timefence restore)",
 				ErrDataLoss, dir, len(tables))
 		}
 		return nil

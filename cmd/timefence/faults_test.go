@@ -256,7 +256,7 @@ func TestFaultMatrix(t *testing.T) {
 				require.NoError(t, err)
 				_, after := tryStart(t, restored, addr)
 				require.Empty(t, after, "the restored store starts")
-				row.outcome, row.message = "refused at start; restored from backup", strings.TrimPrefix(refusal, "timefence: ")
+				row.outcome, row.message = "refused at start; restored from backup", strings.ReplaceAll(strings.TrimPrefix(refusal, "timefence: "), dir, "<data>")
 			} else {
 				row.outcome = "recovered"
 			}
@@ -315,7 +315,7 @@ func diskFullRow(t *testing.T) faultRow {
 	require.True(t, errors.As(refused, &ce), "%v", refused)
 	require.Equal(t, "STORAGE_FULL", ce.Reason)
 	require.Contains(t, ce.Message, dir)
-	row.message = ce.Message
+	row.message = strings.ReplaceAll(ce.Message, dir, "<data>")
 	require.NotEmpty(t, acked)
 	row.lost = countLost(t, c, acked, 2048)
 
@@ -349,11 +349,11 @@ func report(t *testing.T, rows []faultRow, batches int) {
 			recoveredN++
 		}
 		lostN += r.lost
-		msg := r.message
-		if len(msg) > 160 {
-			msg = msg[:160] + "…"
+		msg := []rune(r.message)
+		if len(msg) > 150 {
+			msg = append(msg[:150], '…')
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", r.id, r.fault, r.outcome, r.lost, strings.ReplaceAll(msg, "|", "\\|"))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", r.id, r.fault, r.outcome, r.lost, strings.ReplaceAll(string(msg), "|", "\\|"))
 	}
 	fmt.Fprintf(&b, "\nFaults tried: %d. Refused at start: %d. Recovered: %d. Acknowledged batches lost: %d.\n", len(rows), refusedN, recoveredN, lostN)
 	t.Log("\n" + b.String())

@@ -35,6 +35,11 @@ var (
 	// ErrStreamIdle: the server closed a Flight stream that neither read
 	// nor sent anything for its idle timeout.
 	ErrStreamIdle = errors.New("timefence: stream idle")
+	// ErrStorageFull: a write was refused because the server's data
+	// directory has less free space than its reserve. Nothing was written.
+	ErrStorageFull = errors.New("timefence: storage full")
+	// ErrDataLoss: stored data failed a check and was not served.
+	ErrDataLoss = errors.New("timefence: data loss")
 )
 
 var reasons = map[string]error{
@@ -55,6 +60,8 @@ var reasons = map[string]error{
 	"DATASET_MISMATCH":     ErrDatasetMismatch,
 	"LIMIT_EXCEEDED":       ErrLimitExceeded,
 	"STREAM_IDLE":          ErrStreamIdle,
+	"STORAGE_FULL":         ErrStorageFull,
+	"DATA_LOSS":            ErrDataLoss,
 }
 
 // Error is an error returned by the server.

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 import uuid
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import grpc
 import pytest
@@ -83,37 +83,47 @@ class Server:
             return ""
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("timefence")
-    binary = _build(tmp)
-    data = tmp / "data"
-    log = tmp / "server.log"
+def start_server(binary: pathlib.Path, data: pathlib.Path, log: pathlib.Path, *flags: str) -> Tuple[subprocess.Popen, str]:
+    """Starts ``timefence serve`` on a free port and waits until it serves."""
     for _attempt in range(3):  # the free port may be taken between probe and bind
         address = f"127.0.0.1:{_free_port()}"
         with open(log, "wb") as logf:
             proc = subprocess.Popen(
-                [str(binary), "serve", "--data", str(data), "--addr", address],
+                [str(binary), "serve", "--data", str(data), "--addr", address, *flags],
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if _healthy(address, time.monotonic() + 30, proc):
-            break
+            return proc, address
         proc.kill()
         proc.wait()
-    else:
-        pytest.exit(f"timefence serve did not become healthy; its log:\n{log.read_text(errors='replace')}", returncode=2)
-    srv = Server(address, log)
+    pytest.exit(f"timefence serve did not become healthy; its log:\n{log.read_text(errors='replace')}", returncode=2)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
     try:
-        yield srv
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def binary(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return _build(tmp_path_factory.mktemp("bin"))
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, binary: pathlib.Path) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("timefence")
+    log = tmp / "server.log"
+    proc, address = start_server(binary, tmp / "data", log)
+    try:
+        yield Server(address, log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from .errors import (
     SplitExists,
     SplitRequired,
     StreamIdle,
+    StorageFull,
+    DataLoss,
     TimefenceError,
     Unavailable,
     UnknownEntity,
@@ -65,5 +67,7 @@ __all__ = [
     "DatasetMismatch",
     "LimitExceeded",
     "StreamIdle",
+    "StorageFull",
+    "DataLoss",
     "__version__",
 ]

@@ -265,6 +265,21 @@ class StreamIdle(TimefenceError):
     REASON = "STREAM_IDLE"
 
 
+class StorageFull(TimefenceError):
+    """A write was refused because the server's data directory has less free
+    space than its reserve (``STORAGE_FULL``). Nothing was written; writes
+    resume by themselves once space returns."""
+
+    REASON = "STORAGE_FULL"
+
+
+class DataLoss(TimefenceError):
+    """Stored data failed a checksum or decode check and was not served
+    (``DATA_LOSS``); the message names the file."""
+
+    REASON = "DATA_LOSS"
+
+
 _BY_REASON: Dict[str, Type[TimefenceError]] = {
     cls.REASON: cls
     for cls in (
@@ -285,6 +300,8 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         Unavailable,
         LimitExceeded,
         StreamIdle,
+        StorageFull,
+        DataLoss,
     )
 }
 

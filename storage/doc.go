@@ -62,4 +62,25 @@
 // statistics all read through it or through the same snapshot. A read pinned
 // to an older watermark filters on the stored seq, so a dataset re-read gives
 // the same output before, during and after compaction, and after a restart.
+//
+// # Faults: refuse, detect or recover, never serve what cannot be vouched for
+//
+// Badger trusts its own files; the store checks them (opencheck.go,
+// ackfile.go, space.go, docs/faults.md):
+//
+//   - Before Badger opens the directory, every table block is checked
+//     against its checksum (Badger's reads would take a failing block for the
+//     end of the data), a truncated table is an error instead of a panic,
+//     tables the MANIFEST does not list are moved aside instead of deleted,
+//     and a directory with tables but no MANIFEST is refused.
+//   - ACKNOWLEDGED records the highest acknowledged seq and the store id,
+//     fsynced after each batch is durable and before it is acknowledged. A
+//     store behind it (a cut write-ahead log, a lost MANIFEST) or of another
+//     id is refused at open: never served rolled back or empty.
+//   - Writes are refused with ErrStorageFull while free space is under the
+//     reserve, which keeps room for Badger's memory-mapped log, flushes and
+//     compactions (whose exhaustion is a SIGBUS, not an error).
+//   - Backups read one Badger snapshot and hold committed data only, so a
+//     restore never has to undo a batch (backup.go); Verify reads everything
+//     back and cross-checks the record, the histories and the manifests.
 package storage

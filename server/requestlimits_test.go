@@ -295,11 +295,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestStalledReaderIsCut: an export whose client never reads is ended
-// after the idle timeout, and what its goroutines held is released.
+// TestStalledReaderIsCut: an export or a join whose client never reads is
+// ended after the idle timeout, and what its goroutines held is released.
 func TestStalledReaderIsCut(t *testing.T) {
 	cfg := server.DefaultConfig()
-	cfg.StreamIdleTimeout = 300 * time.Millisecond
+	// Long enough for the spine's upload to make steady progress on a busy
+	// machine; the stalled reads wait far longer than this.
+	cfg.StreamIdleTimeout = time.Second
 	env := startLimited(t, cfg)
 	// Three records of export, written straight to the store (a write over
 	// Flight could itself be cut by so short a timeout on a busy machine).
@@ -312,32 +314,64 @@ func TestStalledReaderIsCut(t *testing.T) {
 	_, err := env.store.Write(context.Background(), storage.Batch{View: "stats", Rows: rows})
 	require.NoError(t, err)
 
-	// A client that takes at most 64 KiB per stream before it reads: the
-	// export fills that at once and then waits on it.
+	// A client that takes at most 64 KiB per stream before it reads: a
+	// result of more than one record fills that at once and then waits.
 	conn, err := grpc.NewClient(env.client.Conn().Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	require.NoError(t, err)
 	defer conn.Close()
 	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
-	baseline := runtime.NumGoroutine()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := flight.NewClientFromConn(conn, nil).DoGet(ctx, &flight.Ticket{Ticket: []byte(`{"op":"export","split":"all","feature_view":"stats"}`)})
-	require.NoError(t, err)
-	eventually(t, "the server to end the unread export", func() bool { return callsWithCode(env.srv, "DoGet", codes.DeadlineExceeded) })
-
-	// Reading now gets what was sent before the cut, then the status.
-	for err == nil {
-		_, err = stream.Recv()
+	fc := flight.NewClientFromConn(conn, nil)
+	spine := spineOf(300_000) // joined in two chunks: two result records
+	defer spine.Release()
+	cases := []struct {
+		method string
+		open   func(ctx context.Context) (flight.DataStreamReader, error)
+	}{
+		{"DoGet", func(ctx context.Context) (flight.DataStreamReader, error) {
+			return fc.DoGet(ctx, &flight.Ticket{Ticket: []byte(`{"op":"export","split":"all","feature_view":"stats"}`)})
+		}},
+		{"DoExchange", func(ctx context.Context) (flight.DataStreamReader, error) {
+			stream, err := fc.DoExchange(ctx)
+			if err != nil {
+				return nil, err
+			}
+			w := flight.NewRecordWriter(stream, ipc.WithSchema(spine.Schema()))
+			w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"op":"historical","split":"all","features":["stats"]}`)})
+			for spine.Next() {
+				if err := w.Write(spine.Record()); err != nil {
+					return nil, err
+				}
+			}
+			if err := w.Close(); err != nil {
+				return nil, err
+			}
+			return stream, stream.CloseSend()
+		}},
 	}
-	err = fromGRPC(err)
-	require.ErrorIs(t, err, client.ErrStreamIdle)
-	require.Equal(t, codes.DeadlineExceeded, codeOf(err))
-	require.ErrorContains(t, err, "flight DoGet: the client read nothing for 300ms, so the server closed the stream")
-	require.ErrorContains(t, err, "timefence serve -stream-idle-timeout")
-	eventually(t, "the goroutines of the export to end", func() bool { return runtime.NumGoroutine() <= baseline })
+	for _, c := range cases {
+		t.Run(c.method, func(t *testing.T) {
+			baseline := runtime.NumGoroutine()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stream, err := c.open(ctx)
+			require.NoError(t, err)
+			eventually(t, "the server to end the unread stream", func() bool { return callsWithCode(env.srv, c.method, codes.DeadlineExceeded) })
+
+			// Reading now gets what was sent before the cut, then the status.
+			for err == nil {
+				_, err = stream.Recv()
+			}
+			err = fromGRPC(err)
+			require.ErrorIs(t, err, client.ErrStreamIdle)
+			require.Equal(t, codes.DeadlineExceeded, codeOf(err))
+			require.ErrorContains(t, err, "flight "+c.method+": the client read nothing for 1s, so the server closed the stream")
+			require.ErrorContains(t, err, "timefence serve -stream-idle-timeout")
+			eventually(t, "the goroutines of the stream to end", func() bool { return runtime.NumGoroutine() <= baseline })
+		})
+	}
 
 	// The server still serves.
 	res, err := env.client.GetOnline(context.Background(), []string{"stats:clicks"}, []string{"user_id", "region"}, [][]any{{7, "eu"}})

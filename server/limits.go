@@ -60,6 +60,17 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// aboutBytes formats n bytes to a tenth of a binary unit.
+func aboutBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 func (s *Server) writeRowsLimit() limit {
 	return limit{s.cfg.MaxWriteRows, "rows", "bulk write", "max-write-rows", "MaxWriteRows"}
 }
@@ -106,7 +117,7 @@ func (b *writeBudget) add(rec arrow.Record, values int) error {
 	}
 	if b.bytes > b.maxBytes.max {
 		return b.maxBytes.exceeded(fmt.Sprintf("bulk write: the first %d rows take %s of server memory (their Arrow data and %d bytes per decoded value)",
-			b.rows, byteSize(b.bytes), decodedValueBytes), "split the table into several writes")
+			b.rows, aboutBytes(b.bytes), decodedValueBytes), "split the table into several writes")
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.Int64Var(&cfg.MaxSpineRows, "max-spine-rows", cfg.MaxSpineRows, "refuse a point-in-time join whose spine has more rows: it is held whole while the join runs")
 	fs.Var((*sizeFlag)(&cfg.MaxSpineBytes), "max-spine-bytes", "refuse a point-in-time join whose spine holds more Arrow data (e.g. 512MiB, 8GiB)")
 	fs.Int64Var(&cfg.MaxOnlineValues, "max-online-values", cfg.MaxOnlineValues, "refuse an online request of more entity rows × features")
-	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "end a Flight stream (join, export, bulk write) whose client neither reads nor sends for this long")
+	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "end a stream (a Flight join, export or bulk write, or another streaming call) whose client neither reads nor sends for this long")
 }
 
 // checkLimits refuses limits that would refuse everything.

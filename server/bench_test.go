@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,4 +196,52 @@ func BenchmarkIngest(b *testing.B) {
 		require.NoError(b, err)
 	}
 	b.ReportMetric(float64(rows*10*b.N)/b.Elapsed().Seconds(), "values/s")
+}
+
+// BenchmarkSmallBatches is durable ingest by 8 writers of 100-row batches
+// over gRPC, each batch fsynced before it is acknowledged.
+func BenchmarkSmallBatches(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithLogger(quiet))
+	require.NoError(b, err)
+	defer st.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	go func() { _ = server.New(st, cfg).Serve(ctx, lis) }()
+	c, err := client.Dial(lis.Addr().String())
+	require.NoError(b, err)
+	defer c.Close()
+	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	require.NoError(b, err)
+	_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "narrow", Entity: "user", Features: []*timefencev1.Feature{
+		{Name: "a", Type: tInt64}, {Name: "b", Type: tDouble}, {Name: "c", Type: tDouble}}})
+	require.NoError(b, err)
+	const writers, rows = 8, 100
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]client.Row, rows)
+			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
+				now := time.Now()
+				for r := range batch {
+					batch[r] = client.Row{Key: []any{n*rows + int64(r)}, EventTime: now, Values: []any{int64(r), 1.5, 2.5}}
+				}
+				if _, err := c.Write(ctx, "narrow", batch); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
+	b.ReportMetric(float64(b.N*rows*3)/b.Elapsed().Seconds(), "values/s")
 }

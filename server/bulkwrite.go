@@ -147,12 +147,12 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 				}
 				r.Key[j] = k.value(i)
 			}
-			if err := checkKeySize(view.JoinKeys, r.Key, fmt.Sprintf("row %d", row)); err != nil {
+			if err := checkKeySize(view.JoinKeys, r.Key, "row %d", row); err != nil {
 				return err
 			}
 			for j, f := range feats {
 				r.Values[j] = f.value(i)
-				if err := checkNaN(r.Values[j], fmt.Sprintf("row %d", row), f.name); err != nil {
+				if err := checkNaN(r.Values[j], "row %d", row, f.name); err != nil {
 					return err
 				}
 			}

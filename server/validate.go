@@ -22,8 +22,9 @@ const maxKeyBytes = 64_000
 const maxEncodedKeyBytes = 65_000 - 64
 
 // checkKeySize refuses an entity key too long for the store, naming the row
-// and its longest string key.
-func checkKeySize(keys []storage.JoinKey, key []storage.Value, row string) error {
+// (rowFormat with row) and its longest string key. The label is formatted
+// only on a refusal: this runs on every written row.
+func checkKeySize(keys []storage.JoinKey, key []storage.Value, rowFormat string, row int) error {
 	size, encoded := 0, 0
 	longest, longestLen := -1, 0
 	for j, v := range key {
@@ -48,7 +49,7 @@ func checkKeySize(keys []storage.JoinKey, key []storage.Value, row string) error
 			what += fmt.Sprintf(" (%d with the other join keys)", size)
 		}
 	}
-	return invalid(fmt.Sprintf("%s: %s; an entity key may hold at most %d bytes", row, what, maxKeyBytes))
+	return invalid(fmt.Sprintf("%s: %s; an entity key may hold at most %d bytes", fmt.Sprintf(rowFormat, row), what, maxKeyBytes))
 }
 
 func uvarintLen(n int) int {
@@ -132,14 +133,15 @@ func checkDistinct(schema *arrow.Schema) error {
 }
 
 // checkNaN refuses a float list holding NaN, as the store refuses a NaN
-// float: NaN is not a value, in a list or outside one; null is.
-func checkNaN(v storage.Value, row, feature string) error {
+// float: NaN is not a value, in a list or outside one; null is. The row is
+// labelled as in checkKeySize.
+func checkNaN(v storage.Value, rowFormat string, row int, feature string) error {
 	if v.Type != storage.TypeFloatList {
 		return nil
 	}
 	for i, x := range v.List {
 		if math.IsNaN(float64(x)) {
-			return invalid(fmt.Sprintf("%s: feature %q: element %d is NaN; NaN is not a value, in a list or outside one; write null instead", row, feature, i))
+			return invalid(fmt.Sprintf("%s: feature %q: element %d is NaN; NaN is not a value, in a list or outside one; write null instead", fmt.Sprintf(rowFormat, row), feature, i))
 		}
 	}
 	return nil

@@ -34,14 +34,14 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 		for j, k := range r.GetJoinKeys() {
 			row.Key[j] = toValue(k)
 		}
-		if err := checkKeySize(view.JoinKeys, row.Key, fmt.Sprintf("rows[%d]", i)); err != nil {
+		if err := checkKeySize(view.JoinKeys, row.Key, "rows[%d]", i); err != nil {
 			return nil, toStatus(err)
 		}
 		if len(r.GetValues()) > 0 {
 			row.Values = make([]storage.Value, len(r.GetValues()))
 			for j, v := range r.GetValues() {
 				row.Values[j] = toValue(v)
-				if err := checkNaN(row.Values[j], fmt.Sprintf("rows[%d]", i), featureName(view, b.Features, j)); err != nil {
+				if err := checkNaN(row.Values[j], "rows[%d]", i, featureName(view, b.Features, j)); err != nil {
 					return nil, toStatus(err)
 				}
 			}

@@ -14,8 +14,8 @@ import (
 // C++, such as pyarrow.flight, read from the x-arrow-status trailer.
 const (
 	arrowInvalid        = 4
-	arrowKeyError       = 5
-	arrowCancelled      = 6
+	arrowKeyError       = 2
+	arrowCancelled      = 8
 	arrowUnknownError   = 9
 	arrowNotImplemented = 10
 	arrowAlreadyExists  = 45

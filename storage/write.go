@@ -86,7 +86,23 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err := s.waitForCompaction(ctx, h); err != nil {
 		return WriteResult{}, err
 	}
-	order := batchOrder(rows)
+	res, err := s.commitBatch(view, h, &b, rows, hash, batchOrder(rows))
+	if err != nil {
+		return WriteResult{}, err
+	}
+	// Acknowledged only once the record covers it. Outside the write lock,
+	// the record's fsync overlaps the next batch's commit, and one fsync
+	// covers every batch committed meanwhile.
+	if err := s.ack.record(max(res.LastSeq, s.clock.watermark())); err != nil {
+		// The batch is committed and visible but not acknowledged: a retry
+		// with its batch id returns it as a duplicate once the record works.
+		return WriteResult{}, err
+	}
+	return res, nil
+}
+
+// commitBatch commits encoded rows under the write lock and publishes them.
+func (s *Store) commitBatch(view *View, h *history, b *Batch, rows []encodedRow, hash []byte, order []int32) (WriteResult, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.closed.Load() {
@@ -114,7 +130,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	commit := s.clock.begin()
 	first := s.clock.watermark() + 1
 	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
-	r, err := batchRun(view, &b, rows, order, res)
+	r, err := batchRun(view, b, rows, order, res)
 	if err != nil {
 		s.clock.end(0, false)
 		return WriteResult{}, err
@@ -130,11 +146,6 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	select {
 	case s.compactWake <- struct{}{}:
 	default:
-	}
-	if err := s.ack.record(res.LastSeq); err != nil {
-		// The batch is committed and visible, but it is not acknowledged:
-		// a retry with its batch id returns it as a duplicate.
-		return WriteResult{}, err
 	}
 	return res, nil
 }

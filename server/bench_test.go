@@ -151,22 +151,29 @@ func BenchmarkOnline(b *testing.B) {
 // into a durable store (fsync on). Run with
 //
 //	go test ./server -run XXX -bench Ingest -benchtime 5x
-func BenchmarkIngest(b *testing.B) {
+// durableBenchServer runs a server over a store with default, durable
+// options for the benchmark's duration.
+func durableBenchServer(b *testing.B) (*client.Client, context.Context) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithLogger(quiet))
 	require.NoError(b, err)
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	b.Cleanup(cancel)
 	cfg := server.DefaultConfig()
 	cfg.Logger = quiet
 	go func() { _ = server.New(st, cfg).Serve(ctx, lis) }()
 	c, err := client.Dial(lis.Addr().String())
 	require.NoError(b, err)
-	defer c.Close()
-	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	b.Cleanup(func() { c.Close() })
+	return c, ctx
+}
+
+func BenchmarkIngest(b *testing.B) {
+	c, ctx := durableBenchServer(b)
+	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
 	fields := []arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64}, {Name: "event_timestamp", Type: timestampNS}}
 	var feats []*timefencev1.Feature
@@ -201,21 +208,8 @@ func BenchmarkIngest(b *testing.B) {
 // BenchmarkSmallBatches is durable ingest by 8 writers of 100-row batches
 // over gRPC, each batch fsynced before it is acknowledged.
 func BenchmarkSmallBatches(b *testing.B) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(b.TempDir()).WithLogger(quiet))
-	require.NoError(b, err)
-	defer st.Close()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(b, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
-	go func() { _ = server.New(st, cfg).Serve(ctx, lis) }()
-	c, err := client.Dial(lis.Addr().String())
-	require.NoError(b, err)
-	defer c.Close()
-	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+	c, ctx := durableBenchServer(b)
+	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
 	_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "narrow", Entity: "user", Features: []*timefencev1.Feature{
 		{Name: "a", Type: tInt64}, {Name: "b", Type: tDouble}, {Name: "c", Type: tDouble}}})

@@ -38,26 +38,11 @@ func (s *Server) splitFor(ctx context.Context, name string) (storage.Split, erro
 // checkWindow refuses a read whole when any of its times, given as runs of
 // consecutive rows, lies outside the split's window [start, end].
 func checkWindow(sp storage.Split, runs ...[]int64) error {
-	var bad []int
-	count, n := 0, 0
-	for _, run := range runs {
-		for _, t := range run {
-			if t < sp.Start || t > sp.End {
-				count++
-				if len(bad) < maxReportedRows {
-					bad = append(bad, n)
-				}
-			}
-			n++
-		}
-	}
-	if count == 0 {
+	o := findOffending(func(t int64) bool { return t < sp.Start || t > sp.End }, runs)
+	if o.count == 0 {
 		return nil
 	}
-	rows := make([]string, len(bad))
-	for i, r := range bad {
-		rows[i] = strconv.Itoa(r)
-	}
+	count, n, rows := o.count, o.n, o.rows
 	return &requestError{
 		code:   codes.FailedPrecondition,
 		reason: ReasonCutoffExceeded,
@@ -72,6 +57,34 @@ func checkWindow(sp storage.Split, runs ...[]int64) error {
 	}
 }
 
+// offending is what findOffending found: how many of n times are bad, the
+// first few of their row numbers, and the first bad time.
+type offending struct {
+	count, n int
+	rows     []string
+	first    int64
+}
+
+// findOffending scans times given as runs of consecutive rows.
+func findOffending(bad func(int64) bool, runs [][]int64) offending {
+	var o offending
+	for _, run := range runs {
+		for _, t := range run {
+			if bad(t) {
+				if o.count == 0 {
+					o.first = t
+				}
+				o.count++
+				if len(o.rows) < maxReportedRows {
+					o.rows = append(o.rows, strconv.Itoa(o.n))
+				}
+			}
+			o.n++
+		}
+	}
+	return o
+}
+
 // checkFuture refuses a read whole when any of its times, given as runs of
 // consecutive rows (or one time, when field is not a table), lies later than
 // now by more than MaxClockSkew: a batch committed after the read could
@@ -79,30 +92,11 @@ func checkWindow(sp storage.Split, runs ...[]int64) error {
 func (s *Server) checkFuture(field string, table bool, runs ...[]int64) error {
 	now := time.Now()
 	latest := now.Add(s.cfg.MaxClockSkew).UnixNano()
-	var bad []int
-	count, n := 0, 0
-	var first int64
-	for _, run := range runs {
-		for _, t := range run {
-			if t > latest {
-				if count == 0 {
-					first = t
-				}
-				count++
-				if len(bad) < maxReportedRows {
-					bad = append(bad, n)
-				}
-			}
-			n++
-		}
-	}
-	if count == 0 {
+	o := findOffending(func(t int64) bool { return t > latest }, runs)
+	if o.count == 0 {
 		return nil
 	}
-	rows := make([]string, len(bad))
-	for i, r := range bad {
-		rows[i] = strconv.Itoa(r)
-	}
+	count, n, rows, first := o.count, o.n, o.rows, o.first
 	what := fmt.Sprintf("%s is later than now (%s) by more than the allowed clock skew of %s",
 		storage.FormatTime(first), storage.FormatTime(now.UnixNano()), s.cfg.MaxClockSkew)
 	if table {

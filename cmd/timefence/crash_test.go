@@ -15,7 +15,6 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -112,7 +111,7 @@ func TestCrashLoop(t *testing.T) {
 					n = 100_000
 				}
 				id := newBatch(n)
-				if _, err := c.WriteTable(wctx, "v", fmt.Sprint(id), "", batchTable(id, n)); err != nil {
+				if _, err := c.WriteTable(wctx, "v", fmt.Sprint(id), "", faultTable(id, n, 1)); err != nil {
 					return
 				}
 				ack(id)
@@ -146,25 +145,6 @@ func killDuringStart(t *testing.T, dir, addr string, delay time.Duration) {
 	time.Sleep(delay)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
-}
-
-// batchTable is a Flight table of n rows of batch id.
-func batchTable(id int64, n int) array.RecordReader {
-	schema := arrow.NewSchema([]arrow.Field{{Name: "item_id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}},
-		{Name: "batch", Type: arrow.PrimitiveTypes.Int64}, {Name: "pad", Type: arrow.BinaryTypes.String}}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	now := arrow.Timestamp(time.Now().UnixNano())
-	for r := range n {
-		b.Field(0).(*array.Int64Builder).Append(id*1_000_000 + int64(r))
-		b.Field(1).(*array.TimestampBuilder).Append(now)
-		b.Field(2).(*array.Int64Builder).Append(id)
-		b.Field(3).(*array.StringBuilder).Append("p")
-	}
-	rec := b.NewRecord()
-	rr, _ := array.NewRecordReader(schema, []arrow.Record{rec})
-	return rr
 }
 
 // checkBatches exports the view and compares each batch's visible rows with

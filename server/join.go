@@ -56,7 +56,8 @@ type joinSummary struct {
 	maxEvent, maxAvail int64
 }
 
-// chunkRows is the number of spine rows joined and streamed per record.
+// chunkRows is the most rows a streamed record holds, so that a record of
+// a wide join stays well under the gRPC message limit.
 const chunkRows = 64 << 10
 
 // joinPlan is a validated point-in-time join, ready to run over the spine.
@@ -382,7 +383,7 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 	for _, rec := range p.spine {
 		total += int(rec.NumRows())
 	}
-	chunkRows := chunkRowsFor(total)
+	joinRows := chunkRowsFor(total)
 	go func() {
 		defer close(results)
 		var spans []span
@@ -401,10 +402,10 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		for r, rec := range p.spine {
 			n := int(rec.NumRows())
 			for off := 0; off < n; {
-				take := min(n-off, chunkRows-rows)
+				take := min(n-off, joinRows-rows)
 				spans = append(spans, span{rec: r, off: off, n: take})
 				off, rows = off+take, rows+take
-				if rows == chunkRows && !flush() {
+				if rows == joinRows && !flush() {
 					return
 				}
 			}

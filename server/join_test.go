@@ -487,3 +487,36 @@ func TestMalformedSpines(t *testing.T) {
 	_, err = env.client.GetOnline(ctx, []string{"user_stats"}, []string{"user_id"}, [][]any{{1}})
 	require.NoError(t, err)
 }
+
+// TestJoinRecordsAreBounded sends a spine as one record of 300,000 rows: the
+// join streams it back in records of at most 65,536 rows, so a wide result
+// never outgrows a gRPC message, with every row in order.
+func TestJoinRecordsAreBounded(t *testing.T) {
+	env := startServer(t)
+	h := defineShop(t, env.client)
+	writeHistory(t, env.client, h, rand.New(rand.NewPCG(3, 4)), 5)
+	ctx := context.Background()
+	end := h.versions[len(h.versions)-1].available
+	_, err := env.client.CreateSplit(ctx, "all", time.Unix(0, 0), time.Unix(0, end))
+	require.NoError(t, err)
+	spine := make([]spineRow, 300_000)
+	for i := range spine {
+		spine[i] = spineRow{user: int64(i % 7), merchant: merchants[i%len(merchants)], ts: end, label: int64(i)}
+	}
+	var sizes []int64
+	next := int64(0)
+	_, err = env.client.GetHistorical(ctx, "all", joinFeatures, recordReader(spineRecord(spine)), func(rec arrow.Record) error {
+		sizes = append(sizes, rec.NumRows())
+		labels := rec.Column(4).(*array.Int64)
+		for i := range labels.Len() {
+			require.Equal(t, next, labels.Value(i))
+			next++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.EqualValues(t, len(spine), next)
+	for _, n := range sizes {
+		require.LessOrEqual(t, n, int64(65_536))
+	}
+}

@@ -151,6 +151,7 @@ func BenchmarkOnline(b *testing.B) {
 // into a durable store (fsync on). Run with
 //
 //	go test ./server -run XXX -bench Ingest -benchtime 5x
+//
 // durableBenchServer runs a server over a store with default, durable
 // options for the benchmark's duration.
 func durableBenchServer(b *testing.B) (*client.Client, context.Context) {

@@ -277,7 +277,8 @@ func (s *Store) compactAll(flush bool) {
 //
 //   - the in-memory tail is written to a file once it holds FlushVersions
 //     versions, once no batch has arrived for FlushIdle, or with flush;
-//   - otherwise more than maxTailRuns in-memory runs are merged into one;
+//   - otherwise, past maxTailRuns in-memory runs, the newest are merged,
+//     tier by tier as files are;
 //   - file runs are merged, newest first, while the newer of the last two
 //     holds at least a quarter as many versions as the older, so a view
 //     keeps about log4(versions) files.
@@ -321,8 +322,19 @@ func (s *Store) compactView(v *View, flush bool) (err error) {
 		files = append(files, fr)
 		changed = true
 	case len(tail) > maxTailRuns:
-		h.swap(tail, mergeRuns(tail))
-		changed = true
+		// Merge the newest runs, back to the first one more than four times
+		// larger than all newer ones together: the large old run is copied
+		// again only once the new versions amount to a quarter of it, so
+		// each version is copied O(log n) times, not once per merge.
+		k, newer := len(tail)-1, tail[len(tail)-1].versions()
+		for k > 0 && tail[k-1].versions() <= 4*newer {
+			k--
+			newer += tail[k].versions()
+		}
+		if len(tail)-k >= 2 {
+			h.swap(tail[k:], mergeRuns(tail[k:]))
+			changed = true
+		}
 	}
 	for n := len(files); n >= 2 && files[n-1].versions()*4 >= files[n-2].versions(); n = len(files) {
 		fr, err := s.persist(v, files[n-2:])

@@ -32,6 +32,10 @@ type Store struct {
 	splits     map[string]*Split
 	lastViewID uint32
 
+	queueMu sync.Mutex     // guards queue and leading
+	queue   []*queuedWrite // batches waiting to commit, in arrival order
+	leading bool           // a writer is leading a group
+
 	writeMu sync.Mutex // serialises batch commits
 	broken  error      // set when a failed write could not be undone; guarded by writeMu
 	ack     *ackFile   // the acknowledged-writes record; guarded by writeMu

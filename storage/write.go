@@ -101,55 +101,6 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	return res, nil
 }
 
-// commitBatch commits encoded rows under the write lock and publishes them.
-func (s *Store) commitBatch(view *View, h *history, b *Batch, rows []encodedRow, hash []byte, order []int32) (WriteResult, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.closed.Load() {
-		return WriteResult{}, ErrClosed
-	}
-	if s.broken != nil {
-		return WriteResult{}, s.broken
-	}
-	if b.ID != "" {
-		prev, found, err := s.batchRecord(b.ID)
-		if err != nil {
-			return WriteResult{}, err
-		}
-		if found {
-			if string(prev.Hash) != string(hash) {
-				return WriteResult{}, fmt.Errorf("%w: batch id %q", ErrConflict, b.ID)
-			}
-			prev.Duplicate = true
-			return prev, nil
-		}
-	}
-	if err := s.checkSpace(batchBytes(rows), s.writeKeep()); err != nil {
-		return WriteResult{}, err
-	}
-	commit := s.clock.begin()
-	first := s.clock.watermark() + 1
-	res := WriteResult{FirstSeq: first, LastSeq: first + uint64(len(rows)) - 1, CommitTime: commit, Rows: len(rows), Hash: hash}
-	r, err := batchRun(view, b, rows, order, res)
-	if err != nil {
-		s.clock.end(0, false)
-		return WriteResult{}, err
-	}
-	if err := s.commit(view.ID, b.ID, rows, res); err != nil {
-		s.clock.end(0, false)
-		return WriteResult{}, err
-	}
-	// The batch joins the view's history before its watermark is published,
-	// so a read at that watermark finds it.
-	h.add(r, s.opts.Now())
-	s.clock.end(res.LastSeq, true)
-	select {
-	case s.compactWake <- struct{}{}:
-	default:
-	}
-	return res, nil
-}
-
 // batchBytes estimates what a batch costs on disk: its keys and values go
 // to Badger's log and tables, and later to a run file.
 func batchBytes(rows []encodedRow) int64 {

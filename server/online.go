@@ -15,7 +15,7 @@ var statusToProto = [...]timefencev1.FeatureStatus{
 }
 
 func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnlineFeaturesRequest) (*timefencev1.GetOnlineFeaturesResponse, error) {
-	reads, names, err := s.resolveFeatures(req.GetFeatures(), nil)
+	reads, names, err := s.onlinePlan(req.GetFeatures())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -142,6 +142,7 @@ type Server struct {
 
 	store   Store
 	cfg     Config
+	plans   planCache
 	log     *slog.Logger
 	metrics *metrics
 }

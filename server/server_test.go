@@ -414,3 +414,31 @@ func TestOnlineErrors(t *testing.T) {
 	}})
 	require.ErrorIs(t, err, client.ErrSchemaMismatch)
 }
+
+// TestOnlinePlanFollowsDefinitions: online requests reuse their resolved
+// features, but a definition change is seen by the very next request.
+func TestOnlinePlanFollowsDefinitions(t *testing.T) {
+	env := startServer(t)
+	env.defineUsers(t, 0)
+	ctx := context.Background()
+	_, err := env.client.Write(ctx, "stats", []client.Row{{Key: []any{int64(1), "eu"}, EventTime: time.Now().Add(-time.Second), Values: []any{int64(5), 0.5}}})
+	require.NoError(t, err)
+	read := func() *client.OnlineResult {
+		res, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, [][]any{{int64(1), "eu"}})
+		require.NoError(t, err)
+		return res
+	}
+	for range 3 {
+		require.Equal(t, []string{"stats:clicks", "stats:score"}, read().Features)
+	}
+	_, err = env.client.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "stats", Entity: "user", Features: []*timefencev1.Feature{
+		{Name: "clicks", Type: timefencev1.ValueType_VALUE_TYPE_INT64},
+		{Name: "score", Type: timefencev1.ValueType_VALUE_TYPE_DOUBLE},
+		{Name: "label", Type: timefencev1.ValueType_VALUE_TYPE_STRING},
+	}})
+	require.NoError(t, err)
+	res := read()
+	require.Equal(t, []string{"stats:clicks", "stats:score", "stats:label"}, res.Features)
+	require.Equal(t, int64(5), res.Rows[0][0].Value)
+	require.Nil(t, res.Rows[0][2].Value, "the version predates the feature")
+}

@@ -1,7 +1,9 @@
 // Command loadgen is the benchmarks' open-loop load generator for online
 // lookups: timefence's gRPC OnlineService.GetOnlineFeatures, or a Feast feature
 // server's HTTP POST /get-online-features. The same scheduler and the same
-// latency accounting serve both.
+// latency accounting serve both. With -target write it sends durable write
+// batches (WriteService.WriteBatch) instead, at a fixed rate or, with
+// -writers, from that many writers as fast as the server takes them.
 //
 // Requests are sent at a fixed rate whatever the server's speed (open loop);
 // a slow server cannot slow the sender down and hide its queueing (no
@@ -12,6 +14,7 @@
 //
 //	loadgen -target grpc -addr 127.0.0.1:7070 -entities 1 -rate 1000 -duration 10s
 //	loadgen -target http -addr 127.0.0.1:6566 -entities 100 -search -p99-limit 10ms
+//	loadgen -target write -view ingest_narrow -batch-rows 100 -writers 8 -duration 10s
 package main
 
 import (
@@ -34,6 +37,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
@@ -50,6 +54,7 @@ type config struct {
 	p99Limit, stepDuration      time.Duration
 	searchMax                   float64
 	maxTime                     time.Duration
+	batchRows, writers          int
 }
 
 // stats summarises one fixed-rate step.
@@ -98,6 +103,8 @@ func main() {
 	flag.DurationVar(&c.stepDuration, "step-duration", 3*time.Second, "measured time per -search step")
 	flag.Float64Var(&c.searchMax, "search-max", 200000, "highest rate -search tries")
 	flag.DurationVar(&c.maxTime, "max-time", 3*time.Minute, "hard bound on the whole run")
+	flag.IntVar(&c.batchRows, "batch-rows", 100, "rows per batch (-target write)")
+	flag.IntVar(&c.writers, "writers", 0, "closed loop: this many callers, each sending its next request when the last returns (0: open loop at -rate)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -128,6 +135,13 @@ func run(c config) error {
 		step(ctx, c, call, c.rate, c.warmup)
 	}
 	out := map[string]any{"target": c.target, "entities": c.entities, "features": c.features}
+	if c.target == "write" {
+		out["batch_rows"] = c.batchRows
+	}
+	if c.writers > 0 {
+		out["closed"] = closedLoop(ctx, c, call)
+		return json.NewEncoder(os.Stdout).Encode(out)
+	}
 	if !c.search {
 		s := step(ctx, c, call, c.rate, c.duration)
 		out["fixed"] = s
@@ -273,6 +287,60 @@ func step(ctx context.Context, c config, call caller, rate float64, d time.Durat
 	return s
 }
 
+// closedLoop runs c.writers callers for c.duration, each calling again as
+// soon as its last call returns, and reports what was served.
+func closedLoop(ctx context.Context, c config, call caller) stats {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var next atomic.Int64
+	start := time.Now()
+	end := start.Add(c.duration)
+	var wg sync.WaitGroup
+	for range c.writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(end) && ctx.Err() == nil {
+				rctx, cancel := context.WithTimeout(ctx, c.timeout)
+				t0 := time.Now()
+				err := call(rctx, int(next.Add(1)))
+				cancel()
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	s := stats{Requests: len(lat) + int(errs.Load()), OK: len(lat), Errors: int(errs.Load()),
+		Seconds: elapsed.Seconds(), Throughput: float64(len(lat)) / elapsed.Seconds()}
+	s.Rate = s.Throughput
+	if e, _ := firstErr.Load().(string); e != "" {
+		s.FirstError = e
+	}
+	if len(lat) > 0 {
+		q := func(p float64) float64 { return ms(lat[min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))]) }
+		var sum time.Duration
+		for _, l := range lat {
+			sum += l
+		}
+		s.MeanMs = ms(sum) / float64(len(lat))
+		s.P50Ms, s.P90Ms, s.P99Ms, s.P999Ms, s.MaxMs = q(0.5), q(0.9), q(0.99), q(0.999), ms(lat[len(lat)-1])
+	}
+	return s
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func featureNames(c config) []string {
@@ -299,8 +367,10 @@ func newCaller(c config) (caller, func(), error) {
 		return grpcCaller(c)
 	case "http":
 		return httpCaller(c)
+	case "write":
+		return writeCaller(c)
 	}
-	return nil, nil, fmt.Errorf("target %q: expected grpc or http", c.target)
+	return nil, nil, fmt.Errorf("target %q: expected grpc, http or write", c.target)
 }
 
 func grpcCaller(c config) (caller, func(), error) {
@@ -424,4 +494,76 @@ func httpCaller(c config) (caller, func(), error) {
 		return nil
 	}
 	return call, tr.CloseIdleConnections, nil
+}
+
+// writeCaller sends durable write batches of c.batchRows rows to c.view,
+// with values for every feature of the view (read from the registry) and
+// distinct entity keys within a batch. Request -1 is the checked first call.
+func writeCaller(c config) (caller, func(), error) {
+	if int64(c.batchRows) > c.keyspace {
+		return nil, nil, fmt.Errorf("-batch-rows %d exceeds -keyspace %d: keys of a batch must be distinct", c.batchRows, c.keyspace)
+	}
+	conns := make([]timefencev1.WriteServiceClient, c.conns)
+	var closers []*grpc.ClientConn
+	var reg timefencev1.RegistryServiceClient
+	for i := range conns {
+		cc, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, cc)
+		conns[i] = timefencev1.NewWriteServiceClient(cc)
+		reg = timefencev1.NewRegistryServiceClient(cc)
+	}
+	closeAll := func() {
+		for _, cc := range closers {
+			_ = cc.Close()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := reg.GetFeatureView(ctx, &timefencev1.GetFeatureViewRequest{Name: c.view})
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("feature view %s: %w", c.view, err)
+	}
+	feats := v.GetFeatureView().GetFeatures()
+	names := make([]string, len(feats))
+	for i, f := range feats {
+		names[i] = f.GetName()
+	}
+	call := func(ctx context.Context, i int) error {
+		r := rand.New(rand.NewPCG(c.seed, uint64(i+2)))
+		base := r.Int64N(c.keyspace)
+		now := timestamppb.Now()
+		rows := make([]*timefencev1.WriteRow, c.batchRows)
+		for j := range rows {
+			vals := make([]*timefencev1.Value, len(feats))
+			for k, f := range feats {
+				switch f.GetType() {
+				case timefencev1.ValueType_VALUE_TYPE_DOUBLE:
+					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: r.Float64()}}
+				case timefencev1.ValueType_VALUE_TYPE_STRING:
+					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: "v"}}
+				case timefencev1.ValueType_VALUE_TYPE_BOOL:
+					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_BoolValue{BoolValue: r.IntN(2) == 0}}
+				default:
+					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: r.Int64N(1 << 20)}}
+				}
+			}
+			key := (base + int64(j)) % c.keyspace
+			rows[j] = &timefencev1.WriteRow{EventTime: now, Values: vals,
+				JoinKeys: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: key}}}}
+		}
+		resp, err := conns[(i+len(conns))%len(conns)].WriteBatch(ctx, &timefencev1.WriteBatchRequest{
+			FeatureView: c.view, FeatureNames: names, Rows: rows})
+		if err != nil {
+			return err
+		}
+		if got := resp.GetLastSeq() - resp.GetFirstSeq() + 1; got != int64(c.batchRows) {
+			return fmt.Errorf("response: %d rows written, want %d", got, c.batchRows)
+		}
+		return nil
+	}
+	return call, closeAll, nil
 }

@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ import timefence
 from . import datagen, report
 from . import timefence as tf
 from .common import (BENCH_DIR, DATASETS, FEATURES, ONLINE_FEATURES, ONLINE_VIEW, OUT_DIR, SEC, SIZES, SPLIT,
+                     SPLIT_END, SPLIT_START,
                      VIEWS, Dataset, Size, Timer, dataset_dir, disk_bytes, free_port, hwm_mib, log,
                      proc_status, reset_hwm)
 
@@ -412,18 +414,85 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
                                      "rows_per_s": online.num_rows / t.seconds}
         log(f"[ingest] wide: {nv / t.seconds:,.0f} values/s ({online.num_rows / t.seconds:,.0f} rows/s)")
         client.close()
+        # Small batches: 8 writers of 100-row durable batches over gRPC, each
+        # sending its next batch when the last is acknowledged.
+        sb = loadgen_write(a, srv.addr, ["-writers", "8", "-duration", f"{max(a.online_seconds, 3)}s"])["closed"]
+        results["ingest"]["small_batches"] = {
+            "rows": sb["ok"] * 100, "features": 3, "batch_rows": 100, "seconds": sb["seconds"],
+            "values_per_s": sb["throughput"] * 300, "rows_per_s": sb["throughput"] * 100,
+            "writers": 8, "p99_ms": sb["p99_ms"], "errors": sb["errors"]}
+        log(f"[ingest] small batches (8 writers x 100 rows): {sb['throughput'] * 300:,.0f} values/s, "
+            f"p99 {sb['p99_ms']:.2f} ms, {sb['errors']} errors")
         if a.online:
             persisted = tf.wait_persisted(srv)
             settled = srv.settle(limit=60)
             log(f"[online] timefence: in-memory versions written to run files after {persisted:.0f} s, "
                 f"idle after {settled:.0f} s more")
             results["online"]["timefence"] = online_runs(a, "grpc", srv.addr, online.num_rows, srv.pid)
+            results["online"]["timefence"]["mixed"] = mixed_workload(
+                a, srv, online.num_rows, results["ingest"]["small_batches"]["rows_per_s"] / 100)
     if a.online and a.feast:
         try:
             results["online"]["feast"] = feast_online(a, d, online.num_rows)
         except Exception as e:  # noqa: BLE001
             results["errors"].append(f"feast online: {e!r}")
             log(f"feast online: {e!r}")
+
+
+def loadgen_write(a, addr: str, extra: list[str]) -> dict:
+    """Durable 100-row write batches to ingest_narrow (loadgen -target write)."""
+    cmd = [a.loadgen_bin, "-target", "write", "-addr", addr, "-view", "ingest_narrow", "-batch-rows", "100",
+           "-keyspace", "1000000", "-warmup", "0s"] + extra
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise Failure(f"loadgen {' '.join(cmd[1:])}: {p.stderr.strip()[-500:]}")
+    return json.loads(p.stdout)
+
+
+def mixed_workload(a, srv, keyspace: int, max_batches_per_s: float) -> dict:
+    """Online 1x50 lookups at the fixed rate while 8 writers send 100-row
+    batches at half their measured maximum and point-in-time joins of the
+    online view run back to back: the p99 against the idle one."""
+    rate = max(1.0, max_batches_per_s / 2)
+    secs = a.online_seconds
+    writes = subprocess.Popen(
+        [a.loadgen_bin, "-target", "write", "-addr", srv.addr, "-view", "ingest_narrow", "-batch-rows", "100",
+         "-keyspace", "1000000", "-warmup", "0s", "-rate", f"{rate:.0f}", "-duration", f"{secs + 4}s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rng = np.random.default_rng(5)
+    n = min(200_000, keyspace * 2)
+    spine = pa.table({"user_id": pa.array(rng.integers(0, keyspace, n), pa.int64()),
+                      "event_timestamp": pa.array(rng.integers(SPLIT_START, SPLIT_END, n) // 1000, pa.timestamp("us"))})
+    stop = threading.Event()
+    joins = []
+
+    def join_loop():
+        client = srv.flight()
+        try:
+            while not stop.is_set():
+                t0 = time.time()
+                tf.historical(client, spine, [ONLINE_VIEW])
+                joins.append(time.time() - t0)
+        finally:
+            client.close()
+
+    th = threading.Thread(target=join_loop, daemon=True)
+    th.start()
+    time.sleep(2)
+    log(f"[online] mixed: 1x50 at {a.online_rate_1} req/s while writes run at {rate:.0f} batches/s "
+        f"and {n:,}-row joins run back to back")
+    res = loadgen(a, "grpc", srv.addr, 1, keyspace, ["-rate", str(a.online_rate_1), "-duration", f"{secs}s"])
+    stop.set()
+    th.join(timeout=300)
+    out, err = writes.communicate(timeout=600)
+    if writes.returncode != 0:
+        raise Failure(f"loadgen write: {err.strip()[-500:]}")
+    f = res["fixed"]
+    w = json.loads(out)["fixed"]
+    log(f"[online] mixed 1x50: p50 {f['p50_ms']:.3f} p99 {f['p99_ms']:.3f} p999 {f['p999_ms']:.3f} ms; "
+        f"writes {w['throughput']:.0f} batches/s (p99 {w['p99_ms']:.2f} ms); {len(joins)} joins")
+    return {"1x50": f, "writes": w, "write_rate": rate, "joins": len(joins), "join_rows": n,
+            "join_seconds": float(np.median(joins)) if joins else None}
 
 
 def loadgen(a, target: str, addr: str, entities: int, keyspace: int, extra: list[str]) -> dict:

@@ -63,6 +63,16 @@
 // to an older watermark filters on the stored seq, so a dataset re-read gives
 // the same output before, during and after compaction, and after a restart.
 //
+// # Group commit
+//
+// Every sync costs the same whatever it carries, so concurrent batches share
+// one (group.go): writers queue their encoded batches, the writer at the
+// front leads, and its group (the batches queued behind it, up to 16K rows)
+// is committed in one Badger transaction with one sync. Each batch keeps its
+// own consecutive seqs, batch record and commit time, exactly as if the
+// batches had been committed one after the other, and the group is atomic,
+// so each batch is too. A group too large for one transaction falls back to
+// committing its batches one by one.//
 // # Faults: refuse, detect or recover, never serve what cannot be vouched for
 //
 // Badger trusts its own files; the store checks them (opencheck.go,

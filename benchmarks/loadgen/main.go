@@ -330,7 +330,9 @@ func closedLoop(ctx context.Context, c config, call caller) stats {
 		s.FirstError = e
 	}
 	if len(lat) > 0 {
-		q := func(p float64) float64 { return ms(lat[min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))]) }
+		q := func(p float64) float64 {
+			return ms(lat[min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))])
+		}
 		var sum time.Duration
 		for _, l := range lat {
 			sum += l

@@ -48,5 +48,7 @@ echo "run.sh: building the server and the load generator" >&2
 # dependency versions when they move.
 (cd "$here/loadgen" && go build -mod=mod -o "$here/out/bin/loadgen" .)
 
+# Relative paths given to the harness (--results) are the caller's.
+export TFBENCH_CALLER_DIR="$PWD"
 cd "$here"
 exec "$venv/bin/python" -m tfbench --command "$cmdline" "$@"

@@ -633,13 +633,16 @@ def main(argv=None) -> int:
     ap.add_argument("--report-only", metavar="RESULTS_JSON", default=None,
                     help="only rewrite RESULTS.md (and the plot) from a results JSON of an earlier run")
     a = ap.parse_args(argv)
+    # run.sh runs the harness from benchmarks/; paths on its command line are
+    # the caller's.
+    caller = Path(os.environ.get("TFBENCH_CALLER_DIR", "."))
     if a.report_only:
-        res = json.loads(Path(a.report_only).read_text())
+        src = caller / a.report_only
+        res = json.loads(src.read_text())
         if a.note:
             res["note"] = a.note
-            Path(a.report_only).write_text(json.dumps(res, indent=1, default=str))
-        md = Path(a.results) if a.results else Path(a.report_only).with_name(
-            Path(a.report_only).stem.replace("results", "RESULTS") + ".md")
+            src.write_text(json.dumps(res, indent=1, default=str))
+        md = caller / a.results if a.results else src.with_name(src.stem.replace("results", "RESULTS") + ".md")
         report.write(res, md, res.get("smoke", False))
         log(f"wrote {md}")
         return 0
@@ -656,7 +659,7 @@ def main(argv=None) -> int:
     skip = set(filter(None, a.skip.split(",")))
     a.online = "online" not in skip
     sizes = [SIZES[s.strip().lower()] for s in a.sizes.split(",")]
-    results_md = Path(a.results) if a.results else (OUT_DIR / "RESULTS-smoke.md" if a.smoke else BENCH_DIR / "RESULTS.md")
+    results_md = caller / a.results if a.results else (OUT_DIR / "RESULTS-smoke.md" if a.smoke else BENCH_DIR / "RESULTS.md")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     results = {"env": environment(a), "command": a.command or " ".join(sys.argv), "smoke": a.smoke, "note": a.note,
                "sizes": [s.name for s in sizes], "load": {}, "join": {}, "export": {}, "ingest": {}, "online": {},

@@ -134,6 +134,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 		allowed []string
 		call    func(c *client.Client) error
 	}{
+		{"Backup", []string{"admin"}, func(c *client.Client) error {
+			_, err := c.Backup(ctx, io.Discard, nil)
+			return err
+		}},
 		{"ApplyEntity", []string{"admin"}, func(c *client.Client) error {
 			_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}, {Name: "region", Type: tString}}})
 			return err

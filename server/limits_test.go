@@ -105,3 +105,25 @@ func TestDefaultDeadline(t *testing.T) {
 	require.Equal(t, codes.DeadlineExceeded, status.Code(errorsUnwrapStatus(err)), "%v", err)
 	require.Zero(t, st.Watermark(), "a write past its deadline is not applied")
 }
+
+// TestBackupBadInput: a Backup asked to continue a backup that is not this
+// store's, or with a footer missing its fields, is refused as bad input, and
+// a full backup streams a file whose footer matches the store.
+func TestBackupBadInput(t *testing.T) {
+	c, st, stop := startWith(t, server.DefaultConfig())
+	defer stop()
+	ctx := context.Background()
+	for name, after := range map[string]*timefencev1.BackupInfo{
+		"no store id":   {NextSince: 5},
+		"no next_since": {StoreId: st.ID()},
+		"another store": {StoreId: "0123456789abcdef0123456789abcdef", NextSince: 5},
+	} {
+		_, err := c.Backup(ctx, io.Discard, after)
+		require.ErrorIs(t, err, client.ErrInvalidArgument, name)
+	}
+	var buf strings.Builder
+	info, err := c.Backup(ctx, &buf, nil)
+	require.NoError(t, err)
+	require.Equal(t, st.ID(), info.GetStoreId())
+	require.True(t, strings.HasPrefix(buf.String(), "TFBACK01") && strings.HasSuffix(buf.String(), "TFBACKEN"))
+}

@@ -57,6 +57,9 @@ func TestBackupRestoreVerify(t *testing.T) {
 	out = c.ok("backup", "--after", "full.tfbackup", "inc.tfbackup")
 	require.Regexp(t, `^wrote incremental backup inc\.tfbackup of store [0-9a-f]{32}: [0-9,]+ keys, watermark 51\n$`, out)
 
+	require.Contains(t, c.fail("backup", "--after", "missing.tfbackup", "x.tfbackup"), "missing.tfbackup: no such file")
+	require.Contains(t, c.fail("restore", "full.tfbackup"), "expected --data NEW_DIR")
+	require.Contains(t, c.fail("restore", "--data", filepath.Join(t.TempDir(), "r"), "defs.yaml"), "defs.yaml is damaged or incomplete")
 	restored := filepath.Join(t.TempDir(), "restored")
 	require.Contains(t, c.fail("restore", "--data", restored, "inc.tfbackup"), "is an incremental backup; restore starts from a full one")
 	out = c.ok("restore", "--data", restored, "full.tfbackup", "inc.tfbackup")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 
 	"fmt"
@@ -41,8 +42,8 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 	if err != nil {
 		return nil, err
 	}
-	etName := orDefault(cmd.EventTimeColumn, "event_timestamp")
-	avName := orDefault(cmd.AvailableAtColumn, "available_at")
+	etName := cmp.Or(cmd.EventTimeColumn, "event_timestamp")
+	avName := cmp.Or(cmd.AvailableAtColumn, "available_at")
 	schema := rdr.Schema()
 	if err := checkDistinct(schema); err != nil {
 		return nil, err
@@ -244,12 +245,4 @@ func featureList(v *storage.View) string {
 		names[i] = f.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-// orDefault returns s, or def when s is empty.
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

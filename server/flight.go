@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 	}
 	var op string
 	if raw, ok := fields["op"]; !ok || json.Unmarshal(raw, &op) != nil || op != want {
-		return invalid(fmt.Sprintf("flight command: op %s: this call takes %q", orDefault(string(raw), "missing"), want))
+		return invalid(fmt.Sprintf("flight command: op %s: this call takes %q", cmp.Or(string(raw), "missing"), want))
 	}
 	known := jsonNames(reflect.TypeOf(v).Elem())
 	for _, name := range order {

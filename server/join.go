@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,7 +111,7 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err := plan.bind(rdr.Schema(), cmd, refs); err != nil {
 		return err
 	}
-	if err := plan.readSpine(rdr, orDefault(cmd.TimestampColumn, "event_timestamp")); err != nil {
+	if err := plan.readSpine(rdr, cmp.Or(cmd.TimestampColumn, "event_timestamp")); err != nil {
 		return err
 	}
 	if err := s.checkFuture("spine", true, plan.times...); err != nil {
@@ -122,7 +123,7 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	}
 	m := storage.Manifest{Kind: "historical", SpineHash: plan.spineHash, Split: sp, Watermark: plan.watermark,
 		ServerVersion: s.cfg.Version, Options: map[string]string{
-			"timestamp_column":   orDefault(cmd.TimestampColumn, "event_timestamp"),
+			"timestamp_column":   cmp.Or(cmd.TimestampColumn, "event_timestamp"),
 			"full_feature_names": fmt.Sprint(cmd.FullFeatureNames),
 			"features":           strings.Join(cmd.Features, ","),
 		}}

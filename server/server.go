@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -150,36 +151,16 @@ type Server struct {
 // New returns a server over store.
 func New(store Store, cfg Config) *Server {
 	def := DefaultConfig()
-	if cfg.MaxMessageBytes == 0 {
-		cfg.MaxMessageBytes = def.MaxMessageBytes
-	}
-	if cfg.MaxConcurrentStreams == 0 {
-		cfg.MaxConcurrentStreams = def.MaxConcurrentStreams
-	}
-	if cfg.DefaultTimeout == 0 {
-		cfg.DefaultTimeout = def.DefaultTimeout
-	}
-	if cfg.StopTimeout == 0 {
-		cfg.StopTimeout = def.StopTimeout
-	}
-	if cfg.MaxWriteRows == 0 {
-		cfg.MaxWriteRows = def.MaxWriteRows
-	}
-	if cfg.MaxWriteBytes == 0 {
-		cfg.MaxWriteBytes = def.MaxWriteBytes
-	}
-	if cfg.MaxSpineRows == 0 {
-		cfg.MaxSpineRows = def.MaxSpineRows
-	}
-	if cfg.MaxSpineBytes == 0 {
-		cfg.MaxSpineBytes = def.MaxSpineBytes
-	}
-	if cfg.MaxOnlineValues == 0 {
-		cfg.MaxOnlineValues = def.MaxOnlineValues
-	}
-	if cfg.StreamIdleTimeout == 0 {
-		cfg.StreamIdleTimeout = def.StreamIdleTimeout
-	}
+	cfg.MaxMessageBytes = cmp.Or(cfg.MaxMessageBytes, def.MaxMessageBytes)
+	cfg.MaxConcurrentStreams = cmp.Or(cfg.MaxConcurrentStreams, def.MaxConcurrentStreams)
+	cfg.DefaultTimeout = cmp.Or(cfg.DefaultTimeout, def.DefaultTimeout)
+	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, def.StopTimeout)
+	cfg.MaxWriteRows = cmp.Or(cfg.MaxWriteRows, def.MaxWriteRows)
+	cfg.MaxWriteBytes = cmp.Or(cfg.MaxWriteBytes, def.MaxWriteBytes)
+	cfg.MaxSpineRows = cmp.Or(cfg.MaxSpineRows, def.MaxSpineRows)
+	cfg.MaxSpineBytes = cmp.Or(cfg.MaxSpineBytes, def.MaxSpineBytes)
+	cfg.MaxOnlineValues = cmp.Or(cfg.MaxOnlineValues, def.MaxOnlineValues)
+	cfg.StreamIdleTimeout = cmp.Or(cfg.StreamIdleTimeout, def.StreamIdleTimeout)
 	switch {
 	case cfg.MaxClockSkew == 0:
 		cfg.MaxClockSkew = def.MaxClockSkew

@@ -170,8 +170,11 @@ func (s *Store) verifyVersion(rep *VerifyReport, k, val []byte, byID map[uint32]
 	if _, err := v.DecodeKey(k[viewPrefixLen : len(k)-versionSuffixLen]); err != nil {
 		rep.problem("view %s: the entity key of seq %d does not decode: %v", v.Name, seq, err)
 	}
-	*vals = (*vals)[:0]
-	*vals = append(*vals, make([]Value, len(v.Features))...)
+	if cap(*vals) < len(v.Features) {
+		*vals = make([]Value, len(v.Features))
+	}
+	*vals = (*vals)[:len(v.Features)]
+	clear(*vals)
 	if _, err := decodeVersion(val, pos[id], *vals); err != nil {
 		rep.problem("view %s: the value of seq %d does not decode: %v", v.Name, seq, err)
 	}

@@ -137,14 +137,6 @@ of it. Exits non-zero when anything is wrong, and says what.`,
 	return reportProblems(stdout, rep)
 }
 
-// plural formats a count with its noun: "1 key", "2,048 keys".
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return count(n) + " " + noun + "s"
-}
-
 // verifyDir opens the store in dir, runs Verify and closes it.
 func verifyDir(dir string) (storage.VerifyReport, error) {
 	st, err := storage.Open(storage.DefaultOptions(dir).WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))

@@ -166,3 +166,11 @@ func count(n int64) string {
 	}
 	return b.String()
 }
+
+// plural formats a count with its noun: "1 key", "2,048 keys".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return count(n) + " " + noun + "s"
+}

@@ -7,10 +7,11 @@
 >>> client.create_split("train", end="2024-06-30T23:59:59Z")
 >>> training = client.get_historical_features(spine, ["user_stats"], split="train")
 >>> online = client.get_online_features({"user_id": [1, 2]}, ["user_stats:clicks"])
+>>> row = client.get_online_features({"user_id": 1}, ["user_stats:clicks"], output="dict")
 """
 
 from ._time import parse_duration
-from .client import ApplyResult, Change, Client
+from .client import ApplyResult, Change, Client, OnlineFeatures
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
 from .errors import (
     BatchConflict,
@@ -41,6 +42,7 @@ __all__ = [
     "Client",
     "ApplyResult",
     "Change",
+    "OnlineFeatures",
     "Entity",
     "JoinKey",
     "Feature",

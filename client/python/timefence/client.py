@@ -10,36 +10,28 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _arrow, _flight, _time
+from . import _arrow, _flight, _online, _time
 from google.protobuf import json_format
 
 from ._proto.timefence.v1 import (
     dataset_service_pb2,
     dataset_service_pb2_grpc,
-    online_service_pb2,
     online_service_pb2_grpc,
     registry_service_pb2,
     registry_service_pb2_grpc,
     types_pb2,
 )
+from ._online import OnlineFeatures
 from .definitions import Entity, FeatureView, Split, arrow_type, load_definitions
 from .errors import InvalidArgument, TimefenceError, from_rpc_error
 
-__all__ = ["Client", "ApplyResult", "Change"]
+__all__ = ["Client", "ApplyResult", "Change", "OnlineFeatures"]
 
 T = TypeVar("T")
-
-_STATUS_NAMES: Dict[int, str] = {
-    online_service_pb2.FEATURE_STATUS_PRESENT: "present",
-    online_service_pb2.FEATURE_STATUS_NOT_FOUND: "not_found",
-    online_service_pb2.FEATURE_STATUS_STALE: "stale",
-}
-
 
 @dataclass
 class Change:
@@ -170,6 +162,7 @@ class Client:
         self._lock = threading.Lock()
         self._views: Dict[str, FeatureView] = {}
         self._entities: Dict[str, Entity] = {}
+        self._online_names = _online.Names()
         #: The summary of the last point-in-time join (see :meth:`get_historical_features`).
         self.last_summary: Optional[Dict[str, Any]] = None
 
@@ -637,7 +630,8 @@ class Client:
         full_feature_names: bool = False,
         include_status: bool = False,
         dtype_backend: str = "nullable",
-    ) -> pd.DataFrame:
+        output: str = "pandas",
+    ) -> Union[pd.DataFrame, OnlineFeatures]:
         """Online lookup: the current feature values of some entities.
 
         Args:
@@ -653,61 +647,29 @@ class Client:
                 ``"not_found"`` or ``"stale"``) and ``<feature>__event_timestamp``
                 (the event time of the value read) columns.
             dtype_backend: as for :meth:`get_historical_features`.
+            output: ``"pandas"`` (default), a DataFrame; ``"dict"``, the cheap
+                form for inference: an :class:`OnlineFeatures`, a dict of
+                ``{column: [values]}`` with the same columns (Feast's
+                ``to_dict()`` shape), Python values and ``None`` for nulls,
+                and no DataFrame built.
 
         Returns one row per entity, in order: the key columns, then one column
         per feature (null when not found or stale). ``df.attrs["timefence"]``
-        holds ``read_time``, ``watermark`` and the resolved ``features``.
+        (``.attrs["timefence"]`` of the dict) holds ``read_time``,
+        ``watermark`` and the resolved ``features``.
         """
+        _online.check_output(output, dtype_backend)
         refs = _refs(features)
         keys, columns = _entity_columns(entities)
-        req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys)
-        for i in range(len(columns[0]) if columns else 0):
-            row = req.entity_rows.add()
-            for k, col in zip(keys, columns):
-                row.values.append(_key_value(col[i], k, i))
-        if as_of is not None:
-            req.as_of.CopyFrom(_time.to_proto_timestamp(as_of, "as_of"))
-        if split:
-            req.split = split
-        resp = self._call(self._online.GetOnlineFeatures, req)
-
-        names = []
-        for ref in resp.features:
-            vname, _, fname = ref.partition(":")
-            names.append(f"{vname}__{fname}" if full_feature_names else fname)
-        dup = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(keys)))
-        if dup:
-            raise InvalidArgument(
-                f"features: more than one column named {', '.join(dup)}; set full_feature_names=True to name columns view__feature"
-            )
-
-        n = len(columns[0]) if columns else 0
-        data: Dict[str, pa.Array] = {}
-        for name, col in zip(names, resp.columns):
-            data[name] = _column_values(col, n)
-            if include_status:
-                statuses = np.asarray(col.statuses, dtype=np.int32)
-                data[f"{name}__status"] = pa.array(
-                    [_STATUS_NAMES.get(int(st), "unspecified") for st in statuses], pa.string()
-                )
-                data[f"{name}__event_timestamp"] = pa.array(
-                    np.asarray(col.event_time_unix_nanos, dtype=np.int64),
-                    pa.timestamp("ns", "UTC"),
-                    mask=statuses == online_service_pb2.FEATURE_STATUS_NOT_FOUND,
-                )
-        if isinstance(entities, pd.DataFrame):
-            out = entities.reset_index(drop=True).copy(deep=False)
-        else:
-            out = pd.DataFrame({k: pd.Series(col) for k, col in zip(keys, columns)})
-        feats = _arrow.to_pandas(pa.table(data), dtype_backend) if data else pd.DataFrame(index=range(n))
-        feats.index = out.index
-        out = pd.concat([out, feats], axis=1)
-        out.attrs["timefence"] = {
-            "read_time": _time.from_proto_timestamp(resp.read_time),
-            "watermark": resp.watermark,
-            "features": list(resp.features),
-        }
-        return out
+        resp = self._call(self._online.GetOnlineFeatures, _online.request(refs, keys, columns, as_of, split))
+        resolved = tuple(resp.features)
+        names = self._online_names.get(resolved, keys, full_feature_names)
+        attrs = _online.meta(resp, resolved)
+        if output == "dict":
+            return _online.to_dict(resp, names, keys, columns, include_status, attrs)
+        if dtype_backend == "nullable":
+            return _online.to_frame(resp, names, entities, keys, columns, include_status, attrs)
+        return _online.arrow_frame(resp, names, entities, keys, columns, include_status, dtype_backend, attrs)
 
 
 def _refs(features: FeatureRefs) -> List[str]:
@@ -758,48 +720,6 @@ def _entity_columns(entities: Any) -> Tuple[List[str], List[List[Any]]]:
                 raise InvalidArgument(f"entities[{i}]: keys {sorted(map(str, r))} differ from the first row's {sorted(keys)}")
         return keys, [[r[k] for r in rows] for k in keys]
     raise InvalidArgument(f"entities: expected a dict of key -> values, a list of dicts or a DataFrame, got {type(entities).__name__}")
-
-
-def _key_value(v: Any, key: str, row: int) -> types_pb2.Value:
-    if isinstance(v, (bool, np.bool_)):
-        raise InvalidArgument(f"entities: row {row}: key {key!r}: a bool is not a join key value (int64 or string)")
-    if isinstance(v, (int, np.integer)):
-        return types_pb2.Value(int64_value=int(v))
-    if isinstance(v, str):
-        return types_pb2.Value(string_value=v)
-    if isinstance(v, float) and v.is_integer():
-        return types_pb2.Value(int64_value=int(v))
-    raise InvalidArgument(f"entities: row {row}: key {key!r}: expected an int or a str, got {v!r}")
-
-
-_VALUE_TYPE_NAMES = {
-    types_pb2.VALUE_TYPE_INT64: "int64",
-    types_pb2.VALUE_TYPE_DOUBLE: "double",
-    types_pb2.VALUE_TYPE_FLOAT: "float",
-    types_pb2.VALUE_TYPE_STRING: "string",
-    types_pb2.VALUE_TYPE_BOOL: "bool",
-    types_pb2.VALUE_TYPE_BYTES: "bytes",
-    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list",
-}
-_NUMPY_TYPES = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
-
-
-def _column_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
-    """The Arrow array of one online result column; null where col.nulls says so."""
-    typ = arrow_type(_VALUE_TYPE_NAMES.get(col.type, "double"))
-    which = col.WhichOneof("values")
-    if which is None or n == 0:
-        return pa.nulls(n, typ)
-    mask = np.asarray(col.nulls, dtype=bool) if len(col.nulls) else np.zeros(n, dtype=bool)
-    values = getattr(col, which).values
-    if len(values) != n or len(mask) != n:
-        raise TimefenceError(f"online response: column of {len(values)} values for {n} entity rows")
-    if which in _NUMPY_TYPES:
-        return pa.array(np.asarray(values, dtype=_NUMPY_TYPES[which]), typ, mask=mask)
-    if which == "float_list_values":
-        return pa.array([list(v.values) for v in values], typ, mask=mask)
-    return pa.array(list(values), typ, mask=mask)
-
 
 
 _QUANTILES = ["p1", "p5", "p25", "p50", "p75", "p95", "p99"]

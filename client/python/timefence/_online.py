@@ -1,0 +1,351 @@
+"""Online lookups: the request, and the response as a dict of lists or a DataFrame.
+
+An online call is usually one entity on the inference path, so everything here
+is built for small results: no Arrow round trip for the default DataFrame, and
+no DataFrame at all for the dict form. Per-feature-list work (column names and
+their check) is cached by :class:`Names`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import _arrow, _time
+from ._proto.timefence.v1 import online_service_pb2, types_pb2
+from .definitions import arrow_type
+from .errors import InvalidArgument, TimefenceError
+
+OUTPUTS = ("pandas", "dict")
+
+PRESENT = online_service_pb2.FEATURE_STATUS_PRESENT
+NOT_FOUND = online_service_pb2.FEATURE_STATUS_NOT_FOUND
+STALE = online_service_pb2.FEATURE_STATUS_STALE
+STATUS_NAMES: Dict[int, str] = {PRESENT: "present", NOT_FOUND: "not_found", STALE: "stale"}
+
+# The values field of a FeatureColumn for each type, and the type's name.
+_FIELDS = {
+    types_pb2.VALUE_TYPE_INT64: "int64_values",
+    types_pb2.VALUE_TYPE_DOUBLE: "double_values",
+    types_pb2.VALUE_TYPE_FLOAT: "float_values",
+    types_pb2.VALUE_TYPE_STRING: "string_values",
+    types_pb2.VALUE_TYPE_BOOL: "bool_values",
+    types_pb2.VALUE_TYPE_BYTES: "bytes_values",
+    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list_values",
+}
+_TYPE_NAMES = {
+    types_pb2.VALUE_TYPE_INT64: "int64",
+    types_pb2.VALUE_TYPE_DOUBLE: "double",
+    types_pb2.VALUE_TYPE_FLOAT: "float",
+    types_pb2.VALUE_TYPE_STRING: "string",
+    types_pb2.VALUE_TYPE_BOOL: "bool",
+    types_pb2.VALUE_TYPE_BYTES: "bytes",
+    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list",
+}
+_FIELD_TYPES = {v: k for k, v in _FIELDS.items()}
+_NAT = np.iinfo(np.int64).min
+
+
+class OnlineFeatures(dict):
+    """The result of ``get_online_features(..., output="dict")``:
+    ``{column: [values]}`` in the DataFrame's column order, as Feast's
+    ``get_online_features(...).to_dict()``. Values are Python scalars (lists
+    of floats for ``float_list``), ``None`` where the DataFrame has a null.
+    ``attrs["timefence"]`` holds ``read_time``, ``watermark`` and ``features``,
+    as ``df.attrs`` does."""
+
+    __slots__ = ("attrs",)
+
+    def __init__(self, columns: Dict[str, List[Any]], attrs: Dict[str, Any]) -> None:
+        super().__init__(columns)
+        self.attrs = attrs
+
+    def __reduce__(self):  # pickle and copy keep attrs
+        return (OnlineFeatures, (dict(self), self.attrs))
+
+
+def request(
+    refs: List[str], keys: List[str], columns: List[List[Any]], as_of: Any, split: Optional[str]
+) -> online_service_pb2.GetOnlineFeaturesRequest:
+    req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys)
+    rows = req.entity_rows
+    for i, row in enumerate(zip(*columns)):
+        values = rows.add().values
+        for k, v in zip(keys, row):
+            _add_key(values, v, k, i)
+    if as_of is not None:
+        req.as_of.CopyFrom(_time.to_proto_timestamp(as_of, "as_of"))
+    if split:
+        req.split = split
+    return req
+
+
+def _add_key(values: Any, v: Any, key: str, row: int) -> None:
+    t = type(v)
+    if t is int:
+        values.add(int64_value=v)
+    elif t is str:
+        values.add(string_value=v)
+    elif isinstance(v, (bool, np.bool_)):
+        raise InvalidArgument(f"entities: row {row}: key {key!r}: a bool is not a join key value (int64 or string)")
+    elif isinstance(v, (int, np.integer)):
+        values.add(int64_value=int(v))
+    elif isinstance(v, str):
+        values.add(string_value=str(v))
+    elif isinstance(v, float) and v.is_integer():
+        values.add(int64_value=int(v))
+    else:
+        raise InvalidArgument(f"entities: row {row}: key {key!r}: expected an int or a str, got {v!r}")
+
+
+class Names:
+    """The column names of each resolved feature list, checked once: per
+    client, a small cache keyed by (features, keys, full_feature_names)."""
+
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._cache: Dict[Tuple[Any, ...], List[str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, features: Tuple[str, ...], keys: Sequence[str], full: bool) -> List[str]:
+        ck = (features, tuple(keys), full)
+        names = self._cache.get(ck)
+        if names is not None:
+            return names
+        names = []
+        for ref in features:
+            vname, _, fname = ref.partition(":")
+            names.append(f"{vname}__{fname}" if full else fname)
+        seen: set = set()
+        dup: set = set()
+        for name in names:
+            (dup if name in seen else seen).add(name)
+        dup |= seen & set(keys)
+        if dup:
+            raise InvalidArgument(
+                f"features: more than one column named {', '.join(sorted(dup))}; "
+                "set full_feature_names=True to name columns view__feature"
+            )
+        with self._lock:
+            if len(self._cache) >= self.MAX:
+                self._cache.clear()
+            self._cache[ck] = names
+        return names
+
+
+def meta(resp: online_service_pb2.GetOnlineFeaturesResponse, features: Tuple[str, ...]) -> Dict[str, Any]:
+    return {"read_time": _time.from_proto_timestamp(resp.read_time), "watermark": resp.watermark,
+            "features": list(features)}
+
+
+def _raw(col: online_service_pb2.FeatureColumn, n: int) -> Tuple[str, Any, Optional[List[bool]]]:
+    """(values field, values container or None when all null, null mask or
+    None when no value is null) of one response column."""
+    field = _FIELDS.get(col.type) or col.WhichOneof("values") or "double_values"
+    values = getattr(col, field).values
+    nulls = col.nulls
+    if len(values) != n:
+        if n == 0 or not col.HasField(field):
+            return field, None, None
+        raise TimefenceError(f"online response: column of {len(values)} values for {n} entity rows")
+    if len(nulls) and len(nulls) != n:
+        raise TimefenceError(f"online response: column of {len(nulls)} null flags for {n} entity rows")
+    return field, values, (list(nulls) if True in nulls else None)
+
+
+def to_dict(
+    resp: online_service_pb2.GetOnlineFeaturesResponse,
+    names: List[str],
+    keys: List[str],
+    columns: List[List[Any]],
+    include_status: bool,
+    attrs: Dict[str, Any],
+) -> OnlineFeatures:
+    n = len(columns[0]) if columns else 0
+    out: Dict[str, List[Any]] = dict(zip(keys, columns))
+    stamps = _stamps_list(resp, n) if include_status else None
+    for j, (name, col) in enumerate(zip(names, resp.columns)):
+        field, values, mask = _raw(col, n)
+        if values is None:
+            vals: List[Any] = [None] * n
+        else:
+            vals = [list(v.values) for v in values] if field == "float_list_values" else list(values)
+            if mask is not None:
+                vals = [None if m else v for v, m in zip(vals, mask)]
+        out[name] = vals
+        if stamps is not None:
+            out[f"{name}__status"] = [STATUS_NAMES.get(s, "unspecified") for s in col.statuses]
+            out[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    return OnlineFeatures(out, {"timefence": attrs})
+
+
+def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> np.ndarray:
+    """Every column's event times, one after the other, as Unix nanoseconds;
+    NaT where the value was not found."""
+    ns: List[int] = []
+    st: List[int] = []
+    for col in resp.columns:
+        if len(col.event_time_unix_nanos) != n or len(col.statuses) != n:
+            raise TimefenceError(f"online response: statuses or event times do not hold {n} entity rows")
+        ns.extend(col.event_time_unix_nanos)
+        st.extend(col.statuses)
+    out = np.array(ns, dtype=np.int64)
+    out[np.array(st, dtype=np.int32) == NOT_FOUND] = _NAT
+    return out
+
+
+def _stamps_list(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> List[Any]:
+    ns = _event_nanos(resp, n)
+    stamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tolist()
+    return [None if v == _NAT else t for v, t in zip(ns.tolist(), stamps)]
+
+
+def to_frame(
+    resp: online_service_pb2.GetOnlineFeaturesResponse,
+    names: List[str],
+    entities: Any,
+    keys: List[str],
+    columns: List[List[Any]],
+    include_status: bool,
+    attrs: Dict[str, Any],
+) -> pd.DataFrame:
+    """The default (``dtype_backend="nullable"``) DataFrame, built from the
+    response's values without Arrow: the dtypes :func:`_arrow.to_pandas` gives."""
+    n = len(columns[0]) if columns else 0
+    data: Dict[Any, Any] = _key_columns(entities, keys, columns)
+    statuses: Any = None
+    stamps: Any = None
+    if include_status:
+        ns = _event_nanos(resp, n)
+        stamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+        statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for col in resp.columns for s in col.statuses],
+                            dtype=pd.StringDtype())
+    for j, (name, col) in enumerate(zip(names, resp.columns)):
+        field, values, mask = _raw(col, n)
+        data[name] = _nullable(field, values, mask, n)
+        if include_status:
+            data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
+            data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    out = pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
+    out.attrs["timefence"] = attrs
+    return out
+
+
+def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Dict[Any, Any]:
+    """The key columns of a result: a DataFrame's own (dtypes kept, index
+    reset), or the values given."""
+    if isinstance(entities, pd.DataFrame):
+        return dict(entities.reset_index(drop=True).items())
+    out: Dict[Any, Any] = {}
+    for k, col in zip(keys, columns):
+        # pd.Series infers int64 for Python ints, and costs 10x more.
+        out[k] = np.array(col, dtype=np.int64) if all(type(v) is int for v in col) else pd.Series(col)
+    return out
+
+
+def _nullable(field: str, values: Any, mask: Optional[List[bool]], n: int) -> Any:
+    """One feature column as the nullable backend has it: Int64, boolean and
+    string extension arrays, numpy floats with NaN, object arrays of bytes and
+    of float32 arrays with None."""
+    if field == "int64_values" or field == "bool_values":
+        dtype = np.int64 if field == "int64_values" else np.bool_
+        data: np.ndarray
+        if values is None:
+            data, m = np.zeros(n, dtype=dtype), np.ones(n, dtype=bool)
+        else:
+            data = np.array(values, dtype=dtype)
+            m = np.array(mask, dtype=bool) if mask is not None else np.zeros(n, dtype=bool)
+        return pd.arrays.IntegerArray(data, m) if field == "int64_values" else pd.arrays.BooleanArray(data, m)
+    if field == "double_values" or field == "float_values":
+        fdtype = np.float64 if field == "double_values" else np.float32
+        if values is None:
+            return np.full(n, np.nan, dtype=fdtype)
+        data = np.array(values, dtype=fdtype)
+        if mask is not None:
+            data[np.array(mask, dtype=bool)] = np.nan
+        return data
+    if values is None:
+        vals: List[Any] = [None] * n
+    elif field == "float_list_values":
+        vals = [np.array(v.values, dtype=np.float32) for v in values]
+    else:
+        vals = list(values)
+    if mask is not None:
+        vals = [None if m else v for v, m in zip(vals, mask)]
+    if field == "string_values":
+        return pd.array(vals, dtype=pd.StringDtype())
+    arr = np.empty(n, dtype=object)
+    arr[:] = vals if field != "float_list_values" else _as_objects(vals)
+    return arr
+
+
+def _as_objects(vals: List[Any]) -> np.ndarray:
+    """A list of arrays as a 1-d object array (numpy would make it 2-d)."""
+    arr = np.empty(len(vals), dtype=object)
+    for i, v in enumerate(vals):
+        arr[i] = v
+    return arr
+
+
+def arrow_frame(
+    resp: online_service_pb2.GetOnlineFeaturesResponse,
+    names: List[str],
+    entities: Any,
+    keys: List[str],
+    columns: List[List[Any]],
+    include_status: bool,
+    dtype_backend: str,
+    attrs: Dict[str, Any],
+) -> pd.DataFrame:
+    """The DataFrame through Arrow, for the ``pyarrow`` and ``numpy`` backends."""
+    n = len(columns[0]) if columns else 0
+    data: Dict[str, pa.Array] = {}
+    for name, col in zip(names, resp.columns):
+        data[name] = _arrow_values(col, n)
+        if include_status:
+            statuses = np.asarray(col.statuses, dtype=np.int32)
+            data[f"{name}__status"] = pa.array([STATUS_NAMES.get(int(st), "unspecified") for st in statuses], pa.string())
+            data[f"{name}__event_timestamp"] = pa.array(
+                np.asarray(col.event_time_unix_nanos, dtype=np.int64), pa.timestamp("ns", "UTC"), mask=statuses == NOT_FOUND
+            )
+    if isinstance(entities, pd.DataFrame):
+        out = entities.reset_index(drop=True).copy(deep=False)
+    else:
+        out = pd.DataFrame({k: pd.Series(col) for k, col in zip(keys, columns)})
+    feats = _arrow.to_pandas(pa.table(data), dtype_backend) if data else pd.DataFrame(index=range(n))
+    feats.index = out.index
+    out = pd.concat([out, feats], axis=1)
+    out.attrs["timefence"] = attrs
+    return out
+
+
+_NUMPY_TYPES = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
+
+
+def _arrow_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
+    """The Arrow array of one response column; null where col.nulls says so."""
+    typ = arrow_type(_TYPE_NAMES.get(col.type, "double"))
+    field, values, mask = _raw(col, n)
+    if values is None:
+        return pa.nulls(n, typ)
+    m = np.array(mask, dtype=bool) if mask is not None else None
+    if field in _NUMPY_TYPES:
+        return pa.array(np.array(values, dtype=_NUMPY_TYPES[field]), typ, mask=m)
+    if field == "float_list_values":
+        return pa.array([list(v.values) for v in values], typ, mask=m)
+    return pa.array(list(values), typ, mask=m)
+
+
+def check_output(output: str, dtype_backend: str) -> None:
+    if output not in OUTPUTS:
+        raise InvalidArgument(f"output: expected one of {', '.join(OUTPUTS)}, got {output!r}")
+    if dtype_backend not in _arrow.DTYPE_BACKENDS:
+        raise InvalidArgument(f"dtype_backend: expected one of {', '.join(_arrow.DTYPE_BACKENDS)}, got {dtype_backend!r}")
+
+
+__all__ = ["OnlineFeatures", "Names", "OUTPUTS", "request", "meta", "to_dict", "to_frame", "arrow_frame", "check_output"]

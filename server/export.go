@@ -93,6 +93,11 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		Split     storage.Split
 		Watermark uint64
 	}{m.Kind, m.Features, storage.Split{Name: sp.Name, Start: sp.Start, End: sp.End}, watermark})
+	leave, err := s.work.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 
 	var fields []arrow.Field
 	for _, k := range view.JoinKeys {
@@ -120,7 +125,7 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 	written := make(chan error, 1)
 	hw := &hashedWriter{w: w, hasher: hasher}
 	defer hw.release()
-	go func() {
+	s.work.start(func() {
 		var err error
 		defer func() { written <- err }()
 		defer func() { // after a panic, stop the scan and free what it still sends
@@ -131,7 +136,7 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		}()
 		defer recovered(&err)
 		err = hw.run(recs)
-	}()
+	})
 	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, watermark, chunkRows, func(b *storage.ColumnBatch) error {
 		cols := make([]arrow.Array, 0, len(fields))
 		for i := range b.KeyColumns {

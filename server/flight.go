@@ -130,7 +130,7 @@ func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) 
 	if err := parseCommand(rdr.LatestFlightDescriptor(), "historical", &cmd); err != nil {
 		return toStatus(err)
 	}
-	return toStatus(f.s.historical(stream.Context(), cmd, rdr, stream))
+	return toStatus(f.s.work.low(func() error { return f.s.historical(stream.Context(), cmd, rdr, stream) }))
 }
 
 func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
@@ -138,7 +138,7 @@ func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGet
 	if err := parseCommand(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}, "export", &cmd); err != nil {
 		return toStatus(err)
 	}
-	return toStatus(f.s.export(stream.Context(), cmd, stream))
+	return toStatus(f.s.work.low(func() error { return f.s.export(stream.Context(), cmd, stream) }))
 }
 
 func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {

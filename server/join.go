@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -64,6 +62,7 @@ const chunkRows = 64 << 10
 // joinPlan is a validated point-in-time join, ready to run over the spine.
 type joinPlan struct {
 	store     Store
+	work      *work
 	split     storage.Split
 	watermark uint64
 	reads     []*viewRead
@@ -105,7 +104,7 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err != nil {
 		return err
 	}
-	plan := &joinPlan{store: s.store, split: sp, reads: reads,
+	plan := &joinPlan{store: s.store, work: s.work, split: sp, reads: reads,
 		budget: &spineBudget{maxRows: s.spineRowsLimit(), maxBytes: s.spineBytesLimit()}}
 	defer plan.release()
 	if err := plan.bind(rdr.Schema(), cmd, refs); err != nil {
@@ -147,7 +146,12 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 			msg: fmt.Sprintf("dataset_id: this spine differs from the spine of dataset %q (content hash %s, recorded %s); send the same spine to re-read it",
 				prior.DatasetID, m.SpineHash[:12], prior.SpineHash[:12])}
 	}
+	leave, err := s.work.enter(ctx)
+	if err != nil {
+		return err
+	}
 	sum, err := plan.run(ctx, out, m.DatasetID)
+	leave()
 	if err != nil {
 		return err
 	}
@@ -385,7 +389,7 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		total += int(rec.NumRows())
 	}
 	joinRows := chunkRowsFor(total)
-	go func() {
+	p.work.start(func() {
 		defer close(results)
 		var spans []span
 		rows := 0
@@ -414,7 +418,7 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		if rows > 0 {
 			flush()
 		}
-	}()
+	})
 	w := flight.NewRecordWriter(out, ipc.WithSchema(p.schema), ipc.WithAllocator(memory.DefaultAllocator))
 	defer w.Close()
 	sum := &joinSummary{DatasetID: datasetID, Split: p.split.Name, Watermark: p.watermark}
@@ -505,7 +509,6 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chun
 	for _, sp := range spans {
 		times = append(times, p.times[sp.rec][sp.off:sp.off+sp.n]...)
 	}
-	workers := runtime.GOMAXPROCS(0)
 	differs := make([]bool, rows)
 	res.feats = make([]arrow.Array, len(p.names))
 	// Views keyed by the same spine columns share their sorted keys.
@@ -534,7 +537,7 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chun
 		}
 		order := sd.order
 		rc, err := p.store.LookupColumns(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
-			Watermark: p.watermark, NaiveAvailable: p.split.End}, workers)
+			Watermark: p.watermark, NaiveAvailable: p.split.End, Go: p.work.start}, p.work.parallel)
 		if err != nil {
 			res.err = err
 			return res
@@ -555,16 +558,12 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chun
 				}
 			}
 		}
-		var wg sync.WaitGroup
 		errs := make([]error, len(rc.Features))
-		for j := range rc.Features {
-			wg.Go(func() {
-				defer recovered(&errs[j])
-				c := scatter(&rc.Features[j], order)
-				res.feats[vr.cols[j]] = columnArray(&c, rows)
-			})
-		}
-		wg.Wait()
+		p.work.each(len(rc.Features), func(j int) {
+			defer recovered(&errs[j])
+			c := scatter(&rc.Features[j], order)
+			res.feats[vr.cols[j]] = columnArray(&c, rows)
+		})
 		if res.err = errors.Join(errs...); res.err != nil {
 			return res
 		}

@@ -80,6 +80,7 @@ func (s *Server) MetricsHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.metrics.write(w, s.store.Watermark())
 		writeHistory(w, s.store.HistoryStatus())
+		s.work.writeMetrics(w)
 	})
 }
 

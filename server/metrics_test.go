@@ -46,6 +46,9 @@ func TestMetricsCountCalls(t *testing.T) {
 	require.Contains(t, body, `timefence_calls_total{method="/timefence.v1.RegistryService/GetSplit",code="NotFound"} 1`)
 	require.Contains(t, body, `timefence_call_seconds_count{method="/timefence.v1.RegistryService/ListSplits"} 3`)
 	require.Contains(t, body, "timefence_watermark 0")
+	require.Contains(t, body, "timefence_historical_concurrency_limit 2\n")
+	require.Contains(t, body, "timefence_historical_nice 10\n")
+	require.Contains(t, body, "timefence_historical_running 0\n")
 }
 
 // TestMetricsShowHistory: the columnar history of each view is in the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -95,6 +96,17 @@ type Config struct {
 	// of a time within the allowance waits for the time to come. Default 5 s;
 	// a negative value allows none.
 	MaxClockSkew time.Duration
+	// HistoricalConcurrency bounds the historical requests (point-in-time
+	// joins, exports, statistics) that run at once; the others wait their
+	// turn within their deadline. Default 2.
+	HistoricalConcurrency int
+	// HistoricalParallelism is the goroutines each historical request
+	// spreads its work over. Default GOMAXPROCS.
+	HistoricalParallelism int
+	// HistoricalNice lowers the OS priority (Linux nice, 1-19) of the threads
+	// that run historical work, so that online lookups and writes go first
+	// when the cores are busy (see work.go). Default 10; negative: not lowered.
+	HistoricalNice int
 	// Version is reported in manifests and logs.
 	Version string
 	// Auth, when set, requires a bearer token on every call but health
@@ -129,7 +141,11 @@ func DefaultConfig() Config {
 		MaxOnlineValues:   1 << 20,
 		StreamIdleTimeout: 60 * time.Second,
 		MaxClockSkew:      5 * time.Second,
-		Logger:            slog.Default(),
+		// Two requests at a time: a long export does not hold up every join.
+		HistoricalConcurrency: 2,
+		HistoricalParallelism: runtime.GOMAXPROCS(0),
+		HistoricalNice:        10,
+		Logger:                slog.Default(),
 	}
 }
 
@@ -146,6 +162,7 @@ type Server struct {
 	plans   planCache
 	log     *slog.Logger
 	metrics *metrics
+	work    *work
 }
 
 // New returns a server over store.
@@ -167,10 +184,18 @@ func New(store Store, cfg Config) *Server {
 	case cfg.MaxClockSkew < 0:
 		cfg.MaxClockSkew = 0
 	}
+	cfg.HistoricalConcurrency = cmp.Or(cfg.HistoricalConcurrency, def.HistoricalConcurrency)
+	cfg.HistoricalParallelism = cmp.Or(cfg.HistoricalParallelism, def.HistoricalParallelism)
+	switch {
+	case cfg.HistoricalNice == 0:
+		cfg.HistoricalNice = def.HistoricalNice
+	case cfg.HistoricalNice < 0:
+		cfg.HistoricalNice = 0
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), work: newWork(cfg, cfg.Logger.Warn)}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"sync"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
@@ -259,25 +258,13 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 	w := s.store.Watermark()
 	resp := &timefencev1.GetStatisticsResponse{Split: sp.Name, FeatureView: proj.View.Name, ViewVersion: proj.View.Version, Watermark: int64(w)}
 	var lastKey []byte
-	err = s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, statsBatchRows, func(b *storage.ColumnBatch) error {
-		resp.Versions += int64(b.Len())
-		for _, k := range b.Keys {
-			if string(k) != string(lastKey) {
-				resp.Entities++
-				lastKey = append(lastKey[:0], k...)
-			}
-		}
-		// Features are independent: one goroutine each.
-		var wg sync.WaitGroup
-		errs := make([]error, len(accs))
-		for i, a := range accs {
-			wg.Go(func() {
-				defer recovered(&errs[i])
-				a.addColumn(&b.Features[i], b.Deleted)
-			})
-		}
-		wg.Wait()
-		return errors.Join(errs...)
+	leave, err := s.work.enter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer leave()
+	err = s.work.low(func() error {
+		return s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, statsBatchRows, s.statsBatch(resp, accs, &lastKey))
 	})
 	if err != nil {
 		return nil, nil, err
@@ -286,6 +273,27 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 		resp.Features = append(resp.Features, a.result())
 	}
 	return resp, byName, nil
+}
+
+// statsBatch returns the scan callback of statistics: it counts versions
+// and entities and adds each feature's column to its accumulator.
+func (s *Server) statsBatch(resp *timefencev1.GetStatisticsResponse, accs []*featureAcc, lastKey *[]byte) func(b *storage.ColumnBatch) error {
+	return func(b *storage.ColumnBatch) error {
+		resp.Versions += int64(b.Len())
+		for _, k := range b.Keys {
+			if string(k) != string(*lastKey) {
+				resp.Entities++
+				*lastKey = append((*lastKey)[:0], k...)
+			}
+		}
+		// Features are independent: they are added in parallel.
+		errs := make([]error, len(accs))
+		s.work.each(len(accs), func(i int) {
+			defer recovered(&errs[i])
+			accs[i].addColumn(&b.Features[i], b.Deleted)
+		})
+		return errors.Join(errs...)
+	}
 }
 
 func (s *Server) GetStatistics(ctx context.Context, req *timefencev1.GetStatisticsRequest) (*timefencev1.GetStatisticsResponse, error) {

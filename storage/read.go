@@ -6,7 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sync"
+
+	"github.com/timefence/timefence/internal/par"
 )
 
 // Status is the outcome of the read rule for one entity key and time.
@@ -108,6 +109,10 @@ type Query struct {
 	// Sorted says Keys and Bounds are already in the order Order would give
 	// them (SortAt puts them so); they are then visited as they are.
 	Sorted bool
+	// Go, when set, starts the goroutines of a parallel read besides the
+	// caller's (the go statement when nil): the server runs historical
+	// reads on threads of lower priority than online ones.
+	Go func(func())
 }
 
 // Order returns the indices of keys in the order reads visit them: by key,
@@ -320,15 +325,13 @@ func (s *Store) LookupColumns(ctx context.Context, q Query, parallel int) (*Resu
 		return nil, err
 	}
 	cols := snap.columns(q.Proj)
-	var wg sync.WaitGroup
-	for f, feat := range q.Proj.Features {
+	par.Each(parallel, len(q.Proj.Features), q.Go, func(f int) {
 		srcs := make([]*Column, len(snap.runs))
 		for j := range snap.runs {
 			srcs[j] = cols[j][f]
 		}
-		wg.Go(func() { rc.Features[f] = gather(feat, srcs, present) })
-	}
-	wg.Wait()
+		rc.Features[f] = gather(q.Proj.Features[f], srcs, present)
+	})
 	return rc, nil
 }
 
@@ -367,39 +370,38 @@ func (s *snapshot) visit(ctx context.Context, q *Query, w uint64, parallel int, 
 		order = Order(q.Keys, q.Bounds)
 	}
 	parallel = max(1, min(parallel, len(q.Keys)/1024+1))
-	errs := make(chan error, parallel)
-	for part := range parallel {
+	part := func(part int) error {
 		lo, hi := part*len(q.Keys)/parallel, (part+1)*len(q.Keys)/parallel
-		go func() {
-			hints := make([]int, len(s.runs))
-			for n := lo; n < hi; n++ {
-				if n&4095 == 4095 {
-					if err := ctx.Err(); err != nil {
-						errs <- err
-						return
-					}
+		hints := make([]int, len(s.runs))
+		for n := lo; n < hi; n++ {
+			if n&4095 == 4095 {
+				if err := ctx.Err(); err != nil {
+					return err
 				}
-				i := n
-				if order != nil {
-					i = int(order[n])
-				}
-				b := q.Bounds[0]
-				if len(q.Bounds) > 1 {
-					b = q.Bounds[i]
-				}
-				win, nv := s.winner(q.Keys[i], b, w, q.NaiveAvailable, hints)
-				fn(part, i, b, win, nv)
 			}
-			errs <- nil
-		}()
+			i := n
+			if order != nil {
+				i = int(order[n])
+			}
+			b := q.Bounds[0]
+			if len(q.Bounds) > 1 {
+				b = q.Bounds[i]
+			}
+			win, nv := s.winner(q.Keys[i], b, w, q.NaiveAvailable, hints)
+			fn(part, i, b, win, nv)
+		}
+		return nil
 	}
-	var first error
-	for range parallel {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+	// The first part runs on the caller's goroutine: a small read (every
+	// online lookup) never waits for another goroutine to be scheduled.
+	errs := make([]error, parallel)
+	par.Each(parallel, parallel, q.Go, func(p int) { errs[p] = part(p) })
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	return first
+	return nil
 }
 
 // columns returns, per run of s, the run's column of each projected feature

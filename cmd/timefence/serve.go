@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.MaxClockSkew = *skew; *skew <= 0 {
 		cfg.MaxClockSkew = -1 // none: the config's zero means the default
 	}
+	if cfg.HistoricalNice == 0 {
+		cfg.HistoricalNice = -1 // not lowered: the config's zero means the default
+	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		return err
@@ -76,7 +80,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.Logger = log
 	cfg.Version = Version
-	log.Info("timefence starting", "version", Version, "data", *dir)
+	if cfg.HistoricalNice > 0 && os.Getenv("GOMAXPROCS") == "" {
+		// Leave every core's processor to online lookups and writes while
+		// historical work runs at its bounds (server/work.go).
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + server.HistoricalThreads(cfg))
+	}
+	log.Info("timefence starting", "version", Version, "data", *dir, "gomaxprocs", runtime.GOMAXPROCS(0))
 	srv := server.New(st, cfg)
 	if *metricsAddr != "" {
 		mlis, err := net.Listen("tcp", *metricsAddr)
@@ -88,6 +97,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *pprofOn {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		}
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = hs.Serve(mlis) }()
@@ -109,6 +120,9 @@ func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.Var((*sizeFlag)(&cfg.MaxSpineBytes), "max-spine-bytes", "refuse a point-in-time join whose spine holds more Arrow data (e.g. 512MiB, 8GiB)")
 	fs.Int64Var(&cfg.MaxOnlineValues, "max-online-values", cfg.MaxOnlineValues, "refuse an online request of more entity rows × features")
 	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "end a stream (a Flight join, export or bulk write, or another streaming call) whose client neither reads nor sends for this long")
+	fs.IntVar(&cfg.HistoricalConcurrency, "historical-concurrency", cfg.HistoricalConcurrency, "run at most this many historical requests (joins, exports, statistics) at once; the others wait their turn")
+	fs.IntVar(&cfg.HistoricalParallelism, "historical-parallelism", cfg.HistoricalParallelism, "goroutines each historical request spreads its work over")
+	fs.IntVar(&cfg.HistoricalNice, "historical-nice", cfg.HistoricalNice, "lower the OS priority (nice, 1-19) of the threads of historical work, so online lookups and writes go first on busy cores; 0 does not")
 }
 
 // checkLimits refuses limits that would refuse everything.
@@ -117,10 +131,14 @@ func checkLimits(cfg server.Config) error {
 		flag string
 		v    int64
 	}{{"max-write-rows", cfg.MaxWriteRows}, {"max-write-bytes", cfg.MaxWriteBytes}, {"max-spine-rows", cfg.MaxSpineRows},
-		{"max-spine-bytes", cfg.MaxSpineBytes}, {"max-online-values", cfg.MaxOnlineValues}, {"stream-idle-timeout", int64(cfg.StreamIdleTimeout)}} {
+		{"max-spine-bytes", cfg.MaxSpineBytes}, {"max-online-values", cfg.MaxOnlineValues}, {"stream-idle-timeout", int64(cfg.StreamIdleTimeout)},
+		{"historical-concurrency", int64(cfg.HistoricalConcurrency)}, {"historical-parallelism", int64(cfg.HistoricalParallelism)}} {
 		if l.v <= 0 {
 			return fmt.Errorf("-%s: must be positive", l.flag)
 		}
+	}
+	if cfg.HistoricalNice < 0 || cfg.HistoricalNice > 19 {
+		return fmt.Errorf("-historical-nice: must be between 0 and 19, not %d", cfg.HistoricalNice)
 	}
 	return nil
 }

@@ -1,7 +1,10 @@
 // Command loadgen is the benchmarks' open-loop load generator for online
 // lookups: timefence's gRPC OnlineService.GetOnlineFeatures, or a Feast feature
 // server's HTTP POST /get-online-features. The same scheduler and the same
-// latency accounting serve both. With -target write it sends durable write
+// latency accounting serve both. With -target health it sends the standard
+// gRPC health check (grpc.health.v1.Health/Check) over the same connections
+// as -target grpc: the gRPC round trip of the machine, the floor that online
+// latencies are read against. With -target write it sends durable write
 // batches (WriteService.WriteBatch) instead, at a fixed rate or, with
 // -writers, from that many writers as fast as the server takes them.
 //
@@ -14,6 +17,7 @@
 //
 //	loadgen -target grpc -addr 127.0.0.1:7070 -entities 1 -rate 1000 -duration 10s
 //	loadgen -target http -addr 127.0.0.1:6566 -entities 100 -search -p99-limit 10ms
+//	loadgen -target health -addr 127.0.0.1:7070 -rate 1000 -duration 10s
 //	loadgen -target write -view ingest_narrow -batch-rows 100 -writers 8 -duration 10s
 package main
 
@@ -36,6 +40,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -84,7 +89,7 @@ type caller func(ctx context.Context, i int) error
 
 func main() {
 	var c config
-	flag.StringVar(&c.target, "target", "grpc", "grpc (timefence) or http (Feast feature server)")
+	flag.StringVar(&c.target, "target", "grpc", "grpc (timefence lookups), http (Feast feature server), health (gRPC health check) or write (timefence write batches)")
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:7070", "server address; loopback only")
 	flag.StringVar(&c.view, "view", "user_online50", "feature view")
 	flag.StringVar(&c.joinKey, "join-key", "user_id", "int64 join key name")
@@ -367,24 +372,44 @@ func newCaller(c config) (caller, func(), error) {
 	switch c.target {
 	case "grpc":
 		return grpcCaller(c)
+	case "health":
+		return healthCaller(c)
 	case "http":
 		return httpCaller(c)
 	case "write":
 		return writeCaller(c)
 	}
-	return nil, nil, fmt.Errorf("target %q: expected grpc, http or write", c.target)
+	return nil, nil, fmt.Errorf("target %q: expected grpc, http, health or write", c.target)
 }
 
-func grpcCaller(c config) (caller, func(), error) {
-	conns := make([]timefencev1.OnlineServiceClient, c.conns)
-	var closers []*grpc.ClientConn
-	for i := range conns {
+// dial opens the c.conns connections of the grpc and health targets, set up
+// alike so that the health check measures the lookups' own round trip.
+func dial(c config) ([]*grpc.ClientConn, func(), error) {
+	var conns []*grpc.ClientConn
+	closeAll := func() {
+		for _, cc := range conns {
+			_ = cc.Close()
+		}
+	}
+	for range c.conns {
 		cc, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 		if err != nil {
+			closeAll()
 			return nil, nil, err
 		}
-		closers = append(closers, cc)
+		conns = append(conns, cc)
+	}
+	return conns, closeAll, nil
+}
+
+func grpcCaller(c config) (caller, func(), error) {
+	ccs, closeAll, err := dial(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	conns := make([]timefencev1.OnlineServiceClient, len(ccs))
+	for i, cc := range ccs {
 		conns[i] = timefencev1.NewOnlineServiceClient(cc)
 	}
 	feats := featureNames(c)
@@ -411,11 +436,31 @@ func grpcCaller(c config) (caller, func(), error) {
 		}
 		return nil
 	}
-	return call, func() {
-		for _, cc := range closers {
-			_ = cc.Close()
+	return call, closeAll, nil
+}
+
+// healthCaller sends grpc.health.v1.Health/Check for the whole server
+// (service "") and requires SERVING.
+func healthCaller(c config) (caller, func(), error) {
+	ccs, closeAll, err := dial(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	conns := make([]healthpb.HealthClient, len(ccs))
+	for i, cc := range ccs {
+		conns[i] = healthpb.NewHealthClient(cc)
+	}
+	call := func(ctx context.Context, i int) error {
+		resp, err := conns[(i+len(conns))%len(conns)].Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err
 		}
-	}, nil
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("response: health status %s, want SERVING", resp.GetStatus())
+		}
+		return nil
+	}
+	return call, closeAll, nil
 }
 
 // countStatuses counts the FeatureStatus values in a response, whatever its

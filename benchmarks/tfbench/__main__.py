@@ -455,9 +455,11 @@ def mixed_workload(a, srv, keyspace: int, max_batches_per_s: float) -> dict:
     online view run back to back: the p99 against the idle one."""
     rate = max(1.0, max_batches_per_s / 2)
     secs = a.online_seconds
+    # The writes cover the floor's run and the lookups' (each with its
+    # 1 s warm-up), after 2 s for the joins to start.
     writes = subprocess.Popen(
         [a.loadgen_bin, "-target", "write", "-addr", srv.addr, "-view", "ingest_narrow", "-batch-rows", "100",
-         "-keyspace", "1000000", "-warmup", "0s", "-rate", f"{rate:.0f}", "-duration", f"{secs + 4}s"],
+         "-keyspace", "1000000", "-warmup", "0s", "-rate", f"{rate:.0f}", "-duration", f"{2 * secs + 6}s"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rng = np.random.default_rng(5)
     n = min(200_000, keyspace * 2)
@@ -481,6 +483,7 @@ def mixed_workload(a, srv, keyspace: int, max_batches_per_s: float) -> dict:
     time.sleep(2)
     log(f"[online] mixed: 1x50 at {a.online_rate_1} req/s while writes run at {rate:.0f} batches/s "
         f"and {n:,}-row joins run back to back")
+    floor = health_floor(a, srv.addr, a.online_rate_1, secs, "mixed")
     res = loadgen(a, "grpc", srv.addr, 1, keyspace, ["-rate", str(a.online_rate_1), "-duration", f"{secs}s"])
     stop.set()
     th.join(timeout=300)
@@ -491,7 +494,7 @@ def mixed_workload(a, srv, keyspace: int, max_batches_per_s: float) -> dict:
     w = json.loads(out)["fixed"]
     log(f"[online] mixed 1x50: p50 {f['p50_ms']:.3f} p99 {f['p99_ms']:.3f} p999 {f['p999_ms']:.3f} ms; "
         f"writes {w['throughput']:.0f} batches/s (p99 {w['p99_ms']:.2f} ms); {len(joins)} joins")
-    return {"1x50": f, "writes": w, "write_rate": rate, "joins": len(joins), "join_rows": n,
+    return {"1x50": f, "floor": floor, "writes": w, "write_rate": rate, "joins": len(joins), "join_rows": n,
             "join_seconds": float(np.median(joins)) if joins else None}
 
 
@@ -504,17 +507,33 @@ def loadgen(a, target: str, addr: str, entities: int, keyspace: int, extra: list
     return json.loads(p.stdout)
 
 
+def health_floor(a, addr: str, rate: float, seconds: float, what: str) -> dict:
+    """The gRPC floor: standard health checks (loadgen -target health, the
+    same connections and open-loop machinery as the lookups) at a rate."""
+    h = loadgen(a, "health", addr, 1, 1, ["-rate", str(rate), "-duration", f"{seconds}s"])["fixed"]
+    log(f"[online] {what}: gRPC health check floor at {rate}/s: p50 {h['p50_ms']:.3f} p99 {h['p99_ms']:.3f} "
+        f"p999 {h['p999_ms']:.3f} ms")
+    return h
+
+
 def online_runs(a, target: str, addr: str, keyspace: int, pid: int | None) -> dict:
+    """Fixed-rate runs of both shapes, then the throughput search. Over gRPC,
+    each fixed-rate run is preceded by health checks at its rate: the floor
+    (`<run>_floor`) its latency is read against (DESIGN.md §9)."""
     out = {}
     for shape, rate in [(1, a.online_rate_1), (100, a.online_rate_100)]:
         r = out[f"{shape}x50"] = {}
         runs = [("fixed", rate)] + ([("fixed_high", rate * a.high_factor)] if target == "grpc" and a.high_factor else [])
         for key, rt in runs:
+            if target == "grpc":
+                r[f"{key}_floor"] = health_floor(a, addr, rt, a.online_seconds, f"before {shape}x50")
             log(f"[online] {target} {shape}x50: {rt} req/s for {a.online_seconds} s")
             res = loadgen(a, target, addr, shape, keyspace, ["-rate", str(rt), "-duration", f"{a.online_seconds}s"])
             f = r[key] = res["fixed"]
+            fl = r.get(f"{key}_floor")
             log(f"[online] {target} {shape}x50 at {rt}/s: p50 {f['p50_ms']:.3f} p99 {f['p99_ms']:.3f} "
-                f"p999 {f['p999_ms']:.3f} ms, {f['throughput']:.0f}/s served, {f['errors']} errors")
+                f"p999 {f['p999_ms']:.3f} ms, {f['throughput']:.0f}/s served, {f['errors']} errors"
+                + (f"; p99 {f['p99_ms'] / fl['p99_ms']:.2f}x the floor's" if fl and fl["p99_ms"] else ""))
         if a.search:
             s = loadgen(a, target, addr, shape, keyspace, [
                 "-search", "-rate", str(a.search_start), "-step-duration", f"{a.search_step}s",

@@ -2,11 +2,14 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -50,4 +53,80 @@ func BenchmarkOpen(b *testing.B) {
 		require.NoError(b, st.Close())
 	}
 	b.ReportMetric(float64(size)/(1<<20), "tables/MB")
+}
+
+// BenchmarkLookupAtNow measures the read rule at now, as an online lookup
+// runs it in the store: 1 and 100 entities × 50 features of a view of 200K
+// entities with 10 versions each, in the runs a live store has (files
+// and in-memory ones). runs reports how many the read walks.
+//
+//	go test -run XXX -bench LookupAtNow ./storage
+func BenchmarkLookupAtNow(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := Open(DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	require.NoError(b, err)
+	_, _, err = st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}}})
+	require.NoError(b, err)
+	feats := make([]Feature, 50)
+	for i := range feats {
+		feats[i] = Feature{Name: fmt.Sprint("f", i), Type: TypeFloat64}
+	}
+	v, _, err := st.ApplyView(View{Name: "wide", Entity: "user", Features: feats})
+	require.NoError(b, err)
+	const entities, versions = 200_000, 10
+	for n := range versions * 4 {
+		batch := Batch{View: "wide", Rows: make([]Row, entities/4)}
+		for r := range batch.Rows {
+			vals := make([]Value, len(feats))
+			for i := range vals {
+				vals[i] = Float64(float64(r * i))
+			}
+			batch.Rows[r] = Row{Key: []Value{Int64(int64(n%4*entities/4 + r))}, EventTime: int64(n/4 + 1), Values: vals}
+		}
+		_, err := st.Write(context.Background(), batch)
+		require.NoError(b, err)
+	}
+	defer st.Close()
+	settle(b)
+	p, err := v.Project()
+	require.NoError(b, err)
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("entities=%d", n), func(b *testing.B) {
+			keys := make([][]byte, n)
+			for i := range keys {
+				keys[i], err = v.EncodeKey([]Value{Int64(int64(i * 997 % entities))})
+				require.NoError(b, err)
+			}
+			runs := 0
+			for _, h := range st.HistoryStatus() {
+				runs += h.FileRuns + h.TailRuns
+			}
+			for b.Loop() {
+				at, w := st.ReadTime()
+				res, err := st.Lookup(context.Background(), Query{Proj: p, Keys: keys, Bounds: []Bounds{At(at)}, Watermark: w})
+				if err != nil || res[0].Status != Present {
+					b.Fatal(err, res[0].Status)
+				}
+			}
+			b.ReportMetric(float64(runs), "runs")
+		})
+	}
+}
+
+// settle waits until the process has been idle (under 5% of a core) for a
+// second: the compactions that follow a load must not share the timing.
+func settle(b *testing.B) {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for range 300 {
+		c := cpu()
+		time.Sleep(time.Second)
+		if cpu()-c < 50*time.Millisecond {
+			return
+		}
+	}
+	b.Fatal("the store is still busy after 5 minutes")
 }

@@ -268,15 +268,18 @@ func (s *Store) LookupEach(ctx context.Context, q Query, parallel int, fn func(p
 		return err
 	}
 	defer snap.release()
-	cols := snap.columns(q.Proj)
 	parallel = max(1, parallel)
 	results := make([]Result, parallel)
+	// Each part finds the projected columns of a run when a winner is
+	// first read from it: a lookup of a few keys reads few of the runs.
+	cols := make([][][]*Column, parallel)
 	for p := range results {
 		results[p].Values = make([]Value, len(q.Proj.Features))
+		cols[p] = make([][]*Column, len(snap.runs))
 	}
 	return snap.visit(ctx, &q, w, parallel, func(part, i int, b Bounds, win, nv hit) {
 		res := &results[part]
-		snap.result(&q, cols, b, win, nv, res)
+		snap.result(&q, cols[part], b, win, nv, res)
 		fn(part, i, res)
 	})
 }
@@ -408,11 +411,17 @@ func (s *snapshot) visit(ctx context.Context, q *Query, w uint64, parallel int, 
 // (nil where the run has none: versions written before the feature existed).
 func (s *snapshot) columns(p *Projection) [][]*Column {
 	out := make([][]*Column, len(s.runs))
-	for j, r := range s.runs {
-		out[j] = make([]*Column, len(p.Features))
-		for i, f := range p.Features {
-			out[j][i] = r.colFor(f.ID)
-		}
+	for j := range s.runs {
+		out[j] = s.runColumns(j, p)
+	}
+	return out
+}
+
+// runColumns returns run j's column of each projected feature.
+func (s *snapshot) runColumns(j int, p *Projection) []*Column {
+	out := make([]*Column, len(p.Features))
+	for i, f := range p.Features {
+		out[i] = s.runs[j].colFor(f.ID)
 	}
 	return out
 }
@@ -448,6 +457,9 @@ func (s *snapshot) result(q *Query, cols [][]*Column, b Bounds, win, nv hit, res
 	res.Backfilled = r.flags[i]&flagBackfilled != 0
 	res.Status = s.status(q, b, win)
 	if res.Status == Present {
+		if cols[win.run] == nil {
+			cols[win.run] = s.runColumns(int(win.run), q.Proj)
+		}
 		for j, c := range cols[win.run] {
 			if c != nil {
 				res.Values[j] = c.value(i)

@@ -213,16 +213,29 @@ func (c *Client) Write(ctx context.Context, view string, rows []Row, opts ...Wri
 }
 
 // ReadOption configures a read.
-type ReadOption func(*timefencev1.GetOnlineFeaturesRequest)
+type ReadOption func(*readCall)
+
+type readCall struct {
+	req     *timefencev1.GetOnlineFeaturesRequest
+	timeout time.Duration
+}
 
 // AsOf reads as of t instead of now: a training-side read, which needs UnderSplit.
 func AsOf(t time.Time) ReadOption {
-	return func(r *timefencev1.GetOnlineFeaturesRequest) { r.AsOf = tsOrNil(t) }
+	return func(c *readCall) { c.req.AsOf = tsOrNil(t) }
 }
 
 // UnderSplit runs the read under the named split.
 func UnderSplit(name string) ReadOption {
-	return func(r *timefencev1.GetOnlineFeaturesRequest) { r.Split = name }
+	return func(c *readCall) { c.req.Split = name }
+}
+
+// WithTimeout bounds the call to d, on top of any deadline of its context:
+// an inference path can give each lookup its own budget without making a
+// context for it. A call out of time returns an error matching
+// context.DeadlineExceeded.
+func WithTimeout(d time.Duration) ReadOption {
+	return func(c *readCall) { c.timeout = d }
 }
 
 // Status is the status of one feature value.
@@ -259,8 +272,14 @@ type OnlineResult struct {
 func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, keys [][]any, opts ...ReadOption) (*OnlineResult, error) {
 	req := &timefencev1.GetOnlineFeaturesRequest{Features: features, JoinKeys: keyNames,
 		EntityRows: make([]*timefencev1.EntityRow, len(keys))}
+	call := readCall{req: req}
 	for _, o := range opts {
-		o(req)
+		o(&call)
+	}
+	if call.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, call.timeout)
+		defer cancel()
 	}
 	for i, k := range keys {
 		row := &timefencev1.EntityRow{Values: make([]*timefencev1.Value, len(k))}

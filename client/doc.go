@@ -9,4 +9,9 @@
 // Every method takes a context and returns errors that match, with
 // errors.Is, the sentinels of errors.go (ErrCutoffExceeded, ErrSplitRequired, ...);
 // *Error carries the server's code, reason and details.
+//
+// A Client holds one HTTP/2 connection, which carries every call, unary and
+// Flight, concurrently: make one per server and share it between goroutines.
+// An online lookup can carry its own time budget, WithTimeout(d), on top of
+// its context's deadline.
 package client

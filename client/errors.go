@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -75,12 +76,17 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("timefence: %s", e.Message) }
 
 // Is matches the sentinel of the error's reason, or of its code when the
-// server gave no reason.
+// server gave no reason. A call out of time matches context.DeadlineExceeded,
+// a cancelled one context.Canceled.
 func (e *Error) Is(target error) bool {
 	if s, ok := reasons[e.Reason]; ok {
 		return s == target
 	}
 	switch e.Code {
+	case codes.DeadlineExceeded:
+		return target == context.DeadlineExceeded
+	case codes.Canceled:
+		return target == context.Canceled
 	case codes.InvalidArgument:
 		return target == ErrInvalidArgument
 	case codes.Unavailable:

@@ -429,6 +429,8 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
             log(f"[online] timefence: in-memory versions written to run files after {persisted:.0f} s, "
                 f"idle after {settled:.0f} s more")
             results["online"]["timefence"] = online_runs(a, "grpc", srv.addr, online.num_rows, srv.pid)
+            if a.python_online:
+                results["online"]["python"] = {"timefence": python_online(a, srv.addr, online.num_rows, results)}
             results["online"]["timefence"]["mixed"] = mixed_workload(
                 a, srv, online.num_rows, results["ingest"]["small_batches"]["rows_per_s"] / 100)
     if a.online and a.feast:
@@ -437,6 +439,14 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
         except Exception as e:  # noqa: BLE001
             results["errors"].append(f"feast online: {e!r}")
             log(f"feast online: {e!r}")
+    if a.online and a.python_online:
+        py = results["online"].setdefault("python", {})
+        if not a.feast:
+            py["feast"] = {"skipped": "Feast not enabled (--feast)"}
+        elif "feast" not in results["online"]:
+            py["feast"] = {"skipped": "the Feast online store was not built (see the errors)"}
+        else:
+            py["feast"] = python_online_feast(a, d / "feast_online", online.num_rows, results)
 
 
 def loadgen_write(a, addr: str, extra: list[str]) -> dict:
@@ -546,6 +556,41 @@ def online_runs(a, target: str, addr: str, keyspace: int, pid: int | None) -> di
     return out
 
 
+def python_online(a, addr: str, keyspace: int, results: dict) -> dict:
+    """The Python client's 1x50 lookups, one after the other, in a process
+    of their own: the DataFrame and the dict form, and the Python gRPC floor."""
+    log(f"[online] python client 1x50: health checks, then get_online_features as a DataFrame and as a dict, "
+        f"{a.python_seconds} s each, one call after the other")
+    m = child("python_online", {"addr": addr, "keyspace": keyspace, "seconds": a.python_seconds,
+                                "features": [f"{ONLINE_VIEW}:{f}" for f, _ in ONLINE_FEATURES]}, timeout=600)
+    if "error" in m:
+        results["errors"].append(f"python online: {m['error']}")
+        log(f"[online] python client: {m['error']}")
+        return {"error": m["error"]}
+    for k in ["floor", "dataframe", "dict"]:
+        f = m[k]
+        log(f"[online] python {k}: p50 {f['p50_ms']:.3f} p99 {f['p99_ms']:.3f} p999 {f['p999_ms']:.3f} ms, "
+            f"{f['throughput']:,.0f} calls/s")
+    m.pop("vm", None)
+    return m
+
+
+def python_online_feast(a, repo: Path, keyspace: int, results: dict) -> dict:
+    """Feast's Python SDK, the same calls on the `feast serve` repository."""
+    log(f"[online] feast python SDK 1x50: get_online_features(...).to_dict(), {a.python_seconds} s")
+    m = child("python_online_feast", {"repo": str(repo), "keyspace": keyspace, "seconds": a.python_seconds,
+                                      "features": [f"{ONLINE_VIEW}:{f}" for f, _ in ONLINE_FEATURES]}, timeout=600)
+    if "error" in m:
+        results["errors"].append(f"feast python online: {m['error']}")
+        log(f"[online] feast python SDK: {m['error']}")
+        return {"error": m["error"]}
+    f = m["to_dict"]
+    log(f"[online] feast python to_dict: p50 {f['p50_ms']:.3f} p99 {f['p99_ms']:.3f} p999 {f['p999_ms']:.3f} ms, "
+        f"{f['throughput']:,.0f} calls/s")
+    m.pop("vm", None)
+    return m
+
+
 def feast_online(a, d: Path, keyspace: int) -> dict:
     from datetime import datetime as dt
     from . import feastrepo
@@ -634,12 +679,14 @@ def main(argv=None) -> int:
     ap.add_argument("--oracle-sample", type=int, default=2000)
     ap.add_argument("--reuse-store", action="store_true",
                     help="reuse a timefence store loaded by an earlier run (development; the load is not re-measured)")
-    ap.add_argument("--skip", default="", help="comma list of phases to skip: join, export, ingest, online")
+    ap.add_argument("--skip", default="", help="comma list of phases to skip: join, export, ingest, online, python")
     ap.add_argument("--online-seconds", type=float, default=20)
     ap.add_argument("--online-rate-1", type=int, default=100, help="fixed rate for 1 entity x 50 features")
     ap.add_argument("--online-rate-100", type=int, default=10, help="fixed rate for 100 entities x 50 features")
     ap.add_argument("--high-factor", type=int, default=10,
                     help="also run timefence at this multiple of the fixed rates (0: no)")
+    ap.add_argument("--python-seconds", type=float, default=5,
+                    help="seconds of each closed-loop Python client online run (DataFrame, dict, floor, Feast)")
     ap.add_argument("--no-search", dest="search", action="store_false")
     ap.add_argument("--search-start", type=int, default=50)
     ap.add_argument("--search-step", type=float, default=3)
@@ -668,6 +715,7 @@ def main(argv=None) -> int:
     if a.smoke:
         a.sizes = "smoke"
         a.online_seconds, a.search_step, a.search_max = 2, 0.5, 400
+        a.python_seconds = 1
         a.online_rate_1, a.online_rate_100, a.search_start, a.high_factor = 100, 20, 50, 0
         a.ingest_rows = 20_000
         a.oracle_sample = 3000
@@ -677,6 +725,7 @@ def main(argv=None) -> int:
         a.feast = not a.smoke
     skip = set(filter(None, a.skip.split(",")))
     a.online = "online" not in skip
+    a.python_online = "python" not in skip
     sizes = [SIZES[s.strip().lower()] for s in a.sizes.split(",")]
     results_md = caller / a.results if a.results else (OUT_DIR / "RESULTS-smoke.md" if a.smoke else BENCH_DIR / "RESULTS.md")
     OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -173,7 +173,82 @@ def feast_join(a):
     return {"seconds": t.seconds, "rows": len(res), "peak_mib": peak}
 
 
-TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, duck_stats, pandas_join, polars_join, feast_join]}
+def _closed_loop(call, ids: list, seconds: float) -> dict:
+    """Calls call(id) one after the other for `seconds` (after a warm-up of
+    a tenth of that) and summarises the latencies as the load generator does."""
+    import math
+    import time
+    n, i = len(ids), 0
+    end = time.perf_counter() + seconds / 10
+    while time.perf_counter() < end:
+        call(ids[i % n])
+        i += 1
+    lat = []
+    start = time.perf_counter()
+    end = start + seconds
+    while True:
+        t0 = time.perf_counter()
+        if t0 >= end:
+            break
+        call(ids[i % n])
+        lat.append(time.perf_counter() - t0)
+        i += 1
+    elapsed = time.perf_counter() - start
+    lat.sort()
+
+    def q(p):
+        return lat[min(len(lat) - 1, max(0, math.ceil(p * len(lat)) - 1))] * 1e3
+    return {"requests": len(lat), "seconds": elapsed, "throughput": len(lat) / elapsed,
+            "mean_ms": sum(lat) / len(lat) * 1e3, "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99),
+            "p999_ms": q(0.999), "max_ms": lat[-1] * 1e3}
+
+
+def _entity_ids(a) -> list:
+    import numpy as np
+    return np.random.default_rng(a.get("seed", 9)).integers(0, a["keyspace"], 100_000).tolist()
+
+
+def python_online(a):
+    """The Python client, one 1 x 50 `get_online_features` call after the
+    other: the DataFrame (default) and the dict form (`output="dict"`), and
+    for the floor, gRPC health checks from Python over a channel of its own."""
+    import grpc
+    import timefence
+    feats, ids = a["features"], _entity_ids(a)
+    client = timefence.Client(a["addr"])
+    first = client.get_online_features({"user_id": [ids[0]]}, feats, include_status=True, output="dict")
+    bad = [f for f in first if f.endswith("__status") and first[f] != ["present"]]
+    if bad:
+        raise RuntimeError(f"entity {ids[0]}: {len(bad)} features not present, e.g. {bad[0]}: {first[bad[0]]}")
+    out = {"features": len(feats), "entities": 1}
+    with grpc.insecure_channel(a["addr"]) as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check", request_serializer=None, response_deserializer=None)
+        out["floor"] = _closed_loop(lambda k: check(b""), ids, a["seconds"])
+    out["dataframe"] = _closed_loop(lambda k: client.get_online_features({"user_id": [k]}, feats), ids, a["seconds"])
+    out["dict"] = _closed_loop(lambda k: client.get_online_features({"user_id": [k]}, feats, output="dict"), ids,
+                               a["seconds"])
+    client.close()
+    return out
+
+
+def python_online_feast(a):
+    """Feast's Python SDK, the same calls: `FeatureStore.get_online_features(
+    features, entity_rows=[{"user_id": k}]).to_dict()` on the SQLite online store."""
+    import warnings
+    warnings.filterwarnings("ignore")
+    from feast import FeatureStore
+    feats, ids = a["features"], _entity_ids(a)
+    store = FeatureStore(repo_path=a["repo"])
+    first = store.get_online_features(features=feats, entity_rows=[{"user_id": ids[0]}]).to_dict()
+    missing = [f for f in first if f != "user_id" and first[f] == [None]]
+    if missing:
+        raise RuntimeError(f"entity {ids[0]}: {len(missing)} features without a value, e.g. {missing[0]}")
+    call = lambda k: store.get_online_features(features=feats, entity_rows=[{"user_id": k}]).to_dict()  # noqa: E731
+    return {"features": len(feats), "entities": 1, "to_dict": _closed_loop(call, ids, a["seconds"])}
+
+
+TASKS = {f.__name__: f for f in [duck_load, duck_join, duck_export, duck_stats, pandas_join, polars_join, feast_join,
+                                 python_online, python_online_feast]}
 
 
 def main():

@@ -18,6 +18,8 @@ JOIN_TARGETS = [("duckdb", 3.0, "≥ 3× DuckDB's read-rule ASOF join"),
 MEMORY_TARGET = 0.5  # timefence's peak memory / DuckDB's (read-rule join) at most this
 # The online targets of DESIGN.md §9: (shape, p99 ms at most, p99 / health-check p99 at most).
 ONLINE_TARGETS = [("1x50", 0.5, 1.5), ("100x50", 2.5, 3.0)]
+# The Python client's 1x50 call, end to end: p50 at most this.
+PYTHON_TARGET_MS = 1.0
 
 
 def _n(x, digits=0) -> str:
@@ -257,6 +259,7 @@ def write(res: dict, path: Path, smoke: bool) -> None:
             w("The floor of the mixed row is measured under the same load (writes and joins running), right before "
               "its lookups.")
             w("")
+        _python_online(w, on.get("python"))
     # ---- ingest
     ing = res.get("ingest") or {}
     if ing:
@@ -355,6 +358,13 @@ def write(res: dict, path: Path, smoke: bool) -> None:
     for k, m in ing.items():
         row(f"durable ingest ≥ 1M feature values/s ({k}, {m['features']} features)", f"{m['values_per_s']:,.0f}/s",
             m["values_per_s"] >= 1e6)
+    py = (on.get("python") or {}).get("timefence") or {}
+    for form, label in [("dict", 'output="dict"'), ("dataframe", "DataFrame")]:
+        f = py.get(form)
+        if f:
+            row(f"Python client, 1x50, p50 end to end ≤ {PYTHON_TARGET_MS:g} ms ({label})",
+                f"{f['p50_ms']:.3f} ms (p99 {f['p99_ms']:.3f} ms; Python gRPC floor p50 "
+                f"{(py.get('floor') or {}).get('p50_ms', 0):.3f} ms)", f["p50_ms"] <= PYTHON_TARGET_MS)
     mx = (on.get("timefence") or {}).get("mixed")
     idle = ((on.get("timefence") or {}).get("1x50") or {}).get("fixed")
     if mx and idle:
@@ -382,6 +392,47 @@ def write(res: dict, path: Path, smoke: bool) -> None:
         w(f"![join throughput and online latency]({plot.name})")
         w("")
     path.write_text("\n".join(L))
+
+
+def _python_online(w, py: dict | None) -> None:
+    """The Python client phase: closed-loop 1x50 calls, timefence's two
+    forms and Feast's SDK, with the Python gRPC floor."""
+    if not py:
+        return
+    t, fe = py.get("timefence") or {}, py.get("feast") or {}
+    w("### Python client, 1 entity × 50 features, one call after the other")
+    w("")
+    w("What an inference service written in Python sees: in a process of its own, one call after the other "
+      "(closed loop) for a few seconds after a short warm-up, random entities of the same online view, latency "
+      "end to end (request built, round trip, result decoded). timefence: `Client.get_online_features(...)` "
+      "returning a DataFrame (the default) and `output=\"dict\"` (`{name: [values]}`, no DataFrame); the floor "
+      "is the gRPC health check sent the same way from Python (its own channel). Feast: "
+      "`FeatureStore.get_online_features(features, entity_rows=[...]).to_dict()` on the SQLite online store "
+      "that `feast serve` reads. Ratio: **latency Feast / timefence** (> 1: timefence faster).")
+    w("")
+    if "error" in t:
+        w(f"timefence: {t['error']}")
+        w("")
+        return
+    w("| client | calls | calls/s | p50 ms | p99 ms | p99.9 ms | max ms |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    rows = [("gRPC health check from Python (floor)", t.get("floor")),
+            ("timefence `get_online_features` → DataFrame", t.get("dataframe")),
+            ("timefence `get_online_features(output=\"dict\")`", t.get("dict")),
+            ("Feast `get_online_features(...).to_dict()`", fe.get("to_dict"))]
+    for label, f in rows:
+        if f:
+            w(f"| {label} | {_n(f['requests'])} | {_n(f['throughput'])} | {f['p50_ms']:.3f} | {f['p99_ms']:.3f} | "
+              f"{f['p999_ms']:.3f} | {f['max_ms']:.2f} |")
+    f = fe.get("to_dict")
+    for label, x in [("dict", t.get("dict")), ("DataFrame", t.get("dataframe"))]:
+        if f and x:
+            w(f"| **Feast to_dict / timefence {label}** | | | {_ratio(f['p50_ms'], x['p50_ms'])} | "
+              f"{_ratio(f['p99_ms'], x['p99_ms'])} | {_ratio(f['p999_ms'], x['p999_ms'])} | |")
+    w("")
+    if "skipped" in fe or "error" in fe:
+        w(f"Feast: {fe.get('skipped') or fe.get('error')}.")
+        w("")
 
 
 def _plot(res: dict, path: Path) -> bool:

@@ -5,6 +5,10 @@
 // Handlers are thin: they validate the request, delegate to the store and
 // map errors once, in errors.go, to canonical codes with an ErrorInfo reason.
 //
+// Historical work (joins, exports, statistics) is bounded in concurrency and
+// parallelism and runs on threads of lower OS priority than online lookups
+// and writes, so that a join does not slow production's reads (work.go).
+//
 //	srv := server.New(store, server.DefaultConfig())
 //	err := srv.Serve(ctx, listener) // returns after ctx is done and a graceful stop
 package server

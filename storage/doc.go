@@ -72,7 +72,7 @@
 // own consecutive seqs, batch record and commit time, exactly as if the
 // batches had been committed one after the other, and the group is atomic,
 // so each batch is too. A group too large for one transaction falls back to
-// committing its batches one by one.//
+// committing its batches one by one.
 // # Faults: refuse, detect or recover, never serve what cannot be vouched for
 //
 // Badger trusts its own files; the store checks them (opencheck.go,

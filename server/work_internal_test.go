@@ -60,6 +60,7 @@ func TestWorkBoundsConcurrency(t *testing.T) {
 	require.Equal(t, codes.ResourceExhausted, re.code)
 	require.Equal(t, ReasonLimitExceeded, re.reason)
 	require.Contains(t, re.msg, "-historical-concurrency")
+	require.Equal(t, map[string]string{"limit": "historical-concurrency", "value": "2"}, re.metadata)
 	require.EqualValues(t, 0, w.queued.Load())
 
 	leave2()

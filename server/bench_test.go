@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
@@ -103,11 +105,21 @@ func BenchmarkHistoricalJoin(b *testing.B) {
 }
 
 // BenchmarkOnline measures one online lookup of entities × 50 features over
-// loopback gRPC, one call at a time. Run with
+// loopback gRPC, one call at a time, and breaks it down:
+//
+//   - health: a gRPC health check on the same connection, the floor;
+//   - call: the client's GetOnline, end to end;
+//   - raw: the gRPC call with a request built once, the result not converted;
+//   - handler: the server's handler called directly (resolve, lookup, build
+//     the response), without gRPC;
+//   - the protobuf encoding and decoding of the request and the response.
+//
+// raw - handler - the four codings is gRPC's transport and loopback. Run with
 //
 //	go test ./server -run XXX -bench Online
 func BenchmarkOnline(b *testing.B) {
-	c := startServerWith(b, benchStoreOptions).client
+	env := startServerWith(b, benchStoreOptions)
+	c := env.client
 	ctx := context.Background()
 	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
 	require.NoError(b, err)
@@ -130,28 +142,56 @@ func BenchmarkOnline(b *testing.B) {
 		_, err := c.Write(ctx, "wide", rows)
 		require.NoError(b, err)
 	}
+	health := healthpb.NewHealthClient(c.Conn())
+	b.Run("health", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	direct := server.New(env.store, server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	online := timefencev1.NewOnlineServiceClient(c.Conn())
 	for _, n := range []int{1, 100} {
-		b.Run(fmt.Sprintf("entities=%d", n), func(b *testing.B) {
-			keys := make([][]any, n)
-			for i := range keys {
-				keys[i] = []any{int64(i * 97 % users)}
-			}
-			b.ResetTimer()
-			for range b.N {
+		keys := make([][]any, n)
+		req := &timefencev1.GetOnlineFeaturesRequest{Features: []string{"wide"}, JoinKeys: []string{"user_id"}}
+		for i := range keys {
+			keys[i] = []any{int64(i * 97 % users)}
+			req.EntityRows = append(req.EntityRows, &timefencev1.EntityRow{Values: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: int64(i * 97 % users)}}}})
+		}
+		resp, err := direct.GetOnlineFeatures(ctx, req)
+		require.NoError(b, err)
+		reqBytes, err := proto.Marshal(req)
+		require.NoError(b, err)
+		respBytes, err := proto.Marshal(resp)
+		require.NoError(b, err)
+		parts := []struct {
+			name string
+			fn   func() error
+		}{
+			{"call", func() error {
 				_, err := c.GetOnline(ctx, []string{"wide"}, []string{"user_id"}, keys)
-				if err != nil {
-					b.Fatal(err)
+				return err
+			}},
+			{"raw", func() error { _, err := online.GetOnlineFeatures(ctx, req); return err }},
+			{"handler", func() error { _, err := direct.GetOnlineFeatures(ctx, req); return err }},
+			{"encode-request", func() error { _, err := proto.Marshal(req); return err }},
+			{"decode-request", func() error { return proto.Unmarshal(reqBytes, new(timefencev1.GetOnlineFeaturesRequest)) }},
+			{"encode-response", func() error { _, err := proto.Marshal(resp); return err }},
+			{"decode-response", func() error { return proto.Unmarshal(respBytes, new(timefencev1.GetOnlineFeaturesResponse)) }},
+		}
+		for _, p := range parts {
+			b.Run(fmt.Sprintf("entities=%d/%s", n, p.name), func(b *testing.B) {
+				for b.Loop() {
+					if err := p.fn(); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
-// BenchmarkIngest writes 100K rows × 10 features per Flight DoPut batch
-// into a durable store (fsync on). Run with
-//
-//	go test ./server -run XXX -bench Ingest -benchtime 5x
-//
 // durableBenchServer runs a server over a store with default, durable
 // options for the benchmark's duration.
 func durableBenchServer(b *testing.B) (*client.Client, context.Context) {
@@ -172,6 +212,10 @@ func durableBenchServer(b *testing.B) (*client.Client, context.Context) {
 	return c, ctx
 }
 
+// BenchmarkIngest writes 100K rows × 10 features per Flight DoPut batch
+// into a durable store (fsync on). Run with
+//
+//	go test ./server -run XXX -bench Ingest -benchtime 5x
 func BenchmarkIngest(b *testing.B) {
 	c, ctx := durableBenchServer(b)
 	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})

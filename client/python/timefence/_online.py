@@ -225,15 +225,48 @@ def to_frame(
         stamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
         statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for col in resp.columns for s in col.statuses],
                             dtype=pd.StringDtype())
+    # Numeric columns are gathered by type and converted with one numpy call
+    # per type; each column is then a row of that array (a view).
+    groups: Dict[str, Tuple[List[str], List[Any], List[bool]]] = {}
+    no_nulls = [False] * n
     for j, (name, col) in enumerate(zip(names, resp.columns)):
-        field, values, mask = _raw(col, n)
-        data[name] = _nullable(field, values, mask, n)
+        field = _FIELDS.get(col.type)
+        grouped = False
+        if field in _NUMERIC:
+            values = getattr(col, field).values
+            nulls = col.nulls
+            if len(values) == n and (len(nulls) == n or not nulls):
+                g = groups.setdefault(field, ([], [], []))
+                g[0].append(name)
+                g[1].extend(values)
+                g[2].extend(nulls if nulls else no_nulls)
+                data[name] = None  # filled below, in this place
+                grouped = True
+        if not grouped:
+            field, values, mask = _raw(col, n)
+            data[name] = _nullable(field, values, mask, n)
         if include_status:
             data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
             data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    for field, (gnames, values, nulls) in groups.items():
+        arr: np.ndarray = np.array(values, dtype=_NUMERIC[field]).reshape(len(gnames), n)
+        masks = np.array(nulls, dtype=bool).reshape(len(gnames), n)
+        if field == "int64_values":
+            for i, name in enumerate(gnames):
+                data[name] = pd.arrays.IntegerArray(arr[i], masks[i])
+        elif field == "bool_values":
+            for i, name in enumerate(gnames):
+                data[name] = pd.arrays.BooleanArray(arr[i], masks[i])
+        else:
+            arr[masks] = np.nan
+            for i, name in enumerate(gnames):
+                data[name] = arr[i]
     out = pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
     out.attrs["timefence"] = attrs
     return out
+
+
+_NUMERIC = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
 
 
 def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Dict[Any, Any]:

@@ -170,13 +170,23 @@ def to_dict(
     out: Dict[str, List[Any]] = dict(zip(keys, columns))
     stamps = _stamps_list(resp, n) if include_status else None
     for j, (name, col) in enumerate(zip(names, resp.columns)):
-        field, values, mask = _raw(col, n)
-        if values is None:
-            vals: List[Any] = [None] * n
-        else:
-            vals = [list(v.values) for v in values] if field == "float_list_values" else list(values)
-            if mask is not None:
-                vals = [None if m else v for v, m in zip(vals, mask)]
+        vals: Optional[List[Any]] = None
+        field = _FIELDS.get(col.type)
+        if field is not None and field != "float_list_values":  # the common case, inline
+            values = getattr(col, field).values
+            nulls = col.nulls
+            if len(values) == n and (len(nulls) == n or not nulls):
+                vals = list(values)
+                if True in nulls:
+                    vals = [None if m else v for v, m in zip(vals, nulls)]
+        if vals is None:
+            field, values, mask = _raw(col, n)
+            if values is None:
+                vals = [None] * n
+            else:
+                vals = [list(v.values) for v in values] if field == "float_list_values" else list(values)
+                if mask is not None:
+                    vals = [None if m else v for v, m in zip(vals, mask)]
         out[name] = vals
         if stamps is not None:
             out[f"{name}__status"] = [STATUS_NAMES.get(s, "unspecified") for s in col.statuses]

@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/run.sh                 # sizes 100k,1m; writes benchmarks/RESULTS.md
 #   bash benchmarks/run.sh --sizes 100k,1m,10m
-#   bash benchmarks/run.sh --smoke         # tiny, < 1 min, no Feast; exits non-zero
+#   bash benchmarks/run.sh --smoke         # tiny, about a minute, no Feast; exits non-zero
 #                                          # when the engines' joins differ
 #
 # Creates benchmarks/.venv, installs the pinned requirements, builds the

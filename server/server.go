@@ -149,6 +149,18 @@ func DefaultConfig() Config {
 	}
 }
 
+// orOff reads a setting whose zero means the default and whose negative
+// values turn it off (0).
+func orOff[T ~int | ~int64](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 // Server implements timefence's gRPC services over a Store.
 type Server struct {
 	timefencev1.UnimplementedRegistryServiceServer
@@ -178,20 +190,10 @@ func New(store Store, cfg Config) *Server {
 	cfg.MaxSpineBytes = cmp.Or(cfg.MaxSpineBytes, def.MaxSpineBytes)
 	cfg.MaxOnlineValues = cmp.Or(cfg.MaxOnlineValues, def.MaxOnlineValues)
 	cfg.StreamIdleTimeout = cmp.Or(cfg.StreamIdleTimeout, def.StreamIdleTimeout)
-	switch {
-	case cfg.MaxClockSkew == 0:
-		cfg.MaxClockSkew = def.MaxClockSkew
-	case cfg.MaxClockSkew < 0:
-		cfg.MaxClockSkew = 0
-	}
+	cfg.MaxClockSkew = orOff(cfg.MaxClockSkew, def.MaxClockSkew)
 	cfg.HistoricalConcurrency = cmp.Or(cfg.HistoricalConcurrency, def.HistoricalConcurrency)
 	cfg.HistoricalParallelism = cmp.Or(cfg.HistoricalParallelism, def.HistoricalParallelism)
-	switch {
-	case cfg.HistoricalNice == 0:
-		cfg.HistoricalNice = def.HistoricalNice
-	case cfg.HistoricalNice < 0:
-		cfg.HistoricalNice = 0
-	}
+	cfg.HistoricalNice = orOff(cfg.HistoricalNice, def.HistoricalNice)
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}

@@ -150,6 +150,7 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err != nil {
 		return err
 	}
+	defer leave() // after a panic too; leaving twice is a no-op
 	sum, err := plan.run(ctx, out, m.DatasetID)
 	leave()
 	if err != nil {

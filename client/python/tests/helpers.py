@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 import pandas as pd
 
 import timefence
+from timefence import Feature
 
 
 def utc(value: Any) -> pd.Timestamp:
@@ -46,3 +47,15 @@ def open_split(client: timefence.Client, uid: str, days: int = 2) -> str:
     name = f"now_{uid}"
     client.create_split(name, start=now - pd.Timedelta(days=days), end=now + pd.Timedelta(days=days))
     return name
+
+
+# One feature of every value type.
+ALL_TYPES = [
+    Feature("i", "int64"),
+    Feature("d", "double"),
+    Feature("f", "float"),
+    Feature("s", "string"),
+    Feature("b", "bool"),
+    Feature("raw", "bytes"),
+    Feature("emb", "float_list"),
+]

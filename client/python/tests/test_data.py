@@ -10,20 +10,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from helpers import define_user_view, open_split, utc
+from helpers import ALL_TYPES, define_user_view, open_split, utc
 
 import timefence
 from timefence import Feature
 
-ALL_TYPES = [
-    Feature("i", "int64"),
-    Feature("d", "double"),
-    Feature("f", "float"),
-    Feature("s", "string"),
-    Feature("b", "bool"),
-    Feature("raw", "bytes"),
-    Feature("emb", "float_list"),
-]
 
 
 def test_write_result_and_idempotency(client: timefence.Client, uid: str) -> None:

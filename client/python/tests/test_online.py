@@ -9,21 +9,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from helpers import define_user_view
+from helpers import ALL_TYPES, define_user_view
 
 import timefence
 from timefence import Feature
 from timefence._arrow import to_pandas
 
-ALL_TYPES = [
-    Feature("i", "int64"),
-    Feature("d", "double"),
-    Feature("f", "float"),
-    Feature("s", "string"),
-    Feature("b", "bool"),
-    Feature("raw", "bytes"),
-    Feature("emb", "float_list"),
-]
 NAMES = [f.name for f in ALL_TYPES]
 
 

@@ -51,7 +51,7 @@ faults:
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeVersion -fuzztime $${FUZZTIME:-20000x} ./storage
 	$(GO) test -run XXX -fuzz FuzzEntityKey -fuzztime $${FUZZTIME:-20000x} ./storage
-	$(GO) test -run XXX -fuzz FuzzVersionSuffix -fuzztime $${FUZZTIME:-20000x} ./storage
+	$(GO) test -run XXX -fuzz FuzzChunk -fuzztime $${FUZZTIME:-20000x} ./storage
 	$(GO) test -run XXX -fuzz FuzzRunFile -fuzztime $${FUZZTIME:-20000x} ./storage
 	$(GO) test -run XXX -fuzz FuzzSpine -fuzztime $${FUZZTIME:-20000x} ./server
 	$(GO) test -run XXX -fuzz FuzzWriteBatch -fuzztime $${FUZZTIME:-20000x} ./server

@@ -12,9 +12,9 @@ import (
 )
 
 // maxKeyBytes bounds the join key values of one entity key together (8
-// bytes per int64 key, the length of each string key). The store keeps a
-// version under a Badger key of at most 65,000 bytes that holds the entity
-// key, encoded, with about 30 bytes of prefix and version suffix.
+// bytes per int64 key, the length of each string key). Keys this long are
+// almost surely a mistake, and the bound keeps what a spine or lookup holds
+// per key in check.
 const maxKeyBytes = 64_000
 
 // maxEncodedKeyBytes bounds the encoded entity key, which also holds each

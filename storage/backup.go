@@ -56,9 +56,7 @@ type BackupInfo struct {
 // one when after is nil, else an incremental one holding what changed since
 // the backup after describes. It reads one snapshot, so the backup is
 // consistent even while writes go on, and it holds committed data only:
-// versions of a batch still being written, and its pending record, are left
-// out, so a restore never needs to undo a batch (and never meets one whose
-// undo a later backup could not carry).
+// a batch committed after the snapshot is left out whole.
 func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (BackupInfo, error) {
 	if s.closed.Load() {
 		return BackupInfo{}, ErrClosed
@@ -141,18 +139,20 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 
 // includes tells whether a key whose newest Badger version is version
 // belongs in the backup: it changed since the earlier backup, or it is a
-// version committed since (whose batch may have written it before the
-// earlier snapshot and committed after it). Uncommitted data is left out.
+// chunk committed since (whose batch may have written it before the earlier
+// snapshot and committed after it). Uncommitted data is left out; a chunk
+// key that does not decode is kept, for Verify to report.
 func (info *BackupInfo) includes(key []byte, version uint64) bool {
 	switch key[0] {
-	case prefixPending:
-		return false
-	case prefixVersion:
-		_, _, seq := versionSuffix(key)
-		if seq > info.Watermark {
+	case prefixChunk:
+		_, _, last, err := parseChunkKey(key)
+		if err != nil {
+			break
+		}
+		if last > info.Watermark {
 			return false
 		}
-		return version >= info.Since || seq > info.SinceWatermark
+		return version >= info.Since || last > info.SinceWatermark
 	}
 	return version >= info.Since
 }

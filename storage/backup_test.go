@@ -190,13 +190,15 @@ func TestVerifyFindsInconsistencies(t *testing.T) {
 	require.NoError(t, err)
 	key, err := view.EncodeKey(f.ents[0].vals)
 	require.NoError(t, err)
-	stray := appendVersionSuffix(append(viewPrefix(99), key...), 1, 1, 1)
-	above := appendVersionSuffix(append(viewPrefix(view.ID), key...), 1, 1, st.Watermark()+5)
+	chunk := func(viewID uint32, seq uint64) (k, v []byte) {
+		w := chunkWriter{viewID: viewID, commit: 1, size: 1}
+		return w.add(&encodedRow{key: key, event: 1, value: []byte{0}}, seq)
+	}
 	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(stray, []byte{0}); err != nil {
+		if err := txn.Set(chunk(99, 1)); err != nil {
 			return err
 		}
-		return txn.Set(above, []byte{0})
+		return txn.Set(chunk(view.ID, st.Watermark()+5))
 	}))
 	rep, err = st.Verify(context.Background())
 	require.NoError(t, err)
@@ -206,7 +208,7 @@ func TestVerifyFindsInconsistencies(t *testing.T) {
 
 	// A committed version Badger holds but the history does not.
 	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(appendVersionSuffix(append(viewPrefix(view.ID), key...), 1, 1, 1), []byte{0})
+		return txn.Set(chunk(view.ID, 1))
 	}))
 	rep, err = st.Verify(context.Background())
 	require.NoError(t, err)

@@ -8,48 +8,16 @@ import (
 
 // Key prefixes. Every key of the store starts with one of these.
 const (
-	prefixVersion  = 'v' // v | view id u32 | entity key | desc(event) | desc(available) | desc(seq)
+	prefixChunk    = 'c' // c | view id u32 | first seq u64 | last seq u64: versions (chunk.go)
 	prefixRegistry = 'r' // r/<kind>/<name>[/<version>]
 	prefixMeta     = 'm' // m/<name>
 	prefixBatch    = 'b' // b/<batch id>
-	prefixPending  = 'p' // p/<first seq>: a multi-transaction batch not yet committed
 	prefixDataset  = 'd' // d/<dataset id>: a manifest
+
+	// prefixVersionV0 held one version per key in stores of the first
+	// development releases; Open refuses such a store (see checkFormat).
+	prefixVersionV0 = 'v'
 )
-
-// versionSuffixLen is the length of the time and sequence part of a version key.
-const versionSuffixLen = 24
-
-// desc maps an int64 to 8 bytes whose byte order is the reverse of the
-// numeric order, so that a forward scan meets the newest version first.
-func putDesc(b []byte, x int64) { binary.BigEndian.PutUint64(b, ^(uint64(x) ^ 1<<63)) }
-
-func getDesc(b []byte) int64 { return int64(^binary.BigEndian.Uint64(b) ^ 1<<63) }
-
-// viewPrefixLen is the length of a view's key prefix.
-const viewPrefixLen = 5
-
-// viewPrefix returns the key prefix of all versions of a view.
-func viewPrefix(viewID uint32) []byte {
-	b := make([]byte, 5) // no spare capacity: appends must copy
-	b[0] = prefixVersion
-	binary.BigEndian.PutUint32(b[1:], viewID)
-	return b
-}
-
-// appendVersionSuffix appends the descending (event, available, seq) suffix.
-func appendVersionSuffix(b []byte, event, available int64, seq uint64) []byte {
-	var s [versionSuffixLen]byte
-	putDesc(s[0:], event)
-	putDesc(s[8:], available)
-	putDesc(s[16:], int64(seq))
-	return append(b, s[:]...)
-}
-
-// versionSuffix decodes the suffix of a version key.
-func versionSuffix(key []byte) (event, available int64, seq uint64) {
-	s := key[len(key)-versionSuffixLen:]
-	return getDesc(s[0:]), getDesc(s[8:]), uint64(getDesc(s[16:]))
-}
 
 // appendKeyValue appends the order-preserving, self-delimiting encoding of a
 // join key value of type t.

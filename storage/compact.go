@@ -197,35 +197,60 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 	if after >= committed || (known && last <= after) {
 		return nil, nil
 	}
-	b := newRunBuilder(v.Features, 0)
-	vals := make([]Value, len(b.r.cols))
-	prefix := viewPrefix(v.ID)
+	var rows []chunkRow
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(v.ID)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			k := item.Key()
-			event, avail, seq := versionSuffix(k)
-			if seq <= after || seq > committed {
+			_, first, last, err := parseChunkKey(item.Key())
+			if err != nil {
+				return fmt.Errorf("view %q: %w", v.Name, err)
+			}
+			if last <= after || first > committed {
 				continue
 			}
-			clear(vals)
-			var flags byte
-			err := item.Value(func(val []byte) error {
-				var err error
-				flags, err = decodeVersion(val, b.pos, vals)
+			val, err := item.ValueCopy(nil)
+			if err != nil {
 				return err
+			}
+			err = decodeChunk(val, first, last, func(r *chunkRow) error {
+				if r.seq > after && r.seq <= committed {
+					rows = append(rows, *r)
+				}
+				return nil
 			})
 			if err != nil {
 				return fmt.Errorf("view %q: %w", v.Name, err)
 			}
-			b.add(k[len(prefix):len(k)-versionSuffixLen], event, avail, seq, flags, vals)
 		}
 		return nil
 	})
-	if err != nil || b.r.versions() == 0 {
+	if err != nil || len(rows) == 0 {
 		return nil, err
+	}
+	slices.SortFunc(rows, func(a, b chunkRow) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		switch {
+		case a.event != b.event:
+			return cmpDesc(a.event, b.event)
+		case a.available != b.available:
+			return cmpDesc(a.available, b.available)
+		}
+		return cmpDesc(int64(a.seq), int64(b.seq))
+	})
+	b := newRunBuilder(v.Features, len(rows))
+	vals := make([]Value, len(b.r.cols))
+	for i := range rows {
+		r := &rows[i]
+		clear(vals)
+		flags, err := decodeVersion(r.value, b.pos, vals)
+		if err != nil {
+			return nil, fmt.Errorf("view %q: seq %d: %w", v.Name, r.seq, err)
+		}
+		b.add(r.key, r.event, r.available, r.seq, flags, vals)
 	}
 	return b.finish(after, committed), nil
 }

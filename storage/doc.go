@@ -21,9 +21,10 @@
 // # Two tiers: Badger is the record, columnar runs are what reads read
 //
 // Badger is the system of record. A batch is committed there first, durably
-// and atomically (one key per version, see codec.go), exactly as before any
-// other structure existed. Reads never iterate Badger: they read the view's
-// history, a set of immutable columnar runs.
+// and in one transaction. Its versions are packed in chunks of consecutive
+// seqs, one Badger entry each, with a checksum (chunk.go): a bulk batch costs
+// Badger a handful of entries, not one per version. Reads never iterate
+// Badger: they read the view's history, a set of immutable columnar runs.
 //
 // A run holds the versions of one view whose seq lies in a range (lo, hi],
 // all of them, sorted by entity key and, per key, newest first in the rule's
@@ -69,10 +70,11 @@
 // one (group.go): writers queue their encoded batches, the writer at the
 // front leads, and its group (the batches queued behind it, up to 16K rows)
 // is committed in one Badger transaction with one sync. Each batch keeps its
-// own consecutive seqs, batch record and commit time, exactly as if the
-// batches had been committed one after the other, and the group is atomic,
-// so each batch is too. A group too large for one transaction falls back to
-// committing its batches one by one.
+// own consecutive seqs, chunks, batch record and commit time, exactly as if
+// the batches had been committed one after the other, and the group is
+// atomic, so each batch is too. A group too large for one transaction falls
+// back to committing its batches one by one; a batch too large alone (only
+// possible with tiny memtables) is refused whole.
 // # Faults: refuse, detect or recover, never serve what cannot be vouched for
 //
 // Badger trusts its own files; the store checks them (opencheck.go,

@@ -103,10 +103,6 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 		fail(group, ErrClosed)
 		return
 	}
-	if s.broken != nil {
-		fail(group, s.broken)
-		return
-	}
 	// Batch ids: one already recorded returns its first result; one repeated
 	// within the group gets the result of its first occurrence.
 	var live, repeats []*queuedWrite
@@ -221,7 +217,7 @@ func (s *Store) commitOneTxn(ws []*queuedWrite) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, w := range ws {
-		if err := s.setRows(&txn, w.rows, w.res, false); err != nil {
+		if err := s.setRows(txn, w.view.ID, w.rows, w.res); err != nil {
 			return err
 		}
 		if err := s.finish(txn, w.view.ID, w.b.ID, w.res); err != nil {

@@ -36,6 +36,10 @@ type Options struct {
 	ReserveBytes int64
 	// MemTableBytes is the size of Badger's memtables. Default 64 MiB.
 	MemTableBytes int64
+
+	// chunkBytes, in tests, cuts chunks at this size instead of Badger's
+	// value threshold.
+	chunkBytes int
 }
 
 // DefaultOptions returns the default options for a store in dir.

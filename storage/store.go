@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +37,6 @@ type Store struct {
 	leading bool           // a writer is leading a group
 
 	writeMu sync.Mutex // serialises batch commits
-	broken  error      // set when a failed write could not be undone; guarded by writeMu
 	ack     *ackFile   // the acknowledged-writes record; guarded by writeMu
 	clock   clock
 	closed  atomic.Bool
@@ -92,7 +91,7 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(opts.CacheBytes).
 		WithMemTableSize(opts.MemTableBytes).
 		WithValueLogFileSize(min(1<<30, 16*opts.MemTableBytes)).
-		WithValueThreshold(min(1<<20, opts.MemTableBytes/8)).
+		WithValueThreshold(valueThreshold(opts)).
 		WithChecksumVerificationMode(options.OnBlockRead).
 		WithVerifyValueChecksum(true).
 		WithLogger(badgerLogger{opts.Logger}).
@@ -103,6 +102,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, opts: opts}
 	s.clock.now = func() int64 { return opts.Now().UnixNano() }
+	if err := s.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.checkAcknowledged(); err != nil {
 		db.Close()
 		return nil, err
@@ -171,15 +174,6 @@ func (s *Store) Watermark() uint64 { return s.clock.watermark() }
 // that time and watermark can be repeated later with the same result.
 func (s *Store) ReadTime() (at int64, watermark uint64) { return s.clock.readTime() }
 
-// pendingBatch records a batch written in several transactions. Until the
-// batch commits, its versions are invisible (their seq is above the
-// committed watermark); after a crash, Open deletes them.
-type pendingBatch struct {
-	View     uint32 `json:"view"`
-	FirstSeq uint64 `json:"first_seq"`
-	LastSeq  uint64 `json:"last_seq"`
-}
-
 // checkAcknowledged compares the store with its ack file and refuses a store
 // that lost acknowledged writes: Badger ends its log at the first damaged
 // entry, and opens an empty store when its MANIFEST is gone, without an
@@ -246,14 +240,26 @@ func (s *Store) checkAcknowledged() error {
 	return err
 }
 
+// checkFormat refuses a store written by the first development releases,
+// which kept one Badger key per version instead of chunks.
+func (s *Store) checkFormat() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixVersionV0}})
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			return fmt.Errorf("storage: %s was written by an earlier development release of timefence, which kept one key per version; this release keeps versions in chunks and cannot read it. Export its views with that release and write them again",
+				s.opts.Dir)
+		}
+		return nil
+	})
+}
+
 // ID returns the store's identity, a random id fixed when it was created.
 func (s *Store) ID() string { return s.ack.id.String() }
 
-// recover loads the committed watermark and the clock, and deletes the
-// versions of any batch that was interrupted before it committed.
+// recover loads the committed watermark and the clock.
 func (s *Store) recover() error {
-	var pending []pendingBatch
-	err := s.db.View(func(txn *badger.Txn) error {
+	return s.db.View(func(txn *badger.Txn) error {
 		seq, err := getUint(txn, metaSeq)
 		if err != nil {
 			return err
@@ -263,69 +269,8 @@ func (s *Store) recover() error {
 			return err
 		}
 		s.clock.committed, s.clock.last = seq, int64(last)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixPending}, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var p pendingBatch
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
-				return fmt.Errorf("%w: pending batch: %v", ErrCorrupt, err)
-			}
-			pending = append(pending, p)
-		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, p := range pending {
-		if err := s.undoPending(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// undoPending deletes the versions of an uncommitted multi-transaction batch,
-// then its pending record.
-func (s *Store) undoPending(p pendingBatch) error {
-	if p.FirstSeq <= s.clock.committed {
-		// The batch committed; only the record is left.
-		return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(p.FirstSeq)) })
-	}
-	s.opts.Logger.Warn("undoing interrupted batch", "first_seq", p.FirstSeq, "last_seq", p.LastSeq)
-	var doomed [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: viewPrefix(p.View)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if _, _, seq := versionSuffix(k); seq >= p.FirstSeq && seq <= p.LastSeq {
-				doomed = append(doomed, it.Item().KeyCopy(nil))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range doomed {
-		if err := wb.Delete(k); err != nil {
-			return err
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		return err
-	}
-	if err := s.db.Sync(); err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(pendingKey(p.FirstSeq)) })
-}
-
-func pendingKey(firstSeq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{prefixPending}, firstSeq)
 }
 
 func getUint(txn *badger.Txn, key []byte) (uint64, error) {
@@ -359,3 +304,9 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 }
 func (b badgerLogger) Infof(string, ...any)  {}
 func (b badgerLogger) Debugf(string, ...any) {}
+
+// valueThreshold is the size from which Badger keeps a value in its value
+// log only. A chunk is cut at that size (chunk.go).
+func valueThreshold(opts Options) int64 { return min(1<<20, opts.MemTableBytes/8) }
+
+func (s *Store) chunkBytes() int { return cmp.Or(s.opts.chunkBytes, int(valueThreshold(s.opts))) }

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -278,7 +279,8 @@ func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all [
 // event times, equal event times, backfills, tombstones, ttl) and checks
 // every read against the oracle at random times and watermarks: with every
 // version in in-memory runs, after compaction into run files, and after a
-// restart.
+// restart. With a ttl, Badger's chunks are cut at 100 bytes, so batches span
+// several and the restart reads them back across chunks.
 func TestReadRuleMatchesOracle(t *testing.T) {
 	for _, ttl := range []time.Duration{0, 30 * time.Second} {
 		t.Run(fmt.Sprintf("ttl=%s", ttl), func(t *testing.T) {
@@ -287,6 +289,9 @@ func TestReadRuleMatchesOracle(t *testing.T) {
 			clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 			// Compaction only when asked, so each stage is what it says.
 			opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+			if ttl > 0 {
+				opts.chunkBytes = 100
+			}
 			st, err := Open(opts)
 			require.NoError(t, err)
 			rng := rand.New(rand.NewPCG(1, uint64(ttl)))
@@ -319,6 +324,18 @@ func TestReadRuleMatchesOracle(t *testing.T) {
 			hs = st.HistoryStatus()[0]
 			require.Equal(t, 1, hs.FileRuns)
 			require.NotZero(t, hs.TailVersions, "the versions written after the compaction come back from Badger")
+			if ttl > 0 {
+				chunks := 0
+				require.NoError(t, st.db.View(func(txn *badger.Txn) error {
+					it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(view.ID)})
+					defer it.Close()
+					for it.Rewind(); it.Valid(); it.Next() {
+						chunks++
+					}
+					return nil
+				}))
+				require.Greater(t, chunks, 190+50, "batches span several chunks")
+			}
 			view, err = st.View(view.Name)
 			require.NoError(t, err)
 			checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
@@ -510,40 +527,46 @@ func TestLargeBatchAtomic(t *testing.T) {
 	})
 }
 
-// TestUndoInterruptedBatch simulates a crash midway through a chunked batch:
-// its versions are on disk, its pending record too, the commit record not.
-func TestUndoInterruptedBatch(t *testing.T) {
+// TestBatchTooLargeIsRefusedWhole: a batch whose chunks outgrow one Badger
+// transaction (here with memtables of 64 KiB) is refused, and nothing of it
+// is visible, then or after a restart.
+func TestBatchTooLargeIsRefusedWhole(t *testing.T) {
 	dir := t.TempDir()
 	clk := &fakeClock{}
 	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	st, err := Open(DefaultOptions(dir).WithNow(clk.Now))
+	opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithMemTableBytes(64 << 10)
+	st, err := Open(opts)
 	require.NoError(t, err)
 	view := defineUser(t, st, 0)
 	now := clk.Now().UnixNano()
-	key := []Value{Int64(1), String("x")}
-	_, err = st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: key, EventTime: now, Values: []Value{Int64(1), {}, {}}}}})
-	require.NoError(t, err)
-	// Half of a second batch: a pending record and one version, no commit.
-	require.NoError(t, st.putPending(pendingBatch{View: view.ID, FirstSeq: 2, LastSeq: 3}))
-	txn := st.db.NewTransaction(true)
-	enc, _ := view.EncodeKey(key)
-	rows := []encodedRow{{key: append(viewPrefix(view.ID), enc...), event: now + 1, value: encodeVersion(nil, 0, []uint32{0}, []Value{Int64(99)})}}
-	require.NoError(t, st.setRows(&txn, rows, WriteResult{FirstSeq: 2, CommitTime: now + 5}, false))
-	require.NoError(t, txn.Commit())
+	pad := String(strings.Repeat("p", 200))
+	rows := make([]Row, 5000)
+	for i := range rows {
+		rows[i] = Row{Key: []Value{Int64(int64(i)), String("x")}, EventTime: now, Values: []Value{Int64(1), {}, pad}}
+	}
+	_, err = st.Write(context.Background(), Batch{View: "stats", Rows: rows})
+	require.ErrorIs(t, err, ErrInvalid)
+	require.ErrorContains(t, err, "a batch of 5000 rows is too large to commit at once")
+	require.Zero(t, st.Watermark())
+	res, err := st.Write(context.Background(), Batch{View: "stats", Rows: rows[:100]})
+	require.NoError(t, err, "the store goes on")
+	require.Equal(t, uint64(1), res.FirstSeq, "the refused batch took no sequence numbers")
 	require.NoError(t, st.Close())
 
-	st, err = Open(DefaultOptions(dir).WithNow(clk.Now))
+	st, err = Open(opts)
 	require.NoError(t, err)
 	defer st.Close()
-	require.Equal(t, uint64(1), st.Watermark())
-	res, err := st.Write(context.Background(), Batch{View: "stats", Rows: []Row{{Key: key, EventTime: now + 2, Values: []Value{Int64(2), {}, {}}}}})
+	rep, err := st.Verify(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, uint64(2), res.FirstSeq, "sequence numbers of the undone batch are reused")
+	require.Empty(t, rep.Problems)
+	require.EqualValues(t, 100, rep.Versions)
+	enc, err := view.EncodeKey(rows[4000].Key)
+	require.NoError(t, err)
 	proj, _ := view.Project("clicks")
 	clk.Advance(time.Second)
 	got, err := st.Lookup(context.Background(), Query{Proj: proj, Keys: [][]byte{enc}, Bounds: []Bounds{At(clk.Now().UnixNano())}, Watermark: st.Watermark()})
 	require.NoError(t, err)
-	require.Equal(t, int64(2), got[0].Values[0].Int, "the interrupted batch's version must be gone")
+	require.Equal(t, NotFound, got[0].Status, "a version of the refused batch is visible")
 }
 
 func nan() float64 { var z float64; return z / z }
@@ -612,26 +635,6 @@ func TestSplitsImmutable(t *testing.T) {
 	})
 }
 
-func TestVersionsSortNewestFirst(t *testing.T) {
-	// The key order the read rule depends on: descending by (event, available, seq).
-	type v struct {
-		e, a int64
-		s    uint64
-	}
-	vs := []v{{5, 5, 1}, {5, 6, 2}, {5, 6, 3}, {-3, 0, 4}, {1 << 40, 0, 5}, {0, 0, 6}}
-	keys := make([]string, len(vs))
-	for i, x := range vs {
-		keys[i] = string(appendVersionSuffix(nil, x.e, x.a, x.s))
-	}
-	sort.Strings(keys)
-	var got []v
-	for _, k := range keys {
-		e, a, s := versionSuffix([]byte(k))
-		got = append(got, v{e, a, s})
-	}
-	require.Equal(t, []v{{1 << 40, 0, 5}, {5, 6, 3}, {5, 6, 2}, {5, 5, 1}, {0, 0, 6}, {-3, 0, 4}}, got)
-}
-
 // TestOrder checks the visiting order against a comparison sort: keys
 // ascending (short, 8-byte and long keys sharing heads), then the event
 // bound descending, ties in input order.
@@ -690,4 +693,19 @@ func TestSortAt(t *testing.T) {
 			require.Equal(t, bounds[i], at[n])
 		}
 	}
+}
+
+// TestOpenRefusesTheFirstFormat: a store that kept one key per version is
+// refused with a reason, never read as empty.
+func TestOpenRefusesTheFirstFormat(t *testing.T) {
+	dir := t.TempDir()
+	opts := DefaultOptions(dir).WithSyncWrites(false)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
+		return txn.Set([]byte{prefixVersionV0, 0, 0, 0, 1, 7}, []byte{0})
+	}))
+	require.NoError(t, st.Close())
+	_, err = Open(opts)
+	require.ErrorContains(t, err, "written by an earlier development release of timefence, which kept one key per version")
 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -37,10 +36,9 @@ func (r *VerifyReport) problem(format string, args ...any) {
 // already checked every table's checksums, the write-ahead log against the
 // acknowledged-writes record, and every run file's checksums; Verify adds:
 //
-//   - every key decodes: version keys and values against their view's
+//   - every key decodes: chunks (checksum, rows, entity keys and values) against their view's
 //     definition, registry entries, batch records, manifests;
-//   - every committed version belongs to a known view, and no version is
-//     above the watermark unless a pending batch covers it;
+//   - every chunk belongs to a known view, and none is above the watermark;
 //   - each view's history holds exactly the versions Badger holds, and its
 //     last-seq record matches;
 //   - each manifest names known views and splits, at a watermark the store
@@ -57,7 +55,6 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	rep.Views = len(byID)
 	counts := map[uint32]int64{}
 	lastSeq := map[uint32]uint64{}
-	var pending []pendingBatch
 	var manifests []Manifest
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
@@ -74,14 +71,8 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 			k := item.Key()
 			err := item.Value(func(val []byte) error {
 				switch k[0] {
-				case prefixVersion:
-					s.verifyVersion(&rep, k, val, byID, pos, committed, counts, lastSeq, &vals)
-				case prefixPending:
-					var p pendingBatch
-					if err := json.Unmarshal(val, &p); err != nil {
-						rep.problem("pending batch record %q does not decode: %v", k, err)
-					}
-					pending = append(pending, p)
+				case prefixChunk:
+					s.verifyChunk(&rep, k, val, byID, pos, committed, counts, lastSeq, &vals)
 				case prefixDataset:
 					var m Manifest
 					if err := json.Unmarshal(val, &m); err != nil {
@@ -130,11 +121,6 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 			rep.problem("view %s: its last-seq record says %d, its newest committed version has seq %d", v.Name, rec, lastSeq[id])
 		}
 	}
-	for _, p := range pending {
-		if p.FirstSeq <= committed {
-			rep.problem("pending batch record for seq %d-%d was left after the batch committed", p.FirstSeq, p.LastSeq)
-		}
-	}
 	rep.Manifests = len(manifests)
 	for _, m := range manifests {
 		if m.Watermark > committed {
@@ -154,35 +140,41 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 	return rep, nil
 }
 
-// verifyVersion checks one version key and value.
-func (s *Store) verifyVersion(rep *VerifyReport, k, val []byte, byID map[uint32]*View, pos map[uint32][]int, committed uint64, counts map[uint32]int64, lastSeq map[uint32]uint64, vals *[]Value) {
-	if len(k) < viewPrefixLen+versionSuffixLen {
-		rep.problem("version key %x is too short", k)
+// verifyChunk checks one chunk: its key, checksum, rows, entity keys and
+// values.
+func (s *Store) verifyChunk(rep *VerifyReport, k, val []byte, byID map[uint32]*View, pos map[uint32][]int, committed uint64, counts map[uint32]int64, lastSeq map[uint32]uint64, vals *[]Value) {
+	id, first, last, err := parseChunkKey(k)
+	if err != nil {
+		rep.problem("%v", err)
 		return
 	}
-	id := binary.BigEndian.Uint32(k[1:viewPrefixLen])
-	_, _, seq := versionSuffix(k)
 	v := byID[id]
 	if v == nil {
-		rep.problem("version key %x belongs to view id %d, which is not defined", k, id)
+		rep.problem("chunk key %x belongs to view id %d, which is not defined", k, id)
 		return
-	}
-	if _, err := v.DecodeKey(k[viewPrefixLen : len(k)-versionSuffixLen]); err != nil {
-		rep.problem("view %s: the entity key of seq %d does not decode: %v", v.Name, seq, err)
 	}
 	if cap(*vals) < len(v.Features) {
 		*vals = make([]Value, len(v.Features))
 	}
 	*vals = (*vals)[:len(v.Features)]
-	clear(*vals)
-	if _, err := decodeVersion(val, pos[id], *vals); err != nil {
-		rep.problem("view %s: the value of seq %d does not decode: %v", v.Name, seq, err)
-	}
-	if seq > committed {
-		// Left by an interrupted batch; Open removes these, so none should remain.
-		rep.problem("view %s: version seq %d is above the watermark %d", v.Name, seq, committed)
+	err = decodeChunk(val, first, last, func(r *chunkRow) error {
+		if _, err := v.DecodeKey(r.key); err != nil {
+			rep.problem("view %s: the entity key of seq %d does not decode: %v", v.Name, r.seq, err)
+		}
+		clear(*vals)
+		if _, err := decodeVersion(r.value, pos[id], *vals); err != nil {
+			rep.problem("view %s: the value of seq %d does not decode: %v", v.Name, r.seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		rep.problem("view %s: %v", v.Name, err)
 		return
 	}
-	counts[id]++
-	lastSeq[id] = max(lastSeq[id], seq)
+	if last > committed {
+		rep.problem("view %s: the chunk of seqs %d-%d is above the watermark %d", v.Name, first, last, committed)
+		return
+	}
+	counts[id] += int64(last - first + 1)
+	lastSeq[id] = max(lastSeq[id], last)
 }

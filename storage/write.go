@@ -55,7 +55,7 @@ const MaxBatchIDLen = 256
 
 // encodedRow is a validated row ready to be keyed with its sequence number.
 type encodedRow struct {
-	key       []byte // view prefix + entity key
+	key       []byte // entity key
 	event     int64
 	available int64 // backfill only
 	flags     byte
@@ -75,7 +75,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	rows, hash, err := s.encodeBatch(view, &b)
+	rows, hash, order, err := s.encodeBatch(view, &b)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -86,7 +86,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err := s.waitForCompaction(ctx, h); err != nil {
 		return WriteResult{}, err
 	}
-	res, err := s.commitBatch(view, h, &b, rows, hash, batchOrder(rows))
+	res, err := s.commitBatch(view, h, &b, rows, hash, order)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -112,16 +112,29 @@ func batchBytes(rows []encodedRow) int64 {
 }
 
 // batchOrder returns the indices of rows in run order: entity key
-// ascending, then event time descending (a batch has one version per key
-// and event time, so that order is total).
-func batchOrder(rows []encodedRow) []int32 {
+// ascending, then event time descending. A batch holds one version per key
+// and event time, which makes that order total; a repeated pair is refused,
+// naming the first row (in input order) that repeats an earlier one.
+func batchOrder(rows []encodedRow) ([]int32, error) {
 	keys := make([][]byte, len(rows))
 	bounds := make([]Bounds, len(rows))
 	for i := range rows {
-		keys[i] = rows[i].key[viewPrefixLen:]
+		keys[i] = rows[i].key
 		bounds[i].Event = rows[i].event
 	}
-	return Order(keys, bounds)
+	order := Order(keys, bounds)
+	dup, first := -1, -1
+	for n := 1; n < len(order); n++ {
+		// Ties keep input order, so order[n-1] is the earlier row.
+		a, b := &rows[order[n-1]], &rows[order[n]]
+		if a.event == b.event && string(a.key) == string(b.key) && (dup < 0 || int(order[n]) < dup) {
+			dup, first = int(order[n]), int(order[n-1])
+		}
+	}
+	if dup >= 0 {
+		return nil, fmt.Errorf("%w: row %d: same entity key and event_time as row %d; a batch holds one version per key and time", ErrInvalid, dup, first)
+	}
+	return order, nil
 }
 
 // batchRun builds the heap run of a committed batch from its rows.
@@ -146,7 +159,7 @@ func batchRun(view *View, b *Batch, rows []encodedRow, order []int32, res WriteR
 		for k, v := range row.Values {
 			vals[col[k]] = v
 		}
-		rb.add(r.key[viewPrefixLen:], r.event, avail, res.FirstSeq+uint64(i), r.flags, vals)
+		rb.add(r.key, r.event, avail, res.FirstSeq+uint64(i), r.flags, vals)
 	}
 	return rb.finish(res.FirstSeq-1, res.LastSeq), nil
 }
@@ -182,84 +195,41 @@ func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
 	}
 }
 
-// commit writes the rows in one transaction if they fit, else in several
-// guarded by a pending record. The last transaction publishes the batch.
+// commit writes a batch in one transaction. A chunk costs the transaction a
+// few bytes (chunk.go), so only a batch of hundreds of gigabytes, or a store
+// with tiny memtables, could outgrow it: such a batch is refused whole.
 func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	err := s.setRows(&txn, rows, res, false)
+	err := s.setRows(txn, viewID, rows, res)
 	if err == nil {
-		if err = s.finish(txn, viewID, batchID, res); err == nil {
-			return txn.Commit()
-		}
-	}
-	if !errors.Is(err, badger.ErrTxnTooBig) {
-		return err
-	}
-	txn.Discard()
-	// Too big for one transaction: record the batch as pending before any of
-	// its versions is durable, so that a crash midway can be undone.
-	p := pendingBatch{View: viewID, FirstSeq: res.FirstSeq, LastSeq: res.LastSeq}
-	if err := s.putPending(p); err != nil {
-		return err
-	}
-	if err := s.commitChunked(viewID, batchID, rows, res); err != nil {
-		// Undo what was written so the sequence numbers can be reused.
-		if uerr := s.undoPending(p); uerr != nil {
-			s.broken = fmt.Errorf("storage: a failed batch could not be undone (%v); restart to recover: %w", uerr, err)
-		}
-		return err
-	}
-	return nil
-}
-
-// setRows adds rows to txn. With flush, a full transaction is committed and
-// replaced by a new one; without, ErrTxnTooBig is returned.
-func (s *Store) setRows(tp **badger.Txn, rows []encodedRow, res WriteResult, flush bool) error {
-	for i, r := range rows {
-		available := res.CommitTime
-		if r.available != 0 {
-			available = r.available
-		}
-		key := appendVersionSuffix(append(make([]byte, 0, len(r.key)+versionSuffixLen), r.key...), r.event, available, res.FirstSeq+uint64(i))
-		err := (*tp).Set(key, r.value)
-		if flush && errors.Is(err, badger.ErrTxnTooBig) {
-			if err = (*tp).Commit(); err != nil {
-				return err
-			}
-			*tp = s.db.NewTransaction(true)
-			err = (*tp).Set(key, r.value)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// commitChunked writes rows over as many transactions as needed, then
-// publishes the batch and drops its pending record in the last one.
-func (s *Store) commitChunked(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
-	txn := s.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	if err := s.setRows(&txn, rows, res, true); err != nil {
-		return err
-	}
-	err := s.finish(txn, viewID, batchID, res)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if err := txn.Commit(); err != nil {
-			return err
-		}
-		txn = s.db.NewTransaction(true)
 		err = s.finish(txn, viewID, batchID, res)
+	}
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: rows: a batch of %d rows is too large to commit at once; write it in smaller batches", ErrInvalid, len(rows))
 	}
 	if err != nil {
 		return err
 	}
-	if err := txn.Delete(pendingKey(res.FirstSeq)); err != nil {
-		return err
-	}
 	return txn.Commit()
+}
+
+// setRows adds rows to txn as chunks (chunk.go).
+func (s *Store) setRows(txn *badger.Txn, viewID uint32, rows []encodedRow, res WriteResult) error {
+	w := chunkWriter{viewID: viewID, commit: res.CommitTime, size: s.chunkBytes()}
+	for i := range rows {
+		key, val := w.add(&rows[i], res.FirstSeq+uint64(i))
+		if i == len(rows)-1 && key == nil {
+			key, val = w.flush()
+		}
+		if key == nil {
+			continue
+		}
+		if err := txn.Set(key, val); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finish adds the records that publish a batch to its last transaction.
@@ -281,14 +251,6 @@ func (s *Store) finish(txn *badger.Txn, viewID uint32, batchID string, res Write
 		return err
 	}
 	return txn.Set(batchKey(batchID), rec)
-}
-
-func (s *Store) putPending(p pendingBatch) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(pendingKey(p.FirstSeq), b) })
 }
 
 // viewSeqKey holds the last seq written to a view, so that opening the store
@@ -332,61 +294,54 @@ func (s *Store) batchRecord(id string) (WriteResult, bool, error) {
 }
 
 // encodeBatch validates every row and encodes it. It also returns a hash of
-// the batch content for idempotency checks.
-func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, error) {
+// the batch content for idempotency checks, and the rows' run order.
+func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, []int32, error) {
 	if len(b.ID) > MaxBatchIDLen {
-		return nil, nil, fmt.Errorf("%w: batch_id: longer than %d bytes", ErrInvalid, MaxBatchIDLen)
+		return nil, nil, nil, fmt.Errorf("%w: batch_id: longer than %d bytes", ErrInvalid, MaxBatchIDLen)
 	}
 	if len(b.Rows) == 0 {
-		return nil, nil, fmt.Errorf("%w: rows: the batch is empty", ErrInvalid)
+		return nil, nil, nil, fmt.Errorf("%w: rows: the batch is empty", ErrInvalid)
 	}
 	feats, err := batchFeatures(view, b.Features)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ids := make([]uint32, len(feats))
 	for i, f := range feats {
 		ids[i] = f.ID
 	}
 	latest := s.opts.Now().UnixNano() + int64(s.opts.MaxFutureSkew)
-	prefix := viewPrefix(view.ID)
 	out := make([]encodedRow, len(b.Rows))
-	seen := make(map[string]int, len(b.Rows))
 	h := sha256.New()
 	var tmp [8]byte
 	for i := range b.Rows {
 		r := &b.Rows[i]
-		key, err := encodeEntityKey(prefix, view.JoinKeys, r.Key)
+		key, err := encodeEntityKey(nil, view.JoinKeys, r.Key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("row %d: %w", i, err)
+			return nil, nil, nil, fmt.Errorf("row %d: %w", i, err)
 		}
 		if r.EventTime < 0 || r.EventTime > latest {
-			return nil, nil, fmt.Errorf("%w: row %d: event_time %s: expected between 1970-01-01 and %s (now + max future skew)",
+			return nil, nil, nil, fmt.Errorf("%w: row %d: event_time %s: expected between 1970-01-01 and %s (now + max future skew)",
 				ErrInvalid, i, FormatTime(r.EventTime), FormatTime(latest))
 		}
 		var flags byte
 		switch {
 		case b.Backfill:
 			if r.AvailableAt <= 0 || r.AvailableAt > latest-int64(s.opts.MaxFutureSkew) {
-				return nil, nil, fmt.Errorf("%w: row %d: available_at: a backfill row needs an explicit available_at after 1970-01-01 and not in the future", ErrInvalid, i)
+				return nil, nil, nil, fmt.Errorf("%w: row %d: available_at: a backfill row needs an explicit available_at after 1970-01-01 and not in the future", ErrInvalid, i)
 			}
 			flags |= flagBackfilled
 		case r.AvailableAt != 0:
-			return nil, nil, fmt.Errorf("%w: row %d: available_at: only backfill writes may set it; the server assigns it", ErrInvalid, i)
+			return nil, nil, nil, fmt.Errorf("%w: row %d: available_at: only backfill writes may set it; the server assigns it", ErrInvalid, i)
 		}
 		if r.Delete {
 			if len(r.Values) != 0 {
-				return nil, nil, fmt.Errorf("%w: row %d: values: a delete row carries no values", ErrInvalid, i)
+				return nil, nil, nil, fmt.Errorf("%w: row %d: values: a delete row carries no values", ErrInvalid, i)
 			}
 			flags |= flagDeleted
 		} else if err := checkValues(feats, r.Values); err != nil {
-			return nil, nil, fmt.Errorf("%w: row %d: %v", ErrInvalid, i, err)
+			return nil, nil, nil, fmt.Errorf("%w: row %d: %v", ErrInvalid, i, err)
 		}
-		dup := string(key[len(prefix):]) + string(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.EventTime)))
-		if j, ok := seen[dup]; ok {
-			return nil, nil, fmt.Errorf("%w: row %d: same entity key and event_time as row %d; a batch holds one version per key and time", ErrInvalid, i, j)
-		}
-		seen[dup] = i
 		val := encodeVersion(nil, flags, ids, r.Values)
 		out[i] = encodedRow{key: key, event: r.EventTime, available: r.AvailableAt, flags: flags, value: val}
 		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(key))))
@@ -396,7 +351,11 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, error) 
 		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(val))))
 		h.Write(val)
 	}
-	return out, h.Sum(nil), nil
+	order, err := batchOrder(out)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return out, h.Sum(nil), order, nil
 }
 
 func batchFeatures(view *View, names []string) ([]Feature, error) {

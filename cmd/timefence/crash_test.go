@@ -22,13 +22,12 @@ import (
 )
 
 // TestCrashLoop is the crash harness: writers send batches over gRPC and
-// over Flight — small ones, and large ones that need several Badger
-// transactions — while the server, set to compact its columnar history
+// over Flight — small ones, and large ones that Badger keeps in several
+// chunks — while the server, set to compact its columnar history
 // constantly, is killed with SIGKILL at random moments, cycle after cycle.
 // Kills therefore land during writes, run file writes and merges. Before
 // most restarts the server is also killed while it starts: while it checks
-// its tables, replays its log, undoes an interrupted batch or rebuilds its
-// columnar history. Every start after that must succeed (0 failed opens),
+// its tables, replays its log or rebuilds its columnar history. Every start after that must succeed (0 failed opens),
 // and an export of the whole view must hold every acknowledged batch whole
 // and no batch in part.
 //
@@ -103,7 +102,7 @@ func TestCrashLoop(t *testing.T) {
 			}
 		}()
 		frng := rand.New(rand.NewPCG(rng.Uint64(), 2)) // the writer's own
-		go func() {                                    // Flight: medium batches, and now and then one too big for a single transaction
+		go func() {                                    // Flight: medium batches, and now and then a large one
 			defer wg.Done()
 			for wctx.Err() == nil {
 				n := 500
@@ -133,7 +132,7 @@ func TestCrashLoop(t *testing.T) {
 			big++
 		}
 	}
-	t.Logf("cycles=%d kills during start=%d failed opens=0 batches attempted=%d acknowledged=%d (of which %d multi-transaction) lost=%d partial=%d; at most %d run files at a restart",
+	t.Logf("cycles=%d kills during start=%d failed opens=0 batches attempted=%d acknowledged=%d (of which %d of 100K rows) lost=%d partial=%d; at most %d run files at a restart",
 		cycles, startKills, len(sizes), len(acked), big, lost, partialSeen, runFiles)
 }
 

@@ -48,11 +48,15 @@ func mergeRuns(runs []*run) *run {
 	}
 	m := newMerger(runs)
 	for {
-		j, k, i, ok := m.next()
+		j, k, i, end, ok := m.nextRange()
 		if !ok {
 			break
 		}
-		b.addFrom(runs[j], k, i, src[j])
+		if end == i+1 {
+			b.addFrom(runs[j], k, i, src[j])
+		} else {
+			b.addRange(runs[j], k, i, end, src[j])
+		}
 	}
 	return b.finish(runs[0].lo, runs[len(runs)-1].hi)
 }

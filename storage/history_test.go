@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -189,6 +191,118 @@ func TestMergeKeepsEveryColumn(t *testing.T) {
 	require.Equal(t, String("new"), m.colFor(1).value(0))
 	require.True(t, m.colFor(1).value(1).IsNull(), "the older version has no value for the new feature")
 	require.Equal(t, Int64(1), m.colFor(0).value(1))
+}
+
+// TestMergeCopiesRangesAsRowByRow: mergeRuns, which copies stretches of
+// rows in bulk, builds the same run as merging one row at a time, over
+// random runs: big ones and small ones, keys shared or not, nulls, every
+// column type, and runs missing a column.
+func TestMergeCopiesRangesAsRowByRow(t *testing.T) {
+	feats := []Feature{{ID: 0, Type: TypeInt64}, {ID: 1, Type: TypeFloat64}, {ID: 2, Type: TypeString},
+		{ID: 3, Type: TypeFloatList}, {ID: 4, Type: TypeBool}, {ID: 5, Type: TypeFloat32}, {ID: 6, Type: TypeBytes}}
+	value := func(rng *rand.Rand, t Type) Value {
+		if rng.IntN(5) == 0 {
+			return Value{}
+		}
+		switch t {
+		case TypeInt64:
+			return Int64(rng.Int64())
+		case TypeFloat64:
+			return Float64(rng.Float64())
+		case TypeFloat32:
+			return Float32(rng.Float32())
+		case TypeBool:
+			return Bool(rng.IntN(2) == 0)
+		case TypeFloatList:
+			return FloatList(make([]float32, rng.IntN(4)))
+		case TypeBytes:
+			return Value{Type: TypeBytes, Str: strings.Repeat("b", rng.IntN(5))}
+		}
+		return String(strings.Repeat("s", rng.IntN(5)))
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	for round := range 200 {
+		type version struct {
+			key          []byte
+			event, avail int64
+			seq          uint64
+			vals         []Value
+		}
+		nruns := 2 + rng.IntN(5)
+		runs := make([]*run, nruns)
+		seq := uint64(0)
+		for j := range runs {
+			cols := feats
+			if rng.IntN(3) == 0 {
+				cols = feats[:3+rng.IntN(3)]
+			}
+			n := rng.IntN(5)
+			if j == 0 || rng.IntN(3) == 0 {
+				n = rng.IntN(2000)
+			}
+			vs := make([]version, n)
+			for i := range vs {
+				seq++
+				key := []byte{byte(rng.IntN(40)), byte(rng.IntN(256))}[:1+rng.IntN(2)]
+				vals := make([]Value, len(cols))
+				for c := range vals {
+					vals[c] = value(rng, cols[c].Type)
+				}
+				vs[i] = version{key, rng.Int64N(50), rng.Int64N(50), seq, vals}
+			}
+			slices.SortFunc(vs, func(a, b version) int {
+				if c := bytes.Compare(a.key, b.key); c != 0 {
+					return c
+				}
+				return cmp.Or(cmp.Compare(b.event, a.event), cmp.Compare(b.avail, a.avail), cmp.Compare(b.seq, a.seq))
+			})
+			rb := newRunBuilder(cols, n)
+			for _, v := range vs {
+				rb.add(v.key, v.event, v.avail, v.seq, 0, v.vals)
+			}
+			runs[j] = rb.finish(uint64(j), uint64(j+1))
+		}
+		got := mergeRuns(runs)
+
+		// One row at a time, into the same columns.
+		var merged []Feature
+		for _, c := range got.cols {
+			merged = append(merged, Feature{ID: c.ID, Type: c.Type})
+		}
+		want := newRunBuilder(merged, 0)
+		src := make([][]*Column, len(runs))
+		for j, r := range runs {
+			src[j] = make([]*Column, len(want.r.cols))
+			for i, c := range want.r.cols {
+				src[j][i] = r.colFor(c.ID)
+			}
+		}
+		m := newMerger(runs)
+		for {
+			j, k, i, ok := m.next()
+			if !ok {
+				break
+			}
+			want.addFrom(runs[j], k, i, src[j])
+		}
+		w := want.finish(0, uint64(nruns))
+		require.NoError(t, got.check(), "round %d", round)
+		require.Equal(t, w.keyData, got.keyData, "round %d", round)
+		require.Equal(t, w.keyOff, got.keyOff, "round %d", round)
+		require.Equal(t, w.keyHead, got.keyHead, "round %d", round)
+		require.Equal(t, w.start, got.start, "round %d", round)
+		require.Equal(t, w.event, got.event, "round %d", round)
+		require.Equal(t, w.avail, got.avail, "round %d", round)
+		require.Equal(t, w.seq, got.seq, "round %d", round)
+		require.Len(t, got.cols, len(w.cols))
+		for c := range w.cols {
+			require.Equal(t, w.cols[c].Valid, got.cols[c].Valid, "round %d column %d", round, c)
+			require.Equal(t, w.cols[c].Offsets, got.cols[c].Offsets, "round %d column %d", round, c)
+			for i := range w.event {
+				require.True(t, w.cols[c].value(i).Equal(got.cols[c].value(i)), "round %d column %d row %d", round, c, i)
+			}
+		}
+	}
 }
 
 // TestFailingCompactionRefusesWrites: when run files cannot be written,

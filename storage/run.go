@@ -241,6 +241,29 @@ func (b *runBuilder) addFrom(src *run, k, i int, srcCols []*Column) {
 	}
 }
 
+// addRange appends rows i to end-1 of run src, the first of key index k,
+// as addFrom would one by one.
+func (b *runBuilder) addRange(src *run, k, i, end int, srcCols []*Column) {
+	r := b.r
+	for n := i; n < end; k++ {
+		key := src.key(k)
+		if nk := r.keys(); nk == 0 || !bytes.Equal(r.key(nk-1), key) {
+			r.keyData = append(r.keyData, key...)
+			r.keyOff = append(r.keyOff, int64(len(r.keyData)))
+			r.keyHead = append(r.keyHead, src.keyHead[k])
+			r.start = append(r.start, int64(len(r.event)+n-i))
+		}
+		n = int(src.start[k+1])
+	}
+	r.event = append(r.event, src.event[i:end]...)
+	r.avail = append(r.avail, src.avail[i:end]...)
+	r.seq = append(r.seq, src.seq[i:end]...)
+	r.flags = append(r.flags, src.flags[i:end]...)
+	for c, cb := range b.cols {
+		cb.appendRange(srcCols[c], i, end)
+	}
+}
+
 // addVersion appends a version's key and times; its columns follow.
 func (b *runBuilder) addVersion(key []byte, event, avail int64, seq uint64, flags byte) {
 	r := b.r
@@ -288,6 +311,65 @@ func (cb *colBuilder) appendFrom(src *Column, i int) {
 		}
 		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
 	}
+}
+
+// appendRange appends rows i to end-1 of src, or as many nulls when src is
+// nil.
+func (cb *colBuilder) appendRange(src *Column, i, end int) {
+	c := cb.c
+	for n := i; n < end; n++ {
+		if cb.n%8 == 0 {
+			c.Valid = append(c.Valid, 0)
+		}
+		if src != nil && src.isValid(n) {
+			c.Valid[cb.n>>3] |= 1 << (cb.n & 7)
+		}
+		cb.n++
+	}
+	rows := end - i
+	switch c.Type {
+	case TypeInt64:
+		c.Int64 = appendSpan(c.Int64, src, i, end, func(s *Column) []int64 { return s.Int64 })
+	case TypeFloat64:
+		c.Float64 = appendSpan(c.Float64, src, i, end, func(s *Column) []float64 { return s.Float64 })
+	case TypeFloat32:
+		c.Float32 = appendSpan(c.Float32, src, i, end, func(s *Column) []float32 { return s.Float32 })
+	case TypeBool:
+		c.Bool = appendSpan(c.Bool, src, i, end, func(s *Column) []uint8 { return s.Bool })
+	case TypeString, TypeBytes, TypeFloatList:
+		if src == nil {
+			last := c.Offsets[len(c.Offsets)-1]
+			for range rows {
+				c.Offsets = append(c.Offsets, last)
+			}
+			return
+		}
+		lo, hi := src.Offsets[i], src.Offsets[end]
+		var shift int64
+		if c.Type == TypeFloatList {
+			shift = int64(len(c.Float32)) - lo
+			c.Float32 = append(c.Float32, src.Float32[lo:hi]...)
+		} else {
+			shift = int64(len(c.Data)) - lo
+			c.Data = append(c.Data, src.Data[lo:hi]...)
+		}
+		for _, o := range src.Offsets[i+1 : end+1] {
+			c.Offsets = append(c.Offsets, o+shift)
+		}
+	}
+}
+
+// appendSpan appends rows i to end-1 of src's values (vals picks the
+// slice), or zero values when src is nil.
+func appendSpan[T any](dst []T, src *Column, i, end int, vals func(*Column) []T) []T {
+	if src == nil {
+		var zero T
+		for range end - i {
+			dst = append(dst, zero)
+		}
+		return dst
+	}
+	return append(dst, vals(src)[i:end]...)
 }
 
 func (cb *colBuilder) append(v Value) {

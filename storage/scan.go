@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sort"
 )
 
 // Window is a closed time interval [Start, End] in Unix nanoseconds.
@@ -230,6 +231,44 @@ type merger struct {
 
 func newMerger(runs []*run) *merger {
 	return &merger{runs: runs, row: make([]int, len(runs)), key: make([]int, len(runs))}
+}
+
+// nextRange returns the next versions: rows i to end-1 of run j, the first
+// of them of key index k. They are the rows from i on whose keys sort before
+// the next version of every other run, so they can be copied as they are;
+// when the next key is in another run too, it is one row.
+func (m *merger) nextRange() (j, k, i, end int, ok bool) {
+	j, k, i, ok = m.next()
+	if !ok {
+		return 0, 0, 0, 0, false
+	}
+	r := m.runs[j]
+	var other []byte // the smallest key at the head of another run
+	for o, ro := range m.runs {
+		if o == j || m.row[o] == ro.versions() {
+			continue
+		}
+		for int64(m.row[o]) >= ro.start[m.key[o]+1] {
+			m.key[o]++
+		}
+		if key := ro.key(m.key[o]); other == nil || bytes.Compare(key, other) < 0 {
+			other = key
+		}
+	}
+	if other != nil && bytes.Equal(r.key(k), other) {
+		return j, k, i, i + 1, true
+	}
+	// Keys k+1.. of run j below other follow key k's remaining rows.
+	k2 := r.keys()
+	if other != nil {
+		k2 = k + 1 + sort.Search(r.keys()-k-1, func(x int) bool { return bytes.Compare(r.key(k+1+x), other) >= 0 })
+	}
+	end = int(r.start[k2])
+	m.row[j] = end
+	if k2 < r.keys() {
+		m.key[j] = k2
+	}
+	return j, k, i, end, true
 }
 
 // next returns the next version: its run, key index and row.

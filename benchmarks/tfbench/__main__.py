@@ -425,7 +425,7 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
             f"p99 {sb['p99_ms']:.2f} ms, {sb['errors']} errors")
         if a.online:
             persisted = tf.wait_persisted(srv)
-            settled = srv.settle(limit=60)
+            settled = srv.settle()
             log(f"[online] timefence: in-memory versions written to run files after {persisted:.0f} s, "
                 f"idle after {settled:.0f} s more")
             results["online"]["timefence"] = online_runs(a, "grpc", srv.addr, online.num_rows, srv.pid)

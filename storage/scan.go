@@ -223,14 +223,70 @@ func gatherFixed[T any](valid []byte, srcs []*Column, sel []pick, vals func(*Col
 }
 
 // merger visits the versions of several runs of one view in run order: key
-// ascending, then (event, available, seq) descending.
+// ascending, then (event, available, seq) descending. The runs with rows
+// left form a binary heap ordered by their next rows, so a merge of k runs
+// costs O(log k) per row: a view's tail may hold thousands of runs when
+// batches outpace the compactor.
 type merger struct {
 	runs     []*run
-	row, key []int
+	row, key []int    // per run: the next row and its key index
+	head     []uint64 // per run: the key's keyHead, compared first
+	heap     []int    // run indices
 }
 
 func newMerger(runs []*run) *merger {
-	return &merger{runs: runs, row: make([]int, len(runs)), key: make([]int, len(runs))}
+	m := &merger{runs: runs, row: make([]int, len(runs)), key: make([]int, len(runs)), head: make([]uint64, len(runs))}
+	for j, r := range runs {
+		if r.versions() > 0 {
+			m.heap = append(m.heap, j)
+			m.head[j] = r.keyHead[0]
+		}
+	}
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	return m
+}
+
+// before tells whether the next row of run a comes before that of run b.
+func (m *merger) before(a, b int) bool {
+	if ha, hb := m.head[a], m.head[b]; ha != hb {
+		return ha < hb
+	}
+	return runOrder(m.runs[a], m.key[a], m.row[a], m.runs[b], m.key[b], m.row[b]) < 0
+}
+
+func (m *merger) down(i int) {
+	h := m.heap
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && m.before(h[c+1], h[c]) {
+			c++
+		}
+		if !m.before(h[c], h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// advance moves the run at the top of the heap to row, of key index k, and
+// restores the heap.
+func (m *merger) advance(row, k int) {
+	j := m.heap[0]
+	m.row[j], m.key[j] = row, k
+	if row == m.runs[j].versions() {
+		last := len(m.heap) - 1
+		m.heap[0] = m.heap[last]
+		m.heap = m.heap[:last]
+	} else {
+		m.head[j] = m.runs[j].keyHead[k]
+	}
+	m.down(0)
 }
 
 // nextRange returns the next versions: rows i to end-1 of run j, the first
@@ -238,25 +294,20 @@ func newMerger(runs []*run) *merger {
 // the next version of every other run, so they can be copied as they are;
 // when the next key is in another run too, it is one row.
 func (m *merger) nextRange() (j, k, i, end int, ok bool) {
-	j, k, i, ok = m.next()
-	if !ok {
+	if len(m.heap) == 0 {
 		return 0, 0, 0, 0, false
 	}
-	r := m.runs[j]
+	j = m.heap[0]
+	r, k, i := m.runs[j], m.key[j], m.row[j]
 	var other []byte // the smallest key at the head of another run
-	for o, ro := range m.runs {
-		if o == j || m.row[o] == ro.versions() {
-			continue
-		}
-		for int64(m.row[o]) >= ro.start[m.key[o]+1] {
-			m.key[o]++
-		}
-		if key := ro.key(m.key[o]); other == nil || bytes.Compare(key, other) < 0 {
+	for _, c := range m.heap[1:min(3, len(m.heap))] {
+		if key := m.runs[c].key(m.key[c]); other == nil || bytes.Compare(key, other) < 0 {
 			other = key
 		}
 	}
 	if other != nil && bytes.Equal(r.key(k), other) {
-		return j, k, i, i + 1, true
+		j, k, i, ok = m.next()
+		return j, k, i, i + 1, ok
 	}
 	// Keys k+1.. of run j below other follow key k's remaining rows.
 	k2 := r.keys()
@@ -264,31 +315,21 @@ func (m *merger) nextRange() (j, k, i, end int, ok bool) {
 		k2 = k + 1 + sort.Search(r.keys()-k-1, func(x int) bool { return bytes.Compare(r.key(k+1+x), other) >= 0 })
 	}
 	end = int(r.start[k2])
-	m.row[j] = end
-	if k2 < r.keys() {
-		m.key[j] = k2
-	}
+	m.advance(end, min(k2, r.keys()-1))
 	return j, k, i, end, true
 }
 
 // next returns the next version: its run, key index and row.
 func (m *merger) next() (j, k, i int, ok bool) {
-	best := -1
-	for j, r := range m.runs {
-		if m.row[j] == r.versions() {
-			continue
-		}
-		for int64(m.row[j]) >= r.start[m.key[j]+1] {
-			m.key[j]++
-		}
-		if best < 0 || runOrder(r, m.key[j], m.row[j], m.runs[best], m.key[best], m.row[best]) < 0 {
-			best = j
-		}
-	}
-	if best < 0 {
+	if len(m.heap) == 0 {
 		return 0, 0, 0, false
 	}
-	k, i = m.key[best], m.row[best]
-	m.row[best]++
-	return best, k, i, true
+	j = m.heap[0]
+	r, k, i := m.runs[j], m.key[j], m.row[j]
+	nk := k
+	if i+1 < r.versions() && int64(i+1) >= r.start[k+1] {
+		nk++
+	}
+	m.advance(i+1, nk)
+	return j, k, i, true
 }

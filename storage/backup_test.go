@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,4 +215,20 @@ func TestVerifyFindsInconsistencies(t *testing.T) {
 	rep, err = st.Verify(context.Background())
 	require.NoError(t, err)
 	require.Contains(t, rep.Problems[len(rep.Problems)-1], "history holds")
+
+	// A flipped byte in a chunk whose versions the run files hold.
+	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(view.ID)})
+		defer it.Close()
+		it.Seek(chunkKey(view.ID, 2, 0))
+		val, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		val[len(val)/2] ^= 0x5a
+		return txn.Set(it.Item().KeyCopy(nil), val)
+	}))
+	rep, err = st.Verify(context.Background())
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "fails its checksum") }), "%q", rep.Problems)
 }

@@ -100,7 +100,8 @@ func (s *Store) openHistories() error {
 			for _, h := range s.hist {
 				h.close()
 			}
-			return err
+			return fmt.Errorf("%w: the versions of view %s above seq %d, which no run file holds yet, cannot be read back from Badger (%v). Restore a backup into a new directory (timefence restore)",
+				ErrDataLoss, v.Name, end, err)
 		}
 		if tail != nil {
 			runs = append(runs, tail)
@@ -209,7 +210,7 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 			item := it.Item()
 			_, first, last, err := parseChunkKey(item.Key())
 			if err != nil {
-				return fmt.Errorf("view %q: %w", v.Name, err)
+				return err
 			}
 			if last <= after || first > committed {
 				continue
@@ -225,7 +226,7 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 				return nil
 			})
 			if err != nil {
-				return fmt.Errorf("view %q: %w", v.Name, err)
+				return err
 			}
 		}
 		return nil
@@ -252,7 +253,7 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 		clear(vals)
 		flags, err := decodeVersion(r.value, b.pos, vals)
 		if err != nil {
-			return nil, fmt.Errorf("view %q: seq %d: %w", v.Name, r.seq, err)
+			return nil, fmt.Errorf("seq %d: %w", r.seq, err)
 		}
 		b.add(r.key, r.event, r.available, r.seq, flags, vals)
 	}

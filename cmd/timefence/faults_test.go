@@ -103,8 +103,9 @@ func countLost(t *testing.T, c *client.Client, acked map[int64]int, padBytes int
 
 // faultImage runs the server on a new directory, writes the batches, takes a
 // backup, and stops it: with SIGTERM (a clean stop, Badger's data in table
-// files) or SIGKILL (its last writes only in the write-ahead log).
-func faultImage(t *testing.T, kill bool) (dir, backup string, acked map[int64]int) {
+// files) or SIGKILL (its last writes only in the write-ahead log). With big,
+// the last batch is of 20,000 rows, whose chunks live in the value log.
+func faultImage(t *testing.T, kill, big bool) (dir, backup string, acked map[int64]int) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	srv := startBinary(t, dir, addr, "--flush-idle", "1h")
 	c, err := client.Dial(addr)
@@ -116,6 +117,11 @@ func faultImage(t *testing.T, kill bool) (dir, backup string, acked map[int64]in
 		_, err := c.WriteTable(context.Background(), "v", fmt.Sprint(id), "", faultTable(id, faultBatchRows, 64))
 		require.NoError(t, err)
 		acked[id] = faultBatchRows
+	}
+	if big {
+		_, err := c.WriteTable(context.Background(), "v", "big", "", faultTable(faultBatches+1, 20_000, 64))
+		require.NoError(t, err)
+		acked[faultBatches+1] = 20_000
 	}
 	backup = filepath.Join(t.TempDir(), "full.tfbackup")
 	f, err := os.Create(backup)
@@ -191,52 +197,61 @@ func one(t *testing.T, dir, pattern string) string {
 }
 
 func TestFaultMatrix(t *testing.T) {
-	cleanDir, cleanBackup, acked := faultImage(t, false)
-	killDir, killBackup, _ := faultImage(t, true)
+	type image struct {
+		dir, backup string
+		acked       map[int64]int
+	}
+	images := map[[2]bool]image{} // by kill, big
+	for _, k := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+		var im image
+		im.dir, im.backup, im.acked = faultImage(t, k[0], k[1])
+		images[k] = im
+	}
 	cases := []struct {
 		id, fault string
-		kill      bool
+		kill, big bool
 		damage    func(t *testing.T, dir string)
 	}{
-		{"X1", "1 flipped byte in a table (SST) data block", false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.sst"), 0.4, 1) }},
-		{"X2", "16 flipped bytes in a table block", false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.sst"), 0.6, 16) }},
-		{"X3", "table truncated to half", false, func(t *testing.T, d string) {
+		{"X1", "1 flipped byte in a table (SST) data block", false, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.sst"), 0.4, 1) }},
+		{"X2", "16 flipped bytes in a table block", false, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.sst"), 0.6, 16) }},
+		{"X3", "table truncated to half", false, false, func(t *testing.T, d string) {
 			p := one(t, d, "*.sst")
 			fi, err := os.Stat(p)
 			require.NoError(t, err)
 			require.NoError(t, os.Truncate(p, fi.Size()/2))
 		}},
-		{"X4", "MANIFEST deleted", false, func(t *testing.T, d string) { require.NoError(t, os.Remove(filepath.Join(d, "MANIFEST"))) }},
-		{"X4", "MANIFEST truncated", false, func(t *testing.T, d string) { require.NoError(t, os.Truncate(filepath.Join(d, "MANIFEST"), 8)) }},
-		{"X5", "1 flipped byte in the write-ahead log (.mem)", true, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.mem"), 0.5, 1) }},
-		{"X5", "write-ahead log truncated", true, func(t *testing.T, d string) {
+		{"X4", "MANIFEST deleted", false, false, func(t *testing.T, d string) { require.NoError(t, os.Remove(filepath.Join(d, "MANIFEST"))) }},
+		{"X4", "MANIFEST truncated", false, false, func(t *testing.T, d string) { require.NoError(t, os.Truncate(filepath.Join(d, "MANIFEST"), 8)) }},
+		{"X5", "1 flipped byte in the write-ahead log (.mem)", true, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.mem"), 0.5, 1) }},
+		{"X5", "write-ahead log truncated", true, false, func(t *testing.T, d string) {
 			p := one(t, d, "*.mem")
 			b, err := os.ReadFile(p)
 			require.NoError(t, err)
 			require.NoError(t, os.Truncate(p, int64(len(bytes.TrimRight(b, "\x00")))/2))
 		}},
-		{"V1", "1 flipped byte in the value log (.vlog)", false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.vlog"), 0.5, 1) }},
-		{"C1", "0-byte memtable file left by a kill during open", true, func(t *testing.T, d string) {
+		{"V1", "1 flipped byte in the value log (.vlog)", false, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.vlog"), 0.5, 1) }},
+		{"V2", "1 flipped byte in a chunk of a 20,000-row batch in the value log, before it reached a run file", true, true, func(t *testing.T, d string) {
+			flipAt(t, one(t, d, "*.vlog"), 0.5, 1)
+		}},
+		{"C1", "0-byte memtable file left by a kill during open", true, false, func(t *testing.T, d string) {
 			require.NoError(t, os.WriteFile(filepath.Join(d, "00099.mem"), nil, 0o644))
 		}},
-		{"R1", "1 flipped byte in a columnar run file", false, func(t *testing.T, d string) { flipAt(t, one(t, d, "history/*/*.run"), 0.5, 1) }},
-		{"R2", "columnar run file truncated", false, func(t *testing.T, d string) {
+		{"R1", "1 flipped byte in a columnar run file", false, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "history/*/*.run"), 0.5, 1) }},
+		{"R2", "columnar run file truncated", false, false, func(t *testing.T, d string) {
 			require.NoError(t, os.Truncate(one(t, d, "history/*/*.run"), 100))
 		}},
-		{"A1", "one slot of the acknowledged-writes record torn", false, func(t *testing.T, d string) {
+		{"A1", "one slot of the acknowledged-writes record torn", false, false, func(t *testing.T, d string) {
 			flipAt(t, filepath.Join(d, "ACKNOWLEDGED"), 0.1, 4)
 		}},
-		{"A2", "acknowledged-writes record of another store", false, func(t *testing.T, d string) {
+		{"A2", "acknowledged-writes record of another store", false, false, func(t *testing.T, d string) {
 			require.NoError(t, os.WriteFile(filepath.Join(d, "ACKNOWLEDGED"), otherAckRecord(t), 0o644))
 		}},
 	}
 	var rows []faultRow
 	for _, tc := range cases {
 		t.Run(tc.id+" "+tc.fault, func(t *testing.T) {
-			src, backup := cleanDir, cleanBackup
-			if tc.kill {
-				src, backup = killDir, killBackup
-			}
+			im := images[[2]bool{tc.kill, tc.big}]
+			src, backup, acked := im.dir, im.backup, im.acked
 			dir := t.TempDir()
 			// cp keeps the preallocated log files sparse, so copies are cheap.
 			out, err := exec.Command("cp", "-a", "--sparse=always", src+"/.", dir).CombinedOutput()
@@ -269,7 +284,7 @@ func TestFaultMatrix(t *testing.T) {
 		})
 	}
 	rows = append(rows, diskFullRow(t))
-	report(t, rows, len(acked))
+	report(t, rows, faultBatches)
 }
 
 // otherAckRecord returns the acknowledged-writes record of a new store.

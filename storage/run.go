@@ -237,7 +237,7 @@ func (b *runBuilder) add(key []byte, event, avail int64, seq uint64, flags byte,
 func (b *runBuilder) addFrom(src *run, k, i int, srcCols []*Column) {
 	b.addVersion(src.key(k), src.event[i], src.avail[i], src.seq[i], src.flags[i])
 	for c, cb := range b.cols {
-		cb.appendFrom(srcCols[c], i)
+		cb.appendRange(srcCols[c], i, i+1)
 	}
 }
 
@@ -278,39 +278,6 @@ func (b *runBuilder) addVersion(key []byte, event, avail int64, seq uint64, flag
 	r.avail = append(r.avail, avail)
 	r.seq = append(r.seq, seq)
 	r.flags = append(r.flags, flags)
-}
-
-// appendFrom appends row i of src, or null when src is nil.
-func (cb *colBuilder) appendFrom(src *Column, i int) {
-	c := cb.c
-	if cb.n%8 == 0 {
-		c.Valid = append(c.Valid, 0)
-	}
-	ok := src != nil && src.isValid(i)
-	if ok {
-		c.Valid[cb.n>>3] |= 1 << (cb.n & 7)
-	}
-	cb.n++
-	switch c.Type {
-	case TypeInt64:
-		c.Int64 = appendAt(c.Int64, ok, src, i, func(s *Column) []int64 { return s.Int64 })
-	case TypeFloat64:
-		c.Float64 = appendAt(c.Float64, ok, src, i, func(s *Column) []float64 { return s.Float64 })
-	case TypeFloat32:
-		c.Float32 = appendAt(c.Float32, ok, src, i, func(s *Column) []float32 { return s.Float32 })
-	case TypeBool:
-		c.Bool = appendAt(c.Bool, ok, src, i, func(s *Column) []uint8 { return s.Bool })
-	case TypeString, TypeBytes:
-		if ok {
-			c.Data = append(c.Data, src.Data[src.Offsets[i]:src.Offsets[i+1]]...)
-		}
-		c.Offsets = append(c.Offsets, int64(len(c.Data)))
-	case TypeFloatList:
-		if ok {
-			c.Float32 = append(c.Float32, src.Float32[src.Offsets[i]:src.Offsets[i+1]]...)
-		}
-		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
-	}
 }
 
 // appendRange appends rows i to end-1 of src, or as many nulls when src is
@@ -407,14 +374,4 @@ func (b *runBuilder) finish(lo, hi uint64) *run {
 	r.lo, r.hi = lo, hi
 	r.setHead8()
 	return r
-}
-
-// appendAt appends row i of src's values (vals picks the slice), or the
-// zero value when the row has none (ok false).
-func appendAt[T any](dst []T, ok bool, src *Column, i int, vals func(*Column) []T) []T {
-	var x T
-	if ok {
-		x = vals(src)[i]
-	}
-	return append(dst, x)
 }

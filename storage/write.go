@@ -79,6 +79,9 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
+	if err := s.checkOneTxn(rows); err != nil {
+		return WriteResult{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return WriteResult{}, err
 	}
@@ -195,18 +198,36 @@ func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
 	}
 }
 
-// commit writes a batch in one transaction. A chunk costs the transaction a
-// few bytes (chunk.go), so only a batch of hundreds of gigabytes, or a store
-// with tiny memtables, could outgrow it: such a batch is refused whole.
+// checkOneTxn refuses, before it takes any seq, a batch whose chunks would
+// not fit one Badger transaction. A full chunk costs the transaction its key
+// and a pointer into the value log (chunk.go), so only a batch of hundreds
+// of gigabytes, or a store with tiny memtables, is refused.
+func (s *Store) checkOneTxn(rows []encodedRow) error {
+	bytes := int64(0)
+	for i := range rows {
+		bytes += int64(len(rows[i].key) + len(rows[i].value) + 3*binary.MaxVarintLen64 + 8)
+	}
+	size := int64(s.chunkBytes())
+	chunks := bytes/size + 1
+	perChunk := int64(chunkKeyLen + 14) // key, value pointer, metas
+	if size < valueThreshold(s.opts) {
+		perChunk += size // small chunks stay in the tree, whole
+	}
+	// The last chunk and the batch's records may count whole.
+	if chunks+8 >= s.db.MaxBatchCount() || chunks*perChunk+size+512 >= s.db.MaxBatchSize() {
+		return fmt.Errorf("%w: rows: a batch of %d rows (about %d bytes) is too large to commit at once; write it in smaller batches", ErrInvalid, len(rows), bytes)
+	}
+	return nil
+}
+
+// commit writes a batch in one transaction; checkOneTxn has refused a batch
+// that would not fit.
 func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	err := s.setRows(txn, viewID, rows, res)
 	if err == nil {
 		err = s.finish(txn, viewID, batchID, res)
-	}
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		return fmt.Errorf("%w: rows: a batch of %d rows is too large to commit at once; write it in smaller batches", ErrInvalid, len(rows))
 	}
 	if err != nil {
 		return err

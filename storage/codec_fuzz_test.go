@@ -65,6 +65,7 @@ func FuzzChunk(f *testing.F) {
 	f.Add([]byte{}, int64(-1), int64(9), []byte{flagDeleted}, uint64(1), 1)
 	f.Fuzz(func(t *testing.T, key []byte, event, avail int64, value []byte, first uint64, size int) {
 		first = first>>1 + 1
+		size = 1 + int(uint(size)%(2<<20)) // chunk sizes are positive
 		if avail < 0 || len(value) == 0 {
 			avail, value = 0, []byte{0}
 		}

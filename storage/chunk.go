@@ -125,7 +125,7 @@ func decodeChunk(b []byte, first, last uint64, fn func(*chunkRow) error) error {
 	}
 	for r.seq = first; r.seq <= last; r.seq++ {
 		n, w := binary.Uvarint(p)
-		if w <= 0 || uint64(len(p)-w) < n+8 {
+		if w <= 0 || uint64(len(p)-w) < n || uint64(len(p)-w)-n < 8 {
 			return bad("key")
 		}
 		r.key, p = p[w:w+int(n)], p[w+int(n):]

@@ -63,6 +63,7 @@ func FuzzEntityKey(f *testing.F) {
 func FuzzChunk(f *testing.F) {
 	f.Add([]byte("k"), int64(5), int64(0), []byte{0, 0, 1, 5}, uint64(7), 1<<20)
 	f.Add([]byte{}, int64(-1), int64(9), []byte{flagDeleted}, uint64(1), 1)
+	f.Add([]byte{}, int64(0), int64(0), append(make([]byte, 8), 0xf9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 2, 3, 4), uint64(1), 1) // a key length that overflows
 	f.Fuzz(func(t *testing.T, key []byte, event, avail int64, value []byte, first uint64, size int) {
 		first = first>>1 + 1
 		size = 1 + int(uint(size)%(2<<20)) // chunk sizes are positive

@@ -193,8 +193,11 @@ func TestVerifyFindsInconsistencies(t *testing.T) {
 	key, err := view.EncodeKey(f.ents[0].vals)
 	require.NoError(t, err)
 	chunk := func(viewID uint32, seq uint64) (k, v []byte) {
-		w := chunkWriter{viewID: viewID, commit: 1, size: 1}
-		return w.add(&encodedRow{key: key, event: 1, value: []byte{0}}, seq)
+		require.NoError(t, writeChunks(viewID, 1, 1, []encodedRow{{key: key, event: 1, value: []byte{0}}}, seq, func(key, value []byte) error {
+			k, v = key, value
+			return nil
+		}))
+		return k, v
 	}
 	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(chunk(99, 1)); err != nil {

@@ -52,46 +52,35 @@ func parseChunkKey(k []byte) (viewID uint32, first, last uint64, err error) {
 	return binary.BigEndian.Uint32(k[1:]), first, last, nil
 }
 
-// chunkWriter cuts the encoded rows of a batch into chunks.
-type chunkWriter struct {
-	viewID uint32
-	commit int64
-	size   int    // a chunk is cut once its value reaches this many bytes
-	buf    []byte // the chunk being built
-	first  uint64 // its first seq
-	n      uint64 // its rows
-}
-
-// add appends a row with the given seq; rows come in seq order. It returns
-// a finished chunk when this row completed one.
-func (w *chunkWriter) add(r *encodedRow, seq uint64) (key, value []byte) {
-	if w.n == 0 {
-		w.first = seq
-		w.buf = append(make([]byte, 0, min(w.size, 64<<10)), chunkFormat)
-		w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(w.commit))
+// writeChunks cuts rows, whose seqs start at first, into chunks of a batch
+// committed at commit, and passes each to put. A chunk is cut once its value
+// reaches size bytes. Each value is a new slice: Badger holds it until the
+// transaction commits.
+func writeChunks(viewID uint32, commit int64, size int, rows []encodedRow, first uint64, put func(key, value []byte) error) error {
+	var buf []byte
+	start := 0 // the first row of the chunk being built
+	for i := range rows {
+		if i == start {
+			buf = append(make([]byte, 0, min(size, 64<<10)), chunkFormat)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(commit))
+		}
+		r := &rows[i]
+		buf = binary.AppendUvarint(buf, uint64(len(r.key)))
+		buf = append(buf, r.key...)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(r.event))
+		buf = binary.AppendUvarint(buf, uint64(r.available))
+		buf = binary.AppendUvarint(buf, uint64(len(r.value)))
+		buf = append(buf, r.value...)
+		if len(buf) < size && i < len(rows)-1 {
+			continue
+		}
+		buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable))
+		if err := put(chunkKey(viewID, first+uint64(start), first+uint64(i)), buf); err != nil {
+			return err
+		}
+		start = i + 1
 	}
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(r.key)))
-	w.buf = append(w.buf, r.key...)
-	w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(r.event))
-	w.buf = binary.AppendUvarint(w.buf, uint64(r.available))
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(r.value)))
-	w.buf = append(w.buf, r.value...)
-	w.n++
-	if len(w.buf) < w.size {
-		return nil, nil
-	}
-	return w.flush()
-}
-
-// flush finishes the chunk being built, if any.
-func (w *chunkWriter) flush() (key, value []byte) {
-	if w.n == 0 {
-		return nil, nil
-	}
-	v := binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf, crcTable))
-	k := chunkKey(w.viewID, w.first, w.first+w.n-1)
-	w.buf, w.n = nil, 0 // Badger holds v until the transaction commits
-	return k, v
+	return nil
 }
 
 // chunkRow is one version read back from a chunk. Its key and value point

@@ -71,16 +71,13 @@ func FuzzChunk(f *testing.F) {
 			avail, value = 0, []byte{0}
 		}
 		rows := []encodedRow{{key: key, event: event, available: avail, value: value}, {key: append(key, 1), event: event - 1, value: []byte{flagDeleted}}}
-		w := chunkWriter{viewID: 3, commit: 77, size: size}
 		var chunks [][2][]byte
-		for i := range rows {
-			k, v := w.add(&rows[i], first+uint64(i))
-			if k == nil && i == len(rows)-1 {
-				k, v = w.flush()
-			}
-			if k != nil {
-				chunks = append(chunks, [2][]byte{k, v})
-			}
+		err := writeChunks(3, 77, size, rows, first, func(k, v []byte) error {
+			chunks = append(chunks, [2][]byte{k, v})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		i := 0
 		for _, c := range chunks {

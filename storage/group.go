@@ -29,6 +29,7 @@ type queuedWrite struct {
 	h     *history
 	b     *Batch
 	rows  []encodedRow
+	size  int64 // encodedBytes(rows)
 	hash  []byte
 	order []int32
 
@@ -42,9 +43,8 @@ type queuedWrite struct {
 
 // commitBatch commits a batch, in a group with the batches written
 // concurrently, and publishes it.
-func (s *Store) commitBatch(view *View, h *history, b *Batch, rows []encodedRow, hash []byte, order []int32) (WriteResult, error) {
-	w := &queuedWrite{view: view, h: h, b: b, rows: rows, hash: hash, order: order,
-		lead: make(chan struct{}), done: make(chan struct{})}
+func (s *Store) commitBatch(w *queuedWrite) (WriteResult, error) {
+	w.lead, w.done = make(chan struct{}), make(chan struct{})
 	s.queueMu.Lock()
 	s.queue = append(s.queue, w)
 	if !s.leading {
@@ -131,7 +131,7 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 			firstOf[id] = w
 		}
 		live = append(live, w)
-		bytes += batchBytes(w.rows)
+		bytes += 3 * w.size
 	}
 	defer func() {
 		for _, w := range repeats {

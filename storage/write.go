@@ -79,7 +79,8 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	if err := s.checkOneTxn(rows); err != nil {
+	size := encodedBytes(rows)
+	if err := s.checkOneTxn(len(rows), size); err != nil {
 		return WriteResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -89,7 +90,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if err := s.waitForCompaction(ctx, h); err != nil {
 		return WriteResult{}, err
 	}
-	res, err := s.commitBatch(view, h, &b, rows, hash, order)
+	res, err := s.commitBatch(&queuedWrite{view: view, h: h, b: &b, rows: rows, size: size, hash: hash, order: order})
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -104,14 +105,14 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	return res, nil
 }
 
-// batchBytes estimates what a batch costs on disk: its keys and values go
-// to Badger's log and tables, and later to a run file.
-func batchBytes(rows []encodedRow) int64 {
+// encodedBytes is the size of the rows' keys and values. On disk a batch
+// costs about three times that: Badger's log and tables, and a run file.
+func encodedBytes(rows []encodedRow) int64 {
 	n := int64(0)
 	for i := range rows {
 		n += int64(len(rows[i].key) + len(rows[i].value))
 	}
-	return 3 * n
+	return n
 }
 
 // batchOrder returns the indices of rows in run order: entity key
@@ -202,11 +203,8 @@ func (s *Store) waitForCompaction(ctx context.Context, h *history) error {
 // not fit one Badger transaction. A full chunk costs the transaction its key
 // and a pointer into the value log (chunk.go), so only a batch of hundreds
 // of gigabytes, or a store with tiny memtables, is refused.
-func (s *Store) checkOneTxn(rows []encodedRow) error {
-	bytes := int64(0)
-	for i := range rows {
-		bytes += int64(len(rows[i].key) + len(rows[i].value) + 3*binary.MaxVarintLen64 + 8)
-	}
+func (s *Store) checkOneTxn(rows int, encoded int64) error {
+	bytes := encoded + int64(rows)*(3*binary.MaxVarintLen64+8) // a chunk row's lengths and times
 	size := int64(s.chunkBytes())
 	chunks := bytes/size + 1
 	perChunk := int64(chunkKeyLen + 14) // key, value pointer, metas
@@ -215,7 +213,7 @@ func (s *Store) checkOneTxn(rows []encodedRow) error {
 	}
 	// The last chunk and the batch's records may count whole.
 	if chunks+8 >= s.db.MaxBatchCount() || chunks*perChunk+size+512 >= s.db.MaxBatchSize() {
-		return fmt.Errorf("%w: rows: a batch of %d rows (about %d bytes) is too large to commit at once; write it in smaller batches", ErrInvalid, len(rows), bytes)
+		return fmt.Errorf("%w: rows: a batch of %d rows (about %d bytes) is too large to commit at once; write it in smaller batches", ErrInvalid, rows, bytes)
 	}
 	return nil
 }
@@ -237,20 +235,7 @@ func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res Wri
 
 // setRows adds rows to txn as chunks (chunk.go).
 func (s *Store) setRows(txn *badger.Txn, viewID uint32, rows []encodedRow, res WriteResult) error {
-	w := chunkWriter{viewID: viewID, commit: res.CommitTime, size: s.chunkBytes()}
-	for i := range rows {
-		key, val := w.add(&rows[i], res.FirstSeq+uint64(i))
-		if i == len(rows)-1 && key == nil {
-			key, val = w.flush()
-		}
-		if key == nil {
-			continue
-		}
-		if err := txn.Set(key, val); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeChunks(viewID, res.CommitTime, s.chunkBytes(), rows, res.FirstSeq, txn.Set)
 }
 
 // finish adds the records that publish a batch to its last transaction.

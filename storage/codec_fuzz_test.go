@@ -59,7 +59,7 @@ func FuzzEntityKey(f *testing.F) {
 }
 
 // FuzzChunk: no bytes make the chunk decoder panic, and rows written by
-// chunkWriter read back as written.
+// writeChunks read back as written.
 func FuzzChunk(f *testing.F) {
 	f.Add([]byte("k"), int64(5), int64(0), []byte{0, 0, 1, 5}, uint64(7), 1<<20)
 	f.Add([]byte{}, int64(-1), int64(9), []byte{flagDeleted}, uint64(1), 1)

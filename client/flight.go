@@ -143,24 +143,44 @@ type WriteTableResult struct {
 }
 
 type writeCmd struct {
-	Op              string `json:"op"`
-	FeatureView     string `json:"feature_view"`
-	BatchID         string `json:"batch_id,omitempty"`
-	Backfill        bool   `json:"backfill,omitempty"`
-	EventTimeColumn string `json:"event_time_column,omitempty"`
+	Op                string `json:"op"`
+	FeatureView       string `json:"feature_view"`
+	BatchID           string `json:"batch_id,omitempty"`
+	Backfill          bool   `json:"backfill,omitempty"`
+	EventTimeColumn   string `json:"event_time_column,omitempty"`
+	AvailableAtColumn string `json:"available_at_column,omitempty"`
+}
+
+// WriteTableOptions are the options of WriteTableWith.
+type WriteTableOptions struct {
+	// BatchID makes the write idempotent: the same id and rows again write
+	// nothing twice.
+	BatchID string
+	// EventTimeColumn names the event time column; default "event_timestamp".
+	EventTimeColumn string
+	// Backfill writes a backfill: each row carries its own availability in
+	// AvailableAtColumn (default "available_at") and is flagged backfilled.
+	Backfill          bool
+	AvailableAtColumn string
 }
 
 // WriteTable writes the records of table as one atomic batch of view over
 // Arrow Flight. Its columns are the view's join keys, "event_timestamp"
 // (or eventTimeColumn) and any subset of the view's features.
 func (c *Client) WriteTable(ctx context.Context, view, batchID, eventTimeColumn string, table array.RecordReader) (*WriteTableResult, error) {
-	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, BatchID: batchID, EventTimeColumn: eventTimeColumn}, table)
+	return c.WriteTableWith(ctx, view, table, WriteTableOptions{BatchID: batchID, EventTimeColumn: eventTimeColumn})
 }
 
 // WriteTableBackfill writes table as one backfill batch: like WriteTable,
 // with an "available_at" timestamp column giving each row's availability.
 func (c *Client) WriteTableBackfill(ctx context.Context, view string, table array.RecordReader) (*WriteTableResult, error) {
-	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, Backfill: true}, table)
+	return c.WriteTableWith(ctx, view, table, WriteTableOptions{Backfill: true})
+}
+
+// WriteTableWith writes table as one atomic batch of view, as opts say.
+func (c *Client) WriteTableWith(ctx context.Context, view string, table array.RecordReader, opts WriteTableOptions) (*WriteTableResult, error) {
+	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, BatchID: opts.BatchID, EventTimeColumn: opts.EventTimeColumn,
+		Backfill: opts.Backfill, AvailableAtColumn: opts.AvailableAtColumn}, table)
 }
 
 func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.RecordReader) (*WriteTableResult, error) {

@@ -6,44 +6,44 @@ import (
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
-func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("apply", "apply [flags] FILE",
+func applyCmd() *cobra.Command {
+	cmd := verb("apply [flags] FILE", "apply a YAML definitions file: entities, feature views, splits",
 		`Applies the entities, feature views and splits of a YAML definitions file:
 new ones are created, changed ones updated when the change is compatible.
 Splits are immutable: applying one again with other bounds is refused.
 'timefence schema' prints the file's JSON Schema.`,
-		[]string{"timefence apply examples/definitions.yaml", "timefence apply --check definitions.yaml"}, stderr)
-	conn := connectionFlags(fs)
-	check := fs.Bool("check", false, "only check the file; do not contact the server")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
+		"timefence apply examples/definitions.yaml", "timefence apply --check examples/definitions.yaml")
+	cmd.Args = exactArgs(1, "expected one definitions file")
+	conn := connectionFlags(cmd)
+	check := cmd.Flags().Bool("check", false, "only check the file; do not contact the server")
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		data, err := os.ReadFile(pos[0])
+		if err != nil {
+			return fileError(pos[0], err)
+		}
+		defs, err := parseDefinitions(pos[0], data)
+		if err != nil {
+			return err
+		}
+		if *check {
+			fmt.Fprintf(stdout, "%s is valid: %s, %s, %s\n", pos[0],
+				plural(len(defs.entities), "entity"), plural(len(defs.views), "feature view"), plural(len(defs.splits), "split"))
+			return nil
+		}
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.apply(ctx, defs, stdout)
 	}
-	if len(pos) != 1 {
-		return usageError("apply", "expected one definitions file")
-	}
-	data, err := os.ReadFile(pos[0])
-	if err != nil {
-		return fileError(pos[0], err)
-	}
-	defs, err := parseDefinitions(pos[0], data)
-	if err != nil {
-		return err
-	}
-	if *check {
-		fmt.Fprintf(stdout, "%s is valid: %d entities, %d feature views, %d splits\n",
-			pos[0], len(defs.entities), len(defs.views), len(defs.splits))
-		return nil
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.apply(ctx, defs, stdout)
+	return cmd
 }
 
 // apply applies every definition in order: entities, views, then splits.

@@ -31,8 +31,6 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
-
-	"github.com/timefence/timefence/server"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -337,8 +335,14 @@ func TestCLI(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(c.ok("stats", "--split", "recent", "--view", "user_stats", "--json")), &st))
 		require.Equal(t, "clicks", st.Features[0].Feature)
 		require.Equal(t, "6", st.Features[0].Count)
-		cmp := c.ok("stats", "--split", "recent", "--view", "user_stats", "--compare", "jan")
-		require.Contains(t, cmp, "against baseline split jan")
+		// Split jan holds nothing of user_stats (its versions were written
+		// live, after jan's cutoff): the comparison says so, and does not
+		// report "no anomalies".
+		cmp := c.run("stats", "--split", "recent", "--view", "user_stats", "--compare", "jan")
+		require.Equal(t, 0, cmp.code)
+		require.Contains(t, cmp.stdout, "not compared: split jan has no data of user_stats")
+		require.NotContains(t, cmp.stdout, "no anomalies")
+		require.Regexp(t, `note: none of the \d+ versions of user_stats was available by the cutoff of split jan \(2024-01-31T23:59:59Z\); .*timefence write --backfill`, cmp.stderr)
 	})
 
 	t.Run("failures", func(t *testing.T) {
@@ -374,7 +378,7 @@ func TestCLI(t *testing.T) {
 
 		badDefs := c.write("bad.yaml", strings.Replace(cliDefinitions, "type: double", "type: integer", 1))
 		golden(t, "apply_error", c.fail("apply", badDefs)+"\n")
-		require.Equal(t, "timefence: apply: expected one definitions file; run 'timefence apply -h' for help", c.fail("apply"))
+		require.Equal(t, "timefence: apply: expected one definitions file; run 'timefence apply --help' for help", c.fail("apply"))
 	})
 
 	t.Run("examples", func(t *testing.T) {
@@ -389,20 +393,56 @@ func TestCLI(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	c := &cli{t: t, dir: t.TempDir()}
-	golden(t, "usage", c.ok())
+	golden(t, "usage", c.ok("--help"))
+	require.Equal(t, c.ok("--help"), c.ok("help"))
 	res := c.run("join", "-h")
 	require.Equal(t, 0, res.code)
-	golden(t, "join_help", res.stderr)
-	for _, verb := range []string{"apply", "write", "split create", "split list", "export", "get", "stats", "schema", "quickstart"} {
+	require.Empty(t, res.stderr)
+	golden(t, "join_help", res.stdout)
+	for _, verb := range []string{"apply", "write", "split create", "split list", "export", "get", "stats", "schema", "quickstart", "token create", "serve"} {
 		res := c.run(append(strings.Fields(verb), "-h")...)
 		require.Equal(t, 0, res.code, verb)
-		require.Contains(t, res.stderr, "Usage: timefence "+verb, verb)
-		require.Contains(t, res.stderr, "Examples:", verb)
+		require.Contains(t, res.stdout, "timefence "+verb, verb)
+		require.Contains(t, res.stdout, "Examples:", verb)
 	}
+	require.Equal(t, "timefence "+Version+"\n", c.ok("--version"))
+	require.Equal(t, "timefence "+Version+"\n", c.ok("version"))
 	schema := c.ok("schema")
 	want, err := os.ReadFile("../../schema/definitions.schema.json")
 	require.NoError(t, err)
 	require.Equal(t, string(want), schema)
+}
+
+// TestUsageErrors checks that a misused command exits with status 2 and
+// says what is wrong in one line on stderr.
+func TestUsageErrors(t *testing.T) {
+	c := &cli{t: t, dir: t.TempDir()}
+	bare := c.run()
+	require.Equal(t, 2, bare.code)
+	require.Empty(t, bare.stdout)
+	require.Contains(t, bare.stderr, "Usage:")
+	require.True(t, strings.HasSuffix(bare.stderr, "timefence: expected a command\n"), bare.stderr)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `timefence: unknown command "frobnicate"; run 'timefence --help' for the list`},
+		{[]string{"apply"}, "timefence: apply: expected one definitions file; run 'timefence apply --help' for help"},
+		{[]string{"write", "--nope", "v", "f.csv"}, "timefence: write: unknown flag: --nope; run 'timefence write --help' for help"},
+		{[]string{"split", "rename"}, `timefence: split: unknown subcommand "rename"; expected create or list; run 'timefence split --help' for help`},
+		{[]string{"get", "--key", "user_id=1"}, "timefence: get: --features is required; run 'timefence get --help' for help"},
+		{[]string{"write", "--available-at-column", "av", "v", "f.csv"}, "timefence: write: --available-at-column needs --backfill; run 'timefence write --help' for help"},
+		{[]string{"token", "create", "--name", "x"}, "timefence: token create: --name and --role are required; run 'timefence token create --help' for help"},
+	} {
+		res := c.run(tc.args...)
+		require.Equal(t, 2, res.code, tc.args)
+		require.Empty(t, res.stdout, tc.args)
+		require.Equal(t, tc.want+"\n", res.stderr, tc.args)
+	}
+	// A failure that is not a misuse exits with status 1.
+	res := c.run("apply", "missing.yaml")
+	require.Equal(t, 1, res.code)
+	require.Equal(t, "timefence: file missing.yaml does not exist\n", res.stderr)
 }
 
 // writeParquet writes versions with the event time column "ts", in
@@ -480,7 +520,9 @@ func cellValue(a arrow.Array, i int) any {
 	return fmt.Sprintf("%v", a.GetOneForMarshal(i))
 }
 
-// TestCLIWithTLSAndToken talks to a server that requires TLS and tokens.
+// TestCLIWithTLSAndToken talks to a server that requires mutual TLS and
+// tokens made by 'timefence token create', and checks that each way of
+// failing to connect or authenticate is told apart in one sentence.
 func TestCLIWithTLSAndToken(t *testing.T) {
 	dir := t.TempDir()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -488,7 +530,8 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "timefence"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	require.NoError(t, err)
 	kder, err := x509.MarshalECPrivateKey(key)
@@ -496,25 +539,50 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 	certFile, keyFile, authFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "auth.json")
 	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
 	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
-	require.NoError(t, os.WriteFile(authFile, fmt.Appendf(nil, `{"credentials": [{"name": "ops", "token_sha256": %q, "role": "admin"}]}`,
-		server.HashToken("s3cret")), 0o600))
+
+	c := &cli{t: t, dir: dir}
+	admin := c.run("token", "create", "--name", "ops", "--role", "admin", "--add-to", authFile)
+	require.Equal(t, 0, admin.code, admin.stderr)
+	require.Equal(t, "added credential \"ops\" (admin) to "+authFile+"; the token above is shown only once\n", admin.stderr)
+	adminToken := strings.TrimSpace(admin.stdout)
+	reader := strings.TrimSpace(c.ok("token", "create", "--name", "dashboard", "--role", "reader", "--add-to", authFile))
+	require.NotEqual(t, adminToken, reader)
+	require.Regexp(t, `duplicate|already has a credential named "ops"`, c.fail("token", "create", "--name", "ops", "--role", "reader", "--add-to", authFile))
+	require.Equal(t, `timefence: (x): only a trainer is scoped to splits`, c.fail("token", "create", "--name", "x", "--role", "reader", "--split", "train"))
+	printed := c.run("token", "create", "--name", "nightly", "--role", "trainer", "--split", "train,test")
+	require.Equal(t, 0, printed.code)
+	require.Contains(t, printed.stderr, `"role":"trainer","splits":["train","test"]}`)
 
 	addr := freeAddr(t)
 	srv := exec.Command(binary, "serve", "--data", filepath.Join(dir, "data"), "--addr", addr, "--log-level", "error",
-		"--tls-cert", certFile, "--tls-key", keyFile, "--auth-file", authFile)
+		"--tls-cert", certFile, "--tls-key", keyFile, "--tls-client-ca", certFile, "--auth-file", authFile)
 	srv.Stderr = os.Stderr
 	require.NoError(t, srv.Start())
 	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
 
-	c := &cli{t: t, dir: dir, addr: addr}
+	c.addr = "grpcs://" + addr
+	mtls := []string{"--tls-ca", certFile, "--tls-cert", certFile, "--tls-key", keyFile}
+	as := func(token string, args ...string) []string { return append(append(args, mtls...), "--token", token) }
 	defs := c.write("defs.yaml", cliDefinitions)
 	deadline := time.Now().Add(20 * time.Second)
-	for c.run("apply", "--tls-ca", certFile, "--token", "s3cret", defs).code != 0 {
+	for c.run(as(adminToken, "apply", defs)...).code != 0 {
 		require.True(t, time.Now().Before(deadline), "the TLS server did not come up")
 		time.Sleep(50 * time.Millisecond)
 	}
-	require.Contains(t, c.ok("split", "list", "--tls-ca", certFile, "--token", "s3cret"), "no splits yet")
-	line := c.fail("split", "list", "--tls-ca", certFile, "--token", "wrong")
-	require.Equal(t, "timefence: the server at "+addr+" did not accept the credential (unknown credential); check --token or TIMEFENCE_TOKEN", line)
-	require.Contains(t, c.fail("split", "list", "--token", "s3cret"), "cannot reach a timefence server at "+addr)
+	require.Contains(t, c.ok(as(reader, "split", "list")...), "no splits yet")
+	require.Equal(t, `timefence: permission denied: credential "dashboard" (reader) may not call /timefence.v1.RegistryService/CreateSplit`,
+		c.fail(as(reader, "split", "create", "s", "--end", "2024-01-01T00:00:00Z")...))
+	require.Equal(t, "timefence: the server at "+addr+" did not accept the token (unknown credential); check --token or TIMEFENCE_TOKEN",
+		c.fail(as("wrong", "split", "list")...))
+	require.Equal(t, "timefence: the server at "+addr+" requires a token; pass --token or set TIMEFENCE_TOKEN",
+		c.fail(append([]string{"split", "list"}, mtls...)...))
+	require.Equal(t, "timefence: the server at "+addr+" requires a client certificate (mutual TLS); pass --tls-cert and --tls-key",
+		c.fail("split", "list", "--tls-ca", certFile, "--token", reader))
+	require.Equal(t, "timefence: the server at "+addr+" has a certificate this client does not trust; pass its CA with --tls-ca",
+		c.fail("split", "list", "--token", reader))
+	c.addr = addr
+	require.Equal(t, "timefence: the server at "+addr+" closed the connection; if it serves TLS, pass --tls or --tls-ca, or use grpcs://",
+		c.fail("split", "list", "--token", reader))
+	c.addr = "http://" + addr
+	require.Equal(t, `timefence: server address "http://`+addr+`": the scheme must be grpc:// or grpcs://`, c.fail("split", "list"))
 }

@@ -5,14 +5,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -36,20 +37,29 @@ type connFlags struct {
 	tls                        *bool
 }
 
-// connectionFlags adds --addr, --token and the TLS flags to fs.
-func connectionFlags(fs *flag.FlagSet) *connFlags {
-	return &connFlags{
-		addr:  fs.String("addr", envOr("TIMEFENCE_ADDR", defaultAddr), "server address (env TIMEFENCE_ADDR)"),
+// connectionFlags adds --addr, --token and the TLS flags to cmd.
+func connectionFlags(cmd *cobra.Command) *connFlags {
+	fs := cmd.Flags()
+	f := &connFlags{
+		addr:  fs.String("addr", envOr("TIMEFENCE_ADDR", defaultAddr), "server address: host:port, grpc://host:port, or grpcs://host:port for TLS (env TIMEFENCE_ADDR)"),
 		token: fs.String("token", "", "bearer token for a server with auth (env TIMEFENCE_TOKEN)"),
 		tls:   fs.Bool("tls", false, "connect over TLS, trusting the system's certificate authorities"),
 		ca:    fs.String("tls-ca", "", "connect over TLS, trusting this PEM certificate authority"),
 		cert:  fs.String("tls-cert", "", "client certificate (PEM) for mutual TLS"),
-		key:   fs.String("tls-key", "", "the PEM private key of -tls-cert"),
+		key:   fs.String("tls-key", "", "the PEM private key of --tls-cert"),
 	}
+	for _, name := range []string{"addr", "token", "tls", "tls-ca", "tls-cert", "tls-key"} {
+		_ = fs.SetAnnotation(name, connectionAnnotation, []string{"true"})
+	}
+	return f
 }
 
 // dial connects as the flags say.
 func (f *connFlags) dial(ctx context.Context) (*session, error) {
+	addr, useTLS, err := parseAddr(*f.addr)
+	if err != nil {
+		return nil, err
+	}
 	var opts []client.DialOption
 	token := *f.token
 	if token == "" {
@@ -58,7 +68,7 @@ func (f *connFlags) dial(ctx context.Context) (*session, error) {
 	if token != "" {
 		opts = append(opts, client.WithToken(token))
 	}
-	if *f.tls || *f.ca != "" || *f.cert != "" || *f.key != "" {
+	if useTLS || *f.tls || *f.ca != "" || *f.cert != "" || *f.key != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if *f.ca != "" {
 			pem, err := os.ReadFile(*f.ca)
@@ -82,13 +92,38 @@ func (f *connFlags) dial(ctx context.Context) (*session, error) {
 		}
 		opts = append(opts, client.WithTLS(cfg))
 	}
-	return dial(ctx, *f.addr, opts...)
+	s, err := dial(ctx, addr, opts...)
+	if s != nil {
+		s.token = token != ""
+	}
+	return s, err
+}
+
+// parseAddr splits an address given as host:port, grpc://host:port or
+// grpcs://host:port (TLS) into host:port and whether to use TLS.
+func parseAddr(addr string) (hostPort string, useTLS bool, err error) {
+	switch {
+	case strings.HasPrefix(addr, "grpcs://"):
+		hostPort, useTLS = strings.TrimPrefix(addr, "grpcs://"), true
+	case strings.HasPrefix(addr, "grpc://"):
+		hostPort = strings.TrimPrefix(addr, "grpc://")
+	case strings.Contains(addr, "://"):
+		return "", false, fmt.Errorf("server address %q: the scheme must be grpc:// or grpcs://", addr)
+	default:
+		hostPort = addr
+	}
+	hostPort = strings.TrimSuffix(hostPort, "/")
+	if _, _, err := net.SplitHostPort(hostPort); err != nil {
+		return "", false, fmt.Errorf("invalid server address %q; expected host:port, grpc://host:port or grpcs://host:port", addr)
+	}
+	return hostPort, useTLS, nil
 }
 
 // session is a connection to the server that explains its errors.
 type session struct {
 	*client.Client
-	addr string
+	addr  string
+	token bool // whether a token was given
 }
 
 // dial connects to the server at addr and checks that it answers, so an
@@ -102,9 +137,15 @@ func dial(ctx context.Context, addr string, opts ...client.DialOption) (*session
 	s := &session{Client: c, addr: addr}
 	hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	_, err = healthpb.NewHealthClient(c.Conn()).Check(hctx, &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(c.Conn()).Check(hctx, &healthpb.HealthCheckRequest{})
 	switch status.Code(err) {
-	case codes.OK, codes.PermissionDenied, codes.Unauthenticated:
+	case codes.OK:
+		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return s, nil
+		}
+		c.Close()
+		return nil, s.shuttingDown()
+	case codes.PermissionDenied, codes.Unauthenticated:
 		return s, nil
 	}
 	c.Close()
@@ -117,14 +158,42 @@ func dial(ctx context.Context, addr string, opts ...client.DialOption) (*session
 	return nil, s.unreachable(err)
 }
 
-// unreachable explains a failed connection, with its cause when gRPC gave one.
+func (s *session) shuttingDown() error {
+	return fmt.Errorf("the server at %s is shutting down; retry once it is back", s.addr)
+}
+
+// unreachable explains a failed connection: a TLS mismatch, a missing
+// client certificate, or no server, with gRPC's cause when it gave one.
 func (s *session) unreachable(err error) error {
-	cause := ""
+	msg := ""
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
-		msg := strings.Trim(st.Message(), `"`)
-		if i := strings.LastIndex(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
+		msg = strings.Trim(st.Message(), `"`)
+	}
+	has := func(parts ...string) bool {
+		for _, p := range parts {
+			if strings.Contains(msg, p) {
+				return true
+			}
 		}
+		return false
+	}
+	switch {
+	case has("certificate required", "bad certificate"):
+		return fmt.Errorf("the server at %s requires a client certificate (mutual TLS); pass --tls-cert and --tls-key", s.addr)
+	case has("unknown authority", "certificate is not valid", "x509:"):
+		return fmt.Errorf("the server at %s has a certificate this client does not trust; pass its CA with --tls-ca", s.addr)
+	case has("first record does not look like a TLS handshake"):
+		return fmt.Errorf("the server at %s does not use TLS; drop --tls, --tls-ca and grpcs://", s.addr)
+	case has("server preface", "EOF") && !has("connection refused"):
+		return fmt.Errorf("the server at %s closed the connection; if it serves TLS, pass --tls or --tls-ca, or use grpcs://", s.addr)
+	case has("GOAWAY", "shutting down", "transport is closing"):
+		return s.shuttingDown()
+	}
+	cause := ""
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	if msg != "" {
 		cause = " (" + oneLine(strings.Trim(msg, `"`)) + ")"
 	}
 	return fmt.Errorf("cannot reach a timefence server at %s%s; start one with 'timefence serve', or check --addr, --tls and --token", s.addr, cause)
@@ -147,8 +216,12 @@ func (s *session) explain(err error) error {
 		return s.unreachable(status.Error(e.Code, e.Message))
 	case e.Code == codes.DeadlineExceeded && e.Reason == "":
 		return fmt.Errorf("the server at %s did not answer in time", s.addr)
+	case e.Code == codes.Unauthenticated && !s.token:
+		return fmt.Errorf("the server at %s requires a token; pass --token or set TIMEFENCE_TOKEN", s.addr)
 	case e.Code == codes.Unauthenticated:
-		return fmt.Errorf("the server at %s did not accept the credential (%s); check --token or TIMEFENCE_TOKEN", s.addr, oneLine(e.Message))
+		return fmt.Errorf("the server at %s did not accept the token (%s); check --token or TIMEFENCE_TOKEN", s.addr, oneLine(e.Message))
+	case e.Code == codes.PermissionDenied:
+		return fmt.Errorf("permission denied: %s", oneLine(e.Message))
 	case e.Code == codes.Canceled:
 		return context.Canceled
 	case e.Reason == "CUTOFF_EXCEEDED" && e.Metadata["offending_rows"] != "":

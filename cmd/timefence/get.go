@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -11,22 +9,24 @@ import (
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+
+	"github.com/spf13/cobra"
 )
 
-func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("get", "get --features REFS --key NAME=VALUE [--key ...] [flags]",
+func getCmd() *cobra.Command {
+	cmd := verb("get --features REFS --key NAME=VALUE [--key ...] [flags]", "look features up online, as inference would now",
 		`Looks features up online, as inference would now: the latest value of each
 feature for each entity, with its status (present, not_found, or stale when
 older than the view's ttl) and its event time. Each --key names one entity;
 composite keys join their parts with commas. --as-of reads as production did
 at a past time instead; such a read is training-side and needs --split.`,
-		[]string{
-			"timefence get --features user_stats --key user_id=42",
-			"timefence get --features user_stats:clicks --key user_id=42 --key user_id=43 --json",
-			"timefence get --features store_sales --key store_id=7,region=eu",
-			"timefence get --features user_stats --key user_id=42 --split train --as-of 2024-03-15T02:00:00Z",
-		}, stderr)
-	conn := connectionFlags(fs)
+		"timefence get --features user_stats --key user_id=1",
+		"timefence get --features user_stats:clicks --key user_id=1 --key user_id=2 --json",
+		"timefence get --features store_sales --key store_id=7,region=eu",
+		"timefence get --features user_stats --key user_id=1 --split train --as-of 2024-01-15T00:00:00Z")
+	cmd.Args = noArgs
+	conn := connectionFlags(cmd)
+	fs := cmd.Flags()
 	var features listFlag
 	fs.Var(&features, "features", "feature `references`, comma-separated or repeated: view:feature or view")
 	var keys repeatedFlag
@@ -34,74 +34,73 @@ at a past time instead; such a read is training-side and needs --split.`,
 	asOf := fs.String("as-of", "", "read as of this past time (RFC 3339) instead of now; needs --split")
 	split := fs.String("split", "", "the split an --as-of read runs under")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	var opts []client.ReadOption
-	if *asOf != "" {
-		t, err := parseTime(*asOf)
+	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "features": featureRefs})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		var opts []client.ReadOption
+		if *asOf != "" {
+			t, err := parseTime(*asOf)
+			if err != nil {
+				return fmt.Errorf("--as-of: %v", err)
+			}
+			opts = append(opts, client.AsOf(t))
+		}
+		if *split != "" {
+			opts = append(opts, client.UnderSplit(*split))
+		}
+		switch {
+		case *asOf != "" && *split == "":
+			return usageError("get", "--as-of needs --split: a read in the past is a training-side read")
+		case len(features) == 0:
+			return usageError("get", "--features is required")
+		case len(keys) == 0:
+			return usageError("get", "at least one --key is required")
+		}
+		names, raw, err := parseKeys(keys)
 		if err != nil {
-			return fmt.Errorf("--as-of: %v", err)
+			return err
 		}
-		opts = append(opts, client.AsOf(t))
-	}
-	if *split != "" {
-		opts = append(opts, client.UnderSplit(*split))
-	}
-	switch {
-	case len(pos) > 0:
-		return usageError("get", "unexpected argument %q", pos[0])
-	case *asOf != "" && *split == "":
-		return usageError("get", "--as-of needs --split: a read in the past is a training-side read")
-	case len(features) == 0:
-		return usageError("get", "--features is required")
-	case len(keys) == 0:
-		return usageError("get", "at least one --key is required")
-	}
-	names, raw, err := parseKeys(keys)
-	if err != nil {
-		return err
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := call(ctx)
-	defer cancel()
-	ents, err := s.Registry.ListEntities(cctx, &timefencev1.ListEntitiesRequest{})
-	if err != nil {
-		return s.explain(err)
-	}
-	rows, err := typeKeys(names, raw, ents.GetEntities())
-	if err != nil {
-		return err
-	}
-	res, err := s.GetOnline(cctx, features, names, rows, opts...)
-	if err != nil {
-		return s.explain(err)
-	}
-	if *asJSON {
-		return writeJSON(stdout, onlineJSON(names, rows, res))
-	}
-	t := newTable(append(slices.Clone(names), "feature", "value", "status", "event_time")...)
-	for i, row := range res.Rows {
-		for j, fv := range row {
-			cells := make([]string, 0, len(names)+4)
-			for _, k := range rows[i] {
-				cells = append(cells, fmt.Sprint(k))
-			}
-			value := "-"
-			if fv.Status == client.Present {
-				value = formatValue(fv.Value)
-			}
-			t.add(append(cells, res.Features[j], value, statusName(fv.Status), formatTime(fv.EventTime))...)
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
 		}
+		defer s.Close()
+		cctx, cancel := call(ctx)
+		defer cancel()
+		ents, err := s.Registry.ListEntities(cctx, &timefencev1.ListEntitiesRequest{})
+		if err != nil {
+			return s.explain(err)
+		}
+		rows, err := typeKeys(names, raw, ents.GetEntities())
+		if err != nil {
+			return err
+		}
+		res, err := s.GetOnline(cctx, features, names, rows, opts...)
+		if err != nil {
+			return s.explain(err)
+		}
+		if *asJSON {
+			return writeJSON(stdout, onlineJSON(names, rows, res))
+		}
+		t := newTable(append(slices.Clone(names), "feature", "value", "status", "event_time")...)
+		for i, row := range res.Rows {
+			for j, fv := range row {
+				cells := make([]string, 0, len(names)+4)
+				for _, k := range rows[i] {
+					cells = append(cells, fmt.Sprint(k))
+				}
+				value := "-"
+				if fv.Status == client.Present {
+					value = formatValue(fv.Value)
+				}
+				t.add(append(cells, res.Features[j], value, statusName(fv.Status), formatTime(fv.EventTime))...)
+			}
+		}
+		t.write(stdout)
+		fmt.Fprintf(stdout, "\nread at %s (watermark %d)\n", formatTime(res.ReadTime), res.Watermark)
+		return nil
 	}
-	t.write(stdout)
-	fmt.Fprintf(stdout, "\nread at %s (watermark %d)\n", formatTime(res.ReadTime), res.Watermark)
-	return nil
+	return cmd
 }
 
 // parseKeys parses --key values into key names (in the first key's order)

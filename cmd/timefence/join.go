@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -11,10 +10,12 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/timefence/timefence/client"
+
+	"github.com/spf13/cobra"
 )
 
-func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("join", "join --split NAME --spine FILE --features REFS -o OUT.parquet [flags]",
+func joinCmd() *cobra.Command {
+	cmd := verb("join --split NAME --spine FILE --features REFS -o OUT.parquet [flags]", "point-in-time join of a spine with features, to a Parquet file",
 		`Runs a point-in-time join: for each row of the spine (join keys, a
 timestamp, any other columns such as labels), reads each feature as
 production could have read it at that row's timestamp. The result (the
@@ -24,136 +25,143 @@ file, and the dataset's manifest beside it as OUT.manifest.json.
 The read runs under a split: a spine with any timestamp outside the split is
 refused whole. Features are "view:feature", or "view" for all of a view's.
 --dataset-id re-reads a recorded dataset byte for byte, given the same spine.`,
-		[]string{
-			"timefence join --split train --spine labels.csv --features user_stats -o train.parquet",
-			"timefence join --split train --spine labels.parquet --features user_stats:clicks,user_profile:country -o train.parquet",
-			"timefence join --dataset-id 3f9a... --spine labels.parquet -o again.parquet",
-		}, stderr)
-	conn := connectionFlags(fs)
+		"timefence join --split train --spine examples/spine.csv --features user_stats -o train.parquet",
+		"timefence join --split train --spine labels.parquet --features user_stats:clicks,user_profile:country -o train.parquet",
+		"timefence join --dataset-id 3f9a... --spine labels.parquet -o again.parquet")
+	cmd.Args = noArgs
+	conn := connectionFlags(cmd)
+	fs := cmd.Flags()
 	split := fs.String("split", "", "the split the read runs under")
 	spinePath := fs.String("spine", "", "the spine: a CSV or Parquet file")
 	var features listFlag
 	fs.Var(&features, "features", "feature `references`, comma-separated or repeated: view:feature or view")
 	var out string
-	fs.StringVar(&out, "o", "", "the output Parquet file")
-	fs.StringVar(&out, "output", "", "the output Parquet file (same as -o)")
+	fs.StringVarP(&out, "output", "o", "", "the output Parquet file")
 	tsCol := fs.String("timestamp-column", "event_timestamp", "the spine's timestamp column")
 	full := fs.Bool("full-feature-names", false, "name result columns view__feature instead of feature")
 	datasetID := fs.String("dataset-id", "", "re-read this recorded dataset (split and features come from it)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	switch {
-	case len(pos) > 0:
-		return usageError("join", "unexpected argument %q", pos[0])
-	case *spinePath == "":
-		return usageError("join", "--spine is required")
-	case out == "":
-		return usageError("join", "-o (the output Parquet file) is required")
-	case !isParquetName(out):
-		return usageError("join", "-o %s: the output is Parquet, so name it *.parquet", out)
-	case *datasetID == "" && *split == "":
-		return usageError("join", "--split is required")
-	case *datasetID == "" && len(features) == 0:
-		return usageError("join", "--features is required")
-	}
-	if _, err := tableKind(*spinePath); err != nil {
-		return err
-	}
-	if err := checkFile(*spinePath); err != nil {
-		return err
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	refs := []string(features)
-	if *datasetID != "" {
-		m, err := s.Manifest(ctx, *datasetID)
+	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "features": featureRefs})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		switch {
+		case *spinePath == "":
+			return usageError("join", "--spine is required")
+		case out == "":
+			return usageError("join", "-o (the output Parquet file) is required")
+		case !isParquetName(out):
+			return usageError("join", "-o %s: the output is Parquet, so name it *.parquet", out)
+		case *datasetID == "" && *split == "":
+			return usageError("join", "--split is required")
+		case *datasetID == "" && len(features) == 0:
+			return usageError("join", "--features is required")
+		}
+		if _, err := tableKind(*spinePath); err != nil {
+			return err
+		}
+		if err := checkFile(*spinePath); err != nil {
+			return err
+		}
+		s, err := conn.dial(ctx)
 		if err != nil {
+			return err
+		}
+		defer s.Close()
+		refs := []string(features)
+		if *datasetID != "" {
+			m, err := s.Manifest(ctx, *datasetID)
+			if err != nil {
+				return s.explain(err)
+			}
+			if m.GetKind() != "historical" {
+				return fmt.Errorf("dataset %s is an %s, not a join; re-read it with 'timefence export --dataset-id'", *datasetID, m.GetKind())
+			}
+			if len(refs) == 0 {
+				refs = strings.Split(m.GetOptions()["features"], ",")
+			}
+			if c := m.GetOptions()["timestamp_column"]; c != "" {
+				*tsCol = c
+			}
+		}
+		keyTypes, err := s.keyTypes(ctx, refs)
+		if err != nil {
+			return err
+		}
+		spine, err := openTable(ctx, *spinePath, func(col string) (arrow.DataType, error) {
+			if col == *tsCol {
+				return timestampType, nil
+			}
+			return keyTypes[col], nil // nil: inferred from the data
+		})
+		if err != nil {
+			return err
+		}
+		defer spine.close()
+
+		start := time.Now()
+		var opts []client.JoinOption
+		if *tsCol != "event_timestamp" {
+			opts = append(opts, client.WithTimestampColumn(*tsCol))
+		}
+		if *full {
+			opts = append(opts, client.WithFullFeatureNames())
+		}
+		var joinRefs []string
+		if *datasetID != "" {
+			opts = append(opts, client.WithDatasetID(*datasetID))
+			joinRefs = features // empty unless given: the dataset names them
+		} else {
+			joinRefs = refs
+		}
+		sink := newParquetSink(out)
+		sent, nfeat := int64(0), 0
+		var present []int64 // non-null values per feature column
+		p := newProgress(stderr, "sending the spine", spine.unit, spine.total)
+		watched := spine.watch(p, func() { p.stage("joining", "rows", sent) })
+		counted := &hooks{RecordReader: watched, each: func(rec arrow.Record) { sent += rec.NumRows() }}
+		sum, err := s.GetHistorical(ctx, *split, joinRefs, counted, func(rec arrow.Record) error {
+			if nfeat == 0 {
+				nfeat = int(rec.NumCols()) - len(spine.Schema().Fields())
+				present = make([]int64, nfeat)
+			}
+			for i := range present {
+				col := rec.Column(int(rec.NumCols()) - nfeat + i)
+				present[i] += int64(col.Len() - col.NullN())
+			}
+			p.add(rec.NumRows())
+			return sink.write(rec)
+		}, opts...)
+		p.finish()
+		if err != nil {
+			sink.abort()
 			return s.explain(err)
 		}
-		if m.GetKind() != "historical" {
-			return fmt.Errorf("dataset %s is an %s, not a join; re-read it with 'timefence export --dataset-id'", *datasetID, m.GetKind())
+		if err := sink.commit(); err != nil {
+			return err
 		}
-		if len(refs) == 0 {
-			refs = strings.Split(m.GetOptions()["features"], ",")
+		mpath, err := s.writeManifest(ctx, sum.DatasetID, out)
+		if err != nil {
+			return err
 		}
-		if c := m.GetOptions()["timestamp_column"]; c != "" {
-			*tsCol = c
+		fmt.Fprintf(stdout, "joined %s with %s under split %s in %s\n",
+			plural(sum.Rows, "spine row"), plural(nfeat, "feature"), sum.Split, time.Since(start).Round(time.Millisecond))
+		t := newTable("", "")
+		t.indent, t.noHeader = "  ", true
+		t.add("output", out)
+		t.add("manifest", mpath)
+		t.add("dataset id", sum.DatasetID)
+		t.add("watermark", fmt.Sprint(sum.Watermark))
+		t.add("naive-join differences", fmt.Sprintf("%s of %s rows (%s) would have read another version in a naive event-time join",
+			count(sum.NaiveDifferences), count(sum.Rows), percent(ratio(sum.NaiveDifferences, sum.Rows))))
+		if sum.BackfilledValues > 0 {
+			t.add("backfilled values", count(sum.BackfilledValues))
 		}
-	}
-	keyTypes, err := s.keyTypes(ctx, refs)
-	if err != nil {
-		return err
-	}
-	spine, err := openTable(ctx, *spinePath, func(col string) (arrow.DataType, error) {
-		if col == *tsCol {
-			return timestampType, nil
+		t.write(stdout)
+		if sum.Rows > 0 {
+			s.hintNullViews(ctx, stderr, sum.Split, refs, present)
 		}
-		return keyTypes[col], nil // nil: inferred from the data
-	})
-	if err != nil {
-		return err
+		return nil
 	}
-	defer spine.close()
-
-	start := time.Now()
-	var opts []client.JoinOption
-	if *tsCol != "event_timestamp" {
-		opts = append(opts, client.WithTimestampColumn(*tsCol))
-	}
-	if *full {
-		opts = append(opts, client.WithFullFeatureNames())
-	}
-	var joinRefs []string
-	if *datasetID != "" {
-		opts = append(opts, client.WithDatasetID(*datasetID))
-		joinRefs = features // empty unless given: the dataset names them
-	} else {
-		joinRefs = refs
-	}
-	sink := newParquetSink(out)
-	sent, nfeat := int64(0), 0
-	p := newProgress(stderr, "sending the spine", spine.unit, spine.total)
-	watched := spine.watch(p, func() { p.stage("joining", "rows", sent) })
-	counted := &hooks{RecordReader: watched, each: func(rec arrow.Record) { sent += rec.NumRows() }}
-	sum, err := s.GetHistorical(ctx, *split, joinRefs, counted, func(rec arrow.Record) error {
-		if nfeat == 0 {
-			nfeat = int(rec.NumCols()) - len(spine.Schema().Fields())
-		}
-		p.add(rec.NumRows())
-		return sink.write(rec)
-	}, opts...)
-	p.finish()
-	if err != nil {
-		sink.abort()
-		return s.explain(err)
-	}
-	if err := sink.commit(); err != nil {
-		return err
-	}
-	mpath, err := s.writeManifest(ctx, sum.DatasetID, out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "joined %s spine rows with %d features under split %s in %s\n",
-		count(sum.Rows), nfeat, sum.Split, time.Since(start).Round(time.Millisecond))
-	t := newTable("", "")
-	t.indent, t.noHeader = "  ", true
-	t.add("output", out)
-	t.add("manifest", mpath)
-	t.add("dataset id", sum.DatasetID)
-	t.add("watermark", fmt.Sprint(sum.Watermark))
-	t.add("naive-join differences", fmt.Sprintf("%s of %s rows (%s) would have read another version in a naive event-time join",
-		count(sum.NaiveDifferences), count(sum.Rows), percent(ratio(sum.NaiveDifferences, sum.Rows))))
-	if sum.BackfilledValues > 0 {
-		t.add("backfilled values", count(sum.BackfilledValues))
-	}
-	t.write(stdout)
-	return nil
+	return cmd
 }
 
 func ratio(a, b int64) float64 {

@@ -167,10 +167,13 @@ func count(n int64) string {
 	return b.String()
 }
 
-// plural formats a count with its noun: "1 key", "2,048 keys".
-func plural(n int64, noun string) string {
+// plural formats a count with its noun: "1 key", "2,048 keys", "3 entities".
+func plural[N int | int64](n N, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return count(n) + " " + noun + "s"
+	if strings.HasSuffix(noun, "y") && !strings.ContainsAny(noun[len(noun)-2:len(noun)-1], "aeiou") {
+		noun = strings.TrimSuffix(noun, "y") + "ie"
+	}
+	return count(int64(n)) + " " + noun + "s"
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,16 +28,18 @@ func TestProgressLine(t *testing.T) {
 	require.Equal(t, "committing …  2.5s", p.line(time.Unix(2, 5e8)))
 }
 
-func TestParseArgs(t *testing.T) {
-	fs := verbFlags("write", "write VIEW FILE", "", nil, &bytes.Buffer{})
-	batch := fs.String("batch-id", "", "")
+func TestListFlagAndPlural(t *testing.T) {
+	fs := pflag.NewFlagSet("write", pflag.ContinueOnError)
 	var feats listFlag
 	fs.Var(&feats, "features", "")
-	pos, err := parseArgs(fs, []string{"v", "--batch-id", "b1", "f.csv", "--features", "a,b", "--features", "c", "--", "-x"})
-	require.NoError(t, err)
-	require.Equal(t, []string{"v", "f.csv", "-x"}, pos)
-	require.Equal(t, "b1", *batch)
+	require.NoError(t, fs.Parse([]string{"v", "--features", "a,b", "f.csv", "--features", "c", "--", "-x"}))
+	require.Equal(t, []string{"v", "f.csv", "-x"}, fs.Args())
 	require.Equal(t, listFlag{"a", "b", "c"}, feats)
+	require.Equal(t, "1 row", plural(1, "row"))
+	require.Equal(t, "2,048 rows", plural(int64(2048), "row"))
+	require.Equal(t, "0 entities", plural(0, "entity"))
+	require.Equal(t, "3 keys", plural(3, "key"))
+	require.Equal(t, "2 anomalies", plural(2, "anomaly"))
 }
 
 func TestFormat(t *testing.T) {

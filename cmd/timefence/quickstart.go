@@ -15,10 +15,12 @@ import (
 	"github.com/timefence/timefence/schema"
 	"github.com/timefence/timefence/server"
 	"github.com/timefence/timefence/storage"
+
+	"github.com/spf13/cobra"
 )
 
-func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("quickstart", "quickstart [--dir DIR]",
+func quickstartCmd() *cobra.Command {
+	cmd := verb("quickstart [--dir DIR]", "run a demo that shows the leakage timefence prevents",
 		`Runs a self-contained demo in seconds: starts a server in this process,
 generates card transactions for 300 users over 30 days and a daily spend
 feature whose pipeline lands hours after each day closes, then builds a
@@ -26,17 +28,14 @@ training set twice, with a naive event-time join and with timefence's
 point-in-time join, and shows what the naive join leaked and how the guard
 refuses a spine that crosses the split's cutoff. DIR keeps the definitions,
 the generated inputs, the training set and its manifest, and the store.`,
-		[]string{"timefence quickstart", "timefence quickstart --dir /tmp/tf-demo"}, stderr)
-	dir := fs.String("dir", "timefence-quickstart", "the directory to fill")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+		"timefence quickstart", "timefence quickstart --dir /tmp/tf-demo")
+	cmd.Args = noArgs
+	dir := cmd.Flags().String("dir", "timefence-quickstart", "the directory to fill")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		_, err := quickstart(cmd.Context(), *dir, cmd.OutOrStdout())
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError("quickstart", "unexpected argument %q", pos[0])
-	}
-	_, err = quickstart(ctx, *dir, stdout)
-	return err
+	return cmd
 }
 
 // quickstartResult holds the numbers the quickstart shows.

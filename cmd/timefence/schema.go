@@ -1,25 +1,22 @@
 package main
 
 import (
-	"context"
-	"io"
-
 	"github.com/timefence/timefence/schema"
+
+	"github.com/spf13/cobra"
 )
 
-func runSchema(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("schema", "schema",
+func schemaCmd() *cobra.Command {
+	cmd := verb("schema", "print the JSON Schema of the definitions file",
 		`Prints the JSON Schema of the YAML definitions file, for editors that
 validate and complete it (e.g. the YAML language server: put
 "# yaml-language-server: $schema=definitions.schema.json" on the first line).`,
-		[]string{"timefence schema > definitions.schema.json"}, stderr)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+		"timefence schema > definitions.schema.json")
+	cmd.Args = noArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		stdout := cmd.OutOrStdout()
+		_, err := stdout.Write(schema.Definitions)
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError("schema", "unexpected argument %q", pos[0])
-	}
-	_, err = stdout.Write(schema.Definitions)
-	return err
+	return cmd
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,102 +16,112 @@ import (
 
 	"github.com/timefence/timefence/server"
 	"github.com/timefence/timefence/storage"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "serve [flags]", stderr)
+func serveCmd() *cobra.Command {
+	cmd := verb("serve [flags]", "run the server on an embedded data directory",
+		`Runs the timefence server: gRPC and Arrow Flight on one port, over the
+Badger store in the data directory (created on first use). SIGTERM or
+Ctrl-C stops it gracefully.`,
+		"timefence serve", "timefence serve --addr 0.0.0.0:7070 --data /srv/timefence --metrics-addr localhost:9464")
+	cmd.Args = noArgs
+	fs := cmd.Flags()
 	addr := fs.String("addr", envOr("TIMEFENCE_ADDR", defaultAddr), "address to listen on (env TIMEFENCE_ADDR)")
 	dir := fs.String("data", defaultDataDir(), "data directory (env TIMEFENCE_DATA)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
-	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key)")
-	keyFile := fs.String("tls-key", "", "the PEM private key of -tls-cert")
+	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (needs --tls-key)")
+	keyFile := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	clientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA (mutual TLS)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (/metrics) over HTTP, without auth or TLS, at this address, e.g. localhost:9464 (off when empty)")
-	pprofOn := fs.Bool("pprof", false, "also serve Go profiles (/debug/pprof/) at -metrics-addr: they show the server's internals and cost CPU, so keep that address private")
+	pprofOn := fs.Bool("pprof", false, "also serve Go profiles (/debug/pprof/) at --metrics-addr: they show the server's internals and cost CPU, so keep that address private")
 	skew := fs.Duration("max-clock-skew", server.DefaultConfig().MaxClockSkew, "refuse an as-of read or a spine timestamp later than now by more than this (FUTURE_TIME); 0 allows none")
 	flushVersions := fs.Int("flush-versions", storage.DefaultOptions("").FlushVersions, "write a view's in-memory versions to a columnar run file once this many wait")
 	flushIdle := fs.Duration("flush-idle", storage.DefaultOptions("").FlushIdle, "write a view's in-memory versions to a run file once no batch has arrived for this long")
 	reserve := sizeFlag(storage.DefaultOptions("").ReserveBytes)
 	fs.Var(&reserve, "reserve", "refuse writes (RESOURCE_EXHAUSTED, STORAGE_FULL) while the data directory has less than this free, so the store can always flush and compact; 0 turns the check off")
-	authFile := fs.String("auth-file", "", `require bearer tokens: a JSON file {"credentials": [{"name", "token_sha256", "role", "splits"}]}`)
+	authFile := fs.String("auth-file", "", "require bearer tokens listed in this JSON file (see docs/auth.md; 'timefence token create' makes entries)")
 	cfg := server.DefaultConfig()
 	limitFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := checkLimits(cfg); err != nil {
-		return err
-	}
-	if *pprofOn && *metricsAddr == "" {
-		return fmt.Errorf("-pprof serves profiles at -metrics-addr; set it too")
-	}
-	if cfg.MaxClockSkew = *skew; *skew <= 0 {
-		cfg.MaxClockSkew = -1 // none: the config's zero means the default
-	}
-	if cfg.HistoricalNice == 0 {
-		cfg.HistoricalNice = -1 // not lowered: the config's zero means the default
-	}
-	log, err := newLogger(stderr, *level, *format)
-	if err != nil {
-		return err
-	}
-	if cfg.TLS, err = loadTLS(*certFile, *keyFile, *clientCA); err != nil {
-		return err
-	}
-	if *authFile != "" {
-		if cfg.Auth, err = server.LoadAuth(*authFile); err != nil {
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
+		if err := checkLimits(cfg); err != nil {
 			return err
 		}
-		if cfg.TLS == nil {
-			log.Warn("auth is on without TLS: bearer tokens travel in clear text")
+		if *pprofOn && *metricsAddr == "" {
+			return fmt.Errorf("--pprof serves profiles at --metrics-addr; set it too")
 		}
-	}
-	st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle).WithReserveBytes(reserveOption(reserve)))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	lis, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
-	}
-	cfg.Logger = log
-	cfg.Version = Version
-	if cfg.HistoricalNice > 0 && os.Getenv("GOMAXPROCS") == "" {
-		// Leave every core's processor to online lookups and writes while
-		// historical work runs at its bounds (server/work.go).
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + server.HistoricalThreads(cfg))
-	}
-	log.Info("timefence starting", "version", Version, "data", *dir, "gomaxprocs", runtime.GOMAXPROCS(0))
-	srv := server.New(st, cfg)
-	if *metricsAddr != "" {
-		mlis, err := net.Listen("tcp", *metricsAddr)
+		if cfg.MaxClockSkew = *skew; *skew <= 0 {
+			cfg.MaxClockSkew = -1 // none: the config's zero means the default
+		}
+		if cfg.HistoricalNice == 0 {
+			cfg.HistoricalNice = -1 // not lowered: the config's zero means the default
+		}
+		log, err := newLogger(stderr, *level, *format)
 		if err != nil {
-			return fmt.Errorf("cannot listen on %s for metrics: %w", *metricsAddr, err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", srv.MetricsHandler())
-		if *pprofOn {
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if cfg.TLS, err = loadTLS(*certFile, *keyFile, *clientCA); err != nil {
+			return err
 		}
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = hs.Serve(mlis) }()
-		defer hs.Close()
-		log.Info("serving metrics", "address", mlis.Addr().String(), "pprof", *pprofOn)
+		if *authFile != "" {
+			if cfg.Auth, err = server.LoadAuth(*authFile); err != nil {
+				return err
+			}
+			if cfg.TLS == nil {
+				log.Warn("auth is on without TLS: bearer tokens travel in clear text")
+			}
+		}
+		st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle).WithReserveBytes(reserveOption(reserve)))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		lis, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+		}
+		cfg.Logger = log
+		cfg.Version = Version
+		if cfg.HistoricalNice > 0 && os.Getenv("GOMAXPROCS") == "" {
+			// Leave every core's processor to online lookups and writes while
+			// historical work runs at its bounds (server/work.go).
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + server.HistoricalThreads(cfg))
+		}
+		log.Info("timefence starting", "version", Version, "data", *dir, "gomaxprocs", runtime.GOMAXPROCS(0))
+		srv := server.New(st, cfg)
+		if *metricsAddr != "" {
+			mlis, err := net.Listen("tcp", *metricsAddr)
+			if err != nil {
+				return fmt.Errorf("cannot listen on %s for metrics: %w", *metricsAddr, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", srv.MetricsHandler())
+			if *pprofOn {
+				mux.HandleFunc("/debug/pprof/", pprof.Index)
+				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+				mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+				mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			}
+			hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = hs.Serve(mlis) }()
+			defer hs.Close()
+			log.Info("serving metrics", "address", mlis.Addr().String(), "pprof", *pprofOn)
+		}
+		if err := srv.Serve(ctx, lis); err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
 	}
-	if err := srv.Serve(ctx, lis); err != nil {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return cmd
 }
 
 // limitFlags adds the flags of the server's request limits, which set cfg.
-func limitFlags(fs *flag.FlagSet, cfg *server.Config) {
+func limitFlags(fs *pflag.FlagSet, cfg *server.Config) {
 	fs.Int64Var(&cfg.MaxWriteRows, "max-write-rows", cfg.MaxWriteRows, "refuse a bulk write (Flight DoPut) of more rows: it is held whole until it commits")
 	fs.Var((*sizeFlag)(&cfg.MaxWriteBytes), "max-write-bytes", "refuse a bulk write that holds more memory: its Arrow data plus 64 bytes per decoded value (e.g. 512MiB, 8GiB)")
 	fs.Int64Var(&cfg.MaxSpineRows, "max-spine-rows", cfg.MaxSpineRows, "refuse a point-in-time join whose spine has more rows: it is held whole while the join runs")
@@ -134,11 +142,11 @@ func checkLimits(cfg server.Config) error {
 		{"max-spine-bytes", cfg.MaxSpineBytes}, {"max-online-values", cfg.MaxOnlineValues}, {"stream-idle-timeout", int64(cfg.StreamIdleTimeout)},
 		{"historical-concurrency", int64(cfg.HistoricalConcurrency)}, {"historical-parallelism", int64(cfg.HistoricalParallelism)}} {
 		if l.v <= 0 {
-			return fmt.Errorf("-%s: must be positive", l.flag)
+			return fmt.Errorf("--%s: must be positive", l.flag)
 		}
 	}
 	if cfg.HistoricalNice < 0 || cfg.HistoricalNice > 19 {
-		return fmt.Errorf("-historical-nice: must be between 0 and 19, not %d", cfg.HistoricalNice)
+		return fmt.Errorf("--historical-nice: must be between 0 and 19, not %d", cfg.HistoricalNice)
 	}
 	return nil
 }
@@ -149,7 +157,7 @@ func loadTLS(certFile, keyFile, clientCA string) (*tls.Config, error) {
 		return nil, nil
 	}
 	if certFile == "" || keyFile == "" {
-		return nil, fmt.Errorf("TLS needs both -tls-cert and -tls-key")
+		return nil, fmt.Errorf("TLS needs both --tls-cert and --tls-key")
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {

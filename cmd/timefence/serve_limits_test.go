@@ -40,15 +40,15 @@ func TestServeLimitFlags(t *testing.T) {
 }
 
 func TestServeRefusesBadLimits(t *testing.T) {
-	for _, args := range [][]string{{"-max-spine-rows", "0"}, {"-stream-idle-timeout", "-1s"},
-		{"-historical-concurrency", "0"}, {"-historical-parallelism", "-2"}} {
-		err := run(context.Background(), append([]string{"serve", "-data", t.TempDir(), "-addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
+	for _, args := range [][]string{{"--max-spine-rows", "0"}, {"--stream-idle-timeout", "-1s"},
+		{"--historical-concurrency", "0"}, {"--historical-parallelism", "-2"}} {
+		err := run(context.Background(), append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
 		require.EqualError(t, err, args[0]+": must be positive")
 	}
 	for _, nice := range []string{"-1", "20"} {
-		err := run(context.Background(), []string{"serve", "-data", t.TempDir(), "-addr", "127.0.0.1:0", "-historical-nice", nice}, io.Discard, io.Discard)
-		require.EqualError(t, err, "-historical-nice: must be between 0 and 19, not "+nice)
+		err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--historical-nice", nice}, io.Discard, io.Discard)
+		require.EqualError(t, err, "--historical-nice: must be between 0 and 19, not "+nice)
 	}
-	err := run(context.Background(), []string{"serve", "-data", t.TempDir(), "-max-write-bytes", "lots"}, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--max-write-bytes", "lots"}, io.Discard, io.Discard)
 	require.ErrorContains(t, err, `"lots" is not a size`)
 }

@@ -45,7 +45,7 @@ func TestPprofOnlyWithFlag(t *testing.T) {
 		require.NoError(t, srv.Wait())
 	}
 	line := (&cli{t: t, dir: t.TempDir()}).fail("serve", "--pprof", "--data", t.TempDir(), "--addr", freeAddr(t))
-	require.Contains(t, line, "-pprof serves profiles at -metrics-addr")
+	require.Contains(t, line, "--pprof serves profiles at --metrics-addr")
 }
 
 // TestWriteRefusesInvalidUTF8: a CSV whose string cell is not UTF-8 is
@@ -59,7 +59,7 @@ func TestWriteRefusesInvalidUTF8(t *testing.T) {
 	line := c.fail("write", "user_stats", bad)
 	require.Contains(t, line, `row 1: column "country": string is not valid UTF-8`)
 	good := c.write("good.csv", "user_id,event_timestamp,clicks,spend,country\n"+fmt.Sprintf("1,%s,1,1.5,DÉ\n", at))
-	require.Contains(t, c.ok("write", "user_stats", good), "wrote 1 rows to user_stats in one batch (seq 1-1")
+	require.Contains(t, c.ok("write", "user_stats", good), "wrote 1 row to user_stats in one batch (seq 1-1")
 	require.Contains(t, c.ok("get", "--features", "user_stats:country", "--key", "user_id=1", "--key", "user_id=2"), "DÉ")
 	c.ok("split", "create", "all", "--start", "2020-01-01T00:00:00Z", "--end", time.Now().UTC().Format(time.RFC3339Nano))
 	require.Contains(t, c.ok("stats", "--split", "all", "--view", "user_stats"), "country")

@@ -10,7 +10,21 @@ import (
 // binary unit: 512MiB, 2GiB, 64KiB.
 type sizeFlag int64
 
-func (b *sizeFlag) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String writes the size in the largest binary unit that divides it.
+func (b *sizeFlag) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *sizeFlag) Type() string { return "size" }
 
 func (b *sizeFlag) Set(s string) error {
 	units := []struct {

@@ -1,146 +1,140 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
-func runSplit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "create":
-			return runSplitCreate(ctx, args[1:], stdout, stderr)
-		case "list":
-			return runSplitList(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stderr, `Usage: timefence split create NAME --end TIME [--start TIME] [--description TEXT]
-       timefence split list [--json]
-
-A split is a named, immutable time window [start, end] that training-side
+func splitCmd() *cobra.Command {
+	cmd := verb("split", "create or list splits: the time windows training reads run under",
+		`A split is a named, immutable time window [start, end] that training-side
 reads (join, export, stats) run under; end is the cutoff: nothing that
-happened or arrived after it can be read under the split.
-
-Run 'timefence split create -h' or 'timefence split list -h' for flags.
-`)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+happened or arrived after it can be read under the split.`,
+		"timefence split create holdout --start 2024-03-01T00:00:00Z --end 2024-03-31T23:59:59Z", "timefence split list")
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError("split", "unknown subcommand %q; expected create or list", args[0])
+		}
 		return nil
 	}
-	return usageError("split", "unknown subcommand %q; expected create or list", args[0])
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetOut(cmd.ErrOrStderr())
+		_ = cmd.Usage()
+		return usageError("split", "expected a subcommand: create or list")
+	}
+	cmd.AddCommand(splitCreateCmd(), splitListCmd())
+	return cmd
 }
 
-func runSplitCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("split create", "split create [flags] NAME --end TIME",
+func splitCreateCmd() *cobra.Command {
+	cmd := verb("create [flags] NAME --end TIME", "create a split",
 		`Creates the split NAME over [start, end], both inclusive. Times are RFC 3339
 with a zone. Creating an identical split again succeeds; other bounds are
 refused, because splits are immutable.`,
-		[]string{"timefence split create train --start 2024-01-01T00:00:00Z --end 2024-06-30T23:59:59Z"}, stderr)
-	conn := connectionFlags(fs)
+		"timefence split create holdout --start 2024-03-01T00:00:00Z --end 2024-03-31T23:59:59Z")
+	cmd.Args = exactArgs(1, "expected one split name")
+	conn := connectionFlags(cmd)
+	fs := cmd.Flags()
 	start := fs.String("start", "", "the first instant of the window (default 1970-01-01T00:00:00Z)")
 	end := fs.String("end", "", "the cutoff: the last instant of the window (required)")
 	desc := fs.String("description", "", "what the split is for")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("split create", "expected one split name")
-	}
-	if *end == "" {
-		return usageError("split create", "--end is required")
-	}
-	sp := &timefencev1.Split{Name: pos[0], Description: *desc, Start: timestamppb.New(time.Unix(0, 0))}
-	if *start != "" {
-		t, err := parseTime(*start)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		if *end == "" {
+			return usageError("split create", "--end is required")
+		}
+		sp := &timefencev1.Split{Name: pos[0], Description: *desc, Start: timestamppb.New(time.Unix(0, 0))}
+		if *start != "" {
+			t, err := parseTime(*start)
+			if err != nil {
+				return fmt.Errorf("--start: %v", err)
+			}
+			sp.Start = timestamppb.New(t)
+		}
+		t, err := parseTime(*end)
 		if err != nil {
-			return fmt.Errorf("--start: %v", err)
+			return fmt.Errorf("--end: %v", err)
 		}
-		sp.Start = timestamppb.New(t)
-	}
-	t, err := parseTime(*end)
-	if err != nil {
-		return fmt.Errorf("--end: %v", err)
-	}
-	sp.End = timestamppb.New(t)
-	if sp.End.AsTime().Before(sp.Start.AsTime()) {
-		return fmt.Errorf("--end %s is before --start %s", *end, *start)
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := call(ctx)
-	defer cancel()
-	resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp})
-	if err != nil {
-		return s.explain(err)
-	}
-	got := resp.GetSplit()
-	what := "created"
-	if !resp.GetCreated() {
-		what = "already exists with these bounds:"
-	}
-	fmt.Fprintf(stdout, "split %s %s [%s, %s]\n", got.GetName(), what,
-		formatTime(got.GetStart().AsTime()), formatTime(got.GetEnd().AsTime()))
-	return nil
-}
-
-func runSplitList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("split list", "split list [flags]", "Lists the splits with their windows.",
-		[]string{"timefence split list", "timefence split list --json"}, stderr)
-	conn := connectionFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usageError("split list", "unexpected argument %q", pos[0])
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := call(ctx)
-	defer cancel()
-	resp, err := s.Registry.ListSplits(cctx, &timefencev1.ListSplitsRequest{})
-	if err != nil {
-		return s.explain(err)
-	}
-	if *asJSON {
-		type split struct {
-			Name        string `json:"name"`
-			Start       string `json:"start"`
-			End         string `json:"end"`
-			Description string `json:"description,omitempty"`
-			CreateTime  string `json:"create_time"`
+		sp.End = timestamppb.New(t)
+		if sp.End.AsTime().Before(sp.Start.AsTime()) {
+			return fmt.Errorf("--end %s is before --start %s", *end, *start)
 		}
-		out := []split{}
-		for _, sp := range resp.GetSplits() {
-			out = append(out, split{sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()),
-				sp.GetDescription(), formatTime(sp.GetCreateTime().AsTime())})
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
 		}
-		return writeJSON(stdout, out)
-	}
-	if len(resp.GetSplits()) == 0 {
-		fmt.Fprintln(stdout, "no splits yet; create one with 'timefence split create NAME --end TIME'")
+		defer s.Close()
+		cctx, cancel := call(ctx)
+		defer cancel()
+		resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp})
+		if err != nil {
+			return s.explain(err)
+		}
+		got := resp.GetSplit()
+		what := "created"
+		if !resp.GetCreated() {
+			what = "already exists with these bounds:"
+		}
+		fmt.Fprintf(stdout, "split %s %s [%s, %s]\n", got.GetName(), what,
+			formatTime(got.GetStart().AsTime()), formatTime(got.GetEnd().AsTime()))
 		return nil
 	}
-	t := newTable("name", "start", "end (cutoff)", "description")
-	for _, sp := range resp.GetSplits() {
-		t.add(sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()), sp.GetDescription())
+	return cmd
+}
+
+func splitListCmd() *cobra.Command {
+	cmd := verb("list [flags]", "list the splits", "Lists the splits with their windows.",
+		"timefence split list", "timefence split list --json")
+	cmd.Args = noArgs
+	conn := connectionFlags(cmd)
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		cctx, cancel := call(ctx)
+		defer cancel()
+		resp, err := s.Registry.ListSplits(cctx, &timefencev1.ListSplitsRequest{})
+		if err != nil {
+			return s.explain(err)
+		}
+		if *asJSON {
+			type split struct {
+				Name        string `json:"name"`
+				Start       string `json:"start"`
+				End         string `json:"end"`
+				Description string `json:"description,omitempty"`
+				CreateTime  string `json:"create_time"`
+			}
+			out := []split{}
+			for _, sp := range resp.GetSplits() {
+				out = append(out, split{sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()),
+					sp.GetDescription(), formatTime(sp.GetCreateTime().AsTime())})
+			}
+			return writeJSON(stdout, out)
+		}
+		if len(resp.GetSplits()) == 0 {
+			fmt.Fprintln(stdout, "no splits yet; create one with 'timefence split create NAME --end TIME'")
+			return nil
+		}
+		t := newTable("name", "start", "end (cutoff)", "description")
+		for _, sp := range resp.GetSplits() {
+			t.add(sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()), sp.GetDescription())
+		}
+		t.write(stdout)
+		return nil
 	}
-	t.write(stdout)
-	return nil
+	return cmd
 }
 
 // writeJSON writes v as indented JSON.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,66 +11,69 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+
+	"github.com/spf13/cobra"
 )
 
-func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("stats", "stats --split NAME --view VIEW [flags]",
+func statsCmd() *cobra.Command {
+	cmd := verb("stats --split NAME --view VIEW [flags]", "summarise features within a split, or compare two splits",
 		`Summarises a feature view's features over the versions within a split:
 count, null rate, min, mean, max, standard deviation, quantiles, distinct
 values and the most frequent values. --compare BASELINE compares the split
 with a baseline split and lists the anomalies found (completeness drops,
 new values, distribution and mean shifts).`,
-		[]string{
-			"timefence stats --split train --view user_stats",
-			"timefence stats --split last_week --view user_stats --compare train",
-		}, stderr)
-	conn := connectionFlags(fs)
+		"timefence stats --split train --view user_stats",
+		"timefence stats --split test --view user_stats --compare train")
+	cmd.Args = noArgs
+	conn := connectionFlags(cmd)
+	fs := cmd.Flags()
 	split := fs.String("split", "", "the split to summarise")
 	view := fs.String("view", "", "the feature view")
 	var features listFlag
 	fs.Var(&features, "features", "only these `features`, comma-separated (default all)")
 	baseline := fs.String("compare", "", "compare with this baseline split and list anomalies")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	switch {
-	case len(pos) > 0:
-		return usageError("stats", "unexpected argument %q", pos[0])
-	case *split == "" || *view == "":
-		return usageError("stats", "--split and --view are required")
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cctx, cancel := call(ctx)
-	defer cancel()
-	if *baseline != "" {
-		resp, err := s.Datasets.CompareStatistics(cctx, &timefencev1.CompareStatisticsRequest{
-			FeatureView: *view, BaselineSplit: *baseline, CurrentSplit: *split, Features: features})
+	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "compare": splitNames, "view": viewNames, "features": featuresOfView(view)})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		switch {
+		case *split == "" || *view == "":
+			return usageError("stats", "--split and --view are required")
+		}
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		cctx, cancel := call(ctx)
+		defer cancel()
+		if *baseline != "" {
+			resp, err := s.Datasets.CompareStatistics(cctx, &timefencev1.CompareStatisticsRequest{
+				FeatureView: *view, BaselineSplit: *baseline, CurrentSplit: *split, Features: features})
+			if err != nil {
+				return s.explain(err)
+			}
+			if *asJSON {
+				return writeProtoJSON(stdout, resp)
+			}
+			writeStats(stdout, resp.GetCurrent())
+			fmt.Fprintln(stdout)
+			writeAnomalies(stdout, resp)
+			s.hintEmptyStats(ctx, cmd.ErrOrStderr(), resp.GetCurrent(), resp.GetBaseline())
+			return nil
+		}
+		resp, err := s.Datasets.GetStatistics(cctx, &timefencev1.GetStatisticsRequest{Split: *split, FeatureView: *view, Features: features})
 		if err != nil {
 			return s.explain(err)
 		}
 		if *asJSON {
 			return writeProtoJSON(stdout, resp)
 		}
-		writeStats(stdout, resp.GetCurrent())
-		fmt.Fprintln(stdout)
-		writeAnomalies(stdout, resp)
+		writeStats(stdout, resp)
+		s.hintEmptyStats(ctx, cmd.ErrOrStderr(), resp)
 		return nil
 	}
-	resp, err := s.Datasets.GetStatistics(cctx, &timefencev1.GetStatisticsRequest{Split: *split, FeatureView: *view, Features: features})
-	if err != nil {
-		return s.explain(err)
-	}
-	if *asJSON {
-		return writeProtoJSON(stdout, resp)
-	}
-	writeStats(stdout, resp)
-	return nil
+	return cmd
 }
 
 func writeProtoJSON(w io.Writer, m proto.Message) error {
@@ -105,8 +107,13 @@ func protoJSON(m proto.Message) ([]byte, error) {
 var quantileNames = []string{"p1", "p5", "p25", "p50", "p75", "p95", "p99"}
 
 func writeStats(w io.Writer, st *timefencev1.GetStatisticsResponse) {
-	fmt.Fprintf(w, "%s under split %s: %s versions of %s entities (view version %d, watermark %d)\n\n",
-		st.GetFeatureView(), st.GetSplit(), count(st.GetVersions()), count(st.GetEntities()), st.GetViewVersion(), st.GetWatermark())
+	if st.GetVersions() == 0 {
+		fmt.Fprintf(w, "%s under split %s: no data: no version was available within the split (view version %d, watermark %d)\n",
+			st.GetFeatureView(), st.GetSplit(), st.GetViewVersion(), st.GetWatermark())
+		return
+	}
+	fmt.Fprintf(w, "%s under split %s: %s of %s (view version %d, watermark %d)\n\n",
+		st.GetFeatureView(), st.GetSplit(), plural(st.GetVersions(), "version"), plural(st.GetEntities(), "entity"), st.GetViewVersion(), st.GetWatermark())
 	opt := func(x *float64) string {
 		if x == nil {
 			return "-"
@@ -155,13 +162,21 @@ func writeStats(w io.Writer, st *timefencev1.GetStatisticsResponse) {
 }
 
 func writeAnomalies(w io.Writer, resp *timefencev1.CompareStatisticsResponse) {
-	base := resp.GetBaseline()
+	base, cur := resp.GetBaseline(), resp.GetCurrent()
 	as := resp.GetAnomalies()
-	if len(as) == 0 {
-		fmt.Fprintf(w, "no anomalies against baseline split %s (%s versions)\n", base.GetSplit(), count(base.GetVersions()))
+	switch {
+	case base.GetVersions() == 0 || cur.GetVersions() == 0:
+		empty := base
+		if cur.GetVersions() == 0 {
+			empty = cur
+		}
+		fmt.Fprintf(w, "not compared: split %s has no data of %s, so nothing can be said about anomalies\n", empty.GetSplit(), empty.GetFeatureView())
+		return
+	case len(as) == 0:
+		fmt.Fprintf(w, "no anomalies against baseline split %s (%s)\n", base.GetSplit(), plural(base.GetVersions(), "version"))
 		return
 	}
-	fmt.Fprintf(w, "%d anomalies against baseline split %s (%s versions):\n", len(as), base.GetSplit(), count(base.GetVersions()))
+	fmt.Fprintf(w, "%s against baseline split %s (%s):\n", plural(len(as), "anomaly"), base.GetSplit(), plural(base.GetVersions(), "version"))
 	t := newTable("severity", "feature", "kind", "baseline", "current", "description").alignRight(3, 4)
 	t.indent = "  "
 	for _, a := range as {

@@ -3,74 +3,94 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/spf13/cobra"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
 )
 
-func runWrite(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := verbFlags("write", "write [flags] VIEW FILE",
+func writeCmd() *cobra.Command {
+	cmd := verb("write [flags] VIEW FILE", "write a CSV or Parquet file to a feature view as one batch",
 		`Writes the rows of a CSV or Parquet file to a feature view as one atomic
 batch: all of it becomes visible, or none. Columns are the view's join keys,
 the event time and any of the view's features; absent features are null.
 CSV cells are typed from the view's definition (an empty cell is null; bytes
 are base64, float lists look like [0.1, 0.2], times RFC 3339 or
-"2006-01-02 15:04:05", UTC without a zone). The server assigns each row's
-available_at: its commit time.`,
-		[]string{
-			"timefence write user_stats examples/user_stats.csv",
-			"timefence write --batch-id 2024-06-01 --event-time-column ts user_stats day.parquet",
-		}, stderr)
-	conn := connectionFlags(fs)
-	etCol := fs.String("event-time-column", "event_timestamp", "the column holding each row's event time")
-	batchID := fs.String("batch-id", "", "idempotency key: writing the same batch id and rows again writes nothing twice")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageError("write", "expected a feature view and a file")
-	}
-	viewName, path := pos[0], pos[1]
-	if _, err := tableKind(path); err != nil {
-		return err
-	}
-	if err := checkFile(path); err != nil {
-		return err
-	}
-	s, err := conn.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	view, entity, err := s.viewAndEntity(ctx, viewName)
-	if err != nil {
-		return err
-	}
-	t, err := openTable(ctx, path, writeColumns(view, entity, *etCol, path))
-	if err != nil {
-		return err
-	}
-	defer t.close()
-	start := time.Now()
-	p := newProgress(stderr, "writing", t.unit, t.total)
-	res, err := s.WriteTable(ctx, viewName, *batchID, *etCol, t.watch(p, func() { p.stage("committing", "", 0) }))
-	p.finish()
-	if err != nil {
-		return s.explain(err)
-	}
-	if res.Duplicate {
-		fmt.Fprintf(stdout, "batch %q was already written; nothing was written again (%s rows, seq %d-%d)\n",
-			*batchID, count(int64(res.Rows)), res.FirstSeq, res.LastSeq)
+"2006-01-02 15:04:05", UTC without a zone).
+
+A live write is available from the moment it commits: the server sets each
+row's available_at to its commit time, so reads at earlier times do not see
+it. To load history that production saw in the past, write it with
+--backfill: each row then carries its own available_at (column
+--available-at-column), the time production could first read it, and is
+flagged backfilled in exports and manifests.`,
+		"timefence write user_stats examples/user_stats.csv",
+		"timefence write --backfill user_stats examples/user_stats_history.csv",
+		"timefence write --batch-id 2024-06-01 --event-time-column ts user_stats day.parquet")
+	cmd.Args = exactArgs(2, "expected a feature view and a file")
+	conn := connectionFlags(cmd)
+	fs := cmd.Flags()
+	var opts client.WriteTableOptions
+	fs.StringVar(&opts.EventTimeColumn, "event-time-column", "event_timestamp", "the column holding each row's event time")
+	fs.StringVar(&opts.BatchID, "batch-id", "", "idempotency key: writing the same batch id and rows again writes nothing twice")
+	fs.BoolVar(&opts.Backfill, "backfill", false, "write history: each row's available_at comes from the file (--available-at-column), not the commit time")
+	fs.StringVar(&opts.AvailableAtColumn, "available-at-column", "available_at", "with --backfill: the column holding when each row became available")
+	cmd.ValidArgsFunction = completeViewThenFile(conn)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if fs.Changed("available-at-column") && !opts.Backfill {
+			return usageError("write", "--available-at-column needs --backfill")
+		}
+		viewName, path := pos[0], pos[1]
+		if _, err := tableKind(path); err != nil {
+			return err
+		}
+		if err := checkFile(path); err != nil {
+			return err
+		}
+		s, err := conn.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		view, entity, err := s.viewAndEntity(ctx, viewName)
+		if err != nil {
+			return err
+		}
+		t, err := openTable(ctx, path, writeColumns(view, entity, opts, path))
+		if err != nil {
+			return err
+		}
+		defer t.close()
+		start := time.Now()
+		p := newProgress(stderr, "writing", t.unit, t.total)
+		res, err := s.WriteTableWith(ctx, viewName, t.watch(p, func() { p.stage("committing", "", 0) }), opts)
+		p.finish()
+		if err != nil {
+			return s.explain(err)
+		}
+		kind := "batch"
+		if opts.Backfill {
+			kind = "backfill batch"
+		}
+		if res.Duplicate {
+			fmt.Fprintf(stdout, "%s %q was already written; nothing was written again (%s, seq %d-%d)\n",
+				kind, opts.BatchID, plural(res.Rows, "row"), res.FirstSeq, res.LastSeq)
+			return nil
+		}
+		avail := "available from " + res.CommitTime
+		if opts.Backfill {
+			avail = "available as of each row's " + opts.AvailableAtColumn
+		}
+		fmt.Fprintf(stdout, "wrote %s to %s in one %s (seq %d-%d, %s) in %s\n",
+			plural(res.Rows, "row"), viewName, kind, res.FirstSeq, res.LastSeq, avail, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	fmt.Fprintf(stdout, "wrote %s rows to %s in one batch (seq %d-%d, available from %s) in %s\n",
-		count(int64(res.Rows)), viewName, res.FirstSeq, res.LastSeq, res.CommitTime, time.Since(start).Round(time.Millisecond))
-	return nil
+	return cmd
 }
 
 // viewAndEntity fetches a feature view and its entity.
@@ -89,9 +109,10 @@ func (s *session) viewAndEntity(ctx context.Context, name string) (*timefencev1.
 }
 
 // writeColumns types the columns of a file written to view.
-func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, etCol, path string) func(string) (arrow.DataType, error) {
+func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opts client.WriteTableOptions, path string) func(string) (arrow.DataType, error) {
+	etCol := opts.EventTimeColumn
 	return func(col string) (arrow.DataType, error) {
-		if col == etCol {
+		if col == etCol || (opts.Backfill && col == opts.AvailableAtColumn) {
 			return timestampType, nil
 		}
 		for _, k := range entity.GetJoinKeys() {
@@ -105,7 +126,7 @@ func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, etC
 			}
 		}
 		if col == "available_at" {
-			return nil, fmt.Errorf("%s: column %q is assigned by the server on write; remove it", path, col)
+			return nil, fmt.Errorf("%s: column %q is assigned by the server on a live write; remove it, or load the file as history with --backfill", path, col)
 		}
 		var names []string
 		for _, f := range view.GetFeatures() {

@@ -197,18 +197,23 @@ func New(store Store, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), work: newWork(cfg, cfg.Logger.Warn)}
+	w := newWork(cfg, cfg.Logger.Warn)
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(store, w), work: w}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
 // service registered: timefence.v1, Arrow Flight, health and reflection.
 func (s *Server) GRPCServer() *grpc.Server {
-	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.metricsUnary, s.deadlineUnary, s.logUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream, s.arrowStatusStream, s.idleStream}
+	// The gRPC metrics come first, so that they count every call as it ends,
+	// a recovered panic too.
+	unary := []grpc.UnaryServerInterceptor{s.metrics.grpc.UnaryServerInterceptor(), s.recoverUnary, s.metrics.refusalsUnary}
+	stream := []grpc.StreamServerInterceptor{s.metrics.grpc.StreamServerInterceptor(), s.recoverStream, s.metrics.refusalsStream,
+		s.arrowStatusStream, s.idleStream}
 	if s.cfg.Auth != nil {
-		unary = append(unary[:2], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[2:]...)...)
+		unary = append(unary, s.authUnary)
 		stream = append(stream, s.authStream)
 	}
+	unary = append(unary, s.deadlineUnary, s.logUnary)
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
@@ -233,6 +238,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(g, hs)
 	reflection.Register(g)
+	s.metrics.grpc.InitializeMetrics(g)
 	return g
 }
 

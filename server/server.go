@@ -175,6 +175,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	work    *work
+	health  *health.Server
 }
 
 // New returns a server over store.
@@ -198,11 +199,12 @@ func New(store Store, cfg Config) *Server {
 		cfg.Logger = def.Logger
 	}
 	w := newWork(cfg, cfg.Logger.Warn)
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(store, w), work: w}
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(store, w), work: w, health: health.NewServer()}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
 // service registered: timefence.v1, Arrow Flight, health and reflection.
+// Health reports SERVING for "" and for each service until Serve stops.
 func (s *Server) GRPCServer() *grpc.Server {
 	// The gRPC metrics come first, so that they count every call as it ends,
 	// a recovered panic too.
@@ -234,10 +236,12 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterDatasetServiceServer(g, s)
 	timefencev1.RegisterAdminServiceServer(g, s)
 	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
-	hs := health.NewServer()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(g, hs)
+	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for name := range g.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
 	s.metrics.grpc.InitializeMetrics(g)
 	return g
 }
@@ -255,6 +259,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("stopping gracefully", "timeout", s.cfg.StopTimeout)
+	// Load balancers and orchestrators watching health stop sending calls.
+	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {

@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -295,4 +297,70 @@ func TestMutualTLS(t *testing.T) {
 	defer with.Close()
 	_, err = with.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 	require.NoError(t, err)
+}
+
+// TestBearerSchemeIsCaseInsensitive: the scheme of the authorization header
+// is matched whatever its case (RFC 7235); anything but a bearer token is
+// refused.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	addr := startSecure(t, nil, []server.Credential{{Name: "ci", TokenSHA256: server.HashToken("abc"), Role: server.RoleReader}})
+	c, err := client.Dial(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	for header, want := range map[string]codes.Code{
+		"Bearer abc":  codes.OK,
+		"bearer abc":  codes.OK,
+		"BEARER abc":  codes.OK,
+		"bEaReR abc":  codes.OK,
+		"Bearer  abc": codes.OK,
+		"Bearer xyz":  codes.Unauthenticated,
+		"Basic abc":   codes.Unauthenticated,
+		"Bearerabc":   codes.Unauthenticated,
+		"abc":         codes.Unauthenticated,
+	} {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", header)
+		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+		require.Equal(t, want, status.Code(err), "authorization: %q: %v", header, err)
+	}
+}
+
+// TestReflectionForAnyRole: every authenticated role may list the services
+// by reflection; a call without a valid token may not.
+func TestReflectionForAnyRole(t *testing.T) {
+	var creds []server.Credential
+	for _, r := range []server.Role{server.RoleAdmin, server.RoleWriter, server.RoleReader, server.RoleTrainer} {
+		creds = append(creds, server.Credential{Name: string(r), TokenSHA256: server.HashToken(string(r) + "-token"), Role: r})
+	}
+	addr := startSecure(t, nil, creds)
+	listServices := func(token string) ([]string, error) {
+		var opts []client.DialOption
+		if token != "" {
+			opts = append(opts, client.WithToken(token))
+		}
+		c, err := client.Dial(addr, opts...)
+		require.NoError(t, err)
+		defer c.Close()
+		stream, err := reflectionpb.NewServerReflectionClient(c.Conn()).ServerReflectionInfo(context.Background())
+		require.NoError(t, err)
+		err = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		require.NoError(t, err)
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			names = append(names, s.GetName())
+		}
+		return names, nil
+	}
+	for _, cred := range creds {
+		names, err := listServices(cred.Name + "-token")
+		require.NoError(t, err, cred.Name)
+		require.Contains(t, names, "timefence.v1.OnlineService", cred.Name)
+	}
+	for _, token := range []string{"", "wrong-token"} {
+		_, err := listServices(token)
+		require.Equal(t, codes.Unauthenticated, status.Code(err), "token %q: %v", token, err)
+	}
 }

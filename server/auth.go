@@ -102,6 +102,14 @@ func HashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// count returns the number of credentials; 0 for a nil *Auth.
+func (a *Auth) count() int {
+	if a == nil {
+		return 0
+	}
+	return len(a.creds)
+}
+
 func (a *Auth) lookup(token string) (*Credential, bool) {
 	h := sha256.Sum256([]byte(token))
 	for i := range a.creds {

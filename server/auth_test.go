@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math/big"
@@ -362,5 +364,55 @@ func TestReflectionForAnyRole(t *testing.T) {
 	for _, token := range []string{"", "wrong-token"} {
 		_, err := listServices(token)
 		require.Equal(t, codes.Unauthenticated, status.Code(err), "token %q: %v", token, err)
+	}
+}
+
+// TestStartupLog: the server says at start whether TLS, mutual TLS and auth
+// are on, with the number of credentials; durations are logged in seconds.
+func TestStartupLog(t *testing.T) {
+	cert, pool := selfSigned(t, "server")
+	creds := []server.Credential{
+		{Name: "ops", TokenSHA256: server.HashToken("a"), Role: server.RoleAdmin},
+		{Name: "ci", TokenSHA256: server.HashToken("b"), Role: server.RoleWriter},
+	}
+	auth, err := server.NewAuth(creds)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		auth *server.Auth
+		want map[string]any
+	}{
+		{"plain", nil, nil, map[string]any{"tls": false, "mutual_tls": false, "auth": false, "credentials": 0.0}},
+		{"tls", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil,
+			map[string]any{"tls": true, "mutual_tls": false, "auth": false, "credentials": 0.0}},
+		{"mutual tls and auth", &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, auth,
+			map[string]any{"tls": true, "mutual_tls": true, "auth": true, "credentials": 2.0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := storage.Open(testStoreOptions(t.TempDir()))
+			require.NoError(t, err)
+			defer st.Close()
+			var logs bytes.Buffer
+			cfg := server.DefaultConfig()
+			cfg.Logger, cfg.TLS, cfg.Auth = slog.New(slog.NewJSONHandler(&logs, nil)), tc.tls, tc.auth
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			require.NoError(t, server.New(st, cfg).Serve(ctx, lis))
+			records := map[string]map[string]any{}
+			dec := json.NewDecoder(&logs)
+			for dec.More() {
+				var r map[string]any
+				require.NoError(t, dec.Decode(&r))
+				records[r["msg"].(string)] = r
+			}
+			require.Contains(t, records, "serving")
+			for k, v := range tc.want {
+				require.Equal(t, v, records["serving"][k], k)
+			}
+			require.Equal(t, cfg.StopTimeout.Seconds(), records["stopping gracefully"]["timeout_s"])
+		})
 	}
 }

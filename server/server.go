@@ -252,13 +252,15 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.GRPCServer()
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
-	s.log.Info("serving", "address", lis.Addr().String())
+	s.log.Info("serving", "address", lis.Addr().String(), "tls", s.cfg.TLS != nil,
+		"mutual_tls", s.cfg.TLS != nil && s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		"auth", s.cfg.Auth != nil, "credentials", s.cfg.Auth.count())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("stopping gracefully", "timeout", s.cfg.StopTimeout)
+	s.log.Info("stopping gracefully", "timeout_s", s.cfg.StopTimeout.Seconds())
 	// Load balancers and orchestrators watching health stop sending calls.
 	s.health.Shutdown()
 	stopped := make(chan struct{})
@@ -326,9 +328,9 @@ func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerIn
 	resp, err := h(ctx, req)
 	if err != nil {
 		s.log.Info("call failed", "method", info.FullMethod, "code", status.Code(err).String(),
-			"error", status.Convert(err).Message(), "duration", time.Since(start))
+			"error", status.Convert(err).Message(), "duration_s", time.Since(start).Seconds())
 	} else if s.log.Enabled(ctx, slog.LevelDebug) {
-		s.log.Debug("call", "method", info.FullMethod, "duration", time.Since(start))
+		s.log.Debug("call", "method", info.FullMethod, "duration_s", time.Since(start).Seconds())
 	}
 	return resp, err
 }

@@ -37,7 +37,8 @@ const (
 // Credential is one bearer token with its role and split scope.
 type Credential struct {
 	Name string `json:"name"`
-	// TokenSHA256 is the hex SHA-256 of the token; the token itself is never stored.
+	// TokenSHA256 is the lowercase hex SHA-256 of the token's bytes (see
+	// HashToken); the token itself is never stored.
 	TokenSHA256 string `json:"token_sha256"`
 	Role        Role   `json:"role"`
 	// Splits scopes a trainer to these splits.
@@ -101,6 +102,14 @@ func HashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// count returns the number of credentials; 0 for a nil *Auth.
+func (a *Auth) count() int {
+	if a == nil {
+		return 0
+	}
+	return len(a.creds)
+}
+
 func (a *Auth) lookup(token string) (*Credential, bool) {
 	h := sha256.Sum256([]byte(token))
 	for i := range a.creds {
@@ -133,6 +142,9 @@ var methodRoles = map[string][]Role{
 	"/arrow.flight.protocol.FlightService/DoGet":     {RoleTrainer},
 	// DoExchange carries historical joins; the split scope is checked inside.
 	"/arrow.flight.protocol.FlightService/DoExchange": {RoleTrainer},
+	// Reflection describes the API, which every role may call some of.
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {RoleWriter, RoleReader, RoleTrainer},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {RoleWriter, RoleReader, RoleTrainer},
 }
 
 var openMethods = []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"}
@@ -147,9 +159,7 @@ func (a *Auth) authorize(ctx context.Context, method string) (context.Context, e
 	md, _ := metadata.FromIncomingContext(ctx)
 	var token string
 	if v := md.Get("authorization"); len(v) == 1 {
-		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
-			token = t
-		}
+		token = bearerToken(v[0])
 	}
 	if token == "" {
 		return nil, status.Error(codes.Unauthenticated, "missing credential: send \"authorization: Bearer <token>\"")
@@ -163,6 +173,16 @@ func (a *Auth) authorize(ctx context.Context, method string) (context.Context, e
 			msg: fmt.Sprintf("credential %q (%s) may not call %s", cred.Name, cred.Role, method)}
 	}
 	return context.WithValue(ctx, credentialKey{}, cred), nil
+}
+
+// bearerToken returns the token of an authorization header value of the
+// bearer scheme, or "". The scheme is matched case-insensitively (RFC 7235).
+func bearerToken(header string) string {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimLeft(token, " ")
 }
 
 // checkSplitScope refuses a training-side read under a split the caller's

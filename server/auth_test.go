@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math/big"
@@ -21,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -295,4 +299,120 @@ func TestMutualTLS(t *testing.T) {
 	defer with.Close()
 	_, err = with.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 	require.NoError(t, err)
+}
+
+// TestBearerSchemeIsCaseInsensitive: the scheme of the authorization header
+// is matched whatever its case (RFC 7235); anything but a bearer token is
+// refused.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	addr := startSecure(t, nil, []server.Credential{{Name: "ci", TokenSHA256: server.HashToken("abc"), Role: server.RoleReader}})
+	c, err := client.Dial(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	for header, want := range map[string]codes.Code{
+		"Bearer abc":  codes.OK,
+		"bearer abc":  codes.OK,
+		"BEARER abc":  codes.OK,
+		"bEaReR abc":  codes.OK,
+		"Bearer  abc": codes.OK,
+		"Bearer xyz":  codes.Unauthenticated,
+		"Basic abc":   codes.Unauthenticated,
+		"Bearerabc":   codes.Unauthenticated,
+		"abc":         codes.Unauthenticated,
+	} {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", header)
+		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+		require.Equal(t, want, status.Code(err), "authorization: %q: %v", header, err)
+	}
+}
+
+// TestReflectionForAnyRole: every authenticated role may list the services
+// by reflection; a call without a valid token may not.
+func TestReflectionForAnyRole(t *testing.T) {
+	var creds []server.Credential
+	for _, r := range []server.Role{server.RoleAdmin, server.RoleWriter, server.RoleReader, server.RoleTrainer} {
+		creds = append(creds, server.Credential{Name: string(r), TokenSHA256: server.HashToken(string(r) + "-token"), Role: r})
+	}
+	addr := startSecure(t, nil, creds)
+	listServices := func(token string) ([]string, error) {
+		var opts []client.DialOption
+		if token != "" {
+			opts = append(opts, client.WithToken(token))
+		}
+		c, err := client.Dial(addr, opts...)
+		require.NoError(t, err)
+		defer c.Close()
+		stream, err := reflectionpb.NewServerReflectionClient(c.Conn()).ServerReflectionInfo(context.Background())
+		require.NoError(t, err)
+		err = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		require.NoError(t, err)
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			names = append(names, s.GetName())
+		}
+		return names, nil
+	}
+	for _, cred := range creds {
+		names, err := listServices(cred.Name + "-token")
+		require.NoError(t, err, cred.Name)
+		require.Contains(t, names, "timefence.v1.OnlineService", cred.Name)
+	}
+	for _, token := range []string{"", "wrong-token"} {
+		_, err := listServices(token)
+		require.Equal(t, codes.Unauthenticated, status.Code(err), "token %q: %v", token, err)
+	}
+}
+
+// TestStartupLog: the server says at start whether TLS, mutual TLS and auth
+// are on, with the number of credentials; durations are logged in seconds.
+func TestStartupLog(t *testing.T) {
+	cert, pool := selfSigned(t, "server")
+	creds := []server.Credential{
+		{Name: "ops", TokenSHA256: server.HashToken("a"), Role: server.RoleAdmin},
+		{Name: "ci", TokenSHA256: server.HashToken("b"), Role: server.RoleWriter},
+	}
+	auth, err := server.NewAuth(creds)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		auth *server.Auth
+		want map[string]any
+	}{
+		{"plain", nil, nil, map[string]any{"tls": false, "mutual_tls": false, "auth": false, "credentials": 0.0}},
+		{"tls", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil,
+			map[string]any{"tls": true, "mutual_tls": false, "auth": false, "credentials": 0.0}},
+		{"mutual tls and auth", &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, auth,
+			map[string]any{"tls": true, "mutual_tls": true, "auth": true, "credentials": 2.0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := storage.Open(testStoreOptions(t.TempDir()))
+			require.NoError(t, err)
+			defer st.Close()
+			var logs bytes.Buffer
+			cfg := server.DefaultConfig()
+			cfg.Logger, cfg.TLS, cfg.Auth = slog.New(slog.NewJSONHandler(&logs, nil)), tc.tls, tc.auth
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			require.NoError(t, server.New(st, cfg).Serve(ctx, lis))
+			records := map[string]map[string]any{}
+			dec := json.NewDecoder(&logs)
+			for dec.More() {
+				var r map[string]any
+				require.NoError(t, dec.Decode(&r))
+				records[r["msg"].(string)] = r
+			}
+			require.Contains(t, records, "serving")
+			for k, v := range tc.want {
+				require.Equal(t, v, records["serving"][k], k)
+			}
+			require.Equal(t, cfg.StopTimeout.Seconds(), records["stopping gracefully"]["timeout_s"])
+		})
+	}
 }

@@ -192,7 +192,7 @@ func (s *Server) idleStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 			waited := time.Since(w.start) - since
 			if waited >= idle {
 				w.cut.Store(true)
-				s.log.Info("stream idle; closed", "method", info.FullMethod, "idle", idle, "waiting_to", dir)
+				s.log.Info("stream idle; closed", "method", info.FullMethod, "idle_s", idle.Seconds(), "waiting_to", dir)
 				return toStatus(&requestError{code: codes.DeadlineExceeded, reason: ReasonStreamIdle,
 					msg: fmt.Sprintf("%s: the client %s nothing for %s, so the server closed the stream; "+
 						"the idle limit is set by timefence serve -stream-idle-timeout (server.Config.StreamIdleTimeout)",

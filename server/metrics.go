@@ -1,147 +1,151 @@
 package server
 
 import (
-	"cmp"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"sort"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/timefence/timefence/storage"
 )
 
-// latencyBuckets are the upper bounds, in seconds, of the call latency histogram.
+// latencyBuckets are the upper bounds, in seconds, of the call latency
+// histogram: fine enough below a millisecond for online lookups.
 var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-// metrics counts calls per method and code and their latencies, and
-// exposes them, with the store's watermark, in the Prometheus text format.
+// guardReasons are the reasons of the guard's refusals, all
+// FAILED_PRECONDITION (guard.go).
+var guardReasons = []string{ReasonSplitRequired, ReasonUnknownSplit, ReasonCutoffExceeded, ReasonFutureTime}
+
+// metrics holds the server's Prometheus collectors in a registry of its own:
+// the Go runtime and the process, the standard gRPC server metrics, and
+// timefence's own.
 type metrics struct {
-	mu    sync.Mutex
-	calls map[callKey]*atomic.Int64
-	hist  map[string]*histogram
+	reg      *prometheus.Registry
+	grpc     *grpcprom.ServerMetrics
+	refusals *prometheus.CounterVec
 }
 
-type callKey struct{ method, code string }
-
-type histogram struct {
-	counts []atomic.Int64 // per bucket, then +Inf
-	sumNs  atomic.Int64
-}
-
-func newMetrics() *metrics {
-	return &metrics{calls: map[callKey]*atomic.Int64{}, hist: map[string]*histogram{}}
-}
-
-func (m *metrics) observe(method string, err error, d time.Duration) {
-	k := callKey{method, status.Code(err).String()}
-	m.mu.Lock()
-	c, ok := m.calls[k]
-	if !ok {
-		c = new(atomic.Int64)
-		m.calls[k] = c
+func newMetrics(store Store, w *work) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets(latencyBuckets))),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "timefence_guard_refusals_total",
+			Help: "Training-side reads the guard refused, by reason.",
+		}, []string{"reason"}),
 	}
-	h, ok := m.hist[method]
-	if !ok {
-		h = &histogram{counts: make([]atomic.Int64, len(latencyBuckets)+1)}
-		m.hist[method] = h
+	for _, r := range guardReasons {
+		m.refusals.WithLabelValues(r)
 	}
-	m.mu.Unlock()
-	c.Add(1)
-	i := sort.SearchFloat64s(latencyBuckets, d.Seconds())
-	h.counts[i].Add(1)
-	h.sumNs.Add(int64(d))
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.grpc,
+		m.refusals,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "timefence_watermark",
+			Help: "The highest write sequence number visible to reads.",
+		}, func() float64 { return float64(store.Watermark()) }),
+		historyCollector{store},
+	)
+	m.reg.MustRegister(w.collectors()...)
+	return m
 }
 
-func (s *Server) metricsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	start := time.Now()
+// MetricsHandler serves the server's metrics in the Prometheus exposition
+// formats.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// refusalsUnary counts the guard's refusals among the errors of unary calls.
+func (m *metrics) refusalsUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
-	s.metrics.observe(info.FullMethod, err, time.Since(start))
+	m.countRefusal(err)
 	return resp, err
 }
 
-func (s *Server) metricsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	start := time.Now()
+// refusalsStream counts the guard's refusals among the errors of streams.
+func (m *metrics) refusalsStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	err := h(srv, ss)
-	s.metrics.observe(info.FullMethod, err, time.Since(start))
+	m.countRefusal(err)
 	return err
 }
 
-// MetricsHandler serves the server's metrics in the Prometheus text format.
-func (s *Server) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s.metrics.write(w, s.store.Watermark())
-		writeHistory(w, s.store.HistoryStatus())
-		s.work.writeMetrics(w)
-	})
-}
-
-// writeHistory writes the state of each view's columnar history.
-func writeHistory(w io.Writer, hs []storage.HistoryStatus) {
-	gauge := func(name, help string, val func(h storage.HistoryStatus) float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		for _, h := range hs {
-			fmt.Fprintf(w, "%s{view=%q} %g\n", name, h.View, val(h))
+// countRefusal counts err if it is a refusal of the guard.
+func (m *metrics) countRefusal(err error) {
+	if status.Code(err) != codes.FailedPrecondition {
+		return
+	}
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && slices.Contains(guardReasons, info.GetReason()) {
+			m.refusals.WithLabelValues(info.GetReason()).Inc()
 		}
 	}
-	gauge("timefence_history_file_runs", "Run files of the view's columnar history.", func(h storage.HistoryStatus) float64 { return float64(h.FileRuns) })
-	gauge("timefence_history_file_versions", "Versions held in run files.", func(h storage.HistoryStatus) float64 { return float64(h.FileVersions) })
-	gauge("timefence_history_file_bytes", "Size of the view's run files.", func(h storage.HistoryStatus) float64 { return float64(h.FileBytes) })
-	gauge("timefence_history_tail_runs", "In-memory runs not yet written to a run file.", func(h storage.HistoryStatus) float64 { return float64(h.TailRuns) })
-	gauge("timefence_history_tail_versions", "Versions held in memory, not yet in a run file.", func(h storage.HistoryStatus) float64 { return float64(h.TailVersions) })
-	gauge("timefence_history_last_compaction_timestamp_seconds", "When a compaction of the view last finished (0: never).", func(h storage.HistoryStatus) float64 {
-		return float64(h.LastCompaction) / 1e9
-	})
 }
 
-func (m *metrics) write(w io.Writer, watermark uint64) {
-	m.mu.Lock()
-	keys := make([]callKey, 0, len(m.calls))
-	for k := range m.calls {
-		keys = append(keys, k)
+// historyCollector reports the state of each view's columnar history.
+type historyCollector struct{ store Store }
+
+// historyMetric is one family of historyCollector, labelled by view.
+type historyMetric struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	val  func(storage.HistoryStatus) float64
+}
+
+func viewMetric(name, help string, kind prometheus.ValueType, val func(storage.HistoryStatus) float64) historyMetric {
+	return historyMetric{prometheus.NewDesc(name, help, []string{"view"}, nil), kind, val}
+}
+
+var historyMetrics = []historyMetric{
+	viewMetric("timefence_history_file_runs", "Run files of the view's columnar history.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.FileRuns) }),
+	viewMetric("timefence_history_file_versions", "Versions held in run files.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.FileVersions) }),
+	viewMetric("timefence_history_file_bytes", "Size of the view's run files.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.FileBytes) }),
+	viewMetric("timefence_history_tail_runs", "In-memory runs not yet written to a run file.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.TailRuns) }),
+	viewMetric("timefence_history_tail_versions", "Versions held in memory, not yet in a run file.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.TailVersions) }),
+	viewMetric("timefence_history_last_compaction_timestamp_seconds", "When a compaction of the view last finished (0: never).", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.LastCompaction) / 1e9 }),
+	viewMetric("timefence_history_compactions_total", "Compactions that changed the view's runs since the store opened.", prometheus.CounterValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.Compactions) }),
+	viewMetric("timefence_history_compacting", "1 while a compaction of the view runs.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return oneIf(h.Compacting) }),
+	viewMetric("timefence_history_compaction_failing", "1 when the view's last compaction failed (the server log says why).", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return oneIf(h.CompactionFailing) }),
+}
+
+func oneIf(b bool) float64 {
+	if b {
+		return 1
 	}
-	methods := make([]string, 0, len(m.hist))
-	for k := range m.hist {
-		methods = append(methods, k)
+	return 0
+}
+
+func (c historyCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range historyMetrics {
+		ch <- m.desc
 	}
-	m.mu.Unlock()
-	slices.SortFunc(keys, func(a, b callKey) int {
-		return cmp.Or(cmp.Compare(a.method, b.method), cmp.Compare(a.code, b.code))
-	})
-	slices.Sort(methods)
-	fmt.Fprintln(w, "# HELP timefence_watermark The highest write sequence number visible to reads.")
-	fmt.Fprintln(w, "# TYPE timefence_watermark gauge")
-	fmt.Fprintf(w, "timefence_watermark %d\n", watermark)
-	fmt.Fprintln(w, "# HELP timefence_calls_total Calls by method and status code.")
-	fmt.Fprintln(w, "# TYPE timefence_calls_total counter")
-	for _, k := range keys {
-		m.mu.Lock()
-		n := m.calls[k].Load()
-		m.mu.Unlock()
-		fmt.Fprintf(w, "timefence_calls_total{method=%q,code=%q} %d\n", k.method, k.code, n)
-	}
-	fmt.Fprintln(w, "# HELP timefence_call_seconds Call latency by method.")
-	fmt.Fprintln(w, "# TYPE timefence_call_seconds histogram")
-	for _, method := range methods {
-		m.mu.Lock()
-		h := m.hist[method]
-		m.mu.Unlock()
-		var cum int64
-		for i, le := range latencyBuckets {
-			cum += h.counts[i].Load()
-			fmt.Fprintf(w, "timefence_call_seconds_bucket{method=%q,le=\"%g\"} %d\n", method, le, cum)
+}
+
+func (c historyCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, h := range c.store.HistoryStatus() {
+		for _, m := range historyMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.val(h), h.View)
 		}
-		cum += h.counts[len(latencyBuckets)].Load()
-		fmt.Fprintf(w, "timefence_call_seconds_bucket{method=%q,le=\"+Inf\"} %d\n", method, cum)
-		fmt.Fprintf(w, "timefence_call_seconds_sum{method=%q} %g\n", method, time.Duration(h.sumNs.Load()).Seconds())
-		fmt.Fprintf(w, "timefence_call_seconds_count{method=%q} %d\n", method, cum)
 	}
 }

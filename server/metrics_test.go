@@ -4,10 +4,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -30,25 +37,114 @@ func metricsServer(t *testing.T, opts storage.Options) (*server.Server, *storage
 	return srv, st, c
 }
 
-func TestMetricsCountCalls(t *testing.T) {
-	srv, _, c := metricsServer(t, storage.DefaultOptions(t.TempDir()))
+// scrape gets the server's metrics from its handler over HTTP, as
+// Prometheus does, and parses them.
+func scrape(t *testing.T, srv *server.Server) map[string]*dto.MetricFamily {
+	t.Helper()
+	hs := httptest.NewServer(srv.MetricsHandler())
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return mfs
+}
+
+// sample returns the value of the sample of family name whose labels
+// include the given name-value pairs; for a histogram, its count.
+func sample(t *testing.T, mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	t.Helper()
+	mf, ok := mfs[name]
+	require.True(t, ok, "no family %s", name)
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if have[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue()
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue()
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+		return m.GetUntyped().GetValue()
+	}
+	require.Failf(t, "no sample", "%s%v", name, labels)
+	return 0
+}
+
+// TestMetricsScrape: the handler serves the Go runtime, the process, the
+// gRPC server metrics of real calls, and timefence's own: the watermark,
+// the guard's refusals by reason and the historical queue.
+func TestMetricsScrape(t *testing.T) {
+	srv, st, c := metricsServer(t, storage.DefaultOptions(t.TempDir()))
+	env := &testEnv{client: c, store: st}
+	env.defineUsers(t, 0)
 	ctx := context.Background()
+	now := time.Now()
+	_, err := c.Write(ctx, "stats", []client.Row{{Key: []any{1, "eu"}, EventTime: now.Add(-time.Minute), Values: []any{1, 1.0}}})
+	require.NoError(t, err)
 	for range 3 {
 		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 		require.NoError(t, err)
 	}
-	_, err := c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
+	_, err = c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
 	require.Error(t, err)
-	rec := httptest.NewRecorder()
-	srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body := rec.Body.String()
-	require.Contains(t, body, `timefence_calls_total{method="/timefence.v1.RegistryService/ListSplits",code="OK"} 3`)
-	require.Contains(t, body, `timefence_calls_total{method="/timefence.v1.RegistryService/GetSplit",code="NotFound"} 1`)
-	require.Contains(t, body, `timefence_call_seconds_count{method="/timefence.v1.RegistryService/ListSplits"} 3`)
-	require.Contains(t, body, "timefence_watermark 0")
-	require.Contains(t, body, "timefence_historical_concurrency_limit 2\n")
-	require.Contains(t, body, "timefence_historical_nice 10\n")
-	require.Contains(t, body, "timefence_historical_running 0\n")
+	spine := func(at time.Time) array.RecordReader {
+		schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64}, {Name: "region", Type: arrow.BinaryTypes.String},
+			{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}}}, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		b.Field(0).(*array.Int64Builder).Append(1)
+		b.Field(1).(*array.StringBuilder).Append("eu")
+		b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixNano()))
+		return recordReader(b.NewRecord())
+	}
+	nop := func(arrow.Record) error { return nil }
+	_, err = c.GetHistorical(ctx, "all", []string{"stats"}, spine(now), nop)
+	require.NoError(t, err)
+	_, err = c.CreateSplit(ctx, "past", now.Add(-2*time.Hour), now.Add(-time.Hour))
+	require.NoError(t, err)
+	_, err = c.GetHistorical(ctx, "past", []string{"stats"}, spine(now), nop)
+	require.ErrorIs(t, err, client.ErrCutoffExceeded)
+
+	mfs := scrape(t, srv)
+	require.Positive(t, sample(t, mfs, "go_goroutines"))
+	sample(t, mfs, "process_cpu_seconds_total")
+	require.Positive(t, sample(t, mfs, "process_start_time_seconds"))
+
+	registry := []string{"grpc_service", "timefence.v1.RegistryService"}
+	require.Equal(t, 3.0, sample(t, mfs, "grpc_server_handled_total", append(registry, "grpc_method", "ListSplits", "grpc_code", "OK")...))
+	require.Equal(t, 1.0, sample(t, mfs, "grpc_server_handled_total", append(registry, "grpc_method", "GetSplit", "grpc_code", "NotFound")...))
+	require.Equal(t, 3.0, sample(t, mfs, "grpc_server_handling_seconds", append(registry, "grpc_method", "ListSplits")...))
+	require.Equal(t, dto.MetricType_HISTOGRAM, mfs["grpc_server_handling_seconds"].GetType())
+	require.Equal(t, 1.0, sample(t, mfs, "grpc_server_handled_total", "grpc_service", "arrow.flight.protocol.FlightService",
+		"grpc_method", "DoExchange", "grpc_code", "FailedPrecondition"))
+	require.Zero(t, sample(t, mfs, "grpc_server_handled_total", append(registry, "grpc_method", "CreateSplit", "grpc_code", "Internal")...),
+		"every method and code is there from the start")
+
+	require.Equal(t, float64(st.Watermark()), sample(t, mfs, "timefence_watermark"))
+	require.NotZero(t, st.Watermark())
+	require.Equal(t, 1.0, sample(t, mfs, "timefence_guard_refusals_total", "reason", "CUTOFF_EXCEEDED"))
+	require.Zero(t, sample(t, mfs, "timefence_guard_refusals_total", "reason", "FUTURE_TIME"))
+	require.Zero(t, sample(t, mfs, "timefence_guard_refusals_total", "reason", "SPLIT_REQUIRED"))
+
+	require.Equal(t, 1.0, sample(t, mfs, "timefence_historical_started_total"), "the refused join never queued")
+	require.Zero(t, sample(t, mfs, "timefence_historical_running"))
+	require.Zero(t, sample(t, mfs, "timefence_historical_queued"))
+	sample(t, mfs, "timefence_historical_wait_seconds_total")
+	require.Equal(t, 2.0, sample(t, mfs, "timefence_historical_concurrency_limit"))
+	require.Equal(t, 10.0, sample(t, mfs, "timefence_historical_nice"))
 }
 
 // TestMetricsShowHistory: the columnar history of each view is in the
@@ -61,20 +157,22 @@ func TestMetricsShowHistory(t *testing.T) {
 		_, err := c.Write(context.Background(), "stats", []client.Row{{Key: []any{i, "eu"}, EventTime: time.Now(), Values: []any{1, 1.0}}})
 		require.NoError(t, err)
 	}
-	scrape := func() string {
-		rec := httptest.NewRecorder()
-		srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-		return rec.Body.String()
-	}
-	body := scrape()
-	require.Contains(t, body, `timefence_history_tail_versions{view="stats"} 3`)
-	require.Contains(t, body, `timefence_history_file_runs{view="stats"} 0`)
+	view := []string{"view", "stats"}
+	mfs := scrape(t, srv)
+	require.Equal(t, 3.0, sample(t, mfs, "timefence_history_tail_versions", view...))
+	require.Equal(t, 3.0, sample(t, mfs, "timefence_history_tail_runs", view...))
+	require.Zero(t, sample(t, mfs, "timefence_history_file_runs", view...))
+	require.Zero(t, sample(t, mfs, "timefence_history_compactions_total", view...))
 	require.NoError(t, st.Compact())
-	body = scrape()
-	require.Contains(t, body, `timefence_history_tail_versions{view="stats"} 0`)
-	require.Contains(t, body, `timefence_history_file_runs{view="stats"} 1`)
-	require.Contains(t, body, `timefence_history_file_versions{view="stats"} 3`)
-	require.NotContains(t, body, `timefence_history_last_compaction_timestamp_seconds{view="stats"} 0`+"\n")
+	mfs = scrape(t, srv)
+	require.Zero(t, sample(t, mfs, "timefence_history_tail_versions", view...))
+	require.Equal(t, 1.0, sample(t, mfs, "timefence_history_file_runs", view...))
+	require.Equal(t, 3.0, sample(t, mfs, "timefence_history_file_versions", view...))
+	require.Positive(t, sample(t, mfs, "timefence_history_file_bytes", view...))
+	require.Positive(t, sample(t, mfs, "timefence_history_last_compaction_timestamp_seconds", view...))
+	require.Equal(t, 1.0, sample(t, mfs, "timefence_history_compactions_total", view...))
+	require.Zero(t, sample(t, mfs, "timefence_history_compaction_failing", view...))
+	sample(t, mfs, "timefence_history_compacting", view...)
 }
 
 // serveOn serves srv on loopback and returns a client.

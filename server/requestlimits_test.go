@@ -5,9 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/http/httptest"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -276,12 +274,11 @@ func TestBadRecordRefusedBeforeStreamEnds(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// callsWithCode counts the calls of method that ended with code, from the
-// server's metrics.
-func callsWithCode(srv *server.Server, method string, code codes.Code) bool {
-	rec := httptest.NewRecorder()
-	srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	return strings.Contains(rec.Body.String(), `timefence_calls_total{method="/arrow.flight.protocol.FlightService/`+method+`",code="`+code.String()+`"} 1`)
+// callsWithCode counts the Flight calls of method that ended with code,
+// from the server's metrics.
+func callsWithCode(t *testing.T, srv *server.Server, method string, code codes.Code) float64 {
+	return sample(t, scrape(t, srv), "grpc_server_handled_total", "grpc_service", "arrow.flight.protocol.FlightService",
+		"grpc_method", method, "grpc_code", code.String())
 }
 
 // eventually polls cond every 20ms until it holds or a generous minute has
@@ -358,7 +355,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 			defer cancel()
 			stream, err := c.open(ctx)
 			require.NoError(t, err)
-			eventually(t, "the server to end the unread stream", func() bool { return callsWithCode(env.srv, c.method, codes.DeadlineExceeded) })
+			eventually(t, "the server to end the unread stream", func() bool { return callsWithCode(t, env.srv, c.method, codes.DeadlineExceeded) == 1 })
 
 			// Reading now gets what was sent before the cut, then the status.
 			for err == nil {

@@ -175,6 +175,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	work    *work
+	health  *health.Server
 }
 
 // New returns a server over store.
@@ -197,18 +198,24 @@ func New(store Store, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(), work: newWork(cfg, cfg.Logger.Warn)}
+	w := newWork(cfg, cfg.Logger.Warn)
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(store, w), work: w, health: health.NewServer()}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
 // service registered: timefence.v1, Arrow Flight, health and reflection.
+// Health reports SERVING for "" and for each service until Serve stops.
 func (s *Server) GRPCServer() *grpc.Server {
-	unary := []grpc.UnaryServerInterceptor{s.recoverUnary, s.metricsUnary, s.deadlineUnary, s.logUnary}
-	stream := []grpc.StreamServerInterceptor{s.recoverStream, s.metricsStream, s.arrowStatusStream, s.idleStream}
+	// The gRPC metrics come first, so that they count every call as it ends,
+	// a recovered panic too.
+	unary := []grpc.UnaryServerInterceptor{s.metrics.grpc.UnaryServerInterceptor(), s.recoverUnary, s.metrics.refusalsUnary}
+	stream := []grpc.StreamServerInterceptor{s.metrics.grpc.StreamServerInterceptor(), s.recoverStream, s.metrics.refusalsStream,
+		s.arrowStatusStream, s.idleStream}
 	if s.cfg.Auth != nil {
-		unary = append(unary[:2], append([]grpc.UnaryServerInterceptor{s.authUnary}, unary[2:]...)...)
+		unary = append(unary, s.authUnary)
 		stream = append(stream, s.authStream)
 	}
+	unary = append(unary, s.deadlineUnary, s.logUnary)
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
@@ -229,10 +236,13 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterDatasetServiceServer(g, s)
 	timefencev1.RegisterAdminServiceServer(g, s)
 	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
-	hs := health.NewServer()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(g, hs)
+	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for name := range g.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.metrics.grpc.InitializeMetrics(g)
 	return g
 }
 
@@ -242,13 +252,17 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.GRPCServer()
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
-	s.log.Info("serving", "address", lis.Addr().String())
+	s.log.Info("serving", "address", lis.Addr().String(), "tls", s.cfg.TLS != nil,
+		"mutual_tls", s.cfg.TLS != nil && s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		"auth", s.cfg.Auth != nil, "credentials", s.cfg.Auth.count())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("stopping gracefully", "timeout", s.cfg.StopTimeout)
+	s.log.Info("stopping gracefully", "timeout_s", s.cfg.StopTimeout.Seconds())
+	// Load balancers and orchestrators watching health stop sending calls.
+	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
@@ -314,9 +328,9 @@ func (s *Server) logUnary(ctx context.Context, req any, info *grpc.UnaryServerIn
 	resp, err := h(ctx, req)
 	if err != nil {
 		s.log.Info("call failed", "method", info.FullMethod, "code", status.Code(err).String(),
-			"error", status.Convert(err).Message(), "duration", time.Since(start))
+			"error", status.Convert(err).Message(), "duration_s", time.Since(start).Seconds())
 	} else if s.log.Enabled(ctx, slog.LevelDebug) {
-		s.log.Debug("call", "method", info.FullMethod, "duration", time.Since(start))
+		s.log.Debug("call", "method", info.FullMethod, "duration_s", time.Since(start).Seconds())
 	}
 	return resp, err
 }

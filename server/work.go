@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
 	"github.com/timefence/timefence/internal/par"
@@ -126,16 +126,28 @@ func (w *work) lower() {
 	}
 }
 
-// writeMetrics writes the gauges and counters of historical work.
-func (w *work) writeMetrics(out io.Writer) {
-	metric := func(name, kind, help string, v float64) {
-		fmt.Fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", name, help, name, kind, name, v)
+// collectors returns the gauges and counters of historical work.
+func (w *work) collectors() []prometheus.Collector {
+	gauge := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, v)
 	}
-	metric("timefence_historical_concurrency_limit", "gauge", "Historical requests (joins, exports, statistics) allowed to run at once.", float64(cap(w.slots)))
-	metric("timefence_historical_parallelism", "gauge", "Goroutines each historical request spreads its work over.", float64(w.parallel))
-	metric("timefence_historical_nice", "gauge", "How much the threads of historical work are lowered in priority (Linux nice; 0: not lowered).", float64(max(0, w.nice)))
-	metric("timefence_historical_running", "gauge", "Historical requests running now.", float64(w.running.Load()))
-	metric("timefence_historical_queued", "gauge", "Historical requests waiting for their turn now.", float64(w.queued.Load()))
-	metric("timefence_historical_started_total", "counter", "Historical requests that had their turn.", float64(w.done.Load()))
-	metric("timefence_historical_wait_seconds_total", "counter", "Time historical requests spent waiting for their turn.", time.Duration(w.waitNs.Load()).Seconds())
+	counter := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, v)
+	}
+	return []prometheus.Collector{
+		gauge("timefence_historical_concurrency_limit", "Historical requests (joins, exports, statistics) allowed to run at once.",
+			func() float64 { return float64(cap(w.slots)) }),
+		gauge("timefence_historical_parallelism", "Goroutines each historical request spreads its work over.",
+			func() float64 { return float64(w.parallel) }),
+		gauge("timefence_historical_nice", "How much the threads of historical work are lowered in priority (Linux nice; 0: not lowered).",
+			func() float64 { return float64(max(0, w.nice)) }),
+		gauge("timefence_historical_running", "Historical requests running now.",
+			func() float64 { return float64(w.running.Load()) }),
+		gauge("timefence_historical_queued", "Historical requests waiting for their turn now.",
+			func() float64 { return float64(w.queued.Load()) }),
+		counter("timefence_historical_started_total", "Historical requests that had their turn.",
+			func() float64 { return float64(w.done.Load()) }),
+		counter("timefence_historical_wait_seconds_total", "Time historical requests spent waiting for their turn.",
+			func() float64 { return time.Duration(w.waitNs.Load()).Seconds() }),
+	}
 }

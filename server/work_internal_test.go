@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -68,12 +69,21 @@ func TestWorkBoundsConcurrency(t *testing.T) {
 	require.EqualValues(t, 0, w.running.Load())
 	require.EqualValues(t, 3, w.done.Load())
 
-	var buf bytes.Buffer
-	w.writeMetrics(&buf)
-	for _, line := range []string{"timefence_historical_concurrency_limit 2", "timefence_historical_parallelism 1",
-		"timefence_historical_running 0", "timefence_historical_queued 0", "timefence_historical_started_total 3"} {
-		require.Contains(t, buf.String(), line+"\n")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(w.collectors()...)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	vals := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		vals[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
+	require.Equal(t, 2.0, vals["timefence_historical_concurrency_limit"])
+	require.Equal(t, 1.0, vals["timefence_historical_parallelism"])
+	require.Zero(t, vals["timefence_historical_running"])
+	require.Zero(t, vals["timefence_historical_queued"])
+	require.Equal(t, 3.0, vals["timefence_historical_started_total"])
+	require.Positive(t, vals["timefence_historical_wait_seconds_total"], "the third request waited for its turn")
 }
 
 // threadNice reads the nice value of the calling thread from /proc.

@@ -319,6 +319,8 @@ func (s *Store) compactView(v *View, flush bool) (err error) {
 	}
 	h.compactMu.Lock()
 	defer h.compactMu.Unlock()
+	h.compacting.Store(true)
+	defer h.compacting.Store(false)
 	defer func() {
 		if err != nil {
 			h.failure.Store(&err)
@@ -382,6 +384,7 @@ func (s *Store) compactView(v *View, flush bool) (err error) {
 		changed = true
 	}
 	if changed {
+		h.compactions.Add(1)
 		h.lastCompaction.Store(s.opts.Now().UnixNano())
 	}
 	return nil

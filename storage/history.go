@@ -13,6 +13,8 @@ type history struct {
 	snap *snapshot
 
 	compactMu      sync.Mutex // one compaction of the view at a time
+	compacting     atomic.Bool
+	compactions    atomic.Int64 // compactions that changed the runs, since open
 	lastCompaction atomic.Int64
 	lastWrite      atomic.Int64 // wall time of the last added batch run
 	// failure is the error of the view's last compaction, nil if it worked.
@@ -97,12 +99,19 @@ type HistoryStatus struct {
 	// LastCompaction is when a compaction of the view last finished (Unix
 	// nanoseconds, 0 if never).
 	LastCompaction int64
+	// Compactions counts the compactions that changed the view's runs since
+	// the store opened; Compacting is whether one runs now, and
+	// CompactionFailing whether the last one failed.
+	Compactions       int64
+	Compacting        bool
+	CompactionFailing bool
 }
 
 func (h *history) status(name string) HistoryStatus {
 	s := h.acquire()
 	defer s.release()
-	st := HistoryStatus{View: name, LastCompaction: h.lastCompaction.Load()}
+	st := HistoryStatus{View: name, LastCompaction: h.lastCompaction.Load(), Compactions: h.compactions.Load(),
+		Compacting: h.compacting.Load(), CompactionFailing: h.failure.Load() != nil}
 	for _, r := range s.runs {
 		if r.file != nil {
 			st.FileRuns++

@@ -308,6 +308,8 @@ func TestReadRuleMatchesOracle(t *testing.T) {
 			hs := st.HistoryStatus()[0]
 			require.Equal(t, 1, hs.FileRuns, "one file after a full compaction")
 			require.Zero(t, hs.TailVersions)
+			require.Positive(t, hs.Compactions)
+			require.False(t, hs.CompactionFailing)
 			checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
 
 			// More writes: a file and an in-memory tail together.

@@ -42,7 +42,7 @@ func (l limit) amount() string {
 // (e.g. "spine: more than 100 rows"), advice what the caller can do.
 func (l limit) exceeded(what, advice string) error {
 	return &requestError{code: codes.ResourceExhausted, reason: ReasonLimitExceeded,
-		msg: fmt.Sprintf("%s, over the server's limit of %s per %s (raised with timefence serve -%s or server.Config.%s); %s",
+		msg: fmt.Sprintf("%s, over the server's limit of %s per %s (raised with timefence serve --%s or server.Config.%s); %s",
 			what, l.amount(), l.per, l.flag, l.field, advice),
 		metadata: map[string]string{"limit": l.flag, "value": fmt.Sprint(l.max)}}
 }
@@ -195,7 +195,7 @@ func (s *Server) idleStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 				s.log.Info("stream idle; closed", "method", info.FullMethod, "idle_s", idle.Seconds(), "waiting_to", dir)
 				return toStatus(&requestError{code: codes.DeadlineExceeded, reason: ReasonStreamIdle,
 					msg: fmt.Sprintf("%s: the client %s nothing for %s, so the server closed the stream; "+
-						"the idle limit is set by timefence serve -stream-idle-timeout (server.Config.StreamIdleTimeout)",
+						"the idle limit is set by timefence serve --stream-idle-timeout (server.Config.StreamIdleTimeout)",
 						name, map[string]string{"send": "read", "receive": "sent"}[dir], idle),
 					metadata: map[string]string{"limit": "stream-idle-timeout", "value": idle.String()}})
 			}

@@ -90,7 +90,7 @@ func requireLimit(t *testing.T, err error, flag, field, msg string) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, codes.ResourceExhausted, ce.Code, ce.Message)
 	require.Contains(t, ce.Message, msg)
-	require.Contains(t, ce.Message, "timefence serve -"+flag)
+	require.Contains(t, ce.Message, "timefence serve --"+flag)
 	require.Contains(t, ce.Message, "server.Config."+field)
 	require.Equal(t, flag, ce.Metadata["limit"])
 }
@@ -365,7 +365,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 			require.ErrorIs(t, err, client.ErrStreamIdle)
 			require.Equal(t, codes.DeadlineExceeded, codeOf(err))
 			require.ErrorContains(t, err, "flight "+c.method+": the client read nothing for 1s, so the server closed the stream")
-			require.ErrorContains(t, err, "timefence serve -stream-idle-timeout")
+			require.ErrorContains(t, err, "timefence serve --stream-idle-timeout")
 			eventually(t, "the goroutines of the stream to end", func() bool { return runtime.NumGoroutine() <= baseline })
 		})
 	}

@@ -70,7 +70,7 @@ func (w *work) enter(ctx context.Context) (leave func(), err error) {
 			return nil, ctx.Err()
 		}
 		return nil, &requestError{code: codes.ResourceExhausted, reason: ReasonLimitExceeded,
-			msg: fmt.Sprintf("historical work: the deadline passed after %s waiting for a turn behind the server's limit of %d joins, exports and statistics calls at once (raised with timefence serve -historical-concurrency or server.Config.HistoricalConcurrency); retry later",
+			msg: fmt.Sprintf("historical work: the deadline passed after %s waiting for a turn behind the server's limit of %d joins, exports and statistics calls at once (raised with timefence serve --historical-concurrency or server.Config.HistoricalConcurrency); retry later",
 				time.Since(start).Round(time.Millisecond), cap(w.slots)),
 			metadata: map[string]string{"limit": "historical-concurrency", "value": fmt.Sprint(cap(w.slots))}}
 	}

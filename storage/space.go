@@ -32,7 +32,7 @@ func (s *Store) checkSpace(need, keep int64) error {
 		return fmt.Errorf("storage: checking free space in %s: %w", s.opts.Dir, err)
 	}
 	if free-need < keep {
-		return fmt.Errorf("%w: %s has %s free, and writing %s more would leave less than %s of the %s reserve. Free space or move the data directory (the reserve is set by -reserve-bytes)",
+		return fmt.Errorf("%w: %s has %s free, and writing %s more would leave less than %s of the %s reserve. Free space or move the data directory (the reserve is set by timefence serve --reserve)",
 			ErrStorageFull, s.opts.Dir, sizeString(free), sizeString(need), sizeString(keep), sizeString(s.opts.ReserveBytes))
 	}
 	return nil

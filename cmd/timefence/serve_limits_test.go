@@ -36,7 +36,7 @@ func TestServeLimitFlags(t *testing.T) {
 	var ce *client.Error
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, codes.ResourceExhausted, ce.Code)
-	require.Contains(t, ce.Message, "over the server's limit of 3 values per online request (raised with timefence serve -max-online-values")
+	require.Contains(t, ce.Message, "over the server's limit of 3 values per online request (raised with timefence serve --max-online-values")
 }
 
 func TestServeRefusesBadLimits(t *testing.T) {

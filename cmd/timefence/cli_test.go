@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -31,6 +32,9 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -585,4 +589,20 @@ func TestCLIWithTLSAndToken(t *testing.T) {
 		c.fail("split", "list", "--token", reader))
 	c.addr = "http://" + addr
 	require.Equal(t, `timefence: server address "http://`+addr+`": the scheme must be grpc:// or grpcs://`, c.fail("split", "list"))
+}
+
+// TestShuttingDownServer checks the sentence for a server that reports
+// NOT_SERVING, as timefence's does once a graceful stop has begun.
+func TestShuttingDownServer(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(g, hs)
+	go func() { _ = g.Serve(lis) }()
+	defer g.Stop()
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"split", "list", "--addr", lis.Addr().String()}, io.Discard, &stderr)
+	require.EqualError(t, err, "the server at "+lis.Addr().String()+" is shutting down; retry once it is back")
 }

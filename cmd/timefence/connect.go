@@ -186,7 +186,7 @@ func (s *session) unreachable(err error) error {
 		return fmt.Errorf("the server at %s does not use TLS; drop --tls, --tls-ca and grpcs://", s.addr)
 	case has("server preface", "EOF") && !has("connection refused"):
 		return fmt.Errorf("the server at %s closed the connection; if it serves TLS, pass --tls or --tls-ca, or use grpcs://", s.addr)
-	case has("GOAWAY", "shutting down", "transport is closing"):
+	case has("GOAWAY", "draining", "shutting down", "transport is closing"):
 		return s.shuttingDown()
 	}
 	cause := ""

@@ -2,7 +2,7 @@
 GO  ?= go
 BIN := $(CURDIR)/.bin
 
-.PHONY: all build tools generate check-generated lint test test-go test-python crash faults fuzz serve quickstart
+.PHONY: all build tools generate check-generated lint test test-go test-python python-env crash faults fuzz serve quickstart
 
 all: build
 
@@ -33,7 +33,14 @@ test-go:
 test-python:
 	bash scripts/test-python.sh
 
-test: lint check-generated test-go test-python
+# The Python client's virtualenv (downloads, mostly) is made while the Go
+# tests run; the Python tests follow.
+python-env:
+	bash scripts/test-python.sh --setup-only
+
+test: lint check-generated
+	$(MAKE) --no-print-directory -j2 test-go python-env
+	$(MAKE) --no-print-directory test-python
 
 # The crash harness: SIGKILL during gRPC and Flight writes, many cycles.
 crash:
@@ -57,5 +64,5 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzWriteBatch -fuzztime $${FUZZTIME:-20000x} ./server
 	$(GO) test -run XXX -fuzz FuzzParseDefinitions -fuzztime $${FUZZTIME:-20000x} ./cmd/timefence
 
-serve:
-	$(GO) run ./cmd/timefence serve
+serve: build
+	./timefence serve

@@ -7,7 +7,8 @@
 #   3. runs pytest (which builds the server with `go build` unless
 #      TIMEFENCE_BIN names a binary) and exits with its status.
 # Needs Python >= 3.9 with venv and pip, Go, and access to PyPI.
-# Extra arguments go to pytest, e.g. scripts/test-python.sh -k online -x
+# Extra arguments go to pytest, e.g. scripts/test-python.sh -k online -x;
+# --setup-only stops after step 1 (make test runs it beside the Go tests).
 #
 # Environment: PYTHON (default python3), TIMEFENCE_BIN (a prebuilt server).
 set -euo pipefail
@@ -26,6 +27,9 @@ fi
 # A stale build/ could slip removed modules into the wheel.
 rm -rf client/python/build
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "./client/python[test]"
+if [ "${1:-}" = "--setup-only" ]; then
+    exit 0
+fi
 
 echo "test-python: checking that the generated stubs are current" >&2
 PYTHON="$python" bash scripts/gen-python.sh

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/axiomhq/hyperloglog"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
@@ -402,49 +402,26 @@ func union(a, b map[string]int64) map[string]struct{} {
 	return u
 }
 
-// hyperLogLog estimates distinct counts past maxTracked (precision 14:
-// about 0.8% standard error).
-type hyperLogLog struct{ reg [1 << 14]uint8 }
+// hyperLogLog estimates distinct counts past maxTracked: a HyperLogLog++
+// sketch of precision 14 (about 0.8% standard error), sparse while small.
+type hyperLogLog struct{ sk *hyperloglog.Sketch }
 
-func newHyperLogLog() *hyperLogLog { return &hyperLogLog{} }
+func newHyperLogLog() *hyperLogLog { return &hyperLogLog{sk: hyperloglog.New14()} }
 
-func (h *hyperLogLog) add(s string) {
-	f := fnv.New64a()
-	f.Write([]byte(s))
-	h.addHash(f.Sum64())
-}
+func (h *hyperLogLog) add(s string) { h.sk.Insert([]byte(s)) }
 
-func (h *hyperLogLog) addBytes(b []byte) {
-	f := fnv.New64a()
-	f.Write(b)
-	h.addHash(f.Sum64())
-}
+func (h *hyperLogLog) addBytes(b []byte) { h.sk.Insert(b) }
 
-// addHash adds a value by a 64-bit identity of it (a hash, or the bits of a
-// number); the splitmix64 finaliser spreads it over every bit.
+// addHash adds a value by a 64-bit identity of it (the bits of a number);
+// the splitmix64 finaliser spreads it over every bit, as the sketch wants a
+// hash.
 func (h *hyperLogLog) addHash(x uint64) {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	idx := x >> 50
-	rank := uint8(bits.LeadingZeros64(x<<14|1<<13)) + 1
-	h.reg[idx] = max(h.reg[idx], rank)
+	h.sk.InsertHash(x)
 }
 
-func (h *hyperLogLog) estimate() int64 {
-	m := float64(len(h.reg))
-	sum, zeros := 0.0, 0
-	for _, r := range h.reg {
-		sum += math.Ldexp(1, -int(r))
-		if r == 0 {
-			zeros++
-		}
-	}
-	e := 0.7213 / (1 + 1.079/m) * m * m / sum
-	if e <= 2.5*m && zeros > 0 {
-		e = m * math.Log(m/float64(zeros))
-	}
-	return int64(e + 0.5)
-}
+func (h *hyperLogLog) estimate() int64 { return int64(h.sk.Estimate()) }

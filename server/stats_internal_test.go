@@ -18,6 +18,11 @@ func TestHyperLogLogEstimate(t *testing.T) {
 			h.add("v" + strconv.Itoa(i)) // duplicates do not count
 		}
 		require.InEpsilon(t, float64(n), float64(h.estimate()), 0.03, "n=%d", n)
+		nums := newHyperLogLog()
+		for i := range n {
+			nums.addHash(uint64(i)) // consecutive numbers: the finaliser spreads them
+		}
+		require.InEpsilon(t, float64(n), float64(nums.estimate()), 0.03, "n=%d numbers", n)
 	}
 }
 

@@ -150,8 +150,8 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		t.add("manifest", mpath)
 		t.add("dataset id", sum.DatasetID)
 		t.add("watermark", fmt.Sprint(sum.Watermark))
-		t.add("naive-join differences", fmt.Sprintf("%s of %s rows (%s) would have read another version in a naive event-time join",
-			count(sum.NaiveDifferences), count(sum.Rows), percent(ratio(sum.NaiveDifferences, sum.Rows))))
+		t.add("naive-join differences", fmt.Sprintf("%s of %s (%s) would have read another version in a naive event-time join",
+			count(sum.NaiveDifferences), plural(sum.Rows, "row"), percent(ratio(sum.NaiveDifferences, sum.Rows))))
 		if sum.BackfilledValues > 0 {
 			t.add("backfilled values", count(sum.BackfilledValues))
 		}

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 import uuid
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import grpc
 import pytest
@@ -83,22 +83,34 @@ class Server:
             return ""
 
 
-def start_server(binary: pathlib.Path, data: pathlib.Path, log: pathlib.Path, *flags: str) -> Tuple[subprocess.Popen, str]:
-    """Starts ``timefence serve`` on a free port and waits until it serves."""
-    for _attempt in range(3):  # the free port may be taken between probe and bind
-        address = f"127.0.0.1:{_free_port()}"
+def start_server(
+    binary: pathlib.Path, data: pathlib.Path, log: pathlib.Path, *flags: str, address: Optional[str] = None
+) -> Tuple[subprocess.Popen, str]:
+    """Starts ``timefence serve`` and waits until it serves.
+
+    Without ``address`` it listens on a free loopback port; with one
+    (``"127.0.0.1:7070"``) it listens there, and the test fails when the
+    server cannot (the caller checks first that the port is free).
+    """
+    fixed = address is not None
+    for _attempt in range(1 if fixed else 3):  # a free port may be taken between probe and bind
+        addr = address if fixed else f"127.0.0.1:{_free_port()}"
+        assert addr is not None
         with open(log, "wb") as logf:
             proc = subprocess.Popen(
-                [str(binary), "serve", "--data", str(data), "--addr", address, *flags],
+                [str(binary), "serve", "--data", str(data), "--addr", addr, *flags],
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        if _healthy(address, time.monotonic() + 30, proc):
-            return proc, address
+        if _healthy(addr, time.monotonic() + 30, proc):
+            return proc, addr
         proc.kill()
         proc.wait()
-    pytest.exit(f"timefence serve did not become healthy; its log:\n{log.read_text(errors='replace')}", returncode=2)
+    message = f"timefence serve did not become healthy; its log:\n{log.read_text(errors='replace')}"
+    if fixed:
+        pytest.fail(message, pytrace=False)
+    pytest.exit(message, returncode=2)
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -10,6 +10,7 @@
 >>> row = client.get_online_features({"user_id": 1}, ["user_stats:clicks"], output="dict")
 """
 
+from ._hints import NoDataUnderSplit
 from ._time import parse_duration
 from .client import ApplyResult, Change, Client, OnlineFeatures
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
@@ -71,5 +72,6 @@ __all__ = [
     "StreamIdle",
     "StorageFull",
     "DataLoss",
+    "NoDataUnderSplit",
     "__version__",
 ]

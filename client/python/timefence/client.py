@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -14,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _arrow, _flight, _online, _time
+from . import _arrow, _flight, _hints, _online, _time
 from google.protobuf import json_format
 
 from ._proto.timefence.v1 import (
@@ -27,6 +28,7 @@ from ._proto.timefence.v1 import (
 )
 from ._online import OnlineFeatures
 from .definitions import Entity, FeatureView, Split, arrow_type, load_definitions
+from ._hints import NoDataUnderSplit
 from .errors import InvalidArgument, TimefenceError, from_rpc_error
 
 __all__ = ["Client", "ApplyResult", "Change", "OnlineFeatures"]
@@ -180,6 +182,12 @@ class Client:
 
     def __repr__(self) -> str:
         return f"timefence.Client({self.address!r})"
+
+    @staticmethod
+    def _warn(messages: Sequence[str]) -> None:
+        """Warns each message, as raised by the public method that called this."""
+        for m in messages:
+            warnings.warn(m, NoDataUnderSplit, stacklevel=3)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
@@ -424,6 +432,12 @@ class Client:
         ``checksum``) is in
         ``df.attrs["timefence"]`` (for a Table, the schema metadata key
         ``timefence`` as JSON) and in :attr:`last_summary`.
+
+        When every feature of a view is null in every row, a
+        :class:`~timefence.NoDataUnderSplit` warning says whether the view
+        has no version under the split (history written live, after the
+        cutoff: load it with ``write(..., backfill=True)``) or has versions
+        the spine's keys and timestamps did not meet.
         """
         refs = _refs(features)
         what = "spine"
@@ -453,6 +467,9 @@ class Client:
             raise TimefenceError(f"the join returned {result.num_rows} rows for a spine of {table.num_rows}")
         summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
         self.last_summary = summary
+        if result.num_rows > 0:
+            present = [c.length() - c.null_count for c in result.columns[table.num_columns :]]
+            self._warn(_hints.null_views(self, summary.get("split") or split or "", refs, present))
         if as_arrow:
             result = _arrow.utc_timestamps(result)
             return result.replace_schema_metadata({"timefence": json.dumps(summary)})
@@ -485,12 +502,16 @@ class Client:
         ``<view>.manifest.json``, for DuckDB, Spark or pandas to read. The
         export's summary (``dataset_id``, ``checksum``, ``rows``, ...) is in
         the table's schema metadata under ``timefence``. ``dataset_ids`` maps
-        a view to a recorded export to repeat byte for byte.
+        a view to a recorded export to repeat byte for byte. A view with no
+        version under the split gets a :class:`~timefence.NoDataUnderSplit`
+        warning.
         """
         names = [views] if isinstance(views, str) else list(views)
         directory = None if path is None else pathlib.Path(path)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
+
+        summaries: Dict[str, Dict[str, Any]] = {}
 
         def one(view: str) -> pa.Table:
             cmd: Dict[str, Any] = {"op": "export", "split": split, "feature_view": view}
@@ -504,6 +525,7 @@ class Client:
             except grpc.RpcError as err:
                 raise from_rpc_error(err) from None
             summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+            summaries[view] = summary
             table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
             if directory is not None:
                 write_parquet(table, directory / f"{view}.parquet")
@@ -529,6 +551,9 @@ class Client:
             t.join()
         if errors:
             raise errors[0]
+        for v in names:
+            if results[v].num_rows == 0:
+                self._warn(_hints.empty(self, summaries[v].get("split") or split, [v]))
         return {v: results[v] for v in names}
 
     def manifest(self, dataset_id: str) -> Dict[str, Any]:
@@ -549,9 +574,13 @@ class Client:
         mean, standard deviation, quantiles (1, 5, 25, 50, 75, 95, 99 %), most
         frequent values and distinct count, over the view's versions within
         the split only. One row per feature; the response's totals
-        (``versions``, ``entities``, ``watermark``) are in ``df.attrs``."""
+        (``versions``, ``entities``, ``watermark``) are in ``df.attrs``. A
+        view with no version under the split gets a
+        :class:`~timefence.NoDataUnderSplit` warning."""
         req = dataset_service_pb2.GetStatisticsRequest(split=split, feature_view=view, features=list(features or []))
         resp = self._call(self._datasets.GetStatistics, req)
+        if resp.versions == 0:
+            self._warn(_hints.empty(self, resp.split or split, [resp.feature_view or view]))
         return _stats_frame(resp)
 
     def history_status(self) -> pd.DataFrame:
@@ -579,11 +608,16 @@ class Client:
         anomalies found (``feature``, ``kind``, ``severity``, ``description``):
         missing data, completeness drops, new values, a changed most frequent
         value, distribution and mean shifts. An empty list means no change
-        worth a look."""
+        worth a look, unless a side has no data at all: a split under which
+        the view has no version is compared as empty, with a
+        :class:`~timefence.NoDataUnderSplit` warning for that side."""
         req = dataset_service_pb2.CompareStatisticsRequest(
             feature_view=view, baseline_split=baseline_split, current_split=current_split, features=list(features or [])
         )
         resp = self._call(self._datasets.CompareStatistics, req)
+        for side, name in ((resp.current, current_split), (resp.baseline, baseline_split)):
+            if side.versions == 0:
+                self._warn(_hints.empty(self, side.split or name, [side.feature_view or view]))
         return [json_format.MessageToDict(a, preserving_proto_field_name=True) for a in resp.anomalies]
 
     def _cast_keys(self, table: pa.Table, refs: Sequence[str]) -> pa.Table:

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
 )
 
@@ -174,7 +175,7 @@ func TestSchemaValidatesExamples(t *testing.T) {
 	data, err := os.ReadFile(exampleDefs)
 	require.NoError(t, err)
 	require.NoError(t, sch.Validate(yamlToJSON(t, data)))
-	require.NoError(t, sch.Validate(yamlToJSON(t, []byte(quickstartDefinitions))))
+	require.NoError(t, sch.Validate(yamlToJSON(t, []byte(quickstart.Definitions))))
 }
 
 // TestSchemaAgreesWithParser checks that the schema and the parser allow

@@ -1,0 +1,45 @@
+package quickstart
+
+import (
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	d, again := Generate(), Generate()
+	require.NotEmpty(t, d.Txns)
+	require.Equal(t, d.Txns, again.Txns)
+	require.Equal(t, d.Versions, again.Versions)
+	require.Equal(t, d.Runs, again.Runs)
+}
+
+func TestSpineRecord(t *testing.T) {
+	spine := Generate().TrainSpine()
+	rec := SpineRecord(spine)
+	defer rec.Release()
+	require.EqualValues(t, len(spine), rec.NumRows())
+	for i, tx := range spine {
+		require.Equal(t, tx.ID, rec.Column(2).(*array.Int64).Value(i))
+		require.Equal(t, tx.Time.UnixNano(), int64(rec.Column(1).(*array.Timestamp).Value(i)))
+	}
+}
+
+// TestLeaks checks that a join result holding what the naive join reads
+// leaks nowhere, and one holding nothing leaks where the naive join reads.
+func TestLeaks(t *testing.T) {
+	d := Generate()
+	spine := d.TrainSpine()
+	naive := make([]Features, len(spine))
+	reads := 0
+	for i, tx := range spine {
+		if v, ok := d.Naive(tx.User, tx.Time); ok {
+			naive[i] = Features{OK: true, Spend: v.Spend, Count: v.Count, MaxAmount: v.MaxAmount}
+			reads++
+		}
+	}
+	require.Empty(t, d.Leaks(spine, naive))
+	require.Len(t, d.Leaks(spine, make([]Features, len(spine))), reads)
+	require.Positive(t, reads)
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/definitions"
 	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
 	"github.com/timefence/timefence/server"
@@ -161,7 +162,7 @@ func (q *qsRun) define(ctx context.Context) error {
 	if err := os.WriteFile(q.path("definitions.schema.json"), schema.Definitions, 0o644); err != nil {
 		return fmt.Errorf("cannot write the schema: %v", unwrapPath(err))
 	}
-	defs, err := parseDefinitions(defsPath, []byte(quickstart.Definitions))
+	defs, err := definitions.Parse(defsPath, []byte(quickstart.Definitions))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/definitions"
 )
 
 func TestGenerateIsDeterministic(t *testing.T) {
@@ -42,4 +44,18 @@ func TestLeaks(t *testing.T) {
 	require.Empty(t, d.Leaks(spine, naive))
 	require.Len(t, d.Leaks(spine, make([]Features, len(spine))), reads)
 	require.Positive(t, reads)
+}
+
+// TestDefinitionsAgree checks that Definitions describes the generated world.
+func TestDefinitionsAgree(t *testing.T) {
+	defs, err := definitions.Parse("definitions.yaml", []byte(Definitions))
+	require.NoError(t, err)
+	require.Len(t, defs.FeatureViews, 1)
+	view := defs.FeatureViews[0].Def
+	require.Equal(t, "user_daily_spend", view.GetName())
+	require.Equal(t, TTL, view.GetTtl().AsDuration())
+	train := defs.Splits[0].Def
+	require.Equal(t, "train", train.GetName())
+	require.Equal(t, Start, train.GetStart().AsTime())
+	require.Equal(t, Cutoff, train.GetEnd().AsTime())
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/internal/quickstart"
+	"github.com/timefence/timefence/internal/tableio"
 )
 
 // load writes the generated inputs to files and replays the pipeline's
@@ -33,14 +34,14 @@ func (q *qsRun) load(ctx context.Context) error {
 			spine = d.CrossingSpine()
 		}
 		rec := quickstart.SpineRecord(spine)
-		sink := newParquetSink(q.path(name))
-		err := sink.write(rec)
+		sink := tableio.NewParquetWriter(q.path(name))
+		err := sink.Write(rec)
 		rec.Release()
 		if err == nil {
-			err = sink.commit()
+			err = sink.Commit()
 		}
 		if err != nil {
-			sink.abort()
+			sink.Abort()
 			return err
 		}
 	}
@@ -121,17 +122,17 @@ func (q *qsRun) join(ctx context.Context) error {
 	}
 	defer rr.Release()
 	out := q.path("training_set.parquet")
-	sink := newParquetSink(out)
+	sink := tableio.NewParquetWriter(out)
 	var got []quickstart.Features
 	sum, err := q.s.GetHistorical(ctx, "train", []string{"user_daily_spend"}, rr, func(r arrow.Record) error {
 		got = append(got, quickstart.ReadFeatures(r)...)
-		return sink.write(r)
+		return sink.Write(r)
 	})
 	if err != nil {
-		sink.abort()
+		sink.Abort()
 		return q.s.explain(err)
 	}
-	if err := sink.commit(); err != nil {
+	if err := sink.Commit(); err != nil {
 		return err
 	}
 	if _, err := q.s.writeManifest(ctx, sum.DatasetID, out); err != nil {

@@ -1,4 +1,4 @@
-package main
+package tableio
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -18,7 +17,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
-func openParquet(ctx context.Context, path string) (*table, error) {
+func openParquet(ctx context.Context, path string) (*Table, error) {
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a readable Parquet file: %v", path, err)
@@ -33,15 +32,13 @@ func openParquet(ctx context.Context, path string) (*table, error) {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	var rows int64
-	counted := &hooks{RecordReader: endAtEOF{rr}, each: func(rec arrow.Record) { rows += rec.NumRows() }}
-	return &table{RecordReader: counted, unit: "rows", total: pf.NumRows(),
-		done: func() int64 { return rows }, close: func() { rr.Release(); pf.Close() }}, nil
+	t := &Table{Unit: "rows", Total: pf.NumRows(), r: endAtEOF{rr}, close: func() { rr.Release(); pf.Close() }}
+	t.done = t.Rows
+	return t, nil
 }
 
 // endAtEOF reports a reader's io.EOF at the end of its records as no
-// error. pqarrow's reader returns io.EOF from Err once done, which the
-// client's WriteTable and GetHistorical would take for a failure.
+// error: pqarrow's reader returns io.EOF from Err once done.
 type endAtEOF struct{ array.RecordReader }
 
 func (e endAtEOF) Err() error {
@@ -51,23 +48,25 @@ func (e endAtEOF) Err() error {
 	return nil
 }
 
-// parquetSink writes records to a Parquet file. It writes to a temporary
-// file beside it and renames it into place on commit, so a failed read
-// leaves no partial output.
-type parquetSink struct {
+// ParquetWriter writes records to a Parquet file, compressed with Snappy.
+// It writes to a temporary file beside it, which Commit renames into
+// place, so a failed write leaves no partial output.
+type ParquetWriter struct {
 	path string
 	f    *os.File
 	w    *pqarrow.FileWriter
-	rows int64
 }
 
-func newParquetSink(path string) *parquetSink { return &parquetSink{path: path} }
+// NewParquetWriter returns a writer of the Parquet file path. It creates
+// the file when the first record is written.
+func NewParquetWriter(path string) *ParquetWriter { return &ParquetWriter{path: path} }
 
-func (s *parquetSink) write(rec arrow.Record) error {
+// Write appends a record. Every record must have the schema of the first.
+func (s *ParquetWriter) Write(rec arrow.Record) error {
 	if s.w == nil {
 		f, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.tmp")
 		if err != nil {
-			return fmt.Errorf("cannot create %s: %v", s.path, unwrapPath(err))
+			return fmt.Errorf("cannot create %s: %v", s.path, cause(err))
 		}
 		s.f = f
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy))
@@ -80,46 +79,43 @@ func (s *parquetSink) write(rec arrow.Record) error {
 	if err := s.w.Write(rec); err != nil {
 		return fmt.Errorf("cannot write %s: %v", s.path, err)
 	}
-	s.rows += rec.NumRows()
 	return nil
 }
 
-// commit finishes the file and moves it into place.
-func (s *parquetSink) commit() error {
+// Commit finishes the file and moves it into place. It fails when no
+// record was written.
+func (s *ParquetWriter) Commit() error {
 	if s.w == nil {
-		return fmt.Errorf("nothing to write to %s: the server sent no records", s.path)
+		return fmt.Errorf("nothing to write to %s: no records", s.path)
 	}
 	if err := s.w.Close(); err != nil {
-		s.abort()
+		s.Abort()
 		return fmt.Errorf("cannot write %s: %v", s.path, err)
 	}
 	if err := os.Chmod(s.f.Name(), 0o644); err != nil {
-		s.abort()
-		return fmt.Errorf("cannot write %s: %v", s.path, unwrapPath(err))
+		s.Abort()
+		return fmt.Errorf("cannot write %s: %v", s.path, cause(err))
 	}
 	if err := os.Rename(s.f.Name(), s.path); err != nil {
 		os.Remove(s.f.Name())
-		return fmt.Errorf("cannot write %s: %v", s.path, unwrapPath(err))
+		return fmt.Errorf("cannot write %s: %v", s.path, cause(err))
 	}
 	return nil
 }
 
-// abort removes the temporary file.
-func (s *parquetSink) abort() {
+// Abort removes the temporary file.
+func (s *ParquetWriter) Abort() {
 	if s.f != nil {
 		s.f.Close()
 		os.Remove(s.f.Name())
 	}
 }
 
-// isParquetName reports whether path has a Parquet file's extension.
-func isParquetName(path string) bool {
-	kind, err := tableKind(path)
-	return err == nil && kind == "parquet"
-}
-
-// manifestPath is where the manifest of out is written: OUT.manifest.json
-// for OUT.parquet.
-func manifestPath(out string) string {
-	return strings.TrimSuffix(out, filepath.Ext(out)) + ".manifest.json"
+// cause is the reason an operation of package os failed, without the name
+// of the temporary file its error carries.
+func cause(err error) error {
+	if c := errors.Unwrap(err); c != nil {
+		return c
+	}
+	return err
 }

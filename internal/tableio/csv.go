@@ -77,9 +77,12 @@ func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*Tab
 	return &Table{Unit: "bytes", Total: st.Size(), r: c, done: c.r.InputOffset, close: c.Release}, nil
 }
 
+// newCSV returns a reader of CSV records. It allows rows of any length, so
+// that Next can name a row with the wrong number of cells by its line.
 func newCSV(r io.Reader) *csv.Reader {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
 	return cr
 }
 

@@ -133,7 +133,7 @@ func TestCSVErrors(t *testing.T) {
 		{"duplicate column", "user_id,clicks,clicks\n", `bad.csv: column "clicks" appears twice in the header`},
 		{"int64", "user_id,event_timestamp,clicks\n1,2024-01-01T00:00:00Z,3\n2,2024-01-01T00:00:00Z,abc\n",
 			`bad.csv:3: column "clicks": expected an int64, got "abc"`},
-		{"too many cells", "user_id,spend\n1,1,5\n", "bad.csv: record on line 2: wrong number of fields"},
+		{"too many cells", "user_id,spend\n1,1,5\n", "bad.csv:2: 3 cells, but the header names 2 columns"},
 		{"double", "user_id,spend\n1,\"1,5\"\n", `bad.csv:2: column "spend": expected a double, got "1,5"`},
 		{"float", "user_id,ratio\n1,half\n", `bad.csv:2: column "ratio": expected a float, got "half"`},
 		{"bool", "user_id,vip\n1,yes\n", `bad.csv:2: column "vip": expected true or false, got "yes"`},
@@ -143,7 +143,7 @@ func TestCSVErrors(t *testing.T) {
 		{"line after a quoted line break", "user_id,note,clicks\n1,\"a\nb\",2\n2,c,x\n",
 			`bad.csv:4: column "clicks": expected an int64, got "x"`},
 		{"too few cells", "user_id,event_timestamp,clicks\n1,2024-01-01T00:00:00Z,3\n2,2024-01-01T00:00:00Z\n",
-			"bad.csv: record on line 3: wrong number of fields"},
+			"bad.csv:3: 2 cells, but the header names 3 columns"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, "bad.csv", tc.content)

@@ -49,8 +49,7 @@ type Version struct {
 // Data is the generated world, the same on every run.
 type Data struct {
 	Txns     []Txn
-	Versions []Version   // in landing order
-	Runs     []time.Time // when each nightly run landed
+	Versions []Version // in landing order
 
 	byUser map[int64][]int // indexes of Versions, per user
 }
@@ -129,7 +128,6 @@ func (d *Data) runPipeline(rng *rand.Rand) {
 	for k := range Days + extraRuns {
 		lag := 3*time.Hour + time.Duration(rng.IntN(6*3600))*time.Second + time.Duration(1+rng.IntN(999))*time.Millisecond
 		run := Start.AddDate(0, 0, k+1).Add(lag)
-		d.Runs = append(d.Runs, run)
 		touched := map[userDay]bool{}
 		for _, t := range d.Txns {
 			if t.Arrived.After(prev) && !t.Arrived.After(run) {

@@ -54,7 +54,7 @@ func (e endAtEOF) Err() error {
 type ParquetWriter struct {
 	path string
 	f    *os.File
-	w    *pqarrow.FileWriter
+	fw   *pqarrow.FileWriter
 }
 
 // NewParquetWriter returns a writer of the Parquet file path. It creates
@@ -62,52 +62,52 @@ type ParquetWriter struct {
 func NewParquetWriter(path string) *ParquetWriter { return &ParquetWriter{path: path} }
 
 // Write appends a record. Every record must have the schema of the first.
-func (s *ParquetWriter) Write(rec arrow.Record) error {
-	if s.w == nil {
-		f, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.tmp")
+func (w *ParquetWriter) Write(rec arrow.Record) error {
+	if w.fw == nil {
+		f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*.tmp")
 		if err != nil {
-			return fmt.Errorf("cannot create %s: %v", s.path, cause(err))
+			return fmt.Errorf("cannot create %s: %v", w.path, cause(err))
 		}
-		s.f = f
+		w.f = f
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy))
-		w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		fw, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
-			return fmt.Errorf("cannot write %s: %v", s.path, err)
+			return fmt.Errorf("cannot write %s: %v", w.path, err)
 		}
-		s.w = w
+		w.fw = fw
 	}
-	if err := s.w.Write(rec); err != nil {
-		return fmt.Errorf("cannot write %s: %v", s.path, err)
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("cannot write %s: %v", w.path, err)
 	}
 	return nil
 }
 
 // Commit finishes the file and moves it into place. It fails when no
 // record was written.
-func (s *ParquetWriter) Commit() error {
-	if s.w == nil {
-		return fmt.Errorf("nothing to write to %s: no records", s.path)
+func (w *ParquetWriter) Commit() error {
+	if w.fw == nil {
+		return fmt.Errorf("nothing to write to %s: no records", w.path)
 	}
-	if err := s.w.Close(); err != nil {
-		s.Abort()
-		return fmt.Errorf("cannot write %s: %v", s.path, err)
+	if err := w.fw.Close(); err != nil {
+		w.Abort()
+		return fmt.Errorf("cannot write %s: %v", w.path, err)
 	}
-	if err := os.Chmod(s.f.Name(), 0o644); err != nil {
-		s.Abort()
-		return fmt.Errorf("cannot write %s: %v", s.path, cause(err))
+	if err := os.Chmod(w.f.Name(), 0o644); err != nil {
+		w.Abort()
+		return fmt.Errorf("cannot write %s: %v", w.path, cause(err))
 	}
-	if err := os.Rename(s.f.Name(), s.path); err != nil {
-		os.Remove(s.f.Name())
-		return fmt.Errorf("cannot write %s: %v", s.path, cause(err))
+	if err := os.Rename(w.f.Name(), w.path); err != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("cannot write %s: %v", w.path, cause(err))
 	}
 	return nil
 }
 
 // Abort removes the temporary file.
-func (s *ParquetWriter) Abort() {
-	if s.f != nil {
-		s.f.Close()
-		os.Remove(s.f.Name())
+func (w *ParquetWriter) Abort() {
+	if w.f != nil {
+		w.f.Close()
+		os.Remove(w.f.Name())
 	}
 }
 

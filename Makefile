@@ -62,7 +62,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzRunFile -fuzztime $${FUZZTIME:-20000x} ./storage
 	$(GO) test -run XXX -fuzz FuzzSpine -fuzztime $${FUZZTIME:-20000x} ./server
 	$(GO) test -run XXX -fuzz FuzzWriteBatch -fuzztime $${FUZZTIME:-20000x} ./server
-	$(GO) test -run XXX -fuzz FuzzParseDefinitions -fuzztime $${FUZZTIME:-20000x} ./cmd/timefence
+	$(GO) test -run XXX -fuzz FuzzParseDefinitions -fuzztime $${FUZZTIME:-20000x} ./definitions
 
 serve: build
 	./timefence serve

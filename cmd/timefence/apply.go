@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/definitions"
 )
 
 func applyCmd() *cobra.Command {
@@ -27,13 +28,13 @@ Splits are immutable: applying one again with other bounds is refused.
 		if err != nil {
 			return fileError(pos[0], err)
 		}
-		defs, err := parseDefinitions(pos[0], data)
+		defs, err := definitions.Parse(pos[0], data)
 		if err != nil {
 			return err
 		}
 		if *check {
 			fmt.Fprintf(stdout, "%s is valid: %s, %s, %s\n", pos[0],
-				plural(len(defs.entities), "entity"), plural(len(defs.views), "feature view"), plural(len(defs.splits), "split"))
+				plural(len(defs.Entities), "entity"), plural(len(defs.FeatureViews), "feature view"), plural(len(defs.Splits), "split"))
 			return nil
 		}
 		s, err := conn.dial(ctx)
@@ -48,47 +49,47 @@ Splits are immutable: applying one again with other bounds is refused.
 
 // apply applies every definition in order: entities, views, then splits.
 // A refusal names the definition's line in the file.
-func (s *session) apply(ctx context.Context, defs *definitions, stdout io.Writer) error {
+func (s *session) apply(ctx context.Context, defs *definitions.File, stdout io.Writer) error {
 	t := newTable("kind", "name", "result", "version").alignRight(3)
 	at := func(line int, path string, err error) error {
 		if len(t.rows) > 0 {
 			t.write(stdout) // what was applied before the refusal
 		}
-		return &defsError{file: defs.file, line: line, path: path, msg: s.explain(err).Error()}
+		return &definitions.Error{File: defs.Name, Line: line, Path: path, Msg: s.explain(err).Error()}
 	}
-	for _, e := range defs.entities {
+	for _, e := range defs.Entities {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.ApplyEntity(cctx, &timefencev1.ApplyEntityRequest{Entity: e.def})
+		resp, err := s.Registry.ApplyEntity(cctx, &timefencev1.ApplyEntityRequest{Entity: e.Def})
 		cancel()
 		if err != nil {
-			return at(e.line, e.path, err)
+			return at(e.Line, e.Path, err)
 		}
-		t.add("entity", e.def.GetName(), applied(resp.GetChanged(), resp.GetEntity().GetVersion()), fmt.Sprint(resp.GetEntity().GetVersion()))
+		t.add("entity", e.Def.GetName(), applied(resp.GetChanged(), resp.GetEntity().GetVersion()), fmt.Sprint(resp.GetEntity().GetVersion()))
 	}
-	for _, v := range defs.views {
+	for _, v := range defs.FeatureViews {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.ApplyFeatureView(cctx, &timefencev1.ApplyFeatureViewRequest{FeatureView: v.def})
+		resp, err := s.Registry.ApplyFeatureView(cctx, &timefencev1.ApplyFeatureViewRequest{FeatureView: v.Def})
 		cancel()
 		if err != nil {
-			return at(v.line, v.path, err)
+			return at(v.Line, v.Path, err)
 		}
-		t.add("feature view", v.def.GetName(), applied(resp.GetChanged(), resp.GetFeatureView().GetVersion()), fmt.Sprint(resp.GetFeatureView().GetVersion()))
+		t.add("feature view", v.Def.GetName(), applied(resp.GetChanged(), resp.GetFeatureView().GetVersion()), fmt.Sprint(resp.GetFeatureView().GetVersion()))
 	}
-	for _, sp := range defs.splits {
+	for _, sp := range defs.Splits {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp.def})
+		resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp.Def})
 		cancel()
 		if err != nil {
-			return at(sp.line, sp.path, err)
+			return at(sp.Line, sp.Path, err)
 		}
 		result := "unchanged"
 		if resp.GetCreated() {
 			result = "created"
 		}
-		t.add("split", sp.def.GetName(), result, "-")
+		t.add("split", sp.Def.GetName(), result, "-")
 	}
 	if len(t.rows) == 0 {
-		fmt.Fprintf(stdout, "%s defines nothing to apply\n", defs.file)
+		fmt.Fprintf(stdout, "%s defines nothing to apply\n", defs.Name)
 		return nil
 	}
 	t.write(stdout)

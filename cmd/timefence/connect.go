@@ -299,6 +299,20 @@ func checkFile(path string) error {
 	return nil
 }
 
+// unwrapPath drops the operation and path from an error of package os, for
+// messages that name the file themselves.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
 // oneLine joins a multi-line message into one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

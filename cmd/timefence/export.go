@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/internal/tableio"
 
 	"github.com/spf13/cobra"
 )
@@ -48,11 +49,11 @@ OUT.manifest.json; --dataset-id re-exports a recorded export byte for byte.`,
 		}
 		defer s.Close()
 		start := time.Now()
-		sink := newParquetSink(out)
+		sink := tableio.NewParquetWriter(out)
 		p := newProgress(stderr, "exporting", "rows", 0)
 		fn := func(rec arrow.Record) error {
 			p.add(rec.NumRows())
-			return sink.write(rec)
+			return sink.Write(rec)
 		}
 		var sum *client.ExportSummary
 		if *datasetID != "" {
@@ -62,10 +63,10 @@ OUT.manifest.json; --dataset-id re-exports a recorded export byte for byte.`,
 		}
 		p.finish()
 		if err != nil {
-			sink.abort()
+			sink.Abort()
 			return s.explain(err)
 		}
-		if err := sink.commit(); err != nil {
+		if err := sink.Commit(); err != nil {
 			return err
 		}
 		mpath, err := s.writeManifest(ctx, sum.DatasetID, out)

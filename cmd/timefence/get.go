@@ -9,6 +9,7 @@ import (
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/definitions"
 
 	"github.com/spf13/cobra"
 )
@@ -39,7 +40,7 @@ at a past time instead; such a read is training-side and needs --split.`,
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		var opts []client.ReadOption
 		if *asOf != "" {
-			t, err := parseTime(*asOf)
+			t, err := definitions.ParseTime(*asOf)
 			if err != nil {
 				return fmt.Errorf("--as-of: %v", err)
 			}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/internal/tableio"
 
 	"github.com/spf13/cobra"
 )
@@ -55,7 +57,7 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		case *datasetID == "" && len(features) == 0:
 			return usageError("join", "--features is required")
 		}
-		if _, err := tableKind(*spinePath); err != nil {
+		if _, err := tableio.FormatOf(*spinePath); err != nil {
 			return err
 		}
 		if err := checkFile(*spinePath); err != nil {
@@ -86,16 +88,16 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		if err != nil {
 			return err
 		}
-		spine, err := openTable(ctx, *spinePath, func(col string) (arrow.DataType, error) {
+		spine, err := tableio.Open(ctx, *spinePath, func(col string) (arrow.DataType, error) {
 			if col == *tsCol {
-				return timestampType, nil
+				return arrow.FixedWidthTypes.Timestamp_ns, nil
 			}
 			return keyTypes[col], nil // nil: inferred from the data
 		})
 		if err != nil {
 			return err
 		}
-		defer spine.close()
+		defer spine.Close()
 
 		start := time.Now()
 		var opts []client.JoinOption
@@ -112,13 +114,12 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		} else {
 			joinRefs = refs
 		}
-		sink := newParquetSink(out)
-		sent, nfeat := int64(0), 0
+		sink := tableio.NewParquetWriter(out)
+		nfeat := 0
 		var present []int64 // non-null values per feature column
-		p := newProgress(stderr, "sending the spine", spine.unit, spine.total)
-		watched := spine.watch(p, func() { p.stage("joining", "rows", sent) })
-		counted := &hooks{RecordReader: watched, each: func(rec arrow.Record) { sent += rec.NumRows() }}
-		sum, err := s.GetHistorical(ctx, *split, joinRefs, counted, func(rec arrow.Record) error {
+		p := newProgress(stderr, "sending the spine", spine.Unit, spine.Total)
+		p.watch(spine, func() { p.stage("joining", "rows", spine.Rows()) })
+		sum, err := s.GetHistorical(ctx, *split, joinRefs, spine, func(rec arrow.Record) error {
 			if nfeat == 0 {
 				nfeat = int(rec.NumCols()) - len(spine.Schema().Fields())
 				present = make([]int64, nfeat)
@@ -128,14 +129,14 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 				present[i] += int64(col.Len() - col.NullN())
 			}
 			p.add(rec.NumRows())
-			return sink.write(rec)
+			return sink.Write(rec)
 		}, opts...)
 		p.finish()
 		if err != nil {
-			sink.abort()
+			sink.Abort()
 			return s.explain(err)
 		}
-		if err := sink.commit(); err != nil {
+		if err := sink.Commit(); err != nil {
 			return err
 		}
 		mpath, err := s.writeManifest(ctx, sum.DatasetID, out)
@@ -187,7 +188,7 @@ func (s *session) keyTypes(ctx context.Context, refs []string) (map[string]arrow
 			return nil, err
 		}
 		for _, k := range entity.GetJoinKeys() {
-			out[k.GetName()] = arrowTypeOf(k.GetType())
+			out[k.GetName()] = tableio.ArrowType(k.GetType())
 		}
 	}
 	return out, nil
@@ -210,4 +211,16 @@ func (s *session) writeManifest(ctx context.Context, datasetID, out string) (str
 		return "", fmt.Errorf("cannot write %s: %v", path, unwrapPath(err))
 	}
 	return path, nil
+}
+
+// manifestPath is where the manifest of out is written: OUT.manifest.json
+// for OUT.parquet.
+func manifestPath(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".manifest.json"
+}
+
+// isParquetName reports whether path has a Parquet file's extension.
+func isParquetName(path string) bool {
+	format, err := tableio.FormatOf(path)
+	return err == nil && format == tableio.Parquet
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/timefence/timefence/internal/tableio"
 )
 
 // progress draws a one-line progress bar on stderr while long work runs.
@@ -90,6 +92,12 @@ func (p *progress) stage(label, unit string, total int64) {
 	p.mu.Lock()
 	p.label, p.unit, p.total, p.done = label, unit, total, 0
 	p.mu.Unlock()
+}
+
+// watch advances the bar as t is read, and calls end once it is all read.
+func (p *progress) watch(t *tableio.Table, end func()) {
+	t.OnRecord = func() { p.update(t.Done()) }
+	t.OnEnd = end
 }
 
 // finish stops and clears the bar.

@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/internal/tableio"
 )
 
 func TestProgressIsSilentOffTerminals(t *testing.T) {
@@ -26,6 +33,24 @@ func TestProgressLine(t *testing.T) {
 	require.Equal(t, "writing ██████████████████████░░░░░░░░  75%  1.5 MB / 2.0 MB  2.5s", p.line(time.Unix(2, 5e8)))
 	p.stage("committing", "", 0)
 	require.Equal(t, "committing …  2.5s", p.line(time.Unix(2, 5e8)))
+}
+
+// TestProgressWatchesATable checks that the bar advances as a table is
+// read and moves to the next stage when reading ends.
+func TestProgressWatchesATable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ids.csv")
+	require.NoError(t, os.WriteFile(path, []byte("user_id\n1\n2\n"), 0o644))
+	tbl, err := tableio.Open(context.Background(), path, func(string) (arrow.DataType, error) { return arrow.PrimitiveTypes.Int64, nil })
+	require.NoError(t, err)
+	defer tbl.Close()
+	p := newProgress(io.Discard, "writing", tbl.Unit, tbl.Total)
+	defer p.finish()
+	p.watch(tbl, func() { p.stage("committing", "", 0) })
+	require.True(t, tbl.Next())
+	require.Equal(t, "writing", p.label)
+	require.Equal(t, tbl.Total, p.done)
+	require.False(t, tbl.Next())
+	require.Equal(t, "committing", p.label)
 }
 
 func TestListFlagAndPlural(t *testing.T) {

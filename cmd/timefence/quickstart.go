@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/definitions"
+	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
 	"github.com/timefence/timefence/server"
 	"github.com/timefence/timefence/storage"
@@ -32,7 +34,7 @@ the generated inputs, the training set and its manifest, and the store.`,
 	cmd.Args = noArgs
 	dir := cmd.Flags().String("dir", "timefence-quickstart", "the directory to fill")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		_, err := quickstart(cmd.Context(), *dir, cmd.OutOrStdout())
+		_, err := runQuickstart(cmd.Context(), *dir, cmd.OutOrStdout())
 		return err
 	}
 	return cmd
@@ -40,7 +42,7 @@ the generated inputs, the training set and its manifest, and the store.`,
 
 // quickstartResult holds the numbers the quickstart shows.
 type quickstartResult struct {
-	Data      *qsData
+	Data      *quickstart.Data
 	SpineRows int64
 	// Leaked counts spine rows whose naive-join features differ from the
 	// point-in-time join's, computed here from the generated data.
@@ -54,8 +56,8 @@ type quickstartResult struct {
 	Refused      string
 }
 
-// quickstart runs the demo in dir and writes its story to w.
-func quickstart(ctx context.Context, dir string, w io.Writer) (*quickstartResult, error) {
+// runQuickstart runs the demo in dir and writes its story to w.
+func runQuickstart(ctx context.Context, dir string, w io.Writer) (*quickstartResult, error) {
 	began := time.Now()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create %s: %v", dir, unwrapPath(err))
@@ -65,7 +67,7 @@ func quickstart(ctx context.Context, dir string, w io.Writer) (*quickstartResult
 		return nil, err
 	}
 	defer stop()
-	q := &qsRun{s: s, dir: dir, w: w, res: &quickstartResult{Data: generateQuickstart()}}
+	q := &qsRun{s: s, dir: dir, w: w, res: &quickstartResult{Data: quickstart.Generate()}}
 	steps := []func(context.Context) error{q.intro, q.define, q.load, q.join, q.guard}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -142,7 +144,7 @@ func (q *qsRun) intro(context.Context) error {
 	q.say("timefence quickstart: a fraud model's training set, built twice")
 	q.say("")
 	q.say("The world: %d card holders make %s transactions over %d days from %s.",
-		qsUsers, count(int64(len(d.Txns))), qsDays, qsStart.Format("2006-01-02"))
+		quickstart.Users, count(int64(len(d.Txns))), quickstart.Days, quickstart.Start.Format("2006-01-02"))
 	q.say("A nightly pipeline sums each user's day into the feature view user_daily_spend.")
 	q.say("It lands 3 to 9 hours after the day closes, and %s transactions from offline", count(int64(late)))
 	q.say("terminals arrive a day or more late, so %s day totals are landed again, corrected.", count(int64(corrections)))
@@ -154,13 +156,13 @@ func (q *qsRun) intro(context.Context) error {
 
 func (q *qsRun) define(ctx context.Context) error {
 	defsPath := q.path("definitions.yaml")
-	if err := os.WriteFile(defsPath, []byte(quickstartDefinitions), 0o644); err != nil {
+	if err := os.WriteFile(defsPath, []byte(quickstart.Definitions), 0o644); err != nil {
 		return fmt.Errorf("cannot write %s: %v", defsPath, unwrapPath(err))
 	}
 	if err := os.WriteFile(q.path("definitions.schema.json"), schema.Definitions, 0o644); err != nil {
 		return fmt.Errorf("cannot write the schema: %v", unwrapPath(err))
 	}
-	defs, err := parseDefinitions(defsPath, []byte(quickstartDefinitions))
+	defs, err := definitions.Parse(defsPath, []byte(quickstart.Definitions))
 	if err != nil {
 		return err
 	}
@@ -168,6 +170,6 @@ func (q *qsRun) define(ctx context.Context) error {
 		return err
 	}
 	q.say("→ applied %s: entity user, feature view user_daily_spend (ttl 48h),", defsPath)
-	q.say("  split train [%s, %s] and split recent after it", qsStart.Format(time.RFC3339), qsCutoff.Format(time.RFC3339))
+	q.say("  split train [%s, %s] and split recent after it", quickstart.Start.Format(time.RFC3339), quickstart.Cutoff.Format(time.RFC3339))
 	return nil
 }

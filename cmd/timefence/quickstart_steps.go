@@ -12,9 +12,10 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/internal/quickstart"
+	"github.com/timefence/timefence/internal/tableio"
 )
 
 // load writes the generated inputs to files and replays the pipeline's
@@ -28,19 +29,19 @@ func (q *qsRun) load(ctx context.Context) error {
 		return err
 	}
 	for _, name := range []string{"spine.parquet", "spine_crossing_cutoff.parquet"} {
-		spine := d.trainSpine()
+		spine := d.TrainSpine()
 		if name != "spine.parquet" {
-			spine = d.crossingSpine()
+			spine = d.CrossingSpine()
 		}
-		rec := spineRecord(spine)
-		sink := newParquetSink(q.path(name))
-		err := sink.write(rec)
+		rec := quickstart.SpineRecord(spine)
+		sink := tableio.NewParquetWriter(q.path(name))
+		err := sink.Write(rec)
 		rec.Release()
 		if err == nil {
-			err = sink.commit()
+			err = sink.Commit()
 		}
 		if err != nil {
-			sink.abort()
+			sink.Abort()
 			return err
 		}
 	}
@@ -108,67 +109,30 @@ func (q *qsRun) writeCSV(name string, header []string, rows func(emit func(...st
 	return f.Close()
 }
 
-var spineSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "event_timestamp", Type: timestampType},
-	{Name: "txn_id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "amount", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "is_fraud", Type: arrow.FixedWidthTypes.Boolean},
-}, nil)
-
-// spineRecord makes a spine of transactions: keys, time, and labels.
-func spineRecord(txns []qsTxn) arrow.Record {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, spineSchema)
-	defer b.Release()
-	for _, t := range txns {
-		b.Field(0).(*array.Int64Builder).Append(t.User)
-		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(t.Time.UnixNano()))
-		b.Field(2).(*array.Int64Builder).Append(t.ID)
-		b.Field(3).(*array.Float64Builder).Append(t.Amount)
-		b.Field(4).(*array.BooleanBuilder).Append(t.Fraud)
-	}
-	return b.NewRecord()
-}
-
-// qsFeatures are one spine row's user_daily_spend values; ok is false when null.
-type qsFeatures struct {
-	ok    bool
-	spend float64
-	count int64
-	max   float64
-}
-
-func (f qsFeatures) equal(v qsVersion, ok bool) bool {
-	if !ok || !f.ok {
-		return ok == f.ok
-	}
-	return f.spend == v.Spend && f.count == v.Count && f.max == v.MaxAmount
-}
-
 // join builds the training set with timefence's point-in-time join and
 // compares it, row by row, with a naive event-time join of the same spine.
 func (q *qsRun) join(ctx context.Context) error {
 	d := q.res.Data
-	spine := d.trainSpine()
-	rec := spineRecord(spine)
+	spine := d.TrainSpine()
+	rec := quickstart.SpineRecord(spine)
 	defer rec.Release()
-	rr, err := array.NewRecordReader(spineSchema, []arrow.Record{rec})
+	rr, err := array.NewRecordReader(rec.Schema(), []arrow.Record{rec})
 	if err != nil {
 		return err
 	}
 	defer rr.Release()
 	out := q.path("training_set.parquet")
-	sink := newParquetSink(out)
-	var got []qsFeatures
+	sink := tableio.NewParquetWriter(out)
+	var got []quickstart.Features
 	sum, err := q.s.GetHistorical(ctx, "train", []string{"user_daily_spend"}, rr, func(r arrow.Record) error {
-		got = append(got, readFeatures(r)...)
-		return sink.write(r)
+		got = append(got, quickstart.ReadFeatures(r)...)
+		return sink.Write(r)
 	})
 	if err != nil {
-		sink.abort()
+		sink.Abort()
 		return q.s.explain(err)
 	}
-	if err := sink.commit(); err != nil {
+	if err := sink.Commit(); err != nil {
 		return err
 	}
 	if _, err := q.s.writeManifest(ctx, sum.DatasetID, out); err != nil {
@@ -177,13 +141,7 @@ func (q *qsRun) join(ctx context.Context) error {
 	if len(got) != len(spine) {
 		return fmt.Errorf("the join returned %d rows for a spine of %d", len(got), len(spine))
 	}
-	var leaked []int
-	for i, t := range spine {
-		nv, ok := d.naiveJoin(t.User, t.Time)
-		if !got[i].equal(nv, ok) {
-			leaked = append(leaked, i)
-		}
-	}
+	leaked := d.Leaks(spine, got)
 	q.res.SpineRows, q.res.Leaked = int64(len(spine)), int64(len(leaked))
 	q.res.NaiveDifferences, q.res.DatasetID = sum.NaiveDifferences, sum.DatasetID
 
@@ -195,14 +153,14 @@ func (q *qsRun) join(ctx context.Context) error {
 	t.indent = "   "
 	for _, i := range sample(leaked, 8) {
 		tx := spine[i]
-		nv, ok := d.naiveJoin(tx.User, tx.Time)
+		nv, ok := d.Naive(tx.User, tx.Time)
 		naive := "null"
 		if ok {
 			naive = strconv.FormatFloat(nv.Spend, 'f', 2, 64)
 		}
 		timefence := "null"
-		if got[i].ok {
-			timefence = strconv.FormatFloat(got[i].spend, 'f', 2, 64)
+		if got[i].OK {
+			timefence = strconv.FormatFloat(got[i].Spend, 'f', 2, 64)
 		}
 		what := fmt.Sprintf("the %s total, landed %s later", nv.EventTime.AddDate(0, 0, -1).Format("Jan 02"), humanDuration(nv.AvailableAt.Sub(tx.Time)))
 		if nv.Correction {
@@ -225,32 +183,13 @@ func (q *qsRun) join(ctx context.Context) error {
 	return nil
 }
 
-// readFeatures reads the user_daily_spend columns of a join result.
-func readFeatures(r arrow.Record) []qsFeatures {
-	col := func(name string) arrow.Array {
-		idx := r.Schema().FieldIndices(name)
-		return r.Column(idx[0])
-	}
-	spend := col("spend_1d").(*array.Float64)
-	cnt := col("txn_count_1d").(*array.Int64)
-	mx := col("max_amount_1d").(*array.Float64)
-	out := make([]qsFeatures, r.NumRows())
-	for i := range out {
-		if spend.IsNull(i) {
-			continue
-		}
-		out[i] = qsFeatures{ok: true, spend: spend.Value(i), count: cnt.Value(i), max: mx.Value(i)}
-	}
-	return out
-}
-
 // guard sends a spine that crosses the cutoff of split train.
 func (q *qsRun) guard(ctx context.Context) error {
-	spine := q.res.Data.crossingSpine()
+	spine := q.res.Data.CrossingSpine()
 	q.res.CrossingRows = len(spine)
-	rec := spineRecord(spine)
+	rec := quickstart.SpineRecord(spine)
 	defer rec.Release()
-	rr, err := array.NewRecordReader(spineSchema, []arrow.Record{rec})
+	rr, err := array.NewRecordReader(rec.Schema(), []arrow.Record{rec})
 	if err != nil {
 		return err
 	}
@@ -268,7 +207,7 @@ func (q *qsRun) guard(ctx context.Context) error {
 	q.res.Refused = e.Metadata["offending_rows"]
 	q.say("4. The guard: a spine of %s transactions from %s to %s (%s)", count(int64(len(spine))),
 		spine[0].Time.Format("Jan 02"), spine[len(spine)-1].Time.Format("Jan 02"), q.path("spine_crossing_cutoff.parquet"))
-	q.say("   crosses the cutoff of split train, %s. timefence refuses it whole:", qsCutoff.Format(time.RFC3339))
+	q.say("   crosses the cutoff of split train, %s. timefence refuses it whole:", quickstart.Cutoff.Format(time.RFC3339))
 	q.say("   %s: %s", e.Reason, e.Message)
 	q.say("")
 	return nil

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/definitions"
 )
 
 func splitCmd() *cobra.Command {
@@ -52,13 +53,13 @@ refused, because splits are immutable.`,
 		}
 		sp := &timefencev1.Split{Name: pos[0], Description: *desc, Start: timestamppb.New(time.Unix(0, 0))}
 		if *start != "" {
-			t, err := parseTime(*start)
+			t, err := definitions.ParseTime(*start)
 			if err != nil {
 				return fmt.Errorf("--start: %v", err)
 			}
 			sp.Start = timestamppb.New(t)
 		}
-		t, err := parseTime(*end)
+		t, err := definitions.ParseTime(*end)
 		if err != nil {
 			return fmt.Errorf("--end: %v", err)
 		}

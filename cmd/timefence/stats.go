@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/definitions"
 
 	"github.com/spf13/cobra"
 )
@@ -128,7 +129,7 @@ func writeStats(w io.Writer, st *timefencev1.GetStatisticsResponse) {
 		if f.GetDistinctApproximate() {
 			distinct = "~" + distinct
 		}
-		t.add(f.GetFeature(), typeName(f.GetType()), count(f.GetCount()), percent(f.GetNullRate()),
+		t.add(f.GetFeature(), definitions.TypeName(f.GetType()), count(f.GetCount()), percent(f.GetNullRate()),
 			opt(f.Min), opt(f.Mean), opt(f.Max), opt(f.Stddev), distinct)
 		if qs := f.GetQuantiles(); len(qs) == len(quantileNames) {
 			cells := []string{f.GetFeature()}

@@ -11,6 +11,7 @@ import (
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/internal/tableio"
 )
 
 func writeCmd() *cobra.Command {
@@ -46,7 +47,7 @@ flagged backfilled in exports and manifests.`,
 			return usageError("write", "--available-at-column needs --backfill")
 		}
 		viewName, path := pos[0], pos[1]
-		if _, err := tableKind(path); err != nil {
+		if _, err := tableio.FormatOf(path); err != nil {
 			return err
 		}
 		if err := checkFile(path); err != nil {
@@ -61,14 +62,15 @@ flagged backfilled in exports and manifests.`,
 		if err != nil {
 			return err
 		}
-		t, err := openTable(ctx, path, writeColumns(view, entity, opts, path))
+		t, err := tableio.Open(ctx, path, writeColumns(view, entity, opts, path))
 		if err != nil {
 			return err
 		}
-		defer t.close()
+		defer t.Close()
 		start := time.Now()
-		p := newProgress(stderr, "writing", t.unit, t.total)
-		res, err := s.WriteTableWith(ctx, viewName, t.watch(p, func() { p.stage("committing", "", 0) }), opts)
+		p := newProgress(stderr, "writing", t.Unit, t.Total)
+		p.watch(t, func() { p.stage("committing", "", 0) })
+		res, err := s.WriteTableWith(ctx, viewName, t, opts)
 		p.finish()
 		if err != nil {
 			return s.explain(err)
@@ -113,16 +115,16 @@ func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opt
 	etCol := opts.EventTimeColumn
 	return func(col string) (arrow.DataType, error) {
 		if col == etCol || (opts.Backfill && col == opts.AvailableAtColumn) {
-			return timestampType, nil
+			return arrow.FixedWidthTypes.Timestamp_ns, nil
 		}
 		for _, k := range entity.GetJoinKeys() {
 			if k.GetName() == col {
-				return arrowTypeOf(k.GetType()), nil
+				return tableio.ArrowType(k.GetType()), nil
 			}
 		}
 		for _, f := range view.GetFeatures() {
 			if f.GetName() == col {
-				return arrowTypeOf(f.GetType()), nil
+				return tableio.ArrowType(f.GetType()), nil
 			}
 		}
 		if col == "available_at" {

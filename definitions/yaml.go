@@ -1,4 +1,4 @@
-package main
+package definitions
 
 import (
 	"fmt"
@@ -9,19 +9,19 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-type defsParser struct{ file string }
+type parser struct{ file string }
 
-func (p *defsParser) errorf(n *yaml.Node, path, format string, args ...any) error {
-	return &defsError{file: p.file, line: n.Line, path: path, msg: fmt.Sprintf(format, args...)}
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) error {
+	return &Error{File: p.file, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *defsParser) syntaxError(err error) error {
+func (p *parser) syntaxError(err error) error {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	if m := yamlLineError.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &defsError{file: p.file, line: line, msg: "invalid YAML: " + m[2]}
+		return &Error{File: p.file, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
-	return &defsError{file: p.file, msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	return &Error{File: p.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // describe names a node's kind for "expected X, got Y" messages.
@@ -42,7 +42,7 @@ func describe(n *yaml.Node) string {
 
 // mapping checks that n is a mapping whose keys are among keys.allowed,
 // with every one of keys.required present, and returns its values by key.
-func (p *defsParser) mapping(n *yaml.Node, path string, keys mappingKeys) (map[string]*yaml.Node, error) {
+func (p *parser) mapping(n *yaml.Node, path string, keys mappingKeys) (map[string]*yaml.Node, error) {
 	allowed, required := keys.allowed, keys.required
 	if n.Kind == yaml.AliasNode {
 		return nil, p.errorf(n, path, "anchors and aliases are not supported; write the value out")
@@ -80,7 +80,7 @@ func (p *defsParser) mapping(n *yaml.Node, path string, keys mappingKeys) (map[s
 }
 
 // list calls fn for each item of the sequence n.
-func (p *defsParser) list(n *yaml.Node, path string, fn func(item *yaml.Node, path string) error) error {
+func (p *parser) list(n *yaml.Node, path string, fn func(item *yaml.Node, path string) error) error {
 	if n.Kind != yaml.SequenceNode {
 		return p.errorf(n, path, "expected a list, got %s", describe(n))
 	}
@@ -93,7 +93,7 @@ func (p *defsParser) list(n *yaml.Node, path string, fn func(item *yaml.Node, pa
 }
 
 // str returns a string scalar.
-func (p *defsParser) str(n *yaml.Node, path string) (string, error) {
+func (p *parser) str(n *yaml.Node, path string) (string, error) {
 	if n == nil {
 		return "", nil
 	}
@@ -103,7 +103,7 @@ func (p *defsParser) str(n *yaml.Node, path string) (string, error) {
 	return n.Value, nil
 }
 
-func (p *defsParser) name(n *yaml.Node, path string) (string, error) {
+func (p *parser) name(n *yaml.Node, path string) (string, error) {
 	s, err := p.str(n, path)
 	if err != nil {
 		return "", err

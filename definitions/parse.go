@@ -1,4 +1,4 @@
-package main
+package definitions
 
 import (
 	"bytes"
@@ -17,39 +17,42 @@ import (
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
-// definitions is a parsed definitions file, ready to apply. Each definition
-// keeps the line and key path it came from, so server errors can point at it.
-type definitions struct {
-	file     string
-	entities []located[*timefencev1.Entity]
-	views    []located[*timefencev1.FeatureView]
-	splits   []located[*timefencev1.Split]
+// File is a parsed definitions file, ready to apply. Each definition keeps
+// the line and key path it came from, so a refusal can point at it.
+type File struct {
+	Name         string // the file's name, as given to Parse
+	Entities     []Located[*timefencev1.Entity]
+	FeatureViews []Located[*timefencev1.FeatureView]
+	Splits       []Located[*timefencev1.Split]
 }
 
-// located is a definition with the line and key path it came from.
-type located[T any] struct {
-	def  T
-	line int
-	path string // e.g. "feature_views[0]"
+// Located is a definition with the line and key path it came from.
+type Located[T any] struct {
+	Def  T
+	Line int
+	Path string // e.g. "feature_views[0]"
 }
 
-// defsError is a problem in a definitions file, at a line and key path.
-type defsError struct {
-	file string
-	line int
-	path string
-	msg  string
+// Error is a problem in a definitions file, at a line and key path. Line is
+// 0 when the problem is not at one line (an empty file); Path is "" when it
+// is not under a key (a YAML syntax error).
+type Error struct {
+	File string
+	Line int
+	Path string
+	Msg  string
 }
 
-func (e *defsError) Error() string {
-	at := e.file
-	if e.line > 0 {
-		at = fmt.Sprintf("%s:%d", e.file, e.line)
+// Error formats e as "FILE:LINE: PATH: message".
+func (e *Error) Error() string {
+	at := e.File
+	if e.Line > 0 {
+		at = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
-	if e.path == "" {
-		return at + ": " + e.msg
+	if e.Path == "" {
+		return at + ": " + e.Msg
 	}
-	return at + ": " + e.path + ": " + e.msg
+	return at + ": " + e.Path + ": " + e.Msg
 }
 
 // valueTypes are the feature types of the definitions file, in the order
@@ -92,15 +95,17 @@ var (
 	plainKey         = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
-// parseDefinitions parses a YAML definitions file. file names it in errors.
-// Unknown keys, wrong types and duplicate names are errors.
-func parseDefinitions(file string, data []byte) (*definitions, error) {
-	p := &defsParser{file: file}
+// Parse parses a YAML definitions file; file names it in errors. The file is
+// checked as the JSON Schema in package schema checks it (unknown and
+// missing keys, wrong types, bad names, times and durations) and for
+// duplicate names. Every error it returns is an *Error.
+func Parse(file string, data []byte) (*File, error) {
+	p := &parser{file: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &defsError{file: file, msg: "the file is empty; expected entities, feature_views or splits"}
+			return nil, &Error{File: file, Msg: "the file is empty; expected entities, feature_views or splits"}
 		}
 		return nil, p.syntaxError(err)
 	}
@@ -119,11 +124,11 @@ func parseDefinitions(file string, data []byte) (*definitions, error) {
 	if err != nil {
 		return nil, err
 	}
-	defs := &definitions{file: file}
+	defs := &File{Name: file}
 	if n := fields["entities"]; n != nil {
 		if err := p.list(n, "entities", func(item *yaml.Node, path string) error {
 			e, err := p.entity(item, path)
-			defs.entities = append(defs.entities, located[*timefencev1.Entity]{e, item.Line, path})
+			defs.Entities = append(defs.Entities, Located[*timefencev1.Entity]{e, item.Line, path})
 			return err
 		}); err != nil {
 			return nil, err
@@ -132,7 +137,7 @@ func parseDefinitions(file string, data []byte) (*definitions, error) {
 	if n := fields["feature_views"]; n != nil {
 		if err := p.list(n, "feature_views", func(item *yaml.Node, path string) error {
 			v, err := p.view(item, path)
-			defs.views = append(defs.views, located[*timefencev1.FeatureView]{v, item.Line, path})
+			defs.FeatureViews = append(defs.FeatureViews, Located[*timefencev1.FeatureView]{v, item.Line, path})
 			return err
 		}); err != nil {
 			return nil, err
@@ -141,7 +146,7 @@ func parseDefinitions(file string, data []byte) (*definitions, error) {
 	if n := fields["splits"]; n != nil {
 		if err := p.list(n, "splits", func(item *yaml.Node, path string) error {
 			s, err := p.split(item, path)
-			defs.splits = append(defs.splits, located[*timefencev1.Split]{s, item.Line, path})
+			defs.Splits = append(defs.Splits, Located[*timefencev1.Split]{s, item.Line, path})
 			return err
 		}); err != nil {
 			return nil, err
@@ -154,35 +159,35 @@ func parseDefinitions(file string, data []byte) (*definitions, error) {
 }
 
 // checkUnique refuses two definitions of one name.
-func (d *definitions) checkUnique() error {
+func (d *File) checkUnique() error {
 	seen := map[string]int{}
 	check := func(kind, name string, line int, path string) error {
 		if first, dup := seen[kind+"\x00"+name]; dup {
-			return &defsError{file: d.file, line: line, path: path + ".name",
-				msg: fmt.Sprintf("%s %q is defined twice (first at line %d)", kind, name, first)}
+			return &Error{File: d.Name, Line: line, Path: path + ".name",
+				Msg: fmt.Sprintf("%s %q is defined twice (first at line %d)", kind, name, first)}
 		}
 		seen[kind+"\x00"+name] = line
 		return nil
 	}
-	for _, e := range d.entities {
-		if err := check("entity", e.def.GetName(), e.line, e.path); err != nil {
+	for _, e := range d.Entities {
+		if err := check("entity", e.Def.GetName(), e.Line, e.Path); err != nil {
 			return err
 		}
 	}
-	for _, v := range d.views {
-		if err := check("feature view", v.def.GetName(), v.line, v.path); err != nil {
+	for _, v := range d.FeatureViews {
+		if err := check("feature view", v.Def.GetName(), v.Line, v.Path); err != nil {
 			return err
 		}
 	}
-	for _, s := range d.splits {
-		if err := check("split", s.def.GetName(), s.line, s.path); err != nil {
+	for _, s := range d.Splits {
+		if err := check("split", s.Def.GetName(), s.Line, s.Path); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *defsParser) entity(n *yaml.Node, path string) (*timefencev1.Entity, error) {
+func (p *parser) entity(n *yaml.Node, path string) (*timefencev1.Entity, error) {
 	f, err := p.mapping(n, path, defsKeys["entity"])
 	if err != nil {
 		return nil, err
@@ -229,7 +234,7 @@ func (p *defsParser) entity(n *yaml.Node, path string) (*timefencev1.Entity, err
 	return e, nil
 }
 
-func (p *defsParser) view(n *yaml.Node, path string) (*timefencev1.FeatureView, error) {
+func (p *parser) view(n *yaml.Node, path string) (*timefencev1.FeatureView, error) {
 	f, err := p.mapping(n, path, defsKeys["feature_view"])
 	if err != nil {
 		return nil, err
@@ -304,7 +309,7 @@ func (p *defsParser) view(n *yaml.Node, path string) (*timefencev1.FeatureView, 
 	return v, nil
 }
 
-func (p *defsParser) split(n *yaml.Node, path string) (*timefencev1.Split, error) {
+func (p *parser) split(n *yaml.Node, path string) (*timefencev1.Split, error) {
 	f, err := p.mapping(n, path, defsKeys["split"])
 	if err != nil {
 		return nil, err

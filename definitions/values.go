@@ -1,4 +1,4 @@
-package main
+package definitions
 
 import (
 	"fmt"
@@ -11,8 +11,9 @@ import (
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
-// typeName returns the file's name of a value type ("int64", ...).
-func typeName(t timefencev1.ValueType) string {
+// TypeName returns the name the file gives a value type: "int64", "double",
+// "float", "string", "bool", "bytes" or "float_list".
+func TypeName(t timefencev1.ValueType) string {
 	for _, vt := range valueTypes {
 		if vt.typ == t {
 			return vt.name
@@ -22,7 +23,7 @@ func typeName(t timefencev1.ValueType) string {
 }
 
 // ttl parses a duration: a Go duration, days ("7d", "1d12h"), or 0.
-func (p *defsParser) ttl(n *yaml.Node, path string) (time.Duration, error) {
+func (p *parser) ttl(n *yaml.Node, path string) (time.Duration, error) {
 	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
 		if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x == 0 {
 			return 0, nil
@@ -71,7 +72,7 @@ func parseTTL(s string) (time.Duration, error) {
 // maxDays is the most whole days a time.Duration holds.
 const maxDays = (1<<63 - 1) / int64(24*time.Hour)
 
-func (p *defsParser) tags(n *yaml.Node, path string) (map[string]string, error) {
+func (p *parser) tags(n *yaml.Node, path string) (map[string]string, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, p.errorf(n, path, "expected a mapping of tag names to values, got %s", describe(n))
 	}
@@ -93,19 +94,20 @@ func (p *defsParser) tags(n *yaml.Node, path string) (map[string]string, error) 
 }
 
 // time parses an RFC 3339 time with a zone (a space may replace the T).
-func (p *defsParser) time(n *yaml.Node, path string) (time.Time, error) {
+func (p *parser) time(n *yaml.Node, path string) (time.Time, error) {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!timestamp") {
 		return time.Time{}, p.errorf(n, path, "expected a time like 2024-01-01T00:00:00Z, got %s", describe(n))
 	}
-	t, err := parseTime(n.Value)
+	t, err := ParseTime(n.Value)
 	if err != nil {
 		return time.Time{}, p.errorf(n, path, "%v", err)
 	}
 	return t, nil
 }
 
-// parseTime parses an RFC 3339 time with a zone; a space may replace the T.
-func parseTime(s string) (time.Time, error) {
+// ParseTime parses a time as the file writes it: RFC 3339 with a zone, where
+// a space may replace the T, in the years 1970 to 2261. It returns it in UTC.
+func ParseTime(s string) (time.Time, error) {
 	if !timestampPattern.MatchString(s) {
 		return time.Time{}, fmt.Errorf("invalid time %q; expected RFC 3339 with a zone, like 2024-01-01T00:00:00Z", s)
 	}

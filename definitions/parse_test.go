@@ -1,4 +1,4 @@
-package main
+package definitions
 
 import (
 	"bytes"
@@ -15,34 +15,35 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
 )
 
-const exampleDefs = "../../examples/definitions.yaml"
+const exampleDefs = "../examples/definitions.yaml"
 
 func TestParseExampleDefinitions(t *testing.T) {
 	data, err := os.ReadFile(exampleDefs)
 	require.NoError(t, err)
-	defs, err := parseDefinitions("definitions.yaml", data)
+	defs, err := Parse("definitions.yaml", data)
 	require.NoError(t, err)
-	require.Len(t, defs.entities, 2)
-	require.Len(t, defs.views, 2)
-	require.Len(t, defs.splits, 2)
+	require.Len(t, defs.Entities, 2)
+	require.Len(t, defs.FeatureViews, 2)
+	require.Len(t, defs.Splits, 2)
 
-	store := defs.entities[1].def
+	store := defs.Entities[1].Def
 	require.Equal(t, "store", store.GetName())
 	require.Equal(t, []string{"store_id", "region"}, []string{store.GetJoinKeys()[0].GetName(), store.GetJoinKeys()[1].GetName()})
 	require.Equal(t, timefencev1.ValueType_VALUE_TYPE_STRING, store.GetJoinKeys()[1].GetType())
 
-	v := defs.views[0]
-	require.Equal(t, "feature_views[0]", v.path)
-	require.Equal(t, 7*24*time.Hour, v.def.GetTtl().AsDuration())
-	require.Equal(t, map[string]string{"tier": "gold", "source": "clickstream"}, v.def.GetTags())
-	require.Equal(t, "team-growth", v.def.GetOwner())
-	require.True(t, v.def.GetFeatures()[3].GetRequired())
-	require.Equal(t, timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST, defs.views[1].def.GetFeatures()[1].GetType())
+	v := defs.FeatureViews[0]
+	require.Equal(t, "feature_views[0]", v.Path)
+	require.Equal(t, 7*24*time.Hour, v.Def.GetTtl().AsDuration())
+	require.Equal(t, map[string]string{"tier": "gold", "source": "clickstream"}, v.Def.GetTags())
+	require.Equal(t, "team-growth", v.Def.GetOwner())
+	require.True(t, v.Def.GetFeatures()[3].GetRequired())
+	require.Equal(t, timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST, defs.FeatureViews[1].Def.GetFeatures()[1].GetType())
 
-	sp := defs.splits[0].def
+	sp := defs.Splits[0].Def
 	require.Equal(t, time.Date(2024, 1, 31, 23, 59, 59, 0, time.UTC), sp.GetEnd().AsTime())
 	require.Equal(t, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), sp.GetStart().AsTime())
 }
@@ -84,7 +85,7 @@ func TestParseDefinitionsErrors(t *testing.T) {
 		{"syntax", "entities:\n\t- name: x\n", "d.yaml:2: invalid YAML: found character that cannot start any token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseDefinitions("d.yaml", []byte(tc.doc))
+			_, err := Parse("d.yaml", []byte(tc.doc))
 			require.Error(t, err)
 			require.Equal(t, tc.want, err.Error())
 		})
@@ -174,7 +175,7 @@ func TestSchemaValidatesExamples(t *testing.T) {
 	data, err := os.ReadFile(exampleDefs)
 	require.NoError(t, err)
 	require.NoError(t, sch.Validate(yamlToJSON(t, data)))
-	require.NoError(t, sch.Validate(yamlToJSON(t, []byte(quickstartDefinitions))))
+	require.NoError(t, sch.Validate(yamlToJSON(t, []byte(quickstart.Definitions))))
 }
 
 // TestSchemaAgreesWithParser checks that the schema and the parser allow
@@ -264,7 +265,7 @@ func TestSchemaAgreesWithParser(t *testing.T) {
 		"unknown: 1\n",
 	} {
 		data := []byte(doc)
-		_, perr := parseDefinitions("d.yaml", data)
+		_, perr := Parse("d.yaml", data)
 		serr := sch.Validate(yamlToJSON(t, data))
 		require.Equal(t, perr == nil, serr == nil, "parser and schema disagree on\n%s\nparser: %v\nschema: %v", doc, perr, serr)
 	}

@@ -1,4 +1,4 @@
-package main
+package tableio
 
 import (
 	"encoding/base64"
@@ -31,7 +31,7 @@ type csvReader struct {
 	refs   atomic.Int64
 }
 
-func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*table, error) {
+func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*Table, error) {
 	header, err := csvHeader(path)
 	if err != nil {
 		return nil, err
@@ -53,12 +53,12 @@ func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*tab
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fileError(path, err)
+		return nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fileError(path, err)
+		return nil, err
 	}
 	c := &csvReader{path: path, f: f, r: newCSV(f)}
 	if _, err := c.r.Read(); err != nil {
@@ -74,12 +74,15 @@ func openCSV(path string, typeOf func(col string) (arrow.DataType, error)) (*tab
 	c.schema = arrow.NewSchema(fields, nil)
 	c.bld = array.NewRecordBuilder(memory.DefaultAllocator, c.schema)
 	c.refs.Store(1)
-	return &table{RecordReader: c, unit: "bytes", total: st.Size(), done: c.r.InputOffset, close: c.Release}, nil
+	return &Table{Unit: "bytes", Total: st.Size(), r: c, done: c.r.InputOffset, close: c.Release}, nil
 }
 
+// newCSV returns a reader of CSV records. It allows rows of any length, so
+// that Next can name a row with the wrong number of cells by its line.
 func newCSV(r io.Reader) *csv.Reader {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
 	return cr
 }
 
@@ -87,7 +90,7 @@ func newCSV(r io.Reader) *csv.Reader {
 func csvHeader(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fileError(path, err)
+		return nil, err
 	}
 	defer f.Close()
 	header, err := newCSV(f).Read()
@@ -115,7 +118,7 @@ func csvHeader(path string) ([]string, error) {
 func inferCSVTypes(path string, types []arrow.DataType, idx []int) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fileError(path, err)
+		return err
 	}
 	defer f.Close()
 	r := newCSV(f)
@@ -166,7 +169,7 @@ func inferCSVTypes(path string, types []arrow.DataType, idx []int) error {
 		case c&isBool != 0:
 			types[col] = arrow.FixedWidthTypes.Boolean
 		case c&isTime != 0:
-			types[col] = timestampType
+			types[col] = arrow.FixedWidthTypes.Timestamp_ns
 		default:
 			types[col] = arrow.BinaryTypes.String
 		}

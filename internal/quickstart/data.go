@@ -1,4 +1,4 @@
-package main
+package quickstart
 
 import (
 	"math"
@@ -9,21 +9,22 @@ import (
 
 // The quickstart's world: card holders making transactions over 30 days,
 // and a nightly pipeline aggregating each day into user_daily_spend.
+// Definitions must agree with these.
 var (
-	qsStart  = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	qsCutoff = time.Date(2024, 3, 21, 23, 59, 59, 0, time.UTC) // end of split "train"
+	Start  = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	Cutoff = time.Date(2024, 3, 21, 23, 59, 59, 0, time.UTC) // end of split "train"
 )
 
 const (
-	qsDays  = 30
-	qsUsers = 300
-	qsTTL   = 48 * time.Hour
-	// qsExtraRuns are pipeline runs after the last day, landing late arrivals.
-	qsExtraRuns = 3
+	Days  = 30
+	Users = 300
+	TTL   = 48 * time.Hour // of user_daily_spend
+	// extraRuns are pipeline runs after the last day, landing late arrivals.
+	extraRuns = 3
 )
 
-// qsTxn is one card transaction.
-type qsTxn struct {
+// Txn is one card transaction.
+type Txn struct {
 	ID     int64
 	User   int64
 	Time   time.Time
@@ -34,8 +35,8 @@ type qsTxn struct {
 	Arrived time.Time
 }
 
-// qsVersion is one row the pipeline landed in user_daily_spend.
-type qsVersion struct {
+// Version is one row the pipeline landed in user_daily_spend.
+type Version struct {
 	User        int64
 	EventTime   time.Time // the close of the day aggregated
 	AvailableAt time.Time // when the pipeline run landed it
@@ -45,17 +46,16 @@ type qsVersion struct {
 	Correction  bool // a re-landing after late transactions arrived
 }
 
-// qsData is the generated world, the same on every run.
-type qsData struct {
-	Txns     []qsTxn
-	Versions []qsVersion // in landing order
-	Runs     []time.Time // when each nightly run landed
+// Data is the generated world, the same on every run.
+type Data struct {
+	Txns     []Txn
+	Versions []Version // in landing order
 
 	byUser map[int64][]int // indexes of Versions, per user
 }
 
-// generateQuickstart builds the quickstart's data from a fixed seed.
-func generateQuickstart() *qsData {
+// Generate builds the quickstart's data from a fixed seed.
+func Generate() *Data {
 	rng := rand.New(rand.NewPCG(20240301, 7))
 	// Transactions cluster in the day, with some at night.
 	hourWeights := []int{2, 1, 1, 1, 1, 2, 3, 5, 7, 8, 9, 9, 10, 10, 9, 9, 9, 10, 11, 11, 9, 7, 5, 3}
@@ -73,20 +73,20 @@ func generateQuickstart() *qsData {
 		}
 		return 23
 	}
-	d := &qsData{}
-	for u := range qsUsers {
+	d := &Data{}
+	for u := range Users {
 		user := int64(1001 + u)
 		active := 0.3 + 0.6*rng.Float64()
 		typical := 12 * math.Exp(1.2*rng.Float64()+0.4*rng.NormFloat64())
-		for day := range qsDays {
+		for day := range Days {
 			if rng.Float64() > active {
 				continue
 			}
 			for range 1 + rng.IntN(4) {
-				at := qsStart.AddDate(0, 0, day).Add(time.Duration(hour())*time.Hour +
+				at := Start.AddDate(0, 0, day).Add(time.Duration(hour())*time.Hour +
 					time.Duration(rng.IntN(3600))*time.Second)
 				amount := math.Round(typical*math.Exp(0.6*rng.NormFloat64())*100) / 100
-				txn := qsTxn{User: user, Time: at, Amount: amount, Arrived: at,
+				txn := Txn{User: user, Time: at, Amount: amount, Arrived: at,
 					Fraud: rng.Float64() < 0.01+0.04*boolTo(amount > 4*typical)}
 				if rng.Float64() < 0.05 { // an offline terminal uploads it later
 					txn.Arrived = at.Add(24*time.Hour + time.Duration(rng.IntN(48*3600))*time.Second)
@@ -95,7 +95,7 @@ func generateQuickstart() *qsData {
 			}
 		}
 	}
-	slices.SortStableFunc(d.Txns, func(a, b qsTxn) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(d.Txns, func(a, b Txn) int { return a.Time.Compare(b.Time) })
 	for i := range d.Txns {
 		d.Txns[i].ID = int64(500001 + i)
 	}
@@ -113,26 +113,25 @@ func boolTo(b bool) float64 {
 // runPipeline replays the nightly runs: run k closes day k and lands 3 to 9
 // hours after midnight; it (re-)aggregates every user-day that received
 // transactions since the previous run.
-func (d *qsData) runPipeline(rng *rand.Rand) {
+func (d *Data) runPipeline(rng *rand.Rand) {
 	type userDay struct {
 		user int64
 		day  int
 	}
-	txns := map[userDay][]qsTxn{}
+	txns := map[userDay][]Txn{}
 	for _, t := range d.Txns {
-		ud := userDay{t.User, int(t.Time.Sub(qsStart) / (24 * time.Hour))}
+		ud := userDay{t.User, int(t.Time.Sub(Start) / (24 * time.Hour))}
 		txns[ud] = append(txns[ud], t)
 	}
 	landed := map[userDay]bool{}
 	prev := time.Time{}
-	for k := range qsDays + qsExtraRuns {
+	for k := range Days + extraRuns {
 		lag := 3*time.Hour + time.Duration(rng.IntN(6*3600))*time.Second + time.Duration(1+rng.IntN(999))*time.Millisecond
-		run := qsStart.AddDate(0, 0, k+1).Add(lag)
-		d.Runs = append(d.Runs, run)
+		run := Start.AddDate(0, 0, k+1).Add(lag)
 		touched := map[userDay]bool{}
 		for _, t := range d.Txns {
 			if t.Arrived.After(prev) && !t.Arrived.After(run) {
-				touched[userDay{t.User, int(t.Time.Sub(qsStart) / (24 * time.Hour))}] = true
+				touched[userDay{t.User, int(t.Time.Sub(Start) / (24 * time.Hour))}] = true
 			}
 		}
 		order := make([]userDay, 0, len(touched))
@@ -146,7 +145,7 @@ func (d *qsData) runPipeline(rng *rand.Rand) {
 			return int(a.user - b.user)
 		})
 		for _, ud := range order {
-			v := qsVersion{User: ud.user, EventTime: qsStart.AddDate(0, 0, ud.day+1), AvailableAt: run, Correction: landed[ud]}
+			v := Version{User: ud.user, EventTime: Start.AddDate(0, 0, ud.day+1), AvailableAt: run, Correction: landed[ud]}
 			for _, t := range txns[ud] {
 				if !t.Arrived.After(run) {
 					v.Spend += t.Amount
@@ -166,23 +165,23 @@ func (d *qsData) runPipeline(rng *rand.Rand) {
 	}
 }
 
-// trainSpine returns the transactions within split "train": the rows a
+// TrainSpine returns the transactions within split "train": the rows a
 // fraud model trains on.
-func (d *qsData) trainSpine() []qsTxn {
-	var out []qsTxn
+func (d *Data) TrainSpine() []Txn {
+	var out []Txn
 	for _, t := range d.Txns {
-		if !t.Time.After(qsCutoff) {
+		if !t.Time.After(Cutoff) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// crossingSpine returns transactions from three days before the cutoff to
+// CrossingSpine returns transactions from three days before the cutoff to
 // three days after it: a spine the guard must refuse.
-func (d *qsData) crossingSpine() []qsTxn {
-	var out []qsTxn
-	from, to := qsCutoff.AddDate(0, 0, -3), qsCutoff.AddDate(0, 0, 3)
+func (d *Data) CrossingSpine() []Txn {
+	var out []Txn
+	from, to := Cutoff.AddDate(0, 0, -3), Cutoff.AddDate(0, 0, 3)
 	for _, t := range d.Txns {
 		if t.Time.After(from) && !t.Time.After(to) {
 			out = append(out, t)
@@ -191,20 +190,44 @@ func (d *qsData) crossingSpine() []qsTxn {
 	return out
 }
 
-// naiveJoin is what a join on event time alone reads for user at t, over a
-// snapshot taken at the cutoff: the latest day closed by t, including
-// re-landings that arrived later. ok is false when it reads nothing (no
-// version, or older than the ttl).
-func (d *qsData) naiveJoin(user int64, t time.Time) (v qsVersion, ok bool) {
-	found := false
+// Winner is the read rule over the generated versions, by brute force: of
+// user's versions with event time <= at and available at <= avail, the one
+// with the greatest (event time, available at). ok is false when there is
+// none. It does not apply the ttl: see Fresh.
+func (d *Data) Winner(user int64, at, avail time.Time) (v Version, ok bool) {
 	for _, i := range d.byUser[user] {
 		x := d.Versions[i]
-		if x.EventTime.After(t) || x.AvailableAt.After(qsCutoff) {
+		if x.EventTime.After(at) || x.AvailableAt.After(avail) {
 			continue
 		}
-		if !found || x.EventTime.After(v.EventTime) || (x.EventTime.Equal(v.EventTime) && x.AvailableAt.After(v.AvailableAt)) {
-			v, found = x, true
+		if !ok || x.EventTime.After(v.EventTime) || (x.EventTime.Equal(v.EventTime) && x.AvailableAt.After(v.AvailableAt)) {
+			v, ok = x, true
 		}
 	}
-	return v, found && t.Sub(v.EventTime) <= qsTTL
+	return v, ok
+}
+
+// Fresh reports whether a read at time at returns v: whether v is within
+// the ttl of user_daily_spend.
+func Fresh(v Version, at time.Time) bool { return at.Sub(v.EventTime) <= TTL }
+
+// Naive is what a join on event time alone reads for user at t, over a
+// snapshot taken at the cutoff: the latest day closed by t, including
+// re-landings that arrived later. ok is false when it reads nothing.
+func (d *Data) Naive(user int64, t time.Time) (v Version, ok bool) {
+	v, ok = d.Winner(user, t, Cutoff)
+	return v, ok && Fresh(v, t)
+}
+
+// Leaks returns the indexes of the spine's rows whose features in a join
+// result (got, one per row) differ from what the naive join reads: the rows
+// where a naive join would have leaked.
+func (d *Data) Leaks(spine []Txn, got []Features) []int {
+	var out []int
+	for i, t := range spine {
+		if v, ok := d.Naive(t.User, t.Time); !got[i].matches(v, ok) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

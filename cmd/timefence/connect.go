@@ -92,12 +92,12 @@ func (f *connFlags) dial(ctx context.Context) (*session, error) {
 		}
 		opts = append(opts, client.WithTLS(cfg))
 	}
-	s, err := dial(ctx, addr, opts...)
-	if s != nil {
-		s.token = token != ""
-	}
-	return s, err
+	useTLS = useTLS || *f.tls || *f.ca != "" || *f.cert != ""
+	return dial(ctx, addr, dialed{token: token != "", tls: useTLS, clientCert: *f.cert != ""}, opts...)
 }
+
+// dialed is how a session connected, to explain its failures.
+type dialed struct{ token, tls, clientCert bool }
 
 // parseAddr splits an address given as host:port, grpc://host:port or
 // grpcs://host:port (TLS) into host:port and whether to use TLS.
@@ -122,19 +122,19 @@ func parseAddr(addr string) (hostPort string, useTLS bool, err error) {
 // session is a connection to the server that explains its errors.
 type session struct {
 	*client.Client
-	addr  string
-	token bool // whether a token was given
+	addr string
+	dialed
 }
 
 // dial connects to the server at addr and checks that it answers, so an
 // unreachable server fails within seconds with one clear sentence.
-func dial(ctx context.Context, addr string, opts ...client.DialOption) (*session, error) {
+func dial(ctx context.Context, addr string, how dialed, opts ...client.DialOption) (*session, error) {
 	c, err := client.Dial(addr, append(opts, client.WithGRPCOptions(grpc.WithConnectParams(grpc.ConnectParams{
 		Backoff: backoff.DefaultConfig, MinConnectTimeout: connectTimeout})))...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid server address %q; expected host:port", addr)
 	}
-	s := &session{Client: c, addr: addr}
+	s := &session{Client: c, addr: addr, dialed: how}
 	hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	resp, err := healthpb.NewHealthClient(c.Conn()).Check(hctx, &healthpb.HealthCheckRequest{})
@@ -178,7 +178,10 @@ func (s *session) unreachable(err error) error {
 		return false
 	}
 	switch {
-	case has("certificate required", "bad certificate"):
+	case has("certificate required", "bad certificate"),
+		// A TLS 1.3 server refuses a missing client certificate after the
+		// handshake; the client may see only the connection going away.
+		s.tls && !s.clientCert && has("broken pipe", "connection reset", "EOF"):
 		return fmt.Errorf("the server at %s requires a client certificate (mutual TLS); pass --tls-cert and --tls-key", s.addr)
 	case has("unknown authority", "certificate is not valid", "x509:"):
 		return fmt.Errorf("the server at %s has a certificate this client does not trust; pass its CA with --tls-ca", s.addr)

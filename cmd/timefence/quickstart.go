@@ -106,7 +106,7 @@ func startEmbedded(ctx context.Context, dataDir string) (*session, func(), error
 		<-done
 		st.Close()
 	}
-	s, err := dial(ctx, lis.Addr().String())
+	s, err := dial(ctx, lis.Addr().String(), dialed{})
 	if err != nil {
 		stop()
 		return nil, nil, err

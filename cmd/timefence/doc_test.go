@@ -22,8 +22,9 @@ import (
 )
 
 // The doc tests run the docs as written. Every ```sh, ```go and ```json
-// block of the files in docFiles is checked; ```python blocks run from the
-// Python client's tests (client/python/tests/test_docs.py).
+// block of the files in docFiles is checked (```text blocks show output and
+// are not); ```python blocks run from the Python client's tests
+// (client/python/tests/test_docs.py).
 //
 // The blocks of one file run in order, in one working directory holding a
 // copy of examples/, against one fresh server on localhost:7070 (the address
@@ -129,6 +130,8 @@ type docRun struct {
 func (d *docRun) run(b docBlock) {
 	t := d.t
 	switch {
+	case b.lang == "text":
+		// output shown to the reader: nothing to run
 	case b.lang == "json":
 		require.True(t, json.Valid([]byte(b.text)), "%s: not valid JSON", b.name())
 	case b.lang == "sh" && b.marker == "in a copy of the repository":

@@ -5,93 +5,78 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/timefence/timefence/internal/tableio"
 )
 
-// progress draws a one-line progress bar on stderr while long work runs.
-// It draws only when stderr is a terminal, and only once the work has
-// taken longer than a moment; otherwise it is silent. A ticker redraws it,
-// so the elapsed time moves while the server works.
+// progress shows a one-line progress bar on stderr while long work runs,
+// only when stderr is a terminal. Each stage of the work (sending a file,
+// the server's work, receiving results) gets a bar of its own: with a
+// total, a bar with the count and rate; without one, a spinner with the
+// elapsed time.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer // nil when silent
-	label  string
-	unit   string // "rows", "bytes", or "" for work without a measure
-	total  int64  // 0 when unknown
-	done   int64
-	start  time.Time
-	active bool
-	stop   chan struct{}
-	exited chan struct{}
+	w        io.Writer // nil when silent
+	throttle time.Duration
+	bar      *progressbar.ProgressBar
 }
 
-const (
-	progressDelay = 300 * time.Millisecond // no bar for work shorter than this
-	progressEvery = 100 * time.Millisecond
-	progressWidth = 30
-)
-
-// newProgress returns a bar for total units of work (0 if unknown).
+// newProgress returns a progress whose first stage has total units of
+// work (0 if unknown).
 func newProgress(stderr io.Writer, label, unit string, total int64) *progress {
-	p := &progress{label: label, unit: unit, total: total, start: time.Now()}
-	if isTerminal(stderr) {
-		p.w, p.stop, p.exited = stderr, make(chan struct{}), make(chan struct{})
-		go p.tick()
+	p := &progress{throttle: 100 * time.Millisecond}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.w = stderr
 	}
+	p.stage(label, unit, total)
 	return p
 }
 
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// stage starts the next stage of the work: unit is "rows", "bytes", or ""
+// for work without a measure; total is 0 when unknown.
+func (p *progress) stage(label, unit string, total int64) {
+	if p.w == nil {
+		return
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func (p *progress) tick() {
-	defer close(p.exited)
-	t := time.NewTicker(progressEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case now := <-t.C:
-			p.mu.Lock()
-			if now.Sub(p.start) >= progressDelay {
-				p.active = true
-				fmt.Fprint(p.w, "\r"+p.line(now)+"\033[K")
-			}
-			p.mu.Unlock()
-		}
+	p.finish()
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(p.throttle),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(unit != "" && total > 0),
+		progressbar.OptionClearOnFinish(),
 	}
+	switch unit {
+	case "bytes":
+		opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionShowCount())
+	case "":
+	default:
+		opts = append(opts, progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit))
+	}
+	if unit == "" || total <= 0 {
+		total = -1
+	}
+	p.bar = progressbar.NewOptions64(total, opts...)
+	_ = p.bar.RenderBlank()
 }
 
 // add records n more units done.
 func (p *progress) add(n int64) {
-	p.mu.Lock()
-	p.done += n
-	p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Add64(n)
+	}
 }
 
 // update records that done units are done in all.
 func (p *progress) update(done int64) {
-	p.mu.Lock()
-	p.done = done
-	p.mu.Unlock()
-}
-
-// stage starts the next stage of the work, e.g. waiting for the server.
-func (p *progress) stage(label, unit string, total int64) {
-	p.mu.Lock()
-	p.label, p.unit, p.total, p.done = label, unit, total, 0
-	p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Set64(done)
+	}
 }
 
 // watch advances the bar as t is read, and calls end once it is all read.
@@ -102,59 +87,10 @@ func (p *progress) watch(t *tableio.Table, end func()) {
 
 // finish stops and clears the bar.
 func (p *progress) finish() {
-	if p.stop == nil {
-		return
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
 	}
-	select {
-	case <-p.stop:
-		return // finished already
-	default:
-		close(p.stop)
-	}
-	<-p.exited
-	if p.active {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-}
-
-func (p *progress) line(now time.Time) string {
-	elapsed := now.Sub(p.start).Round(100 * time.Millisecond)
-	unit := " " + p.unit
-	if p.unit == "bytes" {
-		unit = ""
-	}
-	switch {
-	case p.unit == "":
-		return fmt.Sprintf("%s …  %s", p.label, elapsed)
-	case p.total <= 0:
-		return fmt.Sprintf("%s %s%s  %s", p.label, p.amount(p.done), unit, elapsed)
-	}
-	frac := min(float64(p.done)/float64(p.total), 1)
-	full := int(frac * progressWidth)
-	bar := strings.Repeat("█", full) + strings.Repeat("░", progressWidth-full)
-	return fmt.Sprintf("%s %s %3.0f%%  %s / %s%s  %s", p.label, bar, frac*100,
-		p.amount(p.done), p.amount(p.total), unit, elapsed)
-}
-
-func (p *progress) amount(n int64) string {
-	if p.unit == "bytes" {
-		return byteSize(n)
-	}
-	return count(n)
-}
-
-// byteSize formats n bytes as 512 B, 1.5 MB, ...
-func byteSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 // count formats n with thousands separators: 1,234,567.

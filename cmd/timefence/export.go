@@ -62,28 +62,15 @@ OUT.manifest.json; --dataset-id re-exports a recorded export byte for byte.`,
 			sum, err = s.Export(ctx, *split, *view, features, fn)
 		}
 		p.finish()
-		if err != nil {
-			sink.Abort()
-			return s.explain(err)
-		}
-		if err := sink.Commit(); err != nil {
-			return err
-		}
-		mpath, err := s.writeManifest(ctx, sum.DatasetID, out)
+		t, err := s.saveDataset(ctx, sink, out, err, func() (string, uint64) { return sum.DatasetID, sum.Watermark })
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "exported %s under split %s in %s\n", plural(sum.Rows, "version"), sum.Split, time.Since(start).Round(time.Millisecond))
+		t.write(stdout)
 		if sum.Rows == 0 {
 			s.hintEmpty(ctx, stderr, sum.Split, []string{*view})
 		}
-		t := newTable("", "")
-		t.indent, t.noHeader = "  ", true
-		t.add("output", out)
-		t.add("manifest", mpath)
-		t.add("dataset id", sum.DatasetID)
-		t.add("watermark", fmt.Sprint(sum.Watermark))
-		t.write(stdout)
 		return nil
 	}
 	return cmd

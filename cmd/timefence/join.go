@@ -132,25 +132,12 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 			return sink.Write(rec)
 		}, opts...)
 		p.finish()
-		if err != nil {
-			sink.Abort()
-			return s.explain(err)
-		}
-		if err := sink.Commit(); err != nil {
-			return err
-		}
-		mpath, err := s.writeManifest(ctx, sum.DatasetID, out)
+		t, err := s.saveDataset(ctx, sink, out, err, func() (string, uint64) { return sum.DatasetID, sum.Watermark })
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "joined %s with %s under split %s in %s\n",
 			plural(sum.Rows, "spine row"), plural(nfeat, "feature"), sum.Split, time.Since(start).Round(time.Millisecond))
-		t := newTable("", "")
-		t.indent, t.noHeader = "  ", true
-		t.add("output", out)
-		t.add("manifest", mpath)
-		t.add("dataset id", sum.DatasetID)
-		t.add("watermark", fmt.Sprint(sum.Watermark))
 		t.add("naive-join differences", fmt.Sprintf("%s of %s (%s) would have read another version in a naive event-time join",
 			count(sum.NaiveDifferences), plural(sum.Rows, "row"), percent(ratio(sum.NaiveDifferences, sum.Rows))))
 		if sum.BackfilledValues > 0 {
@@ -192,6 +179,32 @@ func (s *session) keyTypes(ctx context.Context, refs []string) (map[string]arrow
 		}
 	}
 	return out, nil
+}
+
+// saveDataset ends the read of a dataset into sink: on failure (err) it
+// removes the partial output and explains err; otherwise it commits the
+// output, writes the manifest beside it and returns the summary table's
+// first rows. ids gives the dataset id and watermark once err is nil.
+func (s *session) saveDataset(ctx context.Context, sink *tableio.ParquetWriter, out string, err error, ids func() (string, uint64)) (*textTable, error) {
+	if err != nil {
+		sink.Abort()
+		return nil, s.explain(err)
+	}
+	if err := sink.Commit(); err != nil {
+		return nil, err
+	}
+	id, watermark := ids()
+	mpath, err := s.writeManifest(ctx, id, out)
+	if err != nil {
+		return nil, err
+	}
+	t := newTable("", "")
+	t.indent, t.noHeader = "  ", true
+	t.add("output", out)
+	t.add("manifest", mpath)
+	t.add("dataset id", id)
+	t.add("watermark", fmt.Sprint(watermark))
+	return t, nil
 }
 
 // writeManifest writes the manifest of a dataset beside out and returns its path.

@@ -205,7 +205,7 @@ func (s *Store) commitTogether(ws []*queuedWrite) ([]*queuedWrite, error) {
 		}
 	}
 	for i, w := range ws {
-		if err := s.commit(w.view.ID, w.b.ID, w.rows, w.res); err != nil {
+		if err := s.commit(w.view.ID, w.b, w.rows, w.res); err != nil {
 			return ws[:i], err
 		}
 	}
@@ -217,7 +217,7 @@ func (s *Store) commitOneTxn(ws []*queuedWrite) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, w := range ws {
-		if err := s.setRows(txn, w.view.ID, w.rows, w.res); err != nil {
+		if err := s.setRows(txn, w.view.ID, w.rows, w.res, w.b.Progress); err != nil {
 			return err
 		}
 		if err := s.finish(txn, w.view.ID, w.b.ID, w.res); err != nil {

@@ -113,6 +113,9 @@ type Query struct {
 	// caller's (the go statement when nil): the server runs historical
 	// reads on threads of lower priority than online ones.
 	Go func(func())
+	// Progress, when set, counts the keys whose winners have been found, a
+	// few thousand at a time.
+	Progress *Phase
 }
 
 // Order returns the indices of keys in the order reads visit them: by key,
@@ -376,11 +379,14 @@ func (s *snapshot) visit(ctx context.Context, q *Query, w uint64, parallel int, 
 	part := func(part int) error {
 		lo, hi := part*len(q.Keys)/parallel, (part+1)*len(q.Keys)/parallel
 		hints := make([]int, len(s.runs))
+		counted := lo
 		for n := lo; n < hi; n++ {
 			if n&4095 == 4095 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				q.Progress.Add(int64(n - counted))
+				counted = n
 			}
 			i := n
 			if order != nil {
@@ -393,6 +399,7 @@ func (s *snapshot) visit(ctx context.Context, q *Query, w uint64, parallel int, 
 			win, nv := s.winner(q.Keys[i], b, w, q.NaiveAvailable, hints)
 			fn(part, i, b, win, nv)
 		}
+		q.Progress.Add(int64(hi - counted))
 		return nil
 	}
 	// The first part runs on the caller's goroutine: a small read (every

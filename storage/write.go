@@ -38,6 +38,11 @@ type Batch struct {
 	Rows     []Row
 	// Backfill writes rows with an explicit AvailableAt and flags them.
 	Backfill bool
+	// Progress, when set, shows how far Write has come: "validating" and
+	// encoding the rows, "indexing" them for reads, "committing" them to
+	// Badger (each counted in rows), then "syncing": Badger's commit and
+	// the fsyncs, which have no measure.
+	Progress *Progress
 }
 
 // WriteResult describes a committed batch.
@@ -147,13 +152,17 @@ func batchRun(view *View, b *Batch, rows []encodedRow, order []int32, res WriteR
 	if err != nil {
 		return nil, err
 	}
+	ph := b.Progress.Begin("indexing", "rows", int64(len(rows)))
 	rb := newRunBuilder(view.Features, len(rows))
 	col := make([]int, len(feats)) // batch feature k -> run column
 	for k, f := range feats {
 		col[k] = rb.pos[f.ID]
 	}
 	vals := make([]Value, len(rb.r.cols))
-	for _, i := range order {
+	for n, i := range order {
+		if n&4095 == 4095 {
+			ph.Add(4096)
+		}
 		r, row := &rows[i], &b.Rows[i]
 		avail := res.CommitTime
 		if r.available != 0 {
@@ -165,6 +174,7 @@ func batchRun(view *View, b *Batch, rows []encodedRow, order []int32, res WriteR
 		}
 		rb.add(r.key, r.event, avail, res.FirstSeq+uint64(i), r.flags, vals)
 	}
+	ph.Add(int64(len(order) & 4095))
 	return rb.finish(res.FirstSeq-1, res.LastSeq), nil
 }
 
@@ -220,12 +230,12 @@ func (s *Store) checkOneTxn(rows int, encoded int64) error {
 
 // commit writes a batch in one transaction; checkOneTxn has refused a batch
 // that would not fit.
-func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res WriteResult) error {
+func (s *Store) commit(viewID uint32, b *Batch, rows []encodedRow, res WriteResult) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	err := s.setRows(txn, viewID, rows, res)
+	err := s.setRows(txn, viewID, rows, res, b.Progress)
 	if err == nil {
-		err = s.finish(txn, viewID, batchID, res)
+		err = s.finish(txn, viewID, b.ID, res)
 	}
 	if err != nil {
 		return err
@@ -233,9 +243,17 @@ func (s *Store) commit(viewID uint32, batchID string, rows []encodedRow, res Wri
 	return txn.Commit()
 }
 
-// setRows adds rows to txn as chunks (chunk.go).
-func (s *Store) setRows(txn *badger.Txn, viewID uint32, rows []encodedRow, res WriteResult) error {
-	return writeChunks(viewID, res.CommitTime, s.chunkBytes(), rows, res.FirstSeq, txn.Set)
+// setRows adds rows to txn as chunks (chunk.go), counting them in a
+// "committing" phase of p; a "syncing" phase follows.
+func (s *Store) setRows(txn *badger.Txn, viewID uint32, rows []encodedRow, res WriteResult, p *Progress) error {
+	ph := p.Begin("committing", "rows", int64(len(rows)))
+	err := writeChunks(viewID, res.CommitTime, s.chunkBytes(), rows, res.FirstSeq, func(key, value []byte) error {
+		_, first, last, _ := parseChunkKey(key)
+		ph.Add(int64(last - first + 1))
+		return txn.Set(key, value)
+	})
+	p.Begin("syncing", "", 0)
+	return err
 }
 
 // finish adds the records that publish a batch to its last transaction.
@@ -316,6 +334,7 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, []int32
 	for i, f := range feats {
 		ids[i] = f.ID
 	}
+	ph := b.Progress.Begin("validating", "rows", int64(len(b.Rows)))
 	latest := s.opts.Now().UnixNano() + int64(s.opts.MaxFutureSkew)
 	out := make([]encodedRow, len(b.Rows))
 	h := sha256.New()
@@ -356,11 +375,15 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, []int32
 		h.Write(binary.BigEndian.AppendUint64(tmp[:0], uint64(r.AvailableAt)))
 		h.Write(binary.AppendUvarint(tmp[:0], uint64(len(val))))
 		h.Write(val)
+		if i&4095 == 4095 {
+			ph.Add(4096)
+		}
 	}
 	order, err := batchOrder(out)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	ph.Add(int64(len(out) & 4095))
 	return out, h.Sum(nil), order, nil
 }
 

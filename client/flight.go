@@ -36,6 +36,19 @@ type joinCmd struct {
 	TimestampColumn  string   `json:"timestamp_column,omitempty"`
 	FullFeatureNames bool     `json:"full_feature_names,omitempty"`
 	DatasetID        string   `json:"dataset_id,omitempty"`
+	Progress         bool     `json:"progress,omitempty"`
+
+	onProgress func(Progress)
+}
+
+// Progress reports the server's work on a call before its result: the
+// phase it is in and, for a phase with a measure (Total > 0), how many
+// units of it are done. See docs/flight.md for the phases.
+type Progress struct {
+	Phase string `json:"phase"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+	Unit  string `json:"unit"`
 }
 
 // JoinOption configures GetHistorical.
@@ -53,6 +66,13 @@ func WithFullFeatureNames() JoinOption { return func(c *joinCmd) { c.FullFeature
 // output is byte-identical to the first read's. Split and features may then
 // be left empty.
 func WithDatasetID(id string) JoinOption { return func(c *joinCmd) { c.DatasetID = id } }
+
+// WithProgress asks the server to report its progress between the end of
+// the spine and the first result record, and passes each report to fn, on
+// the goroutine that reads the results. A nil fn asks for none.
+func WithProgress(fn func(Progress)) JoinOption {
+	return func(c *joinCmd) { c.Progress, c.onProgress = fn != nil, fn }
+}
 
 // GetHistorical runs a point-in-time join of spine with features under
 // split, over Arrow Flight. Each result record (spine columns, then one
@@ -101,10 +121,47 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 		return nil, fmt.Errorf("timefence: sending the spine: %w", sendErr)
 	}
 	sum := &JoinSummary{}
-	if err := readResults(stream, fn, sum); err != nil {
+	var results flight.DataStreamReader = stream
+	if cmd.onProgress != nil {
+		results = progressReader{stream, cmd.onProgress}
+	}
+	if err := readResults(results, fn, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil
+}
+
+// progressReader passes the progress messages of a stream to fn and every
+// other message on.
+type progressReader struct {
+	flight.DataStreamReader
+	fn func(Progress)
+}
+
+func (r progressReader) Recv() (*flight.FlightData, error) {
+	for {
+		fd, err := r.DataStreamReader.Recv()
+		if err != nil || len(fd.DataHeader) > 0 || len(fd.DataBody) > 0 {
+			return fd, err
+		}
+		p, ok := parseProgress(fd.AppMetadata)
+		if !ok {
+			return fd, nil
+		}
+		r.fn(p)
+	}
+}
+
+// parseProgress decodes the app metadata of a progress message; ok is false
+// for any other metadata.
+func parseProgress(meta []byte) (p Progress, ok bool) {
+	var m struct {
+		Progress *Progress `json:"progress"`
+	}
+	if json.Unmarshal(meta, &m) != nil || m.Progress == nil {
+		return Progress{}, false
+	}
+	return *m.Progress, true
 }
 
 // readResults passes every record of a result stream to fn and decodes the
@@ -149,6 +206,9 @@ type writeCmd struct {
 	Backfill          bool   `json:"backfill,omitempty"`
 	EventTimeColumn   string `json:"event_time_column,omitempty"`
 	AvailableAtColumn string `json:"available_at_column,omitempty"`
+	Progress          bool   `json:"progress,omitempty"`
+
+	onProgress func(Progress)
 }
 
 // WriteTableOptions are the options of WriteTableWith.
@@ -162,6 +222,10 @@ type WriteTableOptions struct {
 	// AvailableAtColumn (default "available_at") and is flagged backfilled.
 	Backfill          bool
 	AvailableAtColumn string
+	// Progress, when set, asks the server to report its progress once the
+	// table has been sent (validating, committing, ...) and is passed each
+	// report.
+	Progress func(Progress)
 }
 
 // WriteTable writes the records of table as one atomic batch of view over
@@ -180,7 +244,7 @@ func (c *Client) WriteTableBackfill(ctx context.Context, view string, table arra
 // WriteTableWith writes table as one atomic batch of view, as opts say.
 func (c *Client) WriteTableWith(ctx context.Context, view string, table array.RecordReader, opts WriteTableOptions) (*WriteTableResult, error) {
 	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, BatchID: opts.BatchID, EventTimeColumn: opts.EventTimeColumn,
-		Backfill: opts.Backfill, AvailableAtColumn: opts.AvailableAtColumn}, table)
+		Backfill: opts.Backfill, AvailableAtColumn: opts.AvailableAtColumn, Progress: opts.Progress != nil, onProgress: opts.Progress}, table)
 }
 
 func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.RecordReader) (*WriteTableResult, error) {
@@ -207,6 +271,14 @@ func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.Recor
 	_ = w.Close()
 	_ = stream.CloseSend()
 	res, err := stream.Recv()
+	for err == nil && cmd.onProgress != nil {
+		p, ok := parseProgress(res.GetAppMetadata())
+		if !ok {
+			break // the result
+		}
+		cmd.onProgress(p)
+		res, err = stream.Recv()
+	}
 	if err != nil {
 		return nil, fromStatus(err)
 	}

@@ -3,12 +3,12 @@ package server
 import (
 	"cmp"
 	"context"
-
 	"fmt"
-	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
 	"slices"
 	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/timefence/timefence/storage"
 )
@@ -23,6 +23,8 @@ type writeCmd struct {
 	EventTimeColumn string `json:"event_time_column,omitempty"`
 	// AvailableAtColumn names the backfill's available-at column; default "available_at".
 	AvailableAtColumn string `json:"available_at_column,omitempty"`
+	// Progress asks for progress messages before the result.
+	Progress bool `json:"progress,omitempty"`
 }
 
 // bulkWriteResult is the PutResult metadata of a write.
@@ -36,8 +38,8 @@ type bulkWriteResult struct {
 
 // bulkWrite reads a whole Arrow stream into one batch and writes it. The
 // stream's columns are the view's join keys, the event time, and any subset
-// of its features.
-func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) (*bulkWriteResult, error) {
+// of its features. rep reports the write once the stream has been read.
+func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, rep *reporter) (*bulkWriteResult, error) {
 	view, err := s.store.View(cmd.FeatureView)
 	if err != nil {
 		return nil, err
@@ -177,6 +179,8 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream) 
 			return nil, err
 		}
 	}
+	rep.start()
+	batch.Progress = rep.progress()
 	res, err := s.store.Write(ctx, batch)
 	if err != nil {
 		return nil, err

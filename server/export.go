@@ -93,7 +93,7 @@ func (s *Server) export(ctx context.Context, cmd exportCmd, out flight.DataStrea
 		Split     storage.Split
 		Watermark uint64
 	}{m.Kind, m.Features, storage.Split{Name: sp.Name, Start: sp.Start, End: sp.End}, watermark})
-	leave, err := s.work.enter(ctx)
+	leave, err := s.work.enter(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,9 @@ func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {
 	if err := parseCommand(rdr.LatestFlightDescriptor(), "write", &cmd); err != nil {
 		return toStatus(err)
 	}
-	res, err := f.s.bulkWrite(stream.Context(), cmd, rdr)
+	rep := newReporter(cmd.Progress, func(meta []byte) error { return stream.Send(&flight.PutResult{AppMetadata: meta}) })
+	defer rep.stop()
+	res, err := f.s.bulkWrite(stream.Context(), cmd, rdr, rep)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -159,5 +161,6 @@ func (f *flightServer) DoPut(stream flight.FlightService_DoPutServer) error {
 	if err != nil {
 		return toStatus(err)
 	}
+	rep.stop()
 	return stream.Send(&flight.PutResult{AppMetadata: meta})
 }

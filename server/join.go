@@ -31,6 +31,8 @@ type historicalCmd struct {
 	// DatasetID re-reads a recorded dataset: with the same spine, the output
 	// is byte-identical to the first read's, whatever was written since.
 	DatasetID string `json:"dataset_id,omitempty"`
+	// Progress asks for progress messages before the first result record.
+	Progress bool `json:"progress,omitempty"`
 }
 
 // joinSummary is sent as the app metadata of the last message of a join.
@@ -116,6 +118,10 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 	if err := s.checkFuture("spine", true, plan.times...); err != nil {
 		return err
 	}
+	// The client has sent the whole spine and now reads.
+	rep := newReporter(cmd.Progress, func(meta []byte) error { return out.Send(&flight.FlightData{AppMetadata: meta}) })
+	rep.start()
+	defer rep.stop()
 	plan.watermark = s.store.Watermark()
 	if prior != nil {
 		plan.watermark = prior.Watermark
@@ -146,12 +152,12 @@ func (s *Server) historical(ctx context.Context, cmd historicalCmd, rdr *flight.
 			msg: fmt.Sprintf("dataset_id: this spine differs from the spine of dataset %q (content hash %s, recorded %s); send the same spine to re-read it",
 				prior.DatasetID, m.SpineHash[:12], prior.SpineHash[:12])}
 	}
-	leave, err := s.work.enter(ctx)
+	leave, err := s.work.enter(ctx, rep.progress())
 	if err != nil {
 		return err
 	}
 	defer leave() // after a panic too; leaving twice is a no-op
-	sum, err := plan.run(ctx, out, m.DatasetID)
+	sum, err := plan.run(ctx, out, m.DatasetID, rep)
 	leave()
 	if err != nil {
 		return err
@@ -380,8 +386,9 @@ func (c *chunkResult) release() {
 
 // run joins the spine chunk by chunk and streams the results in spine
 // order, each chunk's lookups spread over every core. The next chunk is
-// joined while the previous one is streamed.
-func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, datasetID string) (*joinSummary, error) {
+// joined while the previous one is streamed. The lookups of the first chunk,
+// the work before the first result record, are rep's "joining" phase.
+func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, datasetID string, rep *reporter) (*joinSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan *chunkResult, 1)
@@ -390,12 +397,14 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		total += int(rec.NumRows())
 	}
 	joinRows := chunkRowsFor(total)
+	joining := rep.progress().Begin("joining", "lookups", int64(min(total, joinRows)*len(p.reads)))
 	p.work.start(func() {
 		defer close(results)
 		var spans []span
 		rows := 0
 		flush := func() bool {
-			res := p.chunk(ctx, spans, rows)
+			res := p.chunk(ctx, spans, rows, joining)
+			joining = nil
 			select {
 			case results <- res:
 			case <-ctx.Done():
@@ -440,6 +449,7 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 		return nil, err
 	}
 	for res := range results {
+		rep.stop() // before the first record is sent
 		if res.err != nil {
 			return fail(res.err)
 		}
@@ -503,7 +513,7 @@ func (p *joinPlan) run(ctx context.Context, out flight.DataStreamWriter, dataset
 // the runs are read in (by key, then time), so that keys, bounds and results
 // are all walked sequentially; each result column is put back in spine order
 // once, at the end.
-func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chunkResult) {
+func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int, progress *storage.Phase) (res *chunkResult) {
 	res = &chunkResult{spans: spans}
 	defer recovered(&res.err) // it runs in a goroutine of its own
 	times := make([]int64, 0, rows)
@@ -538,7 +548,7 @@ func (p *joinPlan) chunk(ctx context.Context, spans []span, rows int) (res *chun
 		}
 		order := sd.order
 		rc, err := p.store.LookupColumns(ctx, storage.Query{Proj: vr.proj, Keys: sd.keys, Bounds: sd.bounds, Sorted: true,
-			Watermark: p.watermark, NaiveAvailable: p.split.End, Go: p.work.start}, p.work.parallel)
+			Watermark: p.watermark, NaiveAvailable: p.split.End, Go: p.work.start, Progress: progress}, p.work.parallel)
 		if err != nil {
 			res.err = err
 			return res

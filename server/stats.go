@@ -258,7 +258,7 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 	w := s.store.Watermark()
 	resp := &timefencev1.GetStatisticsResponse{Split: sp.Name, FeatureView: proj.View.Name, ViewVersion: proj.View.Version, Watermark: int64(w)}
 	var lastKey []byte
-	leave, err := s.work.enter(ctx)
+	leave, err := s.work.enter(ctx, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/timefence/timefence/internal/par"
+	"github.com/timefence/timefence/storage"
 )
 
 // Historical work (point-in-time joins, exports, statistics) is bounded and
@@ -56,23 +57,29 @@ func HistoricalThreads(cfg Config) int {
 	return cmp.Or(cfg.HistoricalConcurrency, def.HistoricalConcurrency) * (cmp.Or(cfg.HistoricalParallelism, def.HistoricalParallelism) + 1)
 }
 
-// enter waits for a turn to run historical work; call leave when done. The
-// wait is bounded by ctx: a request whose deadline passes in the queue gets
+// enter waits for a turn to run historical work; call leave when done. A
+// request that has to wait begins a "queued" phase of p. The wait is bounded
+// by ctx: a request whose deadline passes in the queue gets
 // RESOURCE_EXHAUSTED.
-func (w *work) enter(ctx context.Context) (leave func(), err error) {
+func (w *work) enter(ctx context.Context, p *storage.Progress) (leave func(), err error) {
 	start := time.Now()
 	w.queued.Add(1)
 	select {
 	case w.slots <- struct{}{}:
-	case <-ctx.Done():
-		w.queued.Add(-1)
-		if ctx.Err() == context.Canceled {
-			return nil, ctx.Err()
+	default:
+		p.Begin("queued", "", 0)
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			w.queued.Add(-1)
+			if ctx.Err() == context.Canceled {
+				return nil, ctx.Err()
+			}
+			return nil, &requestError{code: codes.ResourceExhausted, reason: ReasonLimitExceeded,
+				msg: fmt.Sprintf("historical work: the deadline passed after %s waiting for a turn behind the server's limit of %d joins, exports and statistics calls at once (raised with timefence serve --historical-concurrency or server.Config.HistoricalConcurrency); retry later",
+					time.Since(start).Round(time.Millisecond), cap(w.slots)),
+				metadata: map[string]string{"limit": "historical-concurrency", "value": fmt.Sprint(cap(w.slots))}}
 		}
-		return nil, &requestError{code: codes.ResourceExhausted, reason: ReasonLimitExceeded,
-			msg: fmt.Sprintf("historical work: the deadline passed after %s waiting for a turn behind the server's limit of %d joins, exports and statistics calls at once (raised with timefence serve --historical-concurrency or server.Config.HistoricalConcurrency); retry later",
-				time.Since(start).Round(time.Millisecond), cap(w.slots)),
-			metadata: map[string]string{"limit": "historical-concurrency", "value": fmt.Sprint(cap(w.slots))}}
 	}
 	w.queued.Add(-1)
 	w.running.Add(1)

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/timefence/timefence/storage"
 )
 
 func testWork(concurrency, parallel, nice int) *work {
@@ -25,16 +27,20 @@ func testWork(concurrency, parallel, nice int) *work {
 func TestWorkBoundsConcurrency(t *testing.T) {
 	w := testWork(2, 1, 0)
 	ctx := context.Background()
-	leave1, err := w.enter(ctx)
+	var first storage.Progress
+	leave1, err := w.enter(ctx, &first)
 	require.NoError(t, err)
-	leave2, err := w.enter(ctx)
+	require.Empty(t, first.Phases(), "a request that did not wait was not queued")
+	leave2, err := w.enter(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, w.running.Load())
 
-	// A third waits for a turn, and gets one when a slot is left.
+	// A third waits for a turn, reported as its progress, and gets one when
+	// a slot is left.
+	var prog storage.Progress
 	got := make(chan func(), 1)
 	go func() {
-		leave, err := w.enter(ctx)
+		leave, err := w.enter(ctx, &prog)
 		if err != nil {
 			panic(err)
 		}
@@ -49,13 +55,15 @@ func TestWorkBoundsConcurrency(t *testing.T) {
 	leave1()
 	leave1() // leaving twice frees one slot only
 	leave3 := <-got
+	require.Len(t, prog.Phases(), 1)
+	require.Equal(t, "queued", prog.Phases()[0].Name)
 	require.EqualValues(t, 0, w.queued.Load())
 	require.EqualValues(t, 2, w.running.Load())
 
 	// A request whose deadline passes in the queue is refused, clearly.
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	_, err = w.enter(dctx)
+	_, err = w.enter(dctx, nil)
 	var re *requestError
 	require.True(t, errors.As(err, &re), "%v", err)
 	require.Equal(t, codes.ResourceExhausted, re.code)

@@ -248,12 +248,15 @@ func (s *Store) commit(viewID uint32, b *Batch, rows []encodedRow, res WriteResu
 func (s *Store) setRows(txn *badger.Txn, viewID uint32, rows []encodedRow, res WriteResult, p *Progress) error {
 	ph := p.Begin("committing", "rows", int64(len(rows)))
 	err := writeChunks(viewID, res.CommitTime, s.chunkBytes(), rows, res.FirstSeq, func(key, value []byte) error {
-		_, first, last, _ := parseChunkKey(key)
+		_, first, last, _ := parseChunkKey(key) // made by writeChunks: it parses
 		ph.Add(int64(last - first + 1))
 		return txn.Set(key, value)
 	})
+	if err != nil {
+		return err
+	}
 	p.Begin("syncing", "", 0)
-	return err
+	return nil
 }
 
 // finish adds the records that publish a batch to its last transaction.

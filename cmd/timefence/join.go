@@ -118,8 +118,12 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		nfeat := 0
 		var present []int64 // non-null values per feature column
 		p := newProgress(stderr, "sending the spine", spine.Unit, spine.Total)
-		p.watch(spine, func() { p.stage("joining", "rows", spine.Rows()) })
+		p.watch(spine, func() { p.stage("waiting for the server", "", 0) })
+		opts = append(opts, client.WithProgress(p.server))
 		sum, err := s.GetHistorical(ctx, *split, joinRefs, spine, func(rec arrow.Record) error {
+			if !p.inStage("receiving the result") {
+				p.stage("receiving the result", "rows", spine.Rows())
+			}
 			if nfeat == 0 {
 				nfeat = int(rec.NumCols()) - len(spine.Schema().Fields())
 				present = make([]int64, nfeat)

@@ -5,11 +5,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/internal/tableio"
 )
 
@@ -21,6 +23,8 @@ import (
 type progress struct {
 	w        io.Writer // nil when silent
 	throttle time.Duration
+	mu       sync.Mutex // stages change from the goroutines of uploads and of results
+	label    string
 	bar      *progressbar.ProgressBar
 }
 
@@ -38,10 +42,13 @@ func newProgress(stderr io.Writer, label, unit string, total int64) *progress {
 // stage starts the next stage of the work: unit is "rows", "bytes", or ""
 // for work without a measure; total is 0 when unknown.
 func (p *progress) stage(label, unit string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.label = label
 	if p.w == nil {
 		return
 	}
-	p.finish()
+	p.finishLocked()
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(label),
@@ -67,6 +74,8 @@ func (p *progress) stage(label, unit string, total int64) {
 
 // add records n more units done.
 func (p *progress) add(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Add64(n)
 	}
@@ -74,9 +83,30 @@ func (p *progress) add(n int64) {
 
 // update records that done units are done in all.
 func (p *progress) update(done int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Set64(done)
 	}
+}
+
+// server shows a report of the server's own work: each phase is a stage.
+func (p *progress) server(r client.Progress) {
+	label := "server: " + r.Phase
+	p.mu.Lock()
+	same := p.label == label
+	p.mu.Unlock()
+	if !same {
+		p.stage(label, r.Unit, r.Total)
+	}
+	p.update(r.Done)
+}
+
+// inStage reports whether the current stage is label.
+func (p *progress) inStage(label string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.label == label
 }
 
 // watch advances the bar as t is read, and calls end once it is all read.
@@ -87,6 +117,12 @@ func (p *progress) watch(t *tableio.Table, end func()) {
 
 // finish stops and clears the bar.
 func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finishLocked()
+}
+
+func (p *progress) finishLocked() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		p.bar = nil

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
+	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/internal/tableio"
 )
 
@@ -41,6 +42,14 @@ func TestProgressStages(t *testing.T) {
 	p.update(1_500_000)
 	require.Contains(t, buf.String(), "75%")
 	require.Contains(t, buf.String(), "1.5/2.0 MB")
+	p.server(client.Progress{Phase: "joining", Unit: "lookups", Done: 5, Total: 10})
+	require.Contains(t, buf.String(), "server: joining")
+	require.Contains(t, buf.String(), "50%")
+	require.True(t, p.inStage("server: joining"))
+	p.server(client.Progress{Phase: "joining", Unit: "lookups", Done: 8, Total: 10})
+	require.Contains(t, buf.String(), "80%")
+	p.server(client.Progress{Phase: "syncing"})
+	require.True(t, p.inStage("server: syncing"))
 	p.finish()
 	p.finish()
 	require.Nil(t, p.bar)

@@ -69,7 +69,8 @@ flagged backfilled in exports and manifests.`,
 		defer t.Close()
 		start := time.Now()
 		p := newProgress(stderr, "writing", t.Unit, t.Total)
-		p.watch(t, func() { p.stage("committing", "", 0) })
+		p.watch(t, func() { p.stage("waiting for the server", "", 0) })
+		opts.Progress = p.server
 		res, err := s.WriteTableWith(ctx, viewName, t, opts)
 		p.finish()
 		if err != nil {

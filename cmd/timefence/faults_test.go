@@ -105,8 +105,8 @@ func countLost(t *testing.T, c *client.Client, acked map[int64]int, padBytes int
 // backup, and stops it: with SIGTERM (a clean stop, Badger's data in table
 // files) or SIGKILL (its last writes only in the write-ahead log). With big,
 // the last batch is of 20,000 rows, whose chunks live in the value log.
-func faultImage(t *testing.T, kill, big bool) (dir, backup string, acked map[int64]int) {
-	dir, addr := t.TempDir(), freeAddr(t)
+func faultImage(t *testing.T, dir, backupDir string, kill, big bool) (backup string, acked map[int64]int) {
+	addr := freeAddr(t)
 	srv := startBinary(t, dir, addr, "--flush-idle", "1h")
 	c, err := client.Dial(addr)
 	require.NoError(t, err)
@@ -123,7 +123,7 @@ func faultImage(t *testing.T, kill, big bool) (dir, backup string, acked map[int
 		require.NoError(t, err)
 		acked[faultBatches+1] = 20_000
 	}
-	backup = filepath.Join(t.TempDir(), "full.tfbackup")
+	backup = filepath.Join(backupDir, "full.tfbackup")
 	f, err := os.Create(backup)
 	require.NoError(t, err)
 	_, err = c.Backup(context.Background(), f, nil)
@@ -135,7 +135,7 @@ func faultImage(t *testing.T, kill, big bool) (dir, backup string, acked map[int
 	}
 	require.NoError(t, srv.Process.Signal(sig))
 	_ = srv.Wait()
-	return dir, backup, acked
+	return backup, acked
 }
 
 // tryStart starts the binary on dir. It returns the running server, or nil
@@ -203,8 +203,8 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	images := map[[2]bool]image{} // by kill, big
 	for _, k := range [][2]bool{{false, false}, {true, false}, {true, true}} {
-		var im image
-		im.dir, im.backup, im.acked = faultImage(t, k[0], k[1])
+		im := image{dir: t.TempDir()}
+		im.backup, im.acked = faultImage(t, im.dir, t.TempDir(), k[0], k[1])
 		images[k] = im
 	}
 	cases := []struct {
@@ -247,42 +247,46 @@ func TestFaultMatrix(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(d, "ACKNOWLEDGED"), otherAckRecord(t), 0o644))
 		}},
 	}
-	var rows []faultRow
-	for _, tc := range cases {
-		t.Run(tc.id+" "+tc.fault, func(t *testing.T) {
-			im := images[[2]bool{tc.kill, tc.big}]
-			src, backup, acked := im.dir, im.backup, im.acked
-			dir := t.TempDir()
-			// cp keeps the preallocated log files sparse, so copies are cheap.
-			out, err := exec.Command("cp", "-a", "--sparse=always", src+"/.", dir).CombinedOutput()
-			require.NoError(t, err, "%s", out)
-			tc.damage(t, dir)
-			addr := freeAddr(t)
-			row := faultRow{id: tc.id, fault: tc.fault}
-			srv, refusal := tryStart(t, dir, addr)
-			if srv == nil {
-				require.Contains(t, refusal, "data loss", "a refusal says what was lost")
-				require.Contains(t, refusal, "timefence restore", "a refusal says how to recover")
-				_, again := tryStart(t, dir, addr)
-				require.Equal(t, refusal, again, "the next start refuses the same way")
-				// The way out: restore the latest backup into a new directory.
-				restored := filepath.Join(t.TempDir(), "restored")
-				_, err := storage.Restore(restored, []string{backup})
+	// The faults are tried at once, each on its own copy of an image.
+	rows := make([]faultRow, len(cases))
+	t.Run("faults", func(t *testing.T) {
+		for i, tc := range cases {
+			t.Run(tc.id+" "+tc.fault, func(t *testing.T) {
+				t.Parallel()
+				im := images[[2]bool{tc.kill, tc.big}]
+				src, backup, acked := im.dir, im.backup, im.acked
+				dir := t.TempDir()
+				// cp keeps the preallocated log files sparse, so copies are cheap.
+				out, err := exec.Command("cp", "-a", "--sparse=always", src+"/.", dir).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				tc.damage(t, dir)
+				addr := freeAddr(t)
+				row := faultRow{id: tc.id, fault: tc.fault}
+				srv, refusal := tryStart(t, dir, addr)
+				if srv == nil {
+					require.Contains(t, refusal, "data loss", "a refusal says what was lost")
+					require.Contains(t, refusal, "timefence restore", "a refusal says how to recover")
+					_, again := tryStart(t, dir, addr)
+					require.Equal(t, refusal, again, "the next start refuses the same way")
+					// The way out: restore the latest backup into a new directory.
+					restored := filepath.Join(t.TempDir(), "restored")
+					_, err := storage.Restore(restored, []string{backup})
+					require.NoError(t, err)
+					_, after := tryStart(t, restored, addr)
+					require.Empty(t, after, "the restored store starts")
+					row.outcome, row.message = "refused at start; restored from backup", strings.ReplaceAll(strings.TrimPrefix(refusal, "timefence: "), dir, "<data>")
+				} else {
+					row.outcome = "recovered"
+				}
+				c, err := client.Dial(addr)
 				require.NoError(t, err)
-				_, after := tryStart(t, restored, addr)
-				require.Empty(t, after, "the restored store starts")
-				row.outcome, row.message = "refused at start; restored from backup", strings.ReplaceAll(strings.TrimPrefix(refusal, "timefence: "), dir, "<data>")
-			} else {
-				row.outcome = "recovered"
-			}
-			c, err := client.Dial(addr)
-			require.NoError(t, err)
-			defer c.Close()
-			row.lost = countLost(t, c, acked, 64)
-			require.Zero(t, row.lost, "acknowledged batches lost")
-			rows = append(rows, row)
-		})
-	}
+				defer c.Close()
+				row.lost = countLost(t, c, acked, 64)
+				require.Zero(t, row.lost, "acknowledged batches lost")
+				rows[i] = row
+			})
+		}
+	})
 	rows = append(rows, diskFullRow(t))
 	report(t, rows, faultBatches)
 }

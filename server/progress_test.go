@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
@@ -271,4 +273,51 @@ func TestProgressIsReportedWithinAPhase(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, client.Progress{Phase: "paused", Done: 1, Total: 2, Unit: "steps"}, reports[0])
 	requireProgress(t, reports, "paused", "validating", "indexing", "committing", "syncing")
+}
+
+// TestProgressKeepsTheGuardAndRefusals: asking for progress changes nothing
+// of what is refused. A spine with one row past the split's cutoff is
+// refused whole before any result; a write with a bad row is refused and
+// writes nothing; a malformed "progress" field is refused by name.
+func TestProgressKeepsTheGuardAndRefusals(t *testing.T) {
+	env := startServer(t)
+	defineCounters(t, env.client)
+	ctx := context.Background()
+	at := time.Now().Add(-2 * time.Hour)
+	_, err := env.client.WriteTableWith(ctx, "a", recordReader(counterTable(1_000, at)), client.WriteTableOptions{})
+	require.NoError(t, err)
+	_, err = env.client.CreateSplit(ctx, "past", at.Add(-time.Hour), at.Add(time.Minute))
+	require.NoError(t, err)
+
+	var reports []client.Progress
+	spine := counterSpine(3_000, 1_000, at) // inside the split
+	late := counterSpine(1, 1_000, at.Add(time.Hour))
+	records := 0
+	_, err = env.client.GetHistorical(ctx, "past", []string{"a"}, recordReader(spine, late),
+		func(arrow.Record) error { records++; return nil },
+		client.WithProgress(func(p client.Progress) { reports = append(reports, p) }))
+	require.ErrorIs(t, err, client.ErrCutoffExceeded)
+	require.Zero(t, records, "a refused join returns no record")
+	for _, p := range reports {
+		require.NotEqual(t, "joining", p.Phase, "a refused join does no work")
+	}
+
+	before := env.store.Watermark()
+	bad := counterTable(10, time.Unix(-60, 0)) // event times before 1970
+	_, err = env.client.WriteTableWith(ctx, "b", recordReader(bad), client.WriteTableOptions{Progress: func(client.Progress) {}})
+	require.ErrorIs(t, err, client.ErrInvalidArgument)
+	require.Equal(t, before, env.store.Watermark(), "nothing of a refused write is written")
+
+	fc := flight.NewClientFromConn(env.client.Conn(), nil)
+	stream, err := fc.DoPut(ctx)
+	require.NoError(t, err)
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(counterTable(1, at).Schema()))
+	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"op": "write", "feature_view": "b", "progress": "yes"}`)})
+	_ = w.Write(counterTable(1, at))
+	_ = w.Close()
+	_ = stream.CloseSend()
+	_, err = stream.Recv()
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.ErrorContains(t, err, "writeCmd.progress of type bool")
+	require.Equal(t, before, env.store.Watermark())
 }

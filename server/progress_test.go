@@ -155,15 +155,7 @@ func TestProgressIsOptIn(t *testing.T) {
 		require.NoError(t, w.Write(counterTable(10_000, at)))
 		require.NoError(t, w.Close())
 		require.NoError(t, stream.CloseSend())
-		var msgs []*flight.PutResult
-		for {
-			m, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return msgs
-			}
-			require.NoError(t, err)
-			msgs = append(msgs, m)
-		}
+		return recvAll(t, stream.Recv)
 	}
 	resultFields := func(m *flight.PutResult) []string {
 		var fields map[string]any
@@ -196,15 +188,7 @@ func TestProgressIsOptIn(t *testing.T) {
 		require.NoError(t, w.Write(spine))
 		require.NoError(t, w.Close())
 		require.NoError(t, stream.CloseSend())
-		var msgs []*flight.FlightData
-		for {
-			m, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return msgs
-			}
-			require.NoError(t, err)
-			msgs = append(msgs, m)
-		}
+		return recvAll(t, stream.Recv)
 	}
 	progressOnly := func(m *flight.FlightData) bool { return len(m.GetDataHeader()) == 0 && len(m.GetDataBody()) == 0 }
 	plainJoin := exchange(`{"op": "historical", "split": "all", "features": ["a", "b"], "full_feature_names": true}`)
@@ -320,4 +304,17 @@ func TestProgressKeepsTheGuardAndRefusals(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	require.ErrorContains(t, err, "writeCmd.progress of type bool")
 	require.Equal(t, before, env.store.Watermark())
+}
+
+// recvAll receives messages until the stream ends.
+func recvAll[T any](t *testing.T, recv func() (T, error)) []T {
+	var msgs []T
+	for {
+		m, err := recv()
+		if errors.Is(err, io.EOF) {
+			return msgs
+		}
+		require.NoError(t, err)
+		msgs = append(msgs, m)
+	}
 }

@@ -12,8 +12,10 @@ import (
 // A read under a split that finds nothing of a view is most often history
 // loaded as live writes: each row is then available from when it was
 // written, after the split's cutoff. The hints below say so, using only what
-// the server already shows: the view's total versions (status) and the
-// versions readable under the split. Nothing after the cutoff is counted.
+// the server already shows: the versions readable under the split, and the
+// view's total versions from status. That total counts versions after the
+// cutoff too, so the server shows it only to credentials not bounded by
+// splits (never to a trainer); without it the note gives no total.
 
 // hintEmpty notes, for each view that has no version readable under split,
 // how many versions the view holds and how to load history.

@@ -3,9 +3,10 @@
 A join, export or statistics call that reads nothing of a view is most often
 history written live: each row is then available from when it was written,
 after the split's cutoff. The hints say so, using only what the server
-already shows: the view's total versions (``history_status``) and the
-versions readable under the split (``statistics``). Nothing after the cutoff
-is counted.
+already shows: the versions readable under the split (``statistics``), and
+the view's total versions (``history_status``). That total counts versions
+after the cutoff too, so the server shows it only to credentials not bounded
+by splits (never to a trainer); without it the message gives no total.
 """
 
 from __future__ import annotations

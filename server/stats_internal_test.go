@@ -40,3 +40,14 @@ func TestReservoirIsUniform(t *testing.T) {
 		require.InDelta(t, q*n, quantile(s, q), 0.02*n, "quantile %v", q)
 	}
 }
+
+// BenchmarkDistinctPastLimit: a feature whose distinct values pass the
+// exact-count limit, where each value goes to the HyperLogLog sketch.
+func BenchmarkDistinctPastLimit(b *testing.B) {
+	a := newFeatureAcc(storage.Feature{Name: "x", Type: storage.TypeFloat64})
+	b.ResetTimer()
+	for i := range b.N {
+		a.addNumber(float64(i))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "values/s")
+}

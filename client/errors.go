@@ -10,25 +10,33 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Sentinel errors, matched with errors.Is against errors returned by Client.
+// Sentinel errors, one per reason of docs/errors.md, with the same names as
+// the Python client's exception classes (ErrCutoffExceeded there is
+// CutoffExceeded). Match them with errors.Is; *Error carries the details.
 var (
-	ErrInvalidArgument = errors.New("timefence: invalid argument")
-	ErrUnknownEntity   = errors.New("timefence: unknown entity")
-	ErrUnknownView     = errors.New("timefence: unknown feature view")
-	ErrUnknownFeature  = errors.New("timefence: unknown feature")
-	ErrUnknownSplit    = errors.New("timefence: unknown split")
-	ErrSchemaMismatch  = errors.New("timefence: schema mismatch")
-	ErrSplitExists     = errors.New("timefence: split exists with other bounds")
-	ErrBatchConflict   = errors.New("timefence: batch id reused with different content")
-	ErrSplitRequired   = errors.New("timefence: split required")
-	ErrCutoffExceeded  = errors.New("timefence: cutoff exceeded")
+	// ErrInvalidArgument: malformed input; nothing of the request was written.
+	ErrInvalidArgument    = errors.New("timefence: invalid argument")
+	ErrUnknownEntity      = errors.New("timefence: unknown entity")
+	ErrUnknownFeatureView = errors.New("timefence: unknown feature view")
+	ErrUnknownFeature     = errors.New("timefence: unknown feature")
+	ErrUnknownSplit       = errors.New("timefence: unknown split")
+	ErrUnknownDataset     = errors.New("timefence: unknown dataset")
+	// ErrSchemaMismatch: a definition change that would break readers.
+	ErrSchemaMismatch = errors.New("timefence: schema mismatch")
+	// ErrSplitExists: a split of that name exists with other bounds.
+	ErrSplitExists = errors.New("timefence: split exists with other bounds")
+	// ErrBatchConflict: a batch id reused for different content.
+	ErrBatchConflict = errors.New("timefence: batch id reused with different content")
+	// ErrSplitRequired: a training-side read without a split.
+	ErrSplitRequired = errors.New("timefence: split required")
+	// ErrCutoffExceeded: a time outside the split's window; metadata
+	// "offending_rows" and "first_rows" say which.
+	ErrCutoffExceeded = errors.New("timefence: cutoff exceeded")
 	// ErrFutureTime: an as-of time or a spine timestamp lies later than the
 	// server's now by more than its allowed clock skew; metadata "time" and
 	// "now" say which and when.
-	ErrFutureTime      = errors.New("timefence: time later than now")
-	ErrPermission      = errors.New("timefence: permission denied")
-	ErrUnavailable     = errors.New("timefence: server unavailable")
-	ErrUnknownDataset  = errors.New("timefence: unknown dataset")
+	ErrFutureTime = errors.New("timefence: time later than now")
+	// ErrDatasetMismatch: a dataset id re-read with another spine.
 	ErrDatasetMismatch = errors.New("timefence: spine differs from the dataset's")
 	// ErrLimitExceeded: the request is past one of the server's limits on
 	// rows, bytes or values per request; the message names it.
@@ -41,28 +49,63 @@ var (
 	ErrStorageFull = errors.New("timefence: storage full")
 	// ErrDataLoss: stored data failed a check and was not served.
 	ErrDataLoss = errors.New("timefence: data loss")
+	// ErrPermissionDenied: the credential may not make the call.
+	ErrPermissionDenied = errors.New("timefence: permission denied")
+	// ErrUnauthenticated: auth is on and the call had no known token.
+	ErrUnauthenticated = errors.New("timefence: unauthenticated")
+	// ErrUnavailable: the server is closing or cannot be reached.
+	ErrUnavailable = errors.New("timefence: server unavailable")
+	// ErrDeadlineExceeded is context.DeadlineExceeded: a call out of time
+	// matches both.
+	ErrDeadlineExceeded = context.DeadlineExceeded
+	// ErrCancelled is context.Canceled.
+	ErrCancelled = context.Canceled
+	// ErrInternal: a bug or a storage failure on the server; metadata
+	// "request_id" finds its cause in the server log.
+	ErrInternal = errors.New("timefence: internal error")
 )
 
+// reasons maps each ErrorInfo reason to its sentinel. It is checked against
+// the table of docs/errors.md and against the Python client's classes.
 var reasons = map[string]error{
 	"INVALID_ARGUMENT":     ErrInvalidArgument,
 	"UNKNOWN_ENTITY":       ErrUnknownEntity,
-	"UNKNOWN_FEATURE_VIEW": ErrUnknownView,
+	"UNKNOWN_FEATURE_VIEW": ErrUnknownFeatureView,
 	"UNKNOWN_FEATURE":      ErrUnknownFeature,
 	"UNKNOWN_SPLIT":        ErrUnknownSplit,
+	"UNKNOWN_DATASET":      ErrUnknownDataset,
 	"SCHEMA_MISMATCH":      ErrSchemaMismatch,
 	"SPLIT_EXISTS":         ErrSplitExists,
 	"BATCH_ID_CONFLICT":    ErrBatchConflict,
 	"SPLIT_REQUIRED":       ErrSplitRequired,
 	"CUTOFF_EXCEEDED":      ErrCutoffExceeded,
 	"FUTURE_TIME":          ErrFutureTime,
-	"PERMISSION_DENIED":    ErrPermission,
-	"UNAVAILABLE":          ErrUnavailable,
-	"UNKNOWN_DATASET":      ErrUnknownDataset,
 	"DATASET_MISMATCH":     ErrDatasetMismatch,
 	"LIMIT_EXCEEDED":       ErrLimitExceeded,
 	"STREAM_IDLE":          ErrStreamIdle,
 	"STORAGE_FULL":         ErrStorageFull,
 	"DATA_LOSS":            ErrDataLoss,
+	"PERMISSION_DENIED":    ErrPermissionDenied,
+	"UNAUTHENTICATED":      ErrUnauthenticated,
+	"UNAVAILABLE":          ErrUnavailable,
+	"DEADLINE_EXCEEDED":    ErrDeadlineExceeded,
+	"CANCELLED":            ErrCancelled,
+	"INTERNAL":             ErrInternal,
+}
+
+// byCode is the sentinel of a status that carries no reason: one made by
+// gRPC itself (a message too large, a server out of reach, a deadline).
+var byCode = map[codes.Code]error{
+	codes.InvalidArgument:   ErrInvalidArgument,
+	codes.OutOfRange:        ErrInvalidArgument,
+	codes.ResourceExhausted: ErrLimitExceeded,
+	codes.PermissionDenied:  ErrPermissionDenied,
+	codes.Unauthenticated:   ErrUnauthenticated,
+	codes.Unavailable:       ErrUnavailable,
+	codes.DeadlineExceeded:  ErrDeadlineExceeded,
+	codes.Canceled:          ErrCancelled,
+	codes.Internal:          ErrInternal,
+	codes.DataLoss:          ErrDataLoss,
 }
 
 // Error is an error returned by the server.
@@ -82,19 +125,7 @@ func (e *Error) Is(target error) bool {
 	if s, ok := reasons[e.Reason]; ok {
 		return s == target
 	}
-	switch e.Code {
-	case codes.DeadlineExceeded:
-		return target == context.DeadlineExceeded
-	case codes.Canceled:
-		return target == context.Canceled
-	case codes.InvalidArgument:
-		return target == ErrInvalidArgument
-	case codes.Unavailable:
-		return target == ErrUnavailable
-	case codes.PermissionDenied, codes.Unauthenticated:
-		return target == ErrPermission
-	}
-	return false
+	return byCode[e.Code] == target
 }
 
 // fromStatus converts a gRPC error into *Error; other errors pass through.

@@ -11,7 +11,10 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 func (c *Client) flight() flight.Client { return flight.NewClientFromConn(c.conn, nil) }
@@ -95,7 +98,7 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 	defer cancel()
 	stream, err := c.flight().DoExchange(ctx)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, flightError(nil, err)
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(spine.Schema()))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: body})
@@ -116,7 +119,7 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 	if sendErr != nil && !errors.Is(sendErr, io.EOF) {
 		// The server may have refused the request already; its status is the better error.
 		if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
-			return nil, fromStatus(rerr)
+			return nil, flightError(stream, rerr)
 		}
 		return nil, fmt.Errorf("timefence: sending the spine: %w", sendErr)
 	}
@@ -125,7 +128,7 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 	if cmd.onProgress != nil {
 		results = progressReader{stream, cmd.onProgress}
 	}
-	if err := readResults(results, fn, sum); err != nil {
+	if err := readResults(stream, results, fn, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -166,10 +169,10 @@ func parseProgress(meta []byte) (p Progress, ok bool) {
 
 // readResults passes every record of a result stream to fn and decodes the
 // summary carried by the last one into summary.
-func readResults(stream flight.DataStreamReader, fn func(arrow.Record) error, summary any) error {
+func readResults(call grpc.ClientStream, stream flight.DataStreamReader, fn func(arrow.Record) error, summary any) error {
 	rdr, err := flight.NewRecordReader(stream)
 	if err != nil {
-		return fromStatus(unwrapStatus(err))
+		return flightError(call, err)
 	}
 	defer rdr.Release()
 	var meta []byte
@@ -182,7 +185,7 @@ func readResults(stream flight.DataStreamReader, fn func(arrow.Record) error, su
 		}
 	}
 	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fromStatus(unwrapStatus(err))
+		return flightError(call, err)
 	}
 	if err := json.Unmarshal(meta, summary); err != nil {
 		return fmt.Errorf("timefence: the stream ended without its summary: %w", err)
@@ -256,7 +259,7 @@ func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.Recor
 	defer cancel()
 	stream, err := c.flight().DoPut(ctx)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, flightError(nil, err)
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(table.Schema()))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: body})
@@ -280,7 +283,7 @@ func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.Recor
 		res, err = stream.Recv()
 	}
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, flightError(stream, err)
 	}
 	out := &WriteTableResult{}
 	if err := json.Unmarshal(res.GetAppMetadata(), out); err != nil {
@@ -328,21 +331,41 @@ func (c *Client) export(ctx context.Context, cmd exportCmd, fn func(arrow.Record
 	defer cancel()
 	stream, err := c.flight().DoGet(ctx, &flight.Ticket{Ticket: body})
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, flightError(nil, err)
 	}
 	sum := &ExportSummary{}
-	if err := readResults(stream, fn, sum); err != nil {
+	if err := readResults(stream, stream, fn, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil
 }
 
-// unwrapStatus finds a gRPC status error wrapped by the Arrow reader.
-func unwrapStatus(err error) error {
+// flightError converts the error of a Flight call into *Error. The server
+// sends the ErrorInfo of a refusal that Arrow clients report as a plain
+// Arrow error (ArrowInvalid, ArrowKeyError, ...) only in a trailer, since
+// Arrow C++ would report a gRPC status with details as an internal error:
+// it is read from there (docs/flight.md).
+func flightError(stream grpc.ClientStream, err error) error {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if _, ok := e.(interface{ GRPCStatus() *status.Status }); ok {
-			return e
+			err = e
+			break
 		}
 	}
-	return err
+	out := fromStatus(err)
+	var te *Error
+	if stream == nil || !errors.As(out, &te) || te.Reason != "" {
+		return out
+	}
+	if v := stream.Trailer().Get(trailerErrorInfo); len(v) > 0 {
+		var info errdetails.ErrorInfo
+		if protojson.Unmarshal([]byte(v[0]), &info) == nil {
+			te.Reason, te.Metadata = info.GetReason(), info.GetMetadata()
+		}
+	}
+	return out
 }
+
+// trailerErrorInfo is the trailer holding a failed Flight call's ErrorInfo
+// in protobuf JSON.
+const trailerErrorInfo = "x-arrow-status-detail-bin"

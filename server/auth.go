@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
 
 // Role is what a credential may do.
@@ -162,11 +161,12 @@ func (a *Auth) authorize(ctx context.Context, method string) (context.Context, e
 		token = bearerToken(v[0])
 	}
 	if token == "" {
-		return nil, status.Error(codes.Unauthenticated, "missing credential: send \"authorization: Bearer <token>\"")
+		return nil, &requestError{code: codes.Unauthenticated, reason: ReasonUnauthenticated,
+			msg: "missing credential: send \"authorization: Bearer <token>\""}
 	}
 	cred, ok := a.lookup(token)
 	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "unknown credential")
+		return nil, &requestError{code: codes.Unauthenticated, reason: ReasonUnauthenticated, msg: "unknown credential"}
 	}
 	if cred.Role != RoleAdmin && !slices.Contains(methodRoles[method], cred.Role) {
 		return nil, &requestError{code: codes.PermissionDenied, reason: ReasonPermissionDenied,

@@ -256,7 +256,7 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			if contains(c.allowed, role) {
 				require.NoError(t, err, "%s as %s", c.name, role)
 			} else {
-				require.ErrorIs(t, err, client.ErrPermission, "%s as %s", c.name, role)
+				require.ErrorIs(t, err, client.ErrPermissionDenied, "%s as %s", c.name, role)
 			}
 		}
 		for _, anon := range []*client.Client{dial(""), dial("wrong-token")} {
@@ -264,6 +264,7 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			var ce *client.Error
 			require.ErrorAs(t, err, &ce, c.name)
 			require.Equal(t, codes.Unauthenticated, ce.Code, c.name)
+			require.ErrorIs(t, err, client.ErrUnauthenticated, c.name)
 		}
 	}
 	resp, err := healthpb.NewHealthClient(dial("").Conn()).Check(ctx, &healthpb.HealthCheckRequest{})

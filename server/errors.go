@@ -34,6 +34,9 @@ const (
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonInternal         = "INTERNAL"
 	ReasonPermissionDenied = "PERMISSION_DENIED"
+	ReasonUnauthenticated  = "UNAUTHENTICATED"
+	ReasonDeadline         = "DEADLINE_EXCEEDED"
+	ReasonCancelled        = "CANCELLED"
 	ReasonUnknownDataset   = "UNKNOWN_DATASET"
 	ReasonDatasetMismatch  = "DATASET_MISMATCH"
 	ReasonLimitExceeded    = "LIMIT_EXCEEDED"
@@ -96,9 +99,9 @@ func toStatus(err error) error {
 	case errors.Is(err, storage.ErrClosed):
 		code, reason = codes.Unavailable, ReasonUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
-		code, reason = codes.DeadlineExceeded, "DEADLINE_EXCEEDED"
+		code, reason = codes.DeadlineExceeded, ReasonDeadline
 	case errors.Is(err, context.Canceled):
-		code, reason = codes.Canceled, "CANCELED"
+		code, reason = codes.Canceled, ReasonCancelled
 	}
 	// Sentinel prefixes say what the code and reason already say.
 	msg := strings.ReplaceAll(err.Error(), "storage: invalid argument: ", "")

@@ -19,10 +19,9 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -307,11 +306,12 @@ func TestFlightCommandFieldsMatchExactly(t *testing.T) {
 	ctx := context.Background()
 	fc := flight.NewClientFromConn(env.client.Conn(), nil)
 	doGet := func(cmd string) error {
-		stream, err := fc.DoGet(ctx, &flight.Ticket{Ticket: []byte(cmd)})
+		var md metadata.MD
+		stream, err := fc.DoGet(ctx, &flight.Ticket{Ticket: []byte(cmd)}, grpc.Trailer(&md))
 		require.NoError(t, err)
 		for {
 			if _, err := stream.Recv(); err != nil {
-				return err
+				return fromFlight(err, md)
 			}
 		}
 	}
@@ -326,7 +326,7 @@ func TestFlightCommandFieldsMatchExactly(t *testing.T) {
 		{`["op","export"]`, `not a JSON object`},
 	} {
 		t.Run(c.cmd, func(t *testing.T) {
-			err := fromGRPC(doGet(c.cmd))
+			err := doGet(c.cmd)
 			requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "flight command: "+c.msg)
 		})
 	}
@@ -344,7 +344,7 @@ func TestFlightCommandFieldsMatchExactly(t *testing.T) {
 	_ = w.Write(rec)
 	_ = put.CloseSend()
 	_, err = put.Recv()
-	requireClientError(t, fromGRPC(err), codes.InvalidArgument, "INVALID_ARGUMENT", `flight command: unknown field "Feature_View"`)
+	requireClientError(t, fromFlight(err, put.Trailer()), codes.InvalidArgument, "INVALID_ARGUMENT", `flight command: unknown field "Feature_View"`)
 	require.Zero(t, env.store.Watermark())
 }
 
@@ -525,7 +525,7 @@ func TestInternalErrorsCarryARequestID(t *testing.T) {
 		}},
 		{"scan", "/timefence.v1.DatasetService/GetStatistics", "panic: runtime error: index out of range", func() error {
 			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "all", FeatureView: "stats"})
-			return fromGRPCWithMetadata(err)
+			return fromGRPC(err)
 		}},
 	} {
 		t.Run(c2.fault, func(t *testing.T) {
@@ -555,19 +555,4 @@ func TestInternalErrorsCarryARequestID(t *testing.T) {
 			require.NoError(t, c2.call())
 		})
 	}
-}
-
-// fromGRPCWithMetadata is fromGRPC keeping the ErrorInfo metadata.
-func fromGRPCWithMetadata(err error) error {
-	st, ok := status.FromError(err)
-	if !ok || err == nil {
-		return err
-	}
-	e := &client.Error{Code: st.Code(), Message: st.Message()}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			e.Reason, e.Metadata = info.GetReason(), info.GetMetadata()
-		}
-	}
-	return e
 }

@@ -209,8 +209,10 @@ func (s *Server) GRPCServer() *grpc.Server {
 	// The gRPC metrics come first, so that they count every call as it ends,
 	// a recovered panic too.
 	unary := []grpc.UnaryServerInterceptor{s.metrics.grpc.UnaryServerInterceptor(), s.recoverUnary, s.metrics.refusalsUnary}
-	stream := []grpc.StreamServerInterceptor{s.metrics.grpc.StreamServerInterceptor(), s.recoverStream, s.metrics.refusalsStream,
-		s.arrowStatusStream, s.idleStream}
+	// The Arrow status of a failed Flight call is set outside the others, so
+	// that they all see the error as the handler returned it.
+	stream := []grpc.StreamServerInterceptor{s.metrics.grpc.StreamServerInterceptor(), s.arrowStatusStream, s.recoverStream,
+		s.metrics.refusalsStream, s.idleStream}
 	if s.cfg.Auth != nil {
 		unary = append(unary, s.authUnary)
 		stream = append(stream, s.authStream)

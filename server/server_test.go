@@ -384,7 +384,7 @@ func TestOnlineErrors(t *testing.T) {
 	_, err := env.client.GetOnline(ctx, []string{"stats:nope"}, kn, keys)
 	require.ErrorIs(t, err, client.ErrUnknownFeature)
 	_, err = env.client.GetOnline(ctx, []string{"nope"}, kn, keys)
-	require.ErrorIs(t, err, client.ErrUnknownView)
+	require.ErrorIs(t, err, client.ErrUnknownFeatureView)
 	_, err = env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id"}, [][]any{{1}})
 	require.ErrorIs(t, err, client.ErrInvalidArgument)
 	require.ErrorContains(t, err, `feature view "stats" needs join key "region"`)

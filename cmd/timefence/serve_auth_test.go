@@ -77,7 +77,7 @@ func TestServeWithTLSAndTokens(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_, err = reader.ApplyEntity(context.Background(), entity)
-	require.ErrorIs(t, err, client.ErrPermission)
+	require.ErrorIs(t, err, client.ErrPermissionDenied)
 	var ce *client.Error
 	_, err = dial("wrong").ApplyEntity(context.Background(), entity)
 	require.ErrorAs(t, err, &ce)

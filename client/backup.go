@@ -13,7 +13,14 @@ import (
 // holding what changed since the backup after describes (the footer of that
 // file, see storage.ReadBackupInfo). It returns the new backup's footer.
 // The call needs an admin credential when auth is on.
-func (c *Client) Backup(ctx context.Context, w io.Writer, after *timefencev1.BackupInfo) (*timefencev1.BackupInfo, error) {
+func (c *Client) Backup(ctx context.Context, w io.Writer, after *timefencev1.BackupInfo, opts ...Option) (*timefencev1.BackupInfo, error) {
+	_, ctx, cancel, err := apply(ctx, "Backup", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
+	defer end()
 	stream, err := c.admin.Backup(ctx, &timefencev1.BackupRequest{After: after})
 	if err != nil {
 		return nil, fromStatus(err)

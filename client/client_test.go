@@ -15,13 +15,13 @@ import (
 )
 
 func TestGetOnlineWithTimeout(t *testing.T) {
-	addr, stop := exampleServer()
+	addr, stop := startServer(nil)
 	defer stop()
 	c, err := client.Dial(addr)
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := context.Background()
-	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{int64(7)}, EventTime: time.Now().Add(-time.Minute), Values: []any{int64(3)}}})
+	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{int64(7)}, EventTime: time.Now().Add(-time.Minute), Values: []any{int64(3), 1.5, "DE", true}}})
 	require.NoError(t, err)
 
 	// A budget the call fits in: the answer.
@@ -42,7 +42,7 @@ func TestGetOnlineWithTimeout(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
-	addr, stop := exampleServer()
+	addr, stop := startServer(nil)
 	defer stop()
 	c, err := client.Dial(addr)
 	require.NoError(t, err)
@@ -52,12 +52,13 @@ func TestProgress(t *testing.T) {
 	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Millisecond}},
-		{Name: "clicks", Type: arrow.PrimitiveTypes.Int64}}, nil)
+		{Name: "clicks", Type: arrow.PrimitiveTypes.Int64}, {Name: "is_subscriber", Type: arrow.FixedWidthTypes.Boolean}}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	for i := range users {
 		b.Field(0).(*array.Int64Builder).Append(int64(i))
 		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixMilli()))
 		b.Field(2).(*array.Int64Builder).Append(int64(i * 2))
+		b.Field(3).(*array.BooleanBuilder).Append(i%2 == 0)
 	}
 	table := b.NewRecord()
 	reader := func(rec arrow.Record) array.RecordReader {
@@ -70,25 +71,25 @@ func TestProgress(t *testing.T) {
 	// the same table is the same batch.
 	var phases []string
 	var last client.Progress
-	res, err := c.WriteTableWith(ctx, "user_stats", reader(table), client.WriteTableOptions{BatchID: "b1", Progress: func(p client.Progress) {
+	res, err := c.WriteTable(ctx, "user_stats", reader(table), client.WithBatchID("b1"), client.WithProgress(func(p client.Progress) {
 		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 			phases = append(phases, p.Phase)
 		}
 		if p.Phase == "committing" {
 			last = p
 		}
-	}})
+	}))
 	require.NoError(t, err)
 	require.Equal(t, []string{"validating", "indexing", "committing", "syncing"}, phases)
 	require.Equal(t, client.Progress{Phase: "committing", Done: users, Total: users, Unit: "rows"}, last)
-	again, err := c.WriteTableWith(ctx, "user_stats", reader(table), client.WriteTableOptions{BatchID: "b1"})
+	again, err := c.WriteTable(ctx, "user_stats", reader(table), client.WithBatchID("b1"))
 	require.NoError(t, err)
 	require.True(t, again.Duplicate)
 	require.Equal(t, res.FirstSeq, again.FirstSeq)
 
 	// A join reports the lookups before its first record, and returns the
 	// same records and summary as without progress.
-	_, err = c.CreateSplit(ctx, "train", at, time.Now())
+	_, err = c.CreateSplit(ctx, "recent", at, time.Now())
 	require.NoError(t, err)
 	spine := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Millisecond}}}, nil))
@@ -97,9 +98,9 @@ func TestProgress(t *testing.T) {
 		spine.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at.Add(time.Minute).UnixMilli()))
 	}
 	spineRec := spine.NewRecord()
-	join := func(opts ...client.JoinOption) ([]int64, *client.JoinSummary) {
+	join := func(opts ...client.Option) ([]int64, *client.JoinSummary) {
 		var clicks []int64
-		sum, err := c.GetHistorical(ctx, "train", []string{"user_stats:clicks"}, reader(spineRec), func(rec arrow.Record) error {
+		sum, err := c.GetHistorical(ctx, "recent", []string{"user_stats:clicks"}, reader(spineRec), func(rec arrow.Record) error {
 			col := rec.Column(2).(*array.Int64)
 			for i := range col.Len() {
 				clicks = append(clicks, col.Value(i))

@@ -1,162 +1,549 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
-	"github.com/timefence/timefence/server"
-	"github.com/timefence/timefence/storage"
 )
 
-// exampleServer starts a real server on loopback over a temporary store,
-// with entity "user" and view "user_stats" (clicks int64); stop ends it.
-func exampleServer() (addr string, stop func()) {
-	dir, _ := os.MkdirTemp("", "timefence-example")
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := storage.Open(storage.DefaultOptions(dir).WithLogger(quiet))
-	if err != nil {
-		panic(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	cfg := server.DefaultConfig()
-	cfg.Logger = quiet
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
-	c, _ := client.Dial(lis.Addr().String())
-	defer c.Close()
-	_, err = c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{
-		{Name: "user_id", Type: timefencev1.ValueType_VALUE_TYPE_INT64}}})
-	if err == nil {
-		_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "user_stats", Entity: "user", Features: []*timefencev1.Feature{
-			{Name: "clicks", Type: timefencev1.ValueType_VALUE_TYPE_INT64}}})
-	}
-	if err != nil {
-		panic(err)
-	}
-	return lis.Addr().String(), func() { cancel(); <-done; st.Close(); os.RemoveAll(dir) }
-}
+// Every example runs against a real server on loopback (startServer), with
+// the definitions of examples/definitions.yaml applied.
 
-func ExampleClient_GetOnline() {
-	addr, stop := exampleServer()
+func ExampleDial() {
+	addr, stop := startServer(nil)
 	defer stop()
-	ctx := context.Background()
 
+	// One client per server, shared by every goroutine; WithTLS and
+	// WithToken for a server with TLS and auth.
 	c, err := client.Dial(addr)
 	if err != nil {
 		panic(err)
 	}
 	defer c.Close()
-	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{42}, EventTime: time.Now().Add(-time.Minute), Values: []any{7}}})
+	splits, err := c.ListSplits(context.Background())
 	if err != nil {
 		panic(err)
 	}
-	res, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{42}, {43}})
+	fmt.Println(len(splits), "splits, the first:", splits[0].GetName())
+	// Output: 2 splits, the first: test
+}
+
+func ExampleClient_ApplyEntity() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	merchant := &timefencev1.Entity{Name: "merchant", Description: "a seller",
+		JoinKeys: []*timefencev1.JoinKey{{Name: "merchant_id", Type: timefencev1.ValueType_VALUE_TYPE_STRING}}}
+	resp, err := c.ApplyEntity(ctx, merchant)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.GetEntity().GetName(), "version", resp.GetEntity().GetVersion(), "changed:", resp.GetChanged())
+	// The same definition again changes nothing.
+	resp, _ = c.ApplyEntity(ctx, merchant)
+	fmt.Println("changed:", resp.GetChanged())
+	// Output:
+	// merchant version 1 changed: true
+	// changed: false
+}
+
+func ExampleClient_ApplyFeatureView() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	view := &timefencev1.FeatureView{Name: "user_risk", Entity: "user", Ttl: durationpb.New(24 * time.Hour),
+		Features: []*timefencev1.Feature{{Name: "score", Type: timefencev1.ValueType_VALUE_TYPE_DOUBLE}}}
+	resp, err := c.ApplyFeatureView(ctx, view)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.GetFeatureView().GetName(), "version", resp.GetFeatureView().GetVersion(), "changed:", resp.GetChanged())
+
+	// Adding a feature is compatible: a new version.
+	view.Features = append(view.Features, &timefencev1.Feature{Name: "flags", Type: timefencev1.ValueType_VALUE_TYPE_INT64})
+	resp, _ = c.ApplyFeatureView(ctx, view)
+	fmt.Println("version", resp.GetFeatureView().GetVersion(), "changed:", resp.GetChanged())
+
+	// Changing a feature's type would break readers: refused.
+	view.Features[0].Type = timefencev1.ValueType_VALUE_TYPE_STRING
+	_, err = c.ApplyFeatureView(ctx, view)
+	fmt.Println(errors.Is(err, client.ErrSchemaMismatch))
+	// Output:
+	// user_risk version 1 changed: true
+	// version 2 changed: true
+	// true
+}
+
+func ExampleClient_GetEntity() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	store, err := c.GetEntity(ctx, "store")
+	if err != nil {
+		panic(err)
+	}
+	for _, k := range store.GetJoinKeys() {
+		fmt.Println(k.GetName(), k.GetType())
+	}
+	_, err = c.GetEntity(ctx, "shop")
+	fmt.Println(errors.Is(err, client.ErrUnknownEntity))
+	// Output:
+	// store_id VALUE_TYPE_INT64
+	// region VALUE_TYPE_STRING
+	// true
+}
+
+func ExampleClient_ListEntities() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	entities, err := c.ListEntities(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range entities {
+		fmt.Println(e.GetName(), "-", e.GetDescription())
+	}
+	// Output:
+	// store - a shop, identified by its number within a region
+	// user - a customer of the shop
+}
+
+func ExampleClient_GetFeatureView() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	view, err := c.GetFeatureView(ctx, "user_stats")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(view.GetEntity(), view.GetTtl().AsDuration(), view.GetOwner(), len(view.GetFeatures()), "features")
+	_, err = c.GetFeatureView(ctx, "user_stat")
+	fmt.Println(errors.Is(err, client.ErrUnknownFeatureView))
+	// Output:
+	// user 168h0m0s team-growth 4 features
+	// true
+}
+
+func ExampleClient_ListFeatureViews() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	views, err := c.ListFeatureViews(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, v := range views {
+		fmt.Println(v.GetName(), "of", v.GetEntity())
+	}
+	// Output:
+	// store_sales of store
+	// user_stats of user
+}
+
+func ExampleClient_CreateSplit() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	start := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC)
+	resp, err := c.CreateSplit(ctx, "validation", start, end, client.WithDescription("February, held out"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.GetSplit().GetName(), resp.GetSplit().GetDescription(), "created:", resp.GetCreated())
+	// Splits are immutable: the same bounds again succeed, others are refused.
+	resp, _ = c.CreateSplit(ctx, "validation", start, end)
+	fmt.Println("created:", resp.GetCreated())
+	_, err = c.CreateSplit(ctx, "validation", start, end.Add(time.Hour))
+	fmt.Println(errors.Is(err, client.ErrSplitExists))
+	// Output:
+	// validation February, held out created: true
+	// created: false
+	// true
+}
+
+func ExampleClient_GetSplit() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	train, err := c.GetSplit(context.Background(), "train")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("cutoff", train.GetEnd().AsTime().Format(time.RFC3339))
+	// Output: cutoff 2024-01-31T23:59:59Z
+}
+
+func ExampleClient_ListSplits() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	splits, err := c.ListSplits(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, sp := range splits {
+		fmt.Println(sp.GetName(), sp.GetStart().AsTime().Format(time.DateOnly), "to", sp.GetEnd().AsTime().Format(time.DateOnly))
+	}
+	// Output:
+	// test 2024-02-01 to 2024-02-14
+	// train 2024-01-01 to 2024-01-31
+}
+
+func ExampleClient_Write() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	now := time.Now()
+	rows := []client.Row{
+		{Key: []any{1}, EventTime: now.Add(-time.Minute), Values: []any{3, 12.5, "DE", true}},
+		{Key: []any{2}, EventTime: now.Add(-time.Minute), Values: []any{0, nil, "FR", false}}, // nil: a null spend
+	}
+	// One atomic, durable batch; the batch id makes a retry harmless.
+	res, err := c.Write(ctx, "user_stats", rows, client.WithBatchID("sessions-0001"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Rows, "rows, seqs", res.FirstSeq, "to", res.LastSeq)
+	again, _ := c.Write(ctx, "user_stats", rows, client.WithBatchID("sessions-0001"))
+	fmt.Println("retry written again:", !again.Duplicate)
+
+	// Some features only, in the order named; a tombstone deletes.
+	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{1}, EventTime: now, Values: []any{true, 4}}},
+		client.WithFeatures("is_subscriber", "clicks"))
+	if err != nil {
+		panic(err)
+	}
+	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{2}, EventTime: now, Delete: true}})
+	if err != nil {
+		panic(err)
+	}
+	// A bad row refuses the whole batch, naming the row and the field.
+	_, err = c.Write(ctx, "user_stats", []client.Row{{Key: []any{3}, EventTime: now, Values: []any{"many", 1.0, "DE", true}}})
+	fmt.Println(errors.Is(err, client.ErrInvalidArgument), err)
+	// Output:
+	// 2 rows, seqs 1 to 2
+	// retry written again: false
+	// true timefence: row 0: feature "clicks": expected int64, got string
+}
+
+func ExampleClient_GetOnline() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	_, err := c.Write(ctx, "user_stats", []client.Row{{Key: []any{42}, EventTime: time.Now().Add(-time.Minute), Values: []any{7, 19.9, "DE", true}}})
+	if err != nil {
+		panic(err)
+	}
+	// An inference path gives each lookup its own budget.
+	res, err := c.GetOnline(ctx, []string{"user_stats:clicks", "user_stats:country"}, []string{"user_id"}, [][]any{{42}, {43}},
+		client.WithTimeout(50*time.Millisecond))
 	if err != nil {
 		panic(err)
 	}
 	for i, row := range res.Rows {
-		fmt.Println(res.Features[0], "of user", 42+i, "=", row[0].Value, row[0].Status)
+		fmt.Println("user", 42+i, res.Features[0], "=", row[0].Value, res.Features[1], "=", row[1].Value, row[0].Status)
 	}
 	// Output:
-	// user_stats:clicks of user 42 = 7 FEATURE_STATUS_PRESENT
-	// user_stats:clicks of user 43 = <nil> FEATURE_STATUS_NOT_FOUND
+	// user 42 user_stats:clicks = 7 user_stats:country = DE FEATURE_STATUS_PRESENT
+	// user 43 user_stats:clicks = <nil> user_stats:country = <nil> FEATURE_STATUS_NOT_FOUND
 }
 
-// A late value — an old event time written now — is invisible to a
-// training read at any time before it arrived, as it was to production.
-func ExampleClient_GetHistorical() {
-	addr, stop := exampleServer()
+// As of a past time, a lookup is a training-side read: it runs under a
+// split, and sees only what had arrived by then.
+func ExampleClient_GetOnline_asOf() {
+	addr, stop := startTour()
 	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
 	ctx := context.Background()
+
+	at := time.Date(2024, 1, 5, 19, 0, 0, 0, time.UTC) // the 18:30 row arrived only at 06:00 the next day
+	res, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{1}},
+		client.AsOf(at), client.UnderSplit("train"))
+	if err != nil {
+		panic(err)
+	}
+	v := res.Rows[0][0]
+	fmt.Println("clicks", v.Value, "from", v.EventTime.Format(time.RFC3339))
+	_, err = c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{1}}, client.AsOf(at))
+	fmt.Println(errors.Is(err, client.ErrSplitRequired))
+	// Output:
+	// clicks 7 from 2024-01-03T09:00:00Z
+	// true
+}
+
+// historyTable is a table of user_stats history: two users, the second
+// with a row that arrived a day late.
+func historyTable() array.RecordReader {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_s},
+		{Name: "arrived", Type: arrow.FixedWidthTypes.Timestamp_s},
+		{Name: "clicks", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "is_subscriber", Type: arrow.FixedWidthTypes.Boolean}, // required; the other features may be left out
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	day := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		user          int64
+		event, arrive time.Duration
+		clicks        int64
+	}{{7, 0, time.Hour, 5}, {8, 0, time.Hour, 1}, {8, 2 * time.Hour, 26 * time.Hour, 9}} {
+		b.Field(0).(*array.Int64Builder).Append(r.user)
+		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(day.Add(r.event).Unix()))
+		b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(day.Add(r.arrive).Unix()))
+		b.Field(3).(*array.Int64Builder).Append(r.clicks)
+		b.Field(4).(*array.BooleanBuilder).Append(false)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	rdr, _ := array.NewRecordReader(schema, []arrow.Record{rec})
+	return rdr
+}
+
+func ExampleClient_WriteTable() {
+	addr, stop := startServer(nil)
+	defer stop()
 	c, _ := client.Dial(addr)
 	defer c.Close()
 
-	day := time.Now().Add(-24 * time.Hour).Truncate(time.Hour)
-	// A value that landed on time, then a correction for the same event time
-	// plus one minute that only arrives now.
-	_, _ = c.Write(ctx, "user_stats", []client.Row{{Key: []any{1}, EventTime: day, Values: []any{10}, AvailableAt: day}}, client.Backfill())
-	_, _ = c.Write(ctx, "user_stats", []client.Row{{Key: []any{1}, EventTime: day.Add(time.Minute), Values: []any{99}}})
-	_, _ = c.CreateSplit(ctx, "train", day, time.Now())
+	// History, each row with the time production could first read it.
+	res, err := c.WriteTable(context.Background(), "user_stats", historyTable(),
+		client.Backfill(), client.WithEventTimeColumn("ts"), client.WithAvailableAtColumn("arrived"),
+		client.WithBatchID("history-2024-01-10"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Rows, "rows, seqs", res.FirstSeq, "to", res.LastSeq)
+	// Output: 3 rows, seqs 1 to 3
+}
 
-	schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "event_timestamp", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}}}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	b.Field(0).(*array.Int64Builder).Append(1)
-	b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(day.Add(time.Hour).UnixNano()))
-	spine, _ := array.NewRecordReader(schema, []arrow.Record{b.NewRecord()})
+// A late value — an old event time that arrived later — is invisible to a
+// training read at any time before it arrived, as it was to production.
+func ExampleClient_GetHistorical() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+	_, err := c.WriteTable(ctx, "user_stats", historyTable(),
+		client.Backfill(), client.WithEventTimeColumn("ts"), client.WithAvailableAtColumn("arrived"))
+	if err != nil {
+		panic(err)
+	}
 
+	noon := time.Date(2024, 1, 10, 12, 0, 0, 0, time.UTC)
+	spine, _ := client.NewSpine([]string{"user_id"}, [][]any{{7}, {8}}, []time.Time{noon, noon})
 	sum, err := c.GetHistorical(ctx, "train", []string{"user_stats:clicks"}, spine, func(rec arrow.Record) error {
-		fmt.Println("clicks an hour into the day:", rec.Column(2).(*array.Int64).Value(0))
+		for i := range int(rec.NumRows()) {
+			fmt.Println("user", rec.Column(0).(*array.Int64).Value(i), rec.ColumnName(2), rec.Column(2).(*array.Int64).Value(i))
+		}
 		return nil
-	})
+	}, client.WithFullFeatureNames())
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("rows a naive join would have leaked:", sum.NaiveDifferences)
 
-	// A spine row past the cutoff is refused whole.
-	b.Field(0).(*array.Int64Builder).Append(1)
-	b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().Add(time.Hour).UnixNano()))
-	late, _ := array.NewRecordReader(schema, []arrow.Record{b.NewRecord()})
+	// A spine row past the split's cutoff is refused whole.
+	late, _ := client.NewSpine([]string{"user_id"}, [][]any{{7}}, []time.Time{time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)})
 	_, err = c.GetHistorical(ctx, "train", []string{"user_stats:clicks"}, late, func(arrow.Record) error { return nil })
 	fmt.Println(errors.Is(err, client.ErrCutoffExceeded))
 	// Output:
-	// clicks an hour into the day: 10
+	// user 7 user_stats__clicks 5
+	// user 8 user_stats__clicks 1
 	// rows a naive join would have leaked: 1
 	// true
 }
 
-func ExampleClient_Write_invalid() {
-	addr, stop := exampleServer()
+func ExampleClient_Export() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+	_, _ = c.WriteTable(ctx, "user_stats", historyTable(),
+		client.Backfill(), client.WithEventTimeColumn("ts"), client.WithAvailableAtColumn("arrived"))
+
+	// Every version production could have seen by the cutoff.
+	sum, err := c.Export(ctx, "train", "user_stats", func(rec arrow.Record) error {
+		for i, f := range rec.Schema().Fields() {
+			fmt.Print(f.Name)
+			if i < int(rec.NumCols())-1 {
+				fmt.Print(" ")
+			}
+		}
+		fmt.Println()
+		return nil
+	}, client.WithFeatures("clicks"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(sum.Rows, "versions under split", sum.Split)
+	// Output:
+	// user_id event_timestamp available_at deleted backfilled clicks
+	// 3 versions under split train
+}
+
+func ExampleClient_ExportDataset() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+	_, _ = c.WriteTable(ctx, "user_stats", historyTable(),
+		client.Backfill(), client.WithEventTimeColumn("ts"), client.WithAvailableAtColumn("arrived"))
+	first, err := c.Export(ctx, "train", "user_stats", func(arrow.Record) error { return nil })
+	if err != nil {
+		panic(err)
+	}
+
+	// Later writes, even history within the split, do not change a recorded export.
+	_, _ = c.Write(ctx, "user_stats", []client.Row{{Key: []any{9}, EventTime: time.Date(2024, 1, 11, 0, 0, 0, 0, time.UTC),
+		AvailableAt: time.Date(2024, 1, 11, 0, 0, 0, 0, time.UTC), Values: []any{1, 1.0, "DE", true}}}, client.Backfill())
+	again, err := c.ExportDataset(ctx, first.DatasetID, func(arrow.Record) error { return nil })
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(again.Rows, "versions, same checksum:", again.Checksum == first.Checksum)
+	// Output: 3 versions, same checksum: true
+}
+
+func ExampleClient_GetManifest() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+	spine, _ := client.NewSpine([]string{"user_id"}, [][]any{{1}}, []time.Time{time.Date(2024, 1, 7, 0, 0, 0, 0, time.UTC)})
+	sum, err := c.GetHistorical(ctx, "train", []string{"user_stats"}, spine, func(arrow.Record) error { return nil })
+	if err != nil {
+		panic(err)
+	}
+
+	m, err := c.GetManifest(ctx, sum.DatasetID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.GetKind(), "under", m.GetSplit().GetName(), "rows", m.GetRows(), "backfilled values", m.GetBackfilledValues())
+	_, err = c.GetManifest(ctx, "no-such-dataset")
+	fmt.Println(errors.Is(err, client.ErrUnknownDataset))
+	// Output:
+	// historical under train rows 1 backfilled values 3
+	// true
+}
+
+func ExampleClient_ListManifests() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Export(ctx, "train", "user_stats", func(arrow.Record) error { return nil }); err != nil {
+		panic(err)
+	}
+
+	manifests, err := c.ListManifests(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range manifests {
+		fmt.Println(m.GetKind(), "of", m.GetRows(), "versions under", m.GetSplit().GetName())
+	}
+	// Output: export of 8 versions under train
+}
+
+func ExampleClient_GetStatistics() {
+	addr, stop := startTour()
 	defer stop()
 	c, _ := client.Dial(addr)
 	defer c.Close()
 
-	_, err := c.Write(context.Background(), "user_stats", []client.Row{
-		{Key: []any{1}, EventTime: time.Now(), Values: []any{1}},
-		{Key: []any{2}, EventTime: time.Now(), Values: []any{"many"}},
-	})
-	fmt.Println(errors.Is(err, client.ErrInvalidArgument))
-	fmt.Println(err)
+	// Statistics are a training-side read: under a split, and nothing after its cutoff counts.
+	st, err := c.GetStatistics(context.Background(), "train", "user_stats", client.WithFeatures("clicks", "spend"))
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range st.GetFeatures() {
+		fmt.Printf("%s: %d values, %d null, mean %.2f\n", f.GetFeature(), f.GetCount(), f.GetNullCount(), f.GetMean())
+	}
 	// Output:
-	// true
-	// timefence: row 1: feature "clicks": expected int64, got string
+	// clicks: 8 values, 0 null, mean 5.50
+	// spend: 8 values, 1 null, mean 33.16
 }
 
-func ExampleClient_HistoryStatus() {
-	addr, stop := exampleServer()
+func ExampleClient_CompareStatistics() {
+	addr, stop := startTour()
 	defer stop()
-	ctx := context.Background()
-
-	c, err := client.Dial(addr)
-	if err != nil {
-		panic(err)
-	}
+	c, _ := client.Dial(addr)
 	defer c.Close()
-	_, err = c.Write(ctx, "user_stats", []client.Row{
-		{Key: []any{1}, EventTime: time.Now().Add(-time.Minute), Values: []any{3}},
-		{Key: []any{2}, EventTime: time.Now().Add(-time.Minute), Values: []any{5}},
-	})
+	ctx := context.Background()
+	_, err := c.CreateSplit(ctx, "first_week", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 7, 23, 59, 59, 0, time.UTC))
 	if err != nil {
 		panic(err)
 	}
-	views, err := c.HistoryStatus(ctx)
+
+	cmp, err := c.CompareStatistics(ctx, "user_stats", "first_week", "train", client.WithFeatures("clicks"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("baseline", cmp.GetBaseline().GetVersions(), "versions, current", cmp.GetCurrent().GetVersions())
+	for _, a := range cmp.GetAnomalies() {
+		fmt.Println(a.GetSeverity(), a.GetFeature(), a.GetKind())
+	}
+	// Output:
+	// baseline 4 versions, current 8
+}
+
+func ExampleClient_GetHistoryStatus() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	views, err := c.GetHistoryStatus(context.Background())
 	if err != nil {
 		panic(err)
 	}
@@ -164,5 +551,58 @@ func ExampleClient_HistoryStatus() {
 		// Until the compactor writes them to a run file, versions wait in memory.
 		fmt.Println(v.GetFeatureView(), "versions:", v.GetFileVersions()+v.GetTailVersions())
 	}
-	// Output: user_stats versions: 2
+	// Output:
+	// store_sales versions: 0
+	// user_stats versions: 13
+}
+
+func ExampleClient_Backup() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	var full, incremental bytes.Buffer
+	info, err := c.Backup(ctx, &full, nil)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = c.Write(ctx, "user_stats", []client.Row{{Key: []any{5}, EventTime: time.Now().Add(-time.Minute), Values: []any{1, 2.0, "DE", true}}})
+	// Then only what changed since.
+	next, err := c.Backup(ctx, &incremental, info)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("full to seq", info.GetWatermark(), "then to seq", next.GetWatermark(), "smaller:", incremental.Len() < full.Len())
+	// Output: full to seq 13 then to seq 14 smaller: true
+}
+
+func ExampleClient_Conn() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	// The raw gRPC API, on the client's connection.
+	registry := timefencev1.NewRegistryServiceClient(c.Conn())
+	resp, err := registry.GetSplit(context.Background(), &timefencev1.GetSplitRequest{Name: "train"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.GetSplit().GetName())
+	// Output: train
+}
+
+func ExampleClient_Close() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+
+	fmt.Println(c.Close())
+	_, err := c.ListSplits(context.Background())
+	fmt.Println(errors.Is(err, client.ErrCancelled))
+	// Output:
+	// <nil>
+	// true
 }

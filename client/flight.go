@@ -40,8 +40,6 @@ type joinCmd struct {
 	FullFeatureNames bool     `json:"full_feature_names,omitempty"`
 	DatasetID        string   `json:"dataset_id,omitempty"`
 	Progress         bool     `json:"progress,omitempty"`
-
-	onProgress func(Progress)
 }
 
 // Progress reports the server's work on a call before its result: the
@@ -54,48 +52,29 @@ type Progress struct {
 	Unit  string `json:"unit"`
 }
 
-// JoinOption configures GetHistorical.
-type JoinOption func(*joinCmd)
-
-// WithTimestampColumn names the spine's timestamp column (default "event_timestamp").
-func WithTimestampColumn(name string) JoinOption {
-	return func(c *joinCmd) { c.TimestampColumn = name }
-}
-
-// WithFullFeatureNames names result columns "view__feature" instead of "feature".
-func WithFullFeatureNames() JoinOption { return func(c *joinCmd) { c.FullFeatureNames = true } }
-
-// WithDatasetID re-reads a recorded dataset: given the same spine, the
-// output is byte-identical to the first read's. Split and features may then
-// be left empty.
-func WithDatasetID(id string) JoinOption { return func(c *joinCmd) { c.DatasetID = id } }
-
-// WithProgress asks the server to report its progress between the end of
-// the spine and the first result record, and passes each report to fn, on
-// the goroutine that reads the results. A nil fn asks for none.
-func WithProgress(fn func(Progress)) JoinOption {
-	return func(c *joinCmd) { c.Progress, c.onProgress = fn != nil, fn }
-}
-
 // GetHistorical runs a point-in-time join of spine with features under
 // split, over Arrow Flight. Each result record (spine columns, then one
 // column per feature, in spine order) is passed to fn, which must not keep
-// it past its return without calling Retain. A spine with any timestamp
-// outside the split returns ErrCutoffExceeded before any record arrives,
-// and one later than the server's now ErrFutureTime; no split returns
-// ErrSplitRequired.
+// it past its return without calling Retain. Options: WithTimestampColumn,
+// WithFullFeatureNames, WithDatasetID, WithProgress.
+//
+// A spine with any timestamp outside the split returns ErrCutoffExceeded
+// before any record arrives, and one later than the server's now
+// ErrFutureTime; no split returns ErrSplitRequired.
 func (c *Client) GetHistorical(ctx context.Context, split string, features []string, spine array.RecordReader,
-	fn func(arrow.Record) error, opts ...JoinOption) (*JoinSummary, error) {
-	cmd := joinCmd{Op: "historical", Split: split, Features: features}
-	for _, o := range opts {
-		o(&cmd)
-	}
-	body, err := json.Marshal(cmd)
+	fn func(arrow.Record) error, opts ...Option) (*JoinSummary, error) {
+	o, ctx, cancel, err := apply(ctx, "GetHistorical", opts, "WithTimestampColumn", "WithFullFeatureNames", "WithDatasetID", "WithProgress")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	body, err := json.Marshal(joinCmd{Op: "historical", Split: split, Features: features, TimestampColumn: o.timestamp,
+		FullFeatureNames: o.fullNames, DatasetID: o.datasetID, Progress: o.progress != nil})
+	if err != nil {
+		return nil, err
+	}
+	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
+	defer end()
 	stream, err := c.flight().DoExchange(ctx)
 	if err != nil {
 		return nil, flightError(nil, err)
@@ -125,8 +104,8 @@ func (c *Client) GetHistorical(ctx context.Context, split string, features []str
 	}
 	sum := &JoinSummary{}
 	var results flight.DataStreamReader = stream
-	if cmd.onProgress != nil {
-		results = progressReader{stream, cmd.onProgress}
+	if o.progress != nil {
+		results = progressReader{stream, o.progress}
 	}
 	if err := readResults(stream, results, fn, sum); err != nil {
 		return nil, err
@@ -210,53 +189,30 @@ type writeCmd struct {
 	EventTimeColumn   string `json:"event_time_column,omitempty"`
 	AvailableAtColumn string `json:"available_at_column,omitempty"`
 	Progress          bool   `json:"progress,omitempty"`
-
-	onProgress func(Progress)
 }
 
-// WriteTableOptions are the options of WriteTableWith.
-type WriteTableOptions struct {
-	// BatchID makes the write idempotent: the same id and rows again write
-	// nothing twice.
-	BatchID string
-	// EventTimeColumn names the event time column; default "event_timestamp".
-	EventTimeColumn string
-	// Backfill writes a backfill: each row carries its own availability in
-	// AvailableAtColumn (default "available_at") and is flagged backfilled.
-	Backfill          bool
-	AvailableAtColumn string
-	// Progress, when set, asks the server to report its progress once the
-	// table has been sent (validating, committing, ...) and is passed each
-	// report.
-	Progress func(Progress)
-}
-
-// WriteTable writes the records of table as one atomic batch of view over
-// Arrow Flight. Its columns are the view's join keys, "event_timestamp"
-// (or eventTimeColumn) and any subset of the view's features.
-func (c *Client) WriteTable(ctx context.Context, view, batchID, eventTimeColumn string, table array.RecordReader) (*WriteTableResult, error) {
-	return c.WriteTableWith(ctx, view, table, WriteTableOptions{BatchID: batchID, EventTimeColumn: eventTimeColumn})
-}
-
-// WriteTableBackfill writes table as one backfill batch: like WriteTable,
-// with an "available_at" timestamp column giving each row's availability.
-func (c *Client) WriteTableBackfill(ctx context.Context, view string, table array.RecordReader) (*WriteTableResult, error) {
-	return c.WriteTableWith(ctx, view, table, WriteTableOptions{Backfill: true})
-}
-
-// WriteTableWith writes table as one atomic batch of view, as opts say.
-func (c *Client) WriteTableWith(ctx context.Context, view string, table array.RecordReader, opts WriteTableOptions) (*WriteTableResult, error) {
-	return c.writeTable(ctx, writeCmd{Op: "write", FeatureView: view, BatchID: opts.BatchID, EventTimeColumn: opts.EventTimeColumn,
-		Backfill: opts.Backfill, AvailableAtColumn: opts.AvailableAtColumn, Progress: opts.Progress != nil, onProgress: opts.Progress}, table)
-}
-
-func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.RecordReader) (*WriteTableResult, error) {
-	body, err := json.Marshal(cmd)
+// WriteTable writes the records of table as one atomic, durable batch of
+// view over Arrow Flight. Its columns are the view's join keys, the event
+// time ("event_timestamp", or WithEventTimeColumn) and any subset of the
+// view's features. Options: WithBatchID, WithEventTimeColumn, Backfill
+// (each row's availability from the "available_at" column, or
+// WithAvailableAtColumn), WithProgress.
+func (c *Client) WriteTable(ctx context.Context, view string, table array.RecordReader, opts ...Option) (*WriteTableResult, error) {
+	o, ctx, cancel, err := apply(ctx, "WriteTable", opts, "WithBatchID", "WithEventTimeColumn", "Backfill", "WithAvailableAtColumn", "WithProgress")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.availableAt != "" && !o.backfill {
+		return nil, fmt.Errorf("%w: WithAvailableAtColumn applies only to a Backfill write", ErrInvalidArgument)
+	}
+	body, err := json.Marshal(writeCmd{Op: "write", FeatureView: view, BatchID: o.batchID, Backfill: o.backfill,
+		EventTimeColumn: o.eventTime, AvailableAtColumn: o.availableAt, Progress: o.progress != nil})
+	if err != nil {
+		return nil, err
+	}
+	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
+	defer end()
 	stream, err := c.flight().DoPut(ctx)
 	if err != nil {
 		return nil, flightError(nil, err)
@@ -274,12 +230,12 @@ func (c *Client) writeTable(ctx context.Context, cmd writeCmd, table array.Recor
 	_ = w.Close()
 	_ = stream.CloseSend()
 	res, err := stream.Recv()
-	for err == nil && cmd.onProgress != nil {
+	for err == nil && o.progress != nil {
 		p, ok := parseProgress(res.GetAppMetadata())
 		if !ok {
 			break // the result
 		}
-		cmd.onProgress(p)
+		o.progress(p)
 		res, err = stream.Recv()
 	}
 	if err != nil {
@@ -309,16 +265,26 @@ type exportCmd struct {
 	DatasetID   string   `json:"dataset_id,omitempty"`
 }
 
-// Export streams every version of view (all features, or the named ones)
+// Export streams every version of view (all features, or WithFeatures)
 // whose event time and available-at time lie within split, passing each
 // record to fn. Columns: the join keys, event_timestamp, available_at,
 // deleted, backfilled, then the features.
-func (c *Client) Export(ctx context.Context, split, view string, features []string, fn func(arrow.Record) error) (*ExportSummary, error) {
-	return c.export(ctx, exportCmd{Op: "export", Split: split, FeatureView: view, Features: features}, fn)
+func (c *Client) Export(ctx context.Context, split, view string, fn func(arrow.Record) error, opts ...Option) (*ExportSummary, error) {
+	o, ctx, cancel, err := apply(ctx, "Export", opts, "WithFeatures")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	return c.export(ctx, exportCmd{Op: "export", Split: split, FeatureView: view, Features: o.features}, fn)
 }
 
 // ExportDataset re-exports a recorded export byte for byte.
-func (c *Client) ExportDataset(ctx context.Context, datasetID string, fn func(arrow.Record) error) (*ExportSummary, error) {
+func (c *Client) ExportDataset(ctx context.Context, datasetID string, fn func(arrow.Record) error, opts ...Option) (*ExportSummary, error) {
+	_, ctx, cancel, err := apply(ctx, "ExportDataset", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
 	return c.export(ctx, exportCmd{Op: "export", DatasetID: datasetID}, fn)
 }
 
@@ -327,8 +293,8 @@ func (c *Client) export(ctx context.Context, cmd exportCmd, fn func(arrow.Record
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
+	defer end()
 	stream, err := c.flight().DoGet(ctx, &flight.Ticket{Ticket: body})
 	if err != nil {
 		return nil, flightError(nil, err)

@@ -156,27 +156,27 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			return err
 		}},
 		{"GetEntity", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.GetEntity(ctx, &timefencev1.GetEntityRequest{Name: "user"})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).GetEntity(ctx, &timefencev1.GetEntityRequest{Name: "user"})
 			return err
 		}},
 		{"ListEntities", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.ListEntities(ctx, &timefencev1.ListEntitiesRequest{})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).ListEntities(ctx, &timefencev1.ListEntitiesRequest{})
 			return err
 		}},
 		{"GetFeatureView", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.GetFeatureView(ctx, &timefencev1.GetFeatureViewRequest{Name: "stats"})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).GetFeatureView(ctx, &timefencev1.GetFeatureViewRequest{Name: "stats"})
 			return err
 		}},
 		{"ListFeatureViews", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.ListFeatureViews(ctx, &timefencev1.ListFeatureViewsRequest{})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).ListFeatureViews(ctx, &timefencev1.ListFeatureViewsRequest{})
 			return err
 		}},
 		{"GetSplit", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "train"})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "train"})
 			return err
 		}},
 		{"ListSplits", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
-			_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 			return err
 		}},
 		{"WriteBatch", []string{"admin", "writer"}, func(c *client.Client) error {
@@ -184,7 +184,7 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			return err
 		}},
 		{"DoPut write", []string{"admin", "writer"}, func(c *client.Client) error {
-			_, err := c.WriteTable(ctx, "stats", "", "", table())
+			_, err := c.WriteTable(ctx, "stats", table())
 			return err
 		}},
 		{"online at now", []string{"admin", "reader", "trainer"}, func(c *client.Client) error {
@@ -200,23 +200,23 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			return err
 		}},
 		{"export in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
-			_, err := c.Export(ctx, "train", "stats", nil, nop)
+			_, err := c.Export(ctx, "train", "stats", nop)
 			return err
 		}},
 		{"history status", []string{"admin", "reader"}, func(c *client.Client) error {
-			_, err := c.HistoryStatus(ctx)
+			_, err := c.GetHistoryStatus(ctx)
 			return err
 		}},
 		{"statistics in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
-			_, err := c.Datasets.GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "train", FeatureView: "stats"})
+			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "train", FeatureView: "stats"})
 			return err
 		}},
 		{"GetManifest in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
-			_, err := c.Manifest(ctx, datasetID)
+			_, err := c.GetManifest(ctx, datasetID)
 			return err
 		}},
 		{"ListManifests", []string{"admin", "trainer"}, func(c *client.Client) error {
-			_, err := c.Datasets.ListManifests(ctx, &timefencev1.ListManifestsRequest{})
+			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).ListManifests(ctx, &timefencev1.ListManifestsRequest{})
 			return err
 		}},
 	}
@@ -245,7 +245,7 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			allowed []string
 			call    func(c *client.Client) error
 		}{"statistics out of scope", []string{"admin"}, func(c *client.Client) error {
-			_, err := c.Datasets.GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "holdout", FeatureView: "stats"})
+			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "holdout", FeatureView: "stats"})
 			return err
 		}},
 	)
@@ -294,12 +294,12 @@ func TestMutualTLS(t *testing.T) {
 	without, err := client.Dial(addr, client.WithTLS(&tls.Config{RootCAs: srvPool, MinVersion: tls.VersionTLS12}), client.WithToken("t"))
 	require.NoError(t, err)
 	defer without.Close()
-	_, err = without.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+	_, err = timefencev1.NewRegistryServiceClient(without.Conn()).ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 	with, err := client.Dial(addr, client.WithTLS(&tls.Config{RootCAs: srvPool, Certificates: []tls.Certificate{cliCert}, MinVersion: tls.VersionTLS12}), client.WithToken("t"))
 	require.NoError(t, err)
 	defer with.Close()
-	_, err = with.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+	_, err = timefencev1.NewRegistryServiceClient(with.Conn()).ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 	require.NoError(t, err)
 }
 
@@ -323,7 +323,7 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 		"abc":         codes.Unauthenticated,
 	} {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", header)
-		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+		_, err := timefencev1.NewRegistryServiceClient(c.Conn()).ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 		require.Equal(t, want, status.Code(err), "authorization: %q: %v", header, err)
 	}
 }

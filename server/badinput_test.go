@@ -21,7 +21,7 @@ func TestBadRegistryAndDatasetRequests(t *testing.T) {
 	env := startServer(t)
 	env.defineUsers(t, 0)
 	ctx := context.Background()
-	reg, ds := env.client.Registry, env.client.Datasets
+	reg, ds := timefencev1.NewRegistryServiceClient(env.client.Conn()), timefencev1.NewDatasetServiceClient(env.client.Conn())
 	key := []*timefencev1.JoinKey{{Name: "id", Type: tInt64}}
 	feat := []*timefencev1.Feature{{Name: "x", Type: tInt64}}
 	now := timestamppb.Now()

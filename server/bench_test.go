@@ -62,7 +62,7 @@ func benchEnv(b *testing.B, entities, versions, views int) (*client.Client, int6
 				rb.Field(4).(*array.Float64Builder).Append(rng.Float64())
 				rb.Field(5).(*array.Float64Builder).Append(rng.Float64())
 			}
-			_, err := c.WriteTableBackfill(ctx, name, recordReader(rb.NewRecord()))
+			_, err := c.WriteTable(ctx, name, recordReader(rb.NewRecord()), client.Backfill())
 			require.NoError(b, err)
 		}
 	}
@@ -244,7 +244,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		rec := rb.NewRecord()
 		b.StartTimer()
-		_, err := c.WriteTable(ctx, "wide", "", "", recordReader(rec))
+		_, err := c.WriteTable(ctx, "wide", recordReader(rec))
 		require.NoError(b, err)
 	}
 	b.ReportMetric(float64(rows*10*b.N)/b.Elapsed().Seconds(), "values/s")

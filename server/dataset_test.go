@@ -37,7 +37,7 @@ func (b *ipcBytes) bytes() []byte {
 	return b.buf.Bytes()
 }
 
-func join(t *testing.T, c *client.Client, split string, spine []spineRow, opts ...client.JoinOption) ([]byte, *client.JoinSummary) {
+func join(t *testing.T, c *client.Client, split string, spine []spineRow, opts ...client.Option) ([]byte, *client.JoinSummary) {
 	t.Helper()
 	var out ipcBytes
 	var recs []arrow.Record
@@ -100,7 +100,7 @@ func TestDatasetReReadIsByteIdentical(t *testing.T) {
 	require.NotEqual(t, sum.DatasetID, sum3.DatasetID)
 	require.False(t, bytes.Equal(first, fresh), "the later writes must change a fresh read, or the test proves nothing")
 
-	m, err := env.client.Manifest(ctx, sum.DatasetID)
+	m, err := env.client.GetManifest(ctx, sum.DatasetID)
 	require.NoError(t, err)
 	require.Equal(t, "historical", m.GetKind())
 	require.Equal(t, int64(len(spine)), m.GetRows())
@@ -113,7 +113,7 @@ func TestDatasetReReadIsByteIdentical(t *testing.T) {
 	spine[0].label = 1000
 	_, err = env.client.GetHistorical(ctx, "", nil, recordReader(spineRecord(spine)), func(arrow.Record) error { return nil }, client.WithDatasetID(sum.DatasetID))
 	require.ErrorIs(t, err, client.ErrDatasetMismatch)
-	_, err = env.client.Manifest(ctx, "nope")
+	_, err = env.client.GetManifest(ctx, "nope")
 	require.ErrorIs(t, err, client.ErrUnknownDataset)
 }
 
@@ -127,7 +127,7 @@ type exportedRow struct {
 func exportRows(t *testing.T, c *client.Client, split, view string) ([]exportedRow, []byte, *client.ExportSummary) {
 	var rows []exportedRow
 	var out ipcBytes
-	sum, err := c.Export(context.Background(), split, view, nil, func(rec arrow.Record) error {
+	sum, err := c.Export(context.Background(), split, view, func(rec arrow.Record) error {
 		for i := range int(rec.NumRows()) {
 			nk := int(rec.NumCols()) - 6
 			var key []any
@@ -196,6 +196,6 @@ func TestExportMatchesOracle(t *testing.T) {
 		_, _, sum3 := exportRows(t, env.client, "window", view)
 		require.Equal(t, sum.Rows+1, sum3.Rows, "a fresh export sees the backfill")
 	}
-	_, err = env.client.Export(ctx, "", "user_stats", nil, func(arrow.Record) error { return nil })
+	_, err = env.client.Export(ctx, "", "user_stats", func(arrow.Record) error { return nil })
 	require.ErrorIs(t, err, client.ErrSplitRequired)
 }

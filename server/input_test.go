@@ -177,13 +177,13 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 			{"split character", []string{"eu", "eu", "eu"}, []string{"a", "\xc3", "\xa9"}, `row 1: column "name": string is not valid UTF-8`},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				_, err := env.client.WriteTable(ctx, "profile", "", "", profileTable(c.regions, c.names, emb))
+				_, err := env.client.WriteTable(ctx, "profile", profileTable(c.regions, c.names, emb))
 				requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", c.msg)
 				require.Equal(t, before, env.store.Watermark(), "nothing of the batch is written")
 			})
 		}
 		// Valid multi-byte strings are written and read back.
-		_, err := env.client.WriteTable(ctx, "profile", "", "", profileTable([]string{"eu", "日本"}, []string{"é", "ß"}, emb[:2]))
+		_, err := env.client.WriteTable(ctx, "profile", profileTable([]string{"eu", "日本"}, []string{"é", "ß"}, emb[:2]))
 		require.NoError(t, err)
 		res, err := env.client.GetOnline(ctx, []string{"profile:name"}, []string{"user_id", "region"}, [][]any{{1, "日本"}})
 		require.NoError(t, err)
@@ -221,7 +221,7 @@ func TestLongJoinKeyIsRefused(t *testing.T) {
 	})
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT",
 		`rows[1]: join key "region" holds 70000 bytes (70008 with the other join keys); an entity key may hold at most 64000 bytes`)
-	_, err = env.client.WriteTable(ctx, "profile", "", "", profileTable([]string{"eu", long}, []string{"a", "b"}, [][]float32{{1}, {2}}))
+	_, err = env.client.WriteTable(ctx, "profile", profileTable([]string{"eu", long}, []string{"a", "b"}, [][]float32{{1}, {2}}))
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT",
 		`row 1: join key "region" holds 70000 bytes (70008 with the other join keys); an entity key may hold at most 64000 bytes`)
 	require.Equal(t, before, env.store.Watermark(), "nothing of either batch is written")
@@ -230,7 +230,7 @@ func TestLongJoinKeyIsRefused(t *testing.T) {
 	atLimit := strings.Repeat("y", 64_000-8)
 	_, err = env.client.Write(ctx, "stats", []client.Row{{Key: []any{3, atLimit}, EventTime: now, Values: []any{7, 1.0}}})
 	require.NoError(t, err)
-	_, err = env.client.WriteTable(ctx, "profile", "", "", profileTable([]string{"eu", atLimit}, []string{"a", "b"}, [][]float32{{1}, {2}}))
+	_, err = env.client.WriteTable(ctx, "profile", profileTable([]string{"eu", atLimit}, []string{"a", "b"}, [][]float32{{1}, {2}}))
 	require.NoError(t, err)
 	res, err := env.client.GetOnline(ctx, []string{"stats:clicks", "profile:name"}, []string{"user_id", "region"}, [][]any{{3, atLimit}, {1, atLimit}})
 	require.NoError(t, err)
@@ -261,7 +261,7 @@ func TestNaNIsRefusedInListsAsInScalars(t *testing.T) {
 	_, err = env.client.Write(ctx, "profile", []client.Row{{Key: []any{2, "eu"}, EventTime: now, Values: []any{[]float32{nan}, nil}}},
 		client.WithFeatures("emb", "name"))
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[0]: feature "emb": element 0 is NaN`)
-	_, err = env.client.WriteTable(ctx, "profile", "", "", profileTable([]string{"eu", "eu"}, []string{"a", "b"}, [][]float32{{1}, {0, 0, nan}}))
+	_, err = env.client.WriteTable(ctx, "profile", profileTable([]string{"eu", "eu"}, []string{"a", "b"}, [][]float32{{1}, {0, 0, nan}}))
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `row 1: feature "emb": element 2 is NaN; NaN is not a value`)
 	require.Equal(t, before, env.store.Watermark())
 	// Infinities are values, in a list as outside one.
@@ -288,7 +288,7 @@ func TestDuplicateColumnsAreNamed(t *testing.T) {
 	b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().Add(-time.Minute).UnixMicro()))
 	b.Field(4).(*array.Int64Builder).Append(1)
 	rec := b.NewRecord()
-	_, err := env.client.WriteTable(ctx, "stats", "", "", recordReader(rec))
+	_, err := env.client.WriteTable(ctx, "stats", recordReader(rec))
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `column "user_id" appears twice`)
 	_, err = env.client.GetHistorical(ctx, "all", []string{"stats"}, recordReader(rec), func(arrow.Record) error { return nil })
 	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `column "user_id" appears twice`)
@@ -403,7 +403,7 @@ func TestCorruptArraysAreRefused(t *testing.T) {
 			rec := rdr.Record()
 			cols := rec.Columns()
 			cols[3] = withNulls(cols[3], c.valid, 1)
-			_, err := env.client.WriteTable(ctx, "profile", "", "", recordReader(array.NewRecord(rec.Schema(), cols, rec.NumRows())))
+			_, err := env.client.WriteTable(ctx, "profile", recordReader(array.NewRecord(rec.Schema(), cols, rec.NumRows())))
 			requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `arrow stream: column "name": corrupt array: `+c.msg)
 			require.Zero(t, env.store.Watermark())
 		})

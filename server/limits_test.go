@@ -62,7 +62,7 @@ func TestOversizedMessageRefused(t *testing.T) {
 		JoinKeys: []*timefencev1.JoinKey{{Name: "id", Type: tInt64}}})
 	require.Equal(t, codes.ResourceExhausted, status.Code(errorsUnwrapStatus(err)), "%v", err)
 	// Still up, nothing written.
-	_, err = c.Registry.GetEntity(context.Background(), &timefencev1.GetEntityRequest{Name: "big"})
+	_, err = timefencev1.NewRegistryServiceClient(c.Conn()).GetEntity(context.Background(), &timefencev1.GetEntityRequest{Name: "big"})
 	require.Equal(t, codes.NotFound, status.Code(err))
 }
 

@@ -96,10 +96,10 @@ func TestMetricsScrape(t *testing.T) {
 	_, err := c.Write(ctx, "stats", []client.Row{{Key: []any{1, "eu"}, EventTime: now.Add(-time.Minute), Values: []any{1, 1.0}}})
 	require.NoError(t, err)
 	for range 3 {
-		_, err := c.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+		_, err := timefencev1.NewRegistryServiceClient(c.Conn()).ListSplits(ctx, &timefencev1.ListSplitsRequest{})
 		require.NoError(t, err)
 	}
-	_, err = c.Registry.GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
+	_, err = timefencev1.NewRegistryServiceClient(c.Conn()).GetSplit(ctx, &timefencev1.GetSplitRequest{Name: "nope"})
 	require.Error(t, err)
 	spine := func(at time.Time) array.RecordReader {
 		schema := arrow.NewSchema([]arrow.Field{{Name: "user_id", Type: arrow.PrimitiveTypes.Int64}, {Name: "region", Type: arrow.BinaryTypes.String},

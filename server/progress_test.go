@@ -102,27 +102,27 @@ func TestProgressOfWriteAndJoin(t *testing.T) {
 	const users = 20_000
 	at := time.Now().Add(-time.Hour)
 	var writes []client.Progress
-	res, err := c.WriteTableWith(ctx, "a", recordReader(counterTable(users, at)),
-		client.WriteTableOptions{BatchID: "a1", Progress: func(p client.Progress) { writes = append(writes, p) }})
+	res, err := c.WriteTable(ctx, "a", recordReader(counterTable(users, at)),
+		client.WithBatchID("a1"), client.WithProgress(func(p client.Progress) { writes = append(writes, p) }))
 	require.NoError(t, err)
 	requireProgress(t, writes, "validating", "indexing", "committing", "syncing")
 	require.Equal(t, client.Progress{Phase: "validating", Done: users, Total: users, Unit: "rows"}, writes[slices.IndexFunc(writes,
 		func(p client.Progress) bool { return p.Phase == "indexing" })-1])
 	require.Equal(t, client.Progress{Phase: "syncing"}, writes[len(writes)-1])
 	// The same write without progress is the same batch: nothing is written twice.
-	again, err := c.WriteTableWith(ctx, "a", recordReader(counterTable(users, at)), client.WriteTableOptions{BatchID: "a1"})
+	again, err := c.WriteTable(ctx, "a", recordReader(counterTable(users, at)), client.WithBatchID("a1"))
 	require.NoError(t, err)
 	require.True(t, again.Duplicate)
 	again.Duplicate = false
 	require.Equal(t, res, again)
-	_, err = c.WriteTable(ctx, "b", "", "", recordReader(counterTable(users/2, at)))
+	_, err = c.WriteTable(ctx, "b", recordReader(counterTable(users/2, at)))
 	require.NoError(t, err)
 
 	_, err = c.CreateSplit(ctx, "all", at.Add(-time.Hour), time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	const rows = 50_000
 	spine := counterSpine(rows, users+100, time.Now())
-	run := func(opts ...client.JoinOption) ([]byte, *client.JoinSummary) {
+	run := func(opts ...client.Option) ([]byte, *client.JoinSummary) {
 		var out ipcBytes
 		sum, err := c.GetHistorical(ctx, "all", []string{"a", "b"}, recordReader(spine), out.add, append(opts, client.WithFullFeatureNames())...)
 		require.NoError(t, err)
@@ -247,13 +247,13 @@ func TestProgressIsReportedWithinAPhase(t *testing.T) {
 	defer stop()
 	defineCounters(t, c)
 	var reports []client.Progress
-	_, err = c.WriteTableWith(context.Background(), "a", recordReader(counterTable(10, time.Now().Add(-time.Hour))),
-		client.WriteTableOptions{Progress: func(p client.Progress) {
+	_, err = c.WriteTable(context.Background(), "a", recordReader(counterTable(10, time.Now().Add(-time.Hour))),
+		client.WithProgress(func(p client.Progress) {
 			if p == (client.Progress{Phase: "paused", Done: 1, Total: 2, Unit: "steps"}) {
 				close(store.seen)
 			}
 			reports = append(reports, p)
-		}})
+		}))
 	require.NoError(t, err)
 	require.Equal(t, client.Progress{Phase: "paused", Done: 1, Total: 2, Unit: "steps"}, reports[0])
 	requireProgress(t, reports, "paused", "validating", "indexing", "committing", "syncing")
@@ -268,7 +268,7 @@ func TestProgressKeepsTheGuardAndRefusals(t *testing.T) {
 	defineCounters(t, env.client)
 	ctx := context.Background()
 	at := time.Now().Add(-2 * time.Hour)
-	_, err := env.client.WriteTableWith(ctx, "a", recordReader(counterTable(1_000, at)), client.WriteTableOptions{})
+	_, err := env.client.WriteTable(ctx, "a", recordReader(counterTable(1_000, at)))
 	require.NoError(t, err)
 	_, err = env.client.CreateSplit(ctx, "past", at.Add(-time.Hour), at.Add(time.Minute))
 	require.NoError(t, err)
@@ -288,7 +288,7 @@ func TestProgressKeepsTheGuardAndRefusals(t *testing.T) {
 
 	before := env.store.Watermark()
 	bad := counterTable(10, time.Unix(-60, 0)) // event times before 1970
-	_, err = env.client.WriteTableWith(ctx, "b", recordReader(bad), client.WriteTableOptions{Progress: func(client.Progress) {}})
+	_, err = env.client.WriteTable(ctx, "b", recordReader(bad), client.WithProgress(func(client.Progress) {}))
 	require.ErrorIs(t, err, client.ErrInvalidArgument)
 	require.Equal(t, before, env.store.Watermark(), "nothing of a refused write is written")
 

@@ -101,10 +101,10 @@ func TestBulkWriteLimits(t *testing.T) {
 		cfg := server.DefaultConfig()
 		cfg.MaxWriteRows = 1000
 		env := startLimited(t, cfg)
-		_, err := env.client.WriteTable(ctx, "stats", "", "", statsTable(1001, 400))
+		_, err := env.client.WriteTable(ctx, "stats", statsTable(1001, 400))
 		requireLimit(t, err, "max-write-rows", "MaxWriteRows", "bulk write: more than 1000 rows, over the server's limit of 1000 rows per bulk write")
 		require.Zero(t, env.store.Watermark(), "nothing of a refused write is written")
-		res, err := env.client.WriteTable(ctx, "stats", "", "", statsTable(1000, 400))
+		res, err := env.client.WriteTable(ctx, "stats", statsTable(1000, 400))
 		require.NoError(t, err, "a write at the limit is taken")
 		require.Equal(t, 1000, res.Rows)
 	})
@@ -113,11 +113,11 @@ func TestBulkWriteLimits(t *testing.T) {
 		cfg.MaxWriteBytes = 1 << 20
 		env := startLimited(t, cfg)
 		// A row of "stats" holds 4 values: well over 256 bytes decoded.
-		_, err := env.client.WriteTable(ctx, "stats", "", "", statsTable(4096, 1024))
+		_, err := env.client.WriteTable(ctx, "stats", statsTable(4096, 1024))
 		requireLimit(t, err, "max-write-bytes", "MaxWriteBytes", "of server memory")
 		require.Contains(t, err.Error(), "limit of 1 MiB per bulk write")
 		require.Zero(t, env.store.Watermark(), "nothing of a refused write is written")
-		_, err = env.client.WriteTable(ctx, "stats", "", "", statsTable(1024, 1024))
+		_, err = env.client.WriteTable(ctx, "stats", statsTable(1024, 1024))
 		require.NoError(t, err, "a write well under the limit is taken")
 	})
 }
@@ -270,7 +270,7 @@ func TestBadRecordRefusedBeforeStreamEnds(t *testing.T) {
 		})
 	}
 	// A good stream is still taken whole.
-	_, err = env.client.WriteTable(ctx, "ledger", "", "", recordReader(ledgerRecord(nil)))
+	_, err = env.client.WriteTable(ctx, "ledger", recordReader(ledgerRecord(nil)))
 	require.NoError(t, err)
 }
 

@@ -27,7 +27,7 @@ func TestStatisticsMatchBruteForce(t *testing.T) {
 	start, cut := h.versions[5].event, h.versions[len(h.versions)*3/4].available
 	_, err := env.client.CreateSplit(ctx, "w", time.Unix(0, start), time.Unix(0, cut))
 	require.NoError(t, err)
-	resp, err := env.client.Datasets.GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "w", FeatureView: "user_stats"})
+	resp, err := timefencev1.NewDatasetServiceClient(env.client.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "w", FeatureView: "user_stats"})
 	require.NoError(t, err)
 
 	var versions, clicksNull, scoreNull int64
@@ -100,7 +100,7 @@ func TestStatisticsMatchBruteForce(t *testing.T) {
 	}
 	require.Equal(t, want[:min(10, len(want))], got)
 
-	_, err = env.client.Datasets.GetStatistics(ctx, &timefencev1.GetStatisticsRequest{FeatureView: "user_stats"})
+	_, err = timefencev1.NewDatasetServiceClient(env.client.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{FeatureView: "user_stats"})
 	require.ErrorIs(t, fromGRPC(err), client.ErrSplitRequired)
 }
 
@@ -149,12 +149,12 @@ func TestCompareStatistics(t *testing.T) {
 	_, err = c.CreateSplit(ctx, "shifted", t2.Add(time.Nanosecond), t3)
 	require.NoError(t, err)
 
-	quiet, err := c.Datasets.CompareStatistics(ctx, &timefencev1.CompareStatisticsRequest{FeatureView: "orders", BaselineSplit: "base", CurrentSplit: "same"})
+	quiet, err := timefencev1.NewDatasetServiceClient(c.Conn()).CompareStatistics(ctx, &timefencev1.CompareStatisticsRequest{FeatureView: "orders", BaselineSplit: "base", CurrentSplit: "same"})
 	require.NoError(t, err)
 	require.Empty(t, quiet.GetAnomalies(), "no false alarms on the same distribution")
 	require.Equal(t, int64(2000), quiet.GetCurrent().GetVersions())
 
-	loud, err := c.Datasets.CompareStatistics(ctx, &timefencev1.CompareStatisticsRequest{FeatureView: "orders", BaselineSplit: "base", CurrentSplit: "shifted"})
+	loud, err := timefencev1.NewDatasetServiceClient(c.Conn()).CompareStatistics(ctx, &timefencev1.CompareStatisticsRequest{FeatureView: "orders", BaselineSplit: "base", CurrentSplit: "shifted"})
 	require.NoError(t, err)
 	kinds := map[string]string{}
 	for _, a := range loud.GetAnomalies() {

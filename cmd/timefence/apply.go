@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
-	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/definitions"
 )
 
@@ -59,7 +61,7 @@ func (s *session) apply(ctx context.Context, defs *definitions.File, stdout io.W
 	}
 	for _, e := range defs.Entities {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.ApplyEntity(cctx, &timefencev1.ApplyEntityRequest{Entity: e.Def})
+		resp, err := s.ApplyEntity(cctx, e.Def)
 		cancel()
 		if err != nil {
 			return at(e.Line, e.Path, err)
@@ -68,7 +70,7 @@ func (s *session) apply(ctx context.Context, defs *definitions.File, stdout io.W
 	}
 	for _, v := range defs.FeatureViews {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.ApplyFeatureView(cctx, &timefencev1.ApplyFeatureViewRequest{FeatureView: v.Def})
+		resp, err := s.ApplyFeatureView(cctx, v.Def)
 		cancel()
 		if err != nil {
 			return at(v.Line, v.Path, err)
@@ -77,7 +79,7 @@ func (s *session) apply(ctx context.Context, defs *definitions.File, stdout io.W
 	}
 	for _, sp := range defs.Splits {
 		cctx, cancel := call(ctx)
-		resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp.Def})
+		resp, err := s.CreateSplit(cctx, sp.Def.GetName(), timeOf(sp.Def.GetStart()), timeOf(sp.Def.GetEnd()), client.WithDescription(sp.Def.GetDescription()))
 		cancel()
 		if err != nil {
 			return at(sp.Line, sp.Path, err)
@@ -104,4 +106,12 @@ func applied(changed bool, version int64) string {
 		return "created"
 	}
 	return "updated"
+}
+
+// timeOf is ts as a time; nil is the zero time, which the client sends as unset.
+func timeOf(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
 }

@@ -79,12 +79,12 @@ func viewNames(ctx context.Context, s *session) ([]string, error) {
 }
 
 func splitNames(ctx context.Context, s *session) ([]string, error) {
-	resp, err := s.Registry.ListSplits(ctx, &timefencev1.ListSplitsRequest{})
+	splits, err := s.ListSplits(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, sp := range resp.GetSplits() {
+	for _, sp := range splits {
 		names = append(names, sp.GetName())
 	}
 	return names, nil
@@ -127,9 +127,5 @@ func featuresOfView(view *string) completer {
 }
 
 func (s *session) views(ctx context.Context) ([]*timefencev1.FeatureView, error) {
-	resp, err := s.Registry.ListFeatureViews(ctx, &timefencev1.ListFeatureViewsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetFeatureViews(), nil
+	return s.ListFeatureViews(ctx)
 }

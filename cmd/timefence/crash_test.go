@@ -110,7 +110,7 @@ func TestCrashLoop(t *testing.T) {
 					n = 100_000
 				}
 				id := newBatch(n)
-				if _, err := c.WriteTable(wctx, "v", fmt.Sprint(id), "", faultTable(id, n, 1)); err != nil {
+				if _, err := c.WriteTable(wctx, "v", faultTable(id, n, 1), client.WithBatchID(fmt.Sprint(id))); err != nil {
 					return
 				}
 				ack(id)
@@ -151,13 +151,13 @@ func killDuringStart(t *testing.T, dir, addr string, delay time.Duration) {
 func checkBatches(t *testing.T, c *client.Client, sizes map[int64]int, acked map[int64]bool) (partial, lost int) {
 	t.Helper()
 	seen := map[int64]int{}
-	_, err := c.Export(context.Background(), "all", "v", []string{"batch"}, func(rec arrow.Record) error {
+	_, err := c.Export(context.Background(), "all", "v", func(rec arrow.Record) error {
 		col := rec.Column(int(rec.NumCols()) - 1).(*array.Int64)
 		for i := range col.Len() {
 			seen[col.Value(i)]++
 		}
 		return nil
-	})
+	}, client.WithFeatures("batch"))
 	require.NoError(t, err)
 	for id, n := range sizes {
 		switch got := seen[id]; {

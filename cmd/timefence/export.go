@@ -59,7 +59,7 @@ OUT.manifest.json; --dataset-id re-exports a recorded export byte for byte.`,
 		if *datasetID != "" {
 			sum, err = s.ExportDataset(ctx, *datasetID, fn)
 		} else {
-			sum, err = s.Export(ctx, *split, *view, features, fn)
+			sum, err = s.Export(ctx, *split, *view, fn, client.WithFeatures(features...))
 		}
 		p.finish()
 		t, err := s.saveDataset(ctx, sink, out, err, func() (string, uint64) { return sum.DatasetID, sum.Watermark })

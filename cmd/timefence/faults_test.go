@@ -79,7 +79,7 @@ func defineFaultView(t *testing.T, c *client.Client) {
 func countLost(t *testing.T, c *client.Client, acked map[int64]int, padBytes int) int {
 	t.Helper()
 	good := map[int64]int{}
-	_, err := c.Export(context.Background(), "all", "v", []string{"batch", "pad"}, func(rec arrow.Record) error {
+	_, err := c.Export(context.Background(), "all", "v", func(rec arrow.Record) error {
 		items := rec.Column(0).(*array.Int64)
 		batch := rec.Column(int(rec.NumCols()) - 2).(*array.Int64)
 		pad := rec.Column(int(rec.NumCols()) - 1).(*array.String)
@@ -90,7 +90,7 @@ func countLost(t *testing.T, c *client.Client, acked map[int64]int, padBytes int
 			}
 		}
 		return nil
-	})
+	}, client.WithFeatures("batch", "pad"))
 	require.NoError(t, err)
 	lost := 0
 	for id, n := range acked {
@@ -114,12 +114,12 @@ func faultImage(t *testing.T, dir, backupDir string, kill, big bool) (backup str
 	defineFaultView(t, c)
 	acked = map[int64]int{}
 	for id := int64(1); id <= faultBatches; id++ {
-		_, err := c.WriteTable(context.Background(), "v", fmt.Sprint(id), "", faultTable(id, faultBatchRows, 64))
+		_, err := c.WriteTable(context.Background(), "v", faultTable(id, faultBatchRows, 64), client.WithBatchID(fmt.Sprint(id)))
 		require.NoError(t, err)
 		acked[id] = faultBatchRows
 	}
 	if big {
-		_, err := c.WriteTable(context.Background(), "v", "big", "", faultTable(faultBatches+1, 20_000, 64))
+		_, err := c.WriteTable(context.Background(), "v", faultTable(faultBatches+1, 20_000, 64), client.WithBatchID("big"))
 		require.NoError(t, err)
 		acked[faultBatches+1] = 20_000
 	}
@@ -326,7 +326,7 @@ func diskFullRow(t *testing.T) faultRow {
 	acked := map[int64]int{}
 	var refused error
 	for id := int64(1); id <= 100 && refused == nil; id++ {
-		if _, refused = c.WriteTable(context.Background(), "v", fmt.Sprint(id), "", faultTable(id, 2000, 2048)); refused == nil {
+		if _, refused = c.WriteTable(context.Background(), "v", faultTable(id, 2000, 2048), client.WithBatchID(fmt.Sprint(id))); refused == nil {
 			acked[id] = 2000
 		}
 	}
@@ -346,7 +346,7 @@ func diskFullRow(t *testing.T) faultRow {
 	row.lost = max(row.lost, countLost(t, c, acked, 2048))
 	out, err := exec.Command("mount", "-o", "remount,size=512m", dir).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	_, err = c.WriteTable(context.Background(), "v", "after", "", faultTable(1000, 10, 2048))
+	_, err = c.WriteTable(context.Background(), "v", faultTable(1000, 10, 2048), client.WithBatchID("after"))
 	require.NoError(t, err, "writes resume once space returns")
 	require.Zero(t, row.lost)
 	row.outcome = fmt.Sprintf("writes refused (STORAGE_FULL) after %d batches; restarted on the full disk; resumed after it grew", len(acked))

@@ -38,7 +38,7 @@ at a past time instead; such a read is training-side and needs --split.`,
 	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "features": featureRefs})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-		var opts []client.ReadOption
+		var opts []client.Option
 		if *asOf != "" {
 			t, err := definitions.ParseTime(*asOf)
 			if err != nil {
@@ -68,11 +68,11 @@ at a past time instead; such a read is training-side and needs --split.`,
 		defer s.Close()
 		cctx, cancel := call(ctx)
 		defer cancel()
-		ents, err := s.Registry.ListEntities(cctx, &timefencev1.ListEntitiesRequest{})
+		ents, err := s.ListEntities(cctx)
 		if err != nil {
 			return s.explain(err)
 		}
-		rows, err := typeKeys(names, raw, ents.GetEntities())
+		rows, err := typeKeys(names, raw, ents)
 		if err != nil {
 			return err
 		}

@@ -23,14 +23,14 @@ func (s *session) hintEmpty(ctx context.Context, w io.Writer, split string, view
 	cctx, cancel := call(ctx)
 	defer cancel()
 	cutoff := ""
-	if sp, err := s.Registry.GetSplit(cctx, &timefencev1.GetSplitRequest{Name: split}); err == nil {
-		cutoff = " (" + formatTime(sp.GetSplit().GetEnd().AsTime()) + ")"
+	if sp, err := s.GetSplit(cctx, split); err == nil {
+		cutoff = " (" + formatTime(sp.GetEnd().AsTime()) + ")"
 	}
 	total := map[string]int64{}
 	known := false
-	if st, err := s.Datasets.GetHistoryStatus(cctx, &timefencev1.GetHistoryStatusRequest{}); err == nil {
+	if views, err := s.GetHistoryStatus(cctx); err == nil {
 		known = true
-		for _, v := range st.GetViews() {
+		for _, v := range views {
 			total[v.GetFeatureView()] = v.GetFileVersions() + v.GetTailVersions()
 		}
 	}
@@ -95,7 +95,7 @@ func (s *session) hintNullViews(ctx context.Context, w io.Writer, split string, 
 			continue
 		}
 		cctx, cancel := call(ctx)
-		st, err := s.Datasets.GetStatistics(cctx, &timefencev1.GetStatisticsRequest{Split: split, FeatureView: view})
+		st, err := s.GetStatistics(cctx, split, view)
 		cancel()
 		switch {
 		case err != nil:

@@ -70,7 +70,7 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		defer s.Close()
 		refs := []string(features)
 		if *datasetID != "" {
-			m, err := s.Manifest(ctx, *datasetID)
+			m, err := s.GetManifest(ctx, *datasetID)
 			if err != nil {
 				return s.explain(err)
 			}
@@ -100,7 +100,7 @@ refused whole. Features are "view:feature", or "view" for all of a view's.
 		defer spine.Close()
 
 		start := time.Now()
-		var opts []client.JoinOption
+		var opts []client.Option
 		if *tsCol != "event_timestamp" {
 			opts = append(opts, client.WithTimestampColumn(*tsCol))
 		}
@@ -215,7 +215,7 @@ func (s *session) saveDataset(ctx context.Context, sink *tableio.ParquetWriter, 
 func (s *session) writeManifest(ctx context.Context, datasetID, out string) (string, error) {
 	cctx, cancel := call(ctx)
 	defer cancel()
-	m, err := s.Manifest(cctx, datasetID)
+	m, err := s.GetManifest(cctx, datasetID)
 	if err != nil {
 		return "", s.explain(err)
 	}

@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/definitions"
 )
 
@@ -51,20 +50,19 @@ refused, because splits are immutable.`,
 		if *end == "" {
 			return usageError("split create", "--end is required")
 		}
-		sp := &timefencev1.Split{Name: pos[0], Description: *desc, Start: timestamppb.New(time.Unix(0, 0))}
+		from := time.Unix(0, 0).UTC()
 		if *start != "" {
 			t, err := definitions.ParseTime(*start)
 			if err != nil {
 				return fmt.Errorf("--start: %v", err)
 			}
-			sp.Start = timestamppb.New(t)
+			from = t
 		}
-		t, err := definitions.ParseTime(*end)
+		to, err := definitions.ParseTime(*end)
 		if err != nil {
 			return fmt.Errorf("--end: %v", err)
 		}
-		sp.End = timestamppb.New(t)
-		if sp.End.AsTime().Before(sp.Start.AsTime()) {
+		if to.Before(from) {
 			return fmt.Errorf("--end %s is before --start %s", *end, *start)
 		}
 		s, err := conn.dial(ctx)
@@ -74,7 +72,7 @@ refused, because splits are immutable.`,
 		defer s.Close()
 		cctx, cancel := call(ctx)
 		defer cancel()
-		resp, err := s.Registry.CreateSplit(cctx, &timefencev1.CreateSplitRequest{Split: sp})
+		resp, err := s.CreateSplit(cctx, pos[0], from, to, client.WithDescription(*desc))
 		if err != nil {
 			return s.explain(err)
 		}
@@ -105,7 +103,7 @@ func splitListCmd() *cobra.Command {
 		defer s.Close()
 		cctx, cancel := call(ctx)
 		defer cancel()
-		resp, err := s.Registry.ListSplits(cctx, &timefencev1.ListSplitsRequest{})
+		splits, err := s.ListSplits(cctx)
 		if err != nil {
 			return s.explain(err)
 		}
@@ -118,18 +116,18 @@ func splitListCmd() *cobra.Command {
 				CreateTime  string `json:"create_time"`
 			}
 			out := []split{}
-			for _, sp := range resp.GetSplits() {
+			for _, sp := range splits {
 				out = append(out, split{sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()),
 					sp.GetDescription(), formatTime(sp.GetCreateTime().AsTime())})
 			}
 			return writeJSON(stdout, out)
 		}
-		if len(resp.GetSplits()) == 0 {
+		if len(splits) == 0 {
 			fmt.Fprintln(stdout, "no splits yet; create one with 'timefence split create NAME --end TIME'")
 			return nil
 		}
 		t := newTable("name", "start", "end (cutoff)", "description")
-		for _, sp := range resp.GetSplits() {
+		for _, sp := range splits {
 			t.add(sp.GetName(), formatTime(sp.GetStart().AsTime()), formatTime(sp.GetEnd().AsTime()), sp.GetDescription())
 		}
 		t.write(stdout)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/definitions"
 
 	"github.com/spf13/cobra"
@@ -49,8 +50,7 @@ new values, distribution and mean shifts).`,
 		cctx, cancel := call(ctx)
 		defer cancel()
 		if *baseline != "" {
-			resp, err := s.Datasets.CompareStatistics(cctx, &timefencev1.CompareStatisticsRequest{
-				FeatureView: *view, BaselineSplit: *baseline, CurrentSplit: *split, Features: features})
+			resp, err := s.CompareStatistics(cctx, *view, *baseline, *split, client.WithFeatures(features...))
 			if err != nil {
 				return s.explain(err)
 			}
@@ -63,7 +63,7 @@ new values, distribution and mean shifts).`,
 			s.hintEmptyStats(ctx, cmd.ErrOrStderr(), resp.GetCurrent(), resp.GetBaseline())
 			return nil
 		}
-		resp, err := s.Datasets.GetStatistics(cctx, &timefencev1.GetStatisticsRequest{Split: *split, FeatureView: *view, Features: features})
+		resp, err := s.GetStatistics(cctx, *split, *view, client.WithFeatures(features...))
 		if err != nil {
 			return s.explain(err)
 		}

@@ -28,19 +28,19 @@ view was last compacted.`,
 		defer s.Close()
 		cctx, cancel := call(ctx)
 		defer cancel()
-		resp, err := s.Datasets.GetHistoryStatus(cctx, &timefencev1.GetHistoryStatusRequest{})
+		views, err := s.GetHistoryStatus(cctx)
 		if err != nil {
 			return s.explain(err)
 		}
 		if *asJSON {
-			return writeProtoJSON(stdout, resp)
+			return writeProtoJSON(stdout, &timefencev1.GetHistoryStatusResponse{Views: views})
 		}
-		if len(resp.GetViews()) == 0 {
+		if len(views) == 0 {
 			fmt.Fprintln(stdout, "no feature views")
 			return nil
 		}
 		t := newTable("feature view", "run files", "versions in files", "file bytes", "in memory", "last compaction").alignRight(1, 2, 3, 4)
-		for _, v := range resp.GetViews() {
+		for _, v := range views {
 			last := "never"
 			if v.GetLastCompaction() != nil {
 				last = v.GetLastCompaction().AsTime().UTC().Format(time.RFC3339)

@@ -35,15 +35,15 @@ flagged backfilled in exports and manifests.`,
 	cmd.Args = exactArgs(2, "expected a feature view and a file")
 	conn := connectionFlags(cmd)
 	fs := cmd.Flags()
-	var opts client.WriteTableOptions
-	fs.StringVar(&opts.EventTimeColumn, "event-time-column", "event_timestamp", "the column holding each row's event time")
-	fs.StringVar(&opts.BatchID, "batch-id", "", "idempotency key: writing the same batch id and rows again writes nothing twice")
-	fs.BoolVar(&opts.Backfill, "backfill", false, "write history: each row's available_at comes from the file (--available-at-column), not the commit time")
-	fs.StringVar(&opts.AvailableAtColumn, "available-at-column", "available_at", "with --backfill: the column holding when each row became available")
+	var opts writeFlags
+	fs.StringVar(&opts.eventTime, "event-time-column", "event_timestamp", "the column holding each row's event time")
+	fs.StringVar(&opts.batchID, "batch-id", "", "idempotency key: writing the same batch id and rows again writes nothing twice")
+	fs.BoolVar(&opts.backfill, "backfill", false, "write history: each row's available_at comes from the file (--available-at-column), not the commit time")
+	fs.StringVar(&opts.availableAt, "available-at-column", "available_at", "with --backfill: the column holding when each row became available")
 	cmd.ValidArgsFunction = completeViewThenFile(conn)
 	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-		if fs.Changed("available-at-column") && !opts.Backfill {
+		if fs.Changed("available-at-column") && !opts.backfill {
 			return usageError("write", "--available-at-column needs --backfill")
 		}
 		viewName, path := pos[0], pos[1]
@@ -70,24 +70,27 @@ flagged backfilled in exports and manifests.`,
 		start := time.Now()
 		p := newProgress(stderr, "writing", t.Unit, t.Total)
 		p.watch(t, func() { p.stage("waiting for the server", "", 0) })
-		opts.Progress = p.server
-		res, err := s.WriteTableWith(ctx, viewName, t, opts)
+		wopts := []client.Option{client.WithEventTimeColumn(opts.eventTime), client.WithBatchID(opts.batchID), client.WithProgress(p.server)}
+		if opts.backfill {
+			wopts = append(wopts, client.Backfill(), client.WithAvailableAtColumn(opts.availableAt))
+		}
+		res, err := s.WriteTable(ctx, viewName, t, wopts...)
 		p.finish()
 		if err != nil {
 			return s.explain(err)
 		}
 		kind := "batch"
-		if opts.Backfill {
+		if opts.backfill {
 			kind = "backfill batch"
 		}
 		if res.Duplicate {
 			fmt.Fprintf(stdout, "%s %q was already written; nothing was written again (%s, seq %d-%d)\n",
-				kind, opts.BatchID, plural(res.Rows, "row"), res.FirstSeq, res.LastSeq)
+				kind, opts.batchID, plural(res.Rows, "row"), res.FirstSeq, res.LastSeq)
 			return nil
 		}
 		avail := "available from " + res.CommitTime
-		if opts.Backfill {
-			avail = "available as of each row's " + opts.AvailableAtColumn
+		if opts.backfill {
+			avail = "available as of each row's " + opts.availableAt
 		}
 		fmt.Fprintf(stdout, "wrote %s to %s in one %s (seq %d-%d, %s) in %s\n",
 			plural(res.Rows, "row"), viewName, kind, res.FirstSeq, res.LastSeq, avail, time.Since(start).Round(time.Millisecond))
@@ -100,22 +103,28 @@ flagged backfilled in exports and manifests.`,
 func (s *session) viewAndEntity(ctx context.Context, name string) (*timefencev1.FeatureView, *timefencev1.Entity, error) {
 	cctx, cancel := call(ctx)
 	defer cancel()
-	vr, err := s.Registry.GetFeatureView(cctx, &timefencev1.GetFeatureViewRequest{Name: name})
+	view, err := s.GetFeatureView(cctx, name)
 	if err != nil {
 		return nil, nil, s.explain(err)
 	}
-	er, err := s.Registry.GetEntity(cctx, &timefencev1.GetEntityRequest{Name: vr.GetFeatureView().GetEntity()})
+	entity, err := s.GetEntity(cctx, view.GetEntity())
 	if err != nil {
 		return nil, nil, s.explain(err)
 	}
-	return vr.GetFeatureView(), er.GetEntity(), nil
+	return view, entity, nil
+}
+
+// writeFlags are the flags of 'timefence write'.
+type writeFlags struct {
+	eventTime, batchID string
+	backfill           bool
+	availableAt        string
 }
 
 // writeColumns types the columns of a file written to view.
-func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opts client.WriteTableOptions, path string) func(string) (arrow.DataType, error) {
-	etCol := opts.EventTimeColumn
+func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opts writeFlags, path string) func(string) (arrow.DataType, error) {
 	return func(col string) (arrow.DataType, error) {
-		if col == etCol || (opts.Backfill && col == opts.AvailableAtColumn) {
+		if col == opts.eventTime || (opts.backfill && col == opts.availableAt) {
 			return arrow.FixedWidthTypes.Timestamp_ns, nil
 		}
 		for _, k := range entity.GetJoinKeys() {
@@ -140,6 +149,6 @@ func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opt
 			keys = append(keys, k.GetName())
 		}
 		return nil, fmt.Errorf("%s: column %q is not a join key (%s), the event time column (%s) or a feature of %s (%s)",
-			path, col, strings.Join(keys, ", "), etCol, view.GetName(), strings.Join(names, ", "))
+			path, col, strings.Join(keys, ", "), opts.eventTime, view.GetName(), strings.Join(names, ", "))
 	}
 }

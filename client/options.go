@@ -1,0 +1,151 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Option configures one call. Every method takes the time options
+// (WithTimeout, WithDeadline); the others apply to the methods their
+// documentation names, and a method given one that does not apply returns
+// ErrInvalidArgument naming it, before anything is sent.
+type Option func(*op)
+
+// op holds the options of one call.
+type op struct {
+	given []string // option names, in order, to refuse those that do not apply
+
+	timeout  time.Duration
+	deadline time.Time
+
+	asOf        time.Time
+	split       string
+	features    []string
+	batchID     string
+	backfill    bool
+	eventTime   string
+	availableAt string
+	timestamp   string
+	fullNames   bool
+	datasetID   string
+	progress    func(Progress)
+	description string
+}
+
+func (o *op) set(name string) { o.given = append(o.given, name) }
+
+// apply collects opts for method, refusing any not in allowed, and returns
+// ctx bounded by the time options with its cancel function.
+func apply(ctx context.Context, method string, opts []Option, allowed ...string) (*op, context.Context, context.CancelFunc, error) {
+	o := &op{}
+	for _, f := range opts {
+		f(o)
+	}
+	for _, name := range o.given {
+		if name != "WithTimeout" && name != "WithDeadline" && !slices.Contains(allowed, name) {
+			return nil, nil, nil, fmt.Errorf("%w: option %s does not apply to %s", ErrInvalidArgument, name, method)
+		}
+	}
+	cancel := context.CancelFunc(func() {})
+	if !o.deadline.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, o.deadline)
+	}
+	if o.timeout > 0 {
+		outer := cancel
+		var inner context.CancelFunc
+		ctx, inner = context.WithTimeout(ctx, o.timeout)
+		cancel = func() { inner(); outer() }
+	}
+	return o, ctx, cancel, nil
+}
+
+// WithTimeout bounds the call to d, on top of any deadline of its context:
+// an inference path can give each lookup its own budget without making a
+// context for it. A call out of time returns an error matching
+// ErrDeadlineExceeded (context.DeadlineExceeded).
+func WithTimeout(d time.Duration) Option {
+	return func(o *op) { o.set("WithTimeout"); o.timeout = d }
+}
+
+// WithDeadline ends the call at t, on top of any deadline of its context.
+func WithDeadline(t time.Time) Option {
+	return func(o *op) { o.set("WithDeadline"); o.deadline = t }
+}
+
+// AsOf reads as of t instead of now: a training-side read, which needs
+// UnderSplit. For GetOnline.
+func AsOf(t time.Time) Option {
+	return func(o *op) { o.set("AsOf"); o.asOf = t }
+}
+
+// UnderSplit runs the read under the named split. For GetOnline; the
+// training-side calls take their split as an argument.
+func UnderSplit(name string) Option {
+	return func(o *op) { o.set("UnderSplit"); o.split = name }
+}
+
+// WithFeatures names features: for Write, the features the rows carry, in
+// order (default: all of the view's, in definition order); for Export,
+// GetStatistics and CompareStatistics, the features to read (default: all).
+func WithFeatures(names ...string) Option {
+	return func(o *op) { o.set("WithFeatures"); o.features = names }
+}
+
+// WithBatchID makes a write idempotent: a retry with the same id and rows
+// is acknowledged without writing twice, and the same id with other rows
+// returns ErrBatchConflict. For Write and WriteTable.
+func WithBatchID(id string) Option {
+	return func(o *op) { o.set("WithBatchID"); o.batchID = id }
+}
+
+// Backfill marks a write as a backfill: each row carries its own
+// availability (Row.AvailableAt, or WriteTable's available-at column) and
+// is flagged backfilled. For Write and WriteTable.
+func Backfill() Option {
+	return func(o *op) { o.set("Backfill"); o.backfill = true }
+}
+
+// WithEventTimeColumn names the event time column of a WriteTable table
+// (default "event_timestamp").
+func WithEventTimeColumn(name string) Option {
+	return func(o *op) { o.set("WithEventTimeColumn"); o.eventTime = name }
+}
+
+// WithAvailableAtColumn names the available-at column of a Backfill
+// WriteTable (default "available_at").
+func WithAvailableAtColumn(name string) Option {
+	return func(o *op) { o.set("WithAvailableAtColumn"); o.availableAt = name }
+}
+
+// WithTimestampColumn names the spine's timestamp column of GetHistorical
+// (default "event_timestamp").
+func WithTimestampColumn(name string) Option {
+	return func(o *op) { o.set("WithTimestampColumn"); o.timestamp = name }
+}
+
+// WithFullFeatureNames names GetHistorical's result columns
+// "view__feature" instead of "feature".
+func WithFullFeatureNames() Option {
+	return func(o *op) { o.set("WithFullFeatureNames"); o.fullNames = true }
+}
+
+// WithDatasetID re-reads a recorded dataset with GetHistorical: given the
+// same spine, the output is byte-identical to the first read's, and split
+// and features may be left empty.
+func WithDatasetID(id string) Option {
+	return func(o *op) { o.set("WithDatasetID"); o.datasetID = id }
+}
+
+// WithProgress asks the server to report its work on a GetHistorical or
+// WriteTable call before the result, and passes each report to fn (see
+// docs/flight.md for the phases). A nil fn asks for none.
+func WithProgress(fn func(Progress)) Option {
+	return func(o *op) { o.set("WithProgress"); o.progress = fn }
+}
+
+// WithDescription describes a split made by CreateSplit.
+func WithDescription(text string) Option {
+	return func(o *op) { o.set("WithDescription"); o.description = text }
+}

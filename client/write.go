@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+)
+
+// Row is one version to write.
+type Row struct {
+	// Key holds the join key values in the entity's key order.
+	Key       []any
+	EventTime time.Time
+	// Values holds one value per feature (see WithFeatures); nil is null.
+	Values []any
+	// Delete writes a tombstone for Key from EventTime on.
+	Delete bool
+	// AvailableAt is set only in a Backfill write.
+	AvailableAt time.Time
+}
+
+// WriteResult describes an acknowledged, durable batch.
+type WriteResult struct {
+	FirstSeq, LastSeq int64 // the write sequence numbers of its versions
+	CommitTime        time.Time
+	Rows              int64
+	// Duplicate: a batch of the same id and rows was written before, and
+	// nothing was written again.
+	Duplicate bool
+}
+
+// Write writes rows of view as one atomic, durable batch. Options:
+// WithBatchID, WithFeatures, Backfill. Invalid rows return
+// ErrInvalidArgument naming the row and field, and nothing is written.
+func (c *Client) Write(ctx context.Context, view string, rows []Row, opts ...Option) (*WriteResult, error) {
+	o, ctx, cancel, err := apply(ctx, "Write", opts, "WithBatchID", "WithFeatures", "Backfill")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	req := &timefencev1.WriteBatchRequest{FeatureView: view, BatchId: o.batchID, FeatureNames: o.features,
+		Backfill: o.backfill, Rows: make([]*timefencev1.WriteRow, len(rows))}
+	for i, r := range rows {
+		wr := &timefencev1.WriteRow{EventTime: tsOrNil(r.EventTime), Delete: r.Delete, AvailableAt: tsOrNil(r.AvailableAt)}
+		for j, k := range r.Key {
+			v, err := toValue(k)
+			if err != nil {
+				return nil, fmt.Errorf("row %d: key %d: %w", i, j, err)
+			}
+			wr.JoinKeys = append(wr.JoinKeys, v)
+		}
+		for j, x := range r.Values {
+			v, err := toValue(x)
+			if err != nil {
+				return nil, fmt.Errorf("row %d: value %d: %w", i, j, err)
+			}
+			wr.Values = append(wr.Values, v)
+		}
+		req.Rows[i] = wr
+	}
+	resp, err := c.writer.WriteBatch(ctx, req)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return &WriteResult{FirstSeq: resp.GetFirstSeq(), LastSeq: resp.GetLastSeq(),
+		CommitTime: resp.GetCommitTime().AsTime(), Rows: resp.GetRows(), Duplicate: resp.GetDuplicate()}, nil
+}

@@ -19,12 +19,19 @@ import (
 // startServer starts a real server on loopback over a temporary store, with
 // the definitions of examples/definitions.yaml applied: entities user and
 // store, views user_stats (clicks, spend, country, is_subscriber; ttl 7d)
-// and store_sales, and the split train (January 2024). tune, when not nil,
-// changes the server's config and the store's options first. stop ends the
-// server and removes the store.
+// and store_sales, and the splits train (January 2024) and test. tune,
+// when not nil, changes the server's config and the store's options first.
+// stop ends the server and removes the store.
 func startServer(tune func(*server.Config, *storage.Options)) (addr string, stop func()) {
 	dir, err := os.MkdirTemp("", "timefence-client")
 	must(err)
+	addr, end := serve(dir, tune)
+	applyExamples(addr)
+	return addr, func() { end(); os.RemoveAll(dir) }
+}
+
+// serve serves the store in dir on loopback until end is called.
+func serve(dir string, tune func(*server.Config, *storage.Options)) (addr string, end func()) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := storage.DefaultOptions(dir).WithLogger(quiet).WithSyncWrites(false)
 	cfg := server.DefaultConfig()
@@ -39,15 +46,19 @@ func startServer(tune func(*server.Config, *storage.Options)) (addr string, stop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.New(st, cfg).Serve(ctx, lis) }()
-	stop = func() { cancel(); <-done; st.Close(); os.RemoveAll(dir) }
+	return lis.Addr().String(), func() { cancel(); must(<-done); must(st.Close()) }
+}
 
+// applyExamples applies examples/definitions.yaml to the server at addr.
+func applyExamples(addr string) {
 	data, err := os.ReadFile("../examples/definitions.yaml")
 	must(err)
 	defs, err := definitions.Parse("examples/definitions.yaml", data)
 	must(err)
-	c, err := client.Dial(lis.Addr().String(), client.WithToken(adminToken))
+	c, err := client.Dial(addr, client.WithToken(adminToken))
 	must(err)
 	defer c.Close()
+	ctx := context.Background()
 	for _, e := range defs.Entities {
 		_, err = c.ApplyEntity(ctx, e.Def)
 		must(err)
@@ -60,7 +71,18 @@ func startServer(tune func(*server.Config, *storage.Options)) (addr string, stop
 		_, err = c.CreateSplit(ctx, sp.Def.GetName(), sp.Def.GetStart().AsTime(), sp.Def.GetEnd().AsTime())
 		must(err)
 	}
-	return lis.Addr().String(), stop
+}
+
+// startFull starts a server like startServer's whose disk is full: its
+// store's reserve is more than any disk's free space, so it refuses writes.
+func startFull() (addr string, stop func()) {
+	dir, err := os.MkdirTemp("", "timefence-client")
+	must(err)
+	addr, end := serve(dir, nil)
+	applyExamples(addr)
+	end()
+	addr, end = serve(dir, func(_ *server.Config, o *storage.Options) { *o = o.WithReserveBytes(1 << 62) })
+	return addr, func() { end(); os.RemoveAll(dir) }
 }
 
 // adminToken is the admin's token of a server started with auth (withAuth).

@@ -72,7 +72,7 @@ func aboutBytes(n int64) string {
 }
 
 func (s *Server) writeRowsLimit() limit {
-	return limit{s.cfg.MaxWriteRows, "rows", "bulk write", "max-write-rows", "MaxWriteRows"}
+	return limit{s.cfg.MaxWriteRows, "rows", "write", "max-write-rows", "MaxWriteRows"}
 }
 
 func (s *Server) writeBytesLimit() limit {

@@ -102,7 +102,14 @@ func TestBulkWriteLimits(t *testing.T) {
 		cfg.MaxWriteRows = 1000
 		env := startLimited(t, cfg)
 		_, err := env.client.WriteTable(ctx, "stats", statsTable(1001, 400))
-		requireLimit(t, err, "max-write-rows", "MaxWriteRows", "bulk write: more than 1000 rows, over the server's limit of 1000 rows per bulk write")
+		requireLimit(t, err, "max-write-rows", "MaxWriteRows", "bulk write: more than 1000 rows, over the server's limit of 1000 rows per write")
+		// The same limit holds for a gRPC write.
+		rows := make([]client.Row, 1001)
+		for i := range rows {
+			rows[i] = client.Row{Key: []any{int64(i), "eu"}, EventTime: time.Now().Add(-time.Minute), Values: []any{int64(i), 1.0}}
+		}
+		_, err = env.client.Write(ctx, "stats", rows)
+		requireLimit(t, err, "max-write-rows", "MaxWriteRows", "write: 1001 rows, more than 1000, over the server's limit of 1000 rows per write")
 		require.Zero(t, env.store.Watermark(), "nothing of a refused write is written")
 		res, err := env.client.WriteTable(ctx, "stats", statsTable(1000, 400))
 		require.NoError(t, err, "a write at the limit is taken")

@@ -69,8 +69,8 @@ type Config struct {
 	DefaultTimeout time.Duration
 	// StopTimeout bounds the graceful stop; remaining calls are then cut. Default 10 s.
 	StopTimeout time.Duration
-	// MaxWriteRows bounds the rows of one bulk write (Flight DoPut), which
-	// is held whole until it commits. Default 10,000,000.
+	// MaxWriteRows bounds the rows of one write (a gRPC WriteBatch or a
+	// Flight DoPut), which is held whole until it commits. Default 10,000,000.
 	MaxWriteRows int64
 	// MaxWriteBytes bounds the memory one bulk write holds until it commits:
 	// the Arrow data received plus the decoded rows (64 bytes per value,

@@ -14,6 +14,10 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	if b.View == "" {
 		return nil, toStatus(invalid("feature_view: missing"))
 	}
+	if max := s.cfg.MaxWriteRows; int64(len(b.Rows)) > max {
+		return nil, toStatus(s.writeRowsLimit().exceeded(fmt.Sprintf("write: %d rows, more than %d", len(b.Rows), max),
+			"split the rows into several writes"))
+	}
 	view, err := s.store.View(b.View)
 	if err != nil {
 		return nil, toStatus(err)

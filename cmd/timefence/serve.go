@@ -122,7 +122,7 @@ Ctrl-C stops it gracefully.`,
 
 // limitFlags adds the flags of the server's request limits, which set cfg.
 func limitFlags(fs *pflag.FlagSet, cfg *server.Config) {
-	fs.Int64Var(&cfg.MaxWriteRows, "max-write-rows", cfg.MaxWriteRows, "refuse a bulk write (Flight DoPut) of more rows: it is held whole until it commits")
+	fs.Int64Var(&cfg.MaxWriteRows, "max-write-rows", cfg.MaxWriteRows, "refuse a write (gRPC or Flight) of more rows: it is held whole until it commits")
 	fs.Var((*sizeFlag)(&cfg.MaxWriteBytes), "max-write-bytes", "refuse a bulk write that holds more memory: its Arrow data plus 64 bytes per decoded value (e.g. 512MiB, 8GiB)")
 	fs.Int64Var(&cfg.MaxSpineRows, "max-spine-rows", cfg.MaxSpineRows, "refuse a point-in-time join whose spine has more rows: it is held whole while the join runs")
 	fs.Var((*sizeFlag)(&cfg.MaxSpineBytes), "max-spine-bytes", "refuse a point-in-time join whose spine holds more Arrow data (e.g. 512MiB, 8GiB)")

@@ -16,9 +16,12 @@ from .client import ApplyResult, Change, Client, OnlineFeatures
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
 from .errors import (
     BatchConflict,
+    Cancelled,
     CutoffExceeded,
     DatasetMismatch,
+    DeadlineExceeded,
     FutureTime,
+    Internal,
     InvalidArgument,
     LimitExceeded,
     PermissionDenied,
@@ -29,6 +32,7 @@ from .errors import (
     StorageFull,
     DataLoss,
     TimefenceError,
+    Unauthenticated,
     Unavailable,
     UnknownEntity,
     UnknownFeature,
@@ -65,6 +69,7 @@ __all__ = [
     "CutoffExceeded",
     "FutureTime",
     "PermissionDenied",
+    "Unauthenticated",
     "Unavailable",
     "UnknownDataset",
     "DatasetMismatch",
@@ -72,6 +77,9 @@ __all__ = [
     "StreamIdle",
     "StorageFull",
     "DataLoss",
+    "DeadlineExceeded",
+    "Cancelled",
+    "Internal",
     "NoDataUnderSplit",
     "__version__",
 ]

@@ -2,8 +2,8 @@
 
 timefence serves Arrow Flight on its gRPC port. Rather than open a second
 connection with ``pyarrow.flight`` (which cannot reuse a
-``grpc.ChannelCredentials`` and drops the ``ErrorInfo`` of a failed call),
-the client speaks the two Flight calls it needs, ``DoPut`` and
+``grpc.ChannelCredentials``, and raises Arrow's exception classes), the
+client speaks the Flight calls it needs, ``DoGet``, ``DoPut`` and
 ``DoExchange``, on the same ``grpc.Channel``: each message is a Flight
 ``FlightData`` protobuf carrying one Arrow IPC message (schema or record
 batch). The messages are encoded here by hand; they have four fields.

@@ -4,7 +4,8 @@ Every error the server returns carries a gRPC status code and, for errors the
 server recognised, an ``ErrorInfo`` with a *reason* (``"CUTOFF_EXCEEDED"``,
 ``"UNKNOWN_FEATURE"``, ...) and metadata. The client turns it into the
 subclass of :class:`TimefenceError` of that reason, for the gRPC API and the
-Arrow Flight calls alike::
+Arrow Flight calls alike; a status without a reason becomes the subclass of
+its code. Every class stands for one reason of ``docs/errors.md``::
 
     try:
         client.get_historical_features(spine, ["user_stats"], split="train")
@@ -14,6 +15,7 @@ Arrow Flight calls alike::
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 import grpc
@@ -32,10 +34,18 @@ __all__ = [
     "SplitRequired",
     "CutoffExceeded",
     "FutureTime",
+    "UnknownDataset",
+    "DatasetMismatch",
     "PermissionDenied",
+    "Unauthenticated",
     "Unavailable",
     "LimitExceeded",
     "StreamIdle",
+    "StorageFull",
+    "DataLoss",
+    "DeadlineExceeded",
+    "Cancelled",
+    "Internal",
 ]
 
 #: The ``ErrorInfo.domain`` of timefence's errors.
@@ -213,10 +223,17 @@ class FutureTime(TimefenceError):
 
 
 class PermissionDenied(TimefenceError):
-    """The credential may not make this call (``PERMISSION_DENIED``, or an
-    ``UNAUTHENTICATED`` status)."""
+    """The credential's role or split scope does not allow this call
+    (``PERMISSION_DENIED``)."""
 
     REASON = "PERMISSION_DENIED"
+
+
+class Unauthenticated(TimefenceError):
+    """The server requires a bearer token and the call carried no known one
+    (``UNAUTHENTICATED``)."""
+
+    REASON = "UNAUTHENTICATED"
 
 
 class Unavailable(TimefenceError):
@@ -280,6 +297,36 @@ class DataLoss(TimefenceError):
     REASON = "DATA_LOSS"
 
 
+class DeadlineExceeded(TimefenceError, TimeoutError):
+    """The call's deadline passed before it ended (``DEADLINE_EXCEEDED``). A
+    write cut this way may or may not have committed: retry it with the same
+    batch id."""
+
+    REASON = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(TimefenceError):
+    """The call was cancelled before it ended (``CANCELLED``). As for a
+    deadline, retry a write with the same batch id."""
+
+    REASON = "CANCELLED"
+
+
+class Internal(TimefenceError):
+    """A bug or a storage failure on the server (``INTERNAL``). The metadata
+    ``request_id`` names the server's log entry of the cause.
+
+    Attributes:
+        request_id: the id under which the server logged the cause.
+    """
+
+    REASON = "INTERNAL"
+
+    @property
+    def request_id(self) -> Optional[str]:
+        return self.metadata.get("request_id")
+
+
 _BY_REASON: Dict[str, Type[TimefenceError]] = {
     cls.REASON: cls
     for cls in (
@@ -297,43 +344,88 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         CutoffExceeded,
         FutureTime,
         PermissionDenied,
+        Unauthenticated,
         Unavailable,
         LimitExceeded,
         StreamIdle,
         StorageFull,
         DataLoss,
+        DeadlineExceeded,
+        Cancelled,
+        Internal,
     )
 }
 
+# The class of a status without an ErrorInfo reason (a gRPC message over
+# 64 MiB, a deadline or cancellation seen by the client, an unreachable
+# server), by code.
 _BY_CODE: Dict[grpc.StatusCode, Type[TimefenceError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: LimitExceeded,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.CANCELLED: Cancelled,
+    grpc.StatusCode.INTERNAL: Internal,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
 }
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# A failed Arrow Flight call carries its ErrorInfo here, in protobuf JSON
+# form; the codes Arrow reports as plain Arrow errors (INVALID_ARGUMENT,
+# NOT_FOUND, ...) carry it nowhere else.
+_ARROW_DETAIL_KEY = "x-arrow-status-detail-bin"
 
 
 def _error_info(trailers: Any) -> Tuple[Optional[str], Dict[str, str], Optional[str]]:
-    """Reads the ErrorInfo out of a call's trailing metadata: reason, metadata, domain."""
+    """Reads the ErrorInfo out of a call's trailing metadata: reason, metadata,
+    domain. It comes from ``grpc-status-details-bin``, else from the
+    ``x-arrow-status-detail-bin`` of a failed Flight call."""
     from google.rpc import error_details_pb2, status_pb2
 
-    for item in trailers or ():
-        key, value = item[0], item[1]
+    items = [(item[0], item[1]) for item in trailers or ()]
+    for key, value in items:
         if key != _STATUS_DETAILS_KEY or not isinstance(value, (bytes, bytearray)):
             continue
         try:
             st = status_pb2.Status.FromString(bytes(value))
         except Exception:  # a malformed detail is no reason to hide the error
-            return None, {}, None
+            break
         for detail in st.details:
             if detail.type_url.endswith("google.rpc.ErrorInfo"):
                 info = error_details_pb2.ErrorInfo()
                 if detail.Unpack(info):
                     return info.reason or None, dict(info.metadata), info.domain or None
+    for key, value in items:
+        if key != _ARROW_DETAIL_KEY:
+            continue
+        parsed = _arrow_detail(value)
+        if parsed is not None:
+            return parsed
     return None, {}, None
+
+
+def _arrow_detail(value: Any) -> Optional[Tuple[Optional[str], Dict[str, str], Optional[str]]]:
+    """Parses the JSON ErrorInfo of an ``x-arrow-status-detail-bin`` trailer
+    (bytes or str); ``None`` when it is not one."""
+    try:
+        text = bytes(value).decode("utf-8") if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
+        info = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    reason = info.get("reason")
+    domain = info.get("domain")
+    raw = info.get("metadata")
+    metadata = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    return (
+        reason if isinstance(reason, str) and reason else None,
+        metadata,
+        domain if isinstance(domain, str) and domain else None,
+    )
 
 
 def from_rpc_error(err: grpc.RpcError) -> TimefenceError:

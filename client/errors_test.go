@@ -270,8 +270,8 @@ func TestOptionsAreHonoured(t *testing.T) {
 		require.NoError(t, err)
 		return r
 	}
-	require.Equal(t, int64(1), before(day.Add(3*time.Hour)).Rows[0][0].Value, "the late row had not arrived")
-	require.Equal(t, int64(9), before(day.Add(27*time.Hour)).Rows[0][0].Value, "the late row has arrived")
+	require.Equal(t, int64(1), before(day.Add(3 * time.Hour)).Rows[0][0].Value, "the late row had not arrived")
+	require.Equal(t, int64(9), before(day.Add(27 * time.Hour)).Rows[0][0].Value, "the late row has arrived")
 	require.Equal(t, day.Add(27*time.Hour), before(day.Add(27*time.Hour)).ReadTime)
 	now, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{8}})
 	require.NoError(t, err)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -250,40 +251,228 @@ func (s *Store) Splits() []Split {
 	return out
 }
 
-// ApplyEntity creates an entity or updates its description. It reports
-// whether anything changed. Changing the join keys of an entity that a view
-// uses fails with ErrSchemaMismatch.
-func (s *Store) ApplyEntity(e Entity) (Entity, bool, error) {
+// Definitions are entities, feature views and splits applied together, all
+// or nothing (ApplyDefinitions).
+type Definitions struct {
+	Entities []Entity
+	Views    []View
+	Splits   []Split
+}
+
+// Action is what applying one definition does.
+type Action string
+
+// Actions of a plan.
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Unchanged Action = "unchanged"
+	Refused   Action = "refused"
+)
+
+// Change is the plan for one definition of a Definitions: what applying it
+// does and the version it would have, or why it is refused (Err).
+type Change struct {
+	Kind    string // "entity", "feature_view" or "split"
+	Name    string
+	Index   int // in its list of the Definitions
+	Action  Action
+	Version int64 // after the apply; 0 for splits and refusals
+	Err     error
+
+	entity *Entity
+	view   *View
+	split  *Split
+}
+
+// ApplyDefinitions checks defs against the registry and against each other
+// (a view may use an entity of defs) and, unless dryRun or a definition is
+// refused, applies them in one transaction: all or nothing. Entities come
+// first, then views, then splits. It returns the plan, one Change per
+// definition in that order; when a definition is refused and dryRun is
+// false, also the first refusal, and nothing is applied.
+//
+// Entities may change their description; their join keys only while no
+// view uses them. Views may add features and change description, tags,
+// owner and ttl; a type change, a removed feature or another entity is
+// refused with ErrSchemaMismatch. Splits are immutable: the same window
+// again is unchanged, another is refused with ErrAlreadyExists.
+func (s *Store) ApplyDefinitions(defs Definitions, dryRun bool) ([]Change, error) {
+	s.regWrite.Lock()
+	defer s.regWrite.Unlock()
+	st := staged{entities: maps.Clone(s.entities), views: maps.Clone(s.views), splits: maps.Clone(s.splits),
+		lastViewID: s.lastViewID, now: s.opts.Now().UnixNano()}
+	var plan []Change
+	var refused error
+	add := func(c Change, changed bool, err error) {
+		switch {
+		case err != nil:
+			c.Action, c.Version, c.Err = Refused, 0, err
+			refused = cmp.Or(refused, err)
+		case !changed:
+			c.Action = Unchanged
+		case c.Version > 1:
+			c.Action = Update
+		default:
+			c.Action = Create
+		}
+		plan = append(plan, c)
+	}
+	for i, e := range defs.Entities {
+		got, changed, err := st.entity(e)
+		add(Change{Kind: "entity", Name: e.Name, Index: i, Version: got.version(), entity: got}, changed, err)
+	}
+	for i, v := range defs.Views {
+		got, changed, err := st.view(v)
+		add(Change{Kind: "feature_view", Name: v.Name, Index: i, Version: got.version(), view: got}, changed, err)
+	}
+	for i, sp := range defs.Splits {
+		got, created, err := st.split(sp)
+		add(Change{Kind: "split", Name: sp.Name, Index: i, split: got}, created, err)
+	}
+	if refused != nil && !dryRun {
+		return plan, refused
+	}
+	if dryRun || refused != nil {
+		return plan, nil
+	}
+	return plan, s.commitDefinitions(plan)
+}
+
+// commitDefinitions writes the changed definitions of plan in one
+// transaction, then publishes them.
+func (s *Store) commitDefinitions(plan []Change) error {
+	type kv struct{ key, val []byte }
+	var writes []kv
+	var size int64
+	put := func(key []byte, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, kv{key, b})
+		size += int64(len(key) + len(b))
+		return nil
+	}
+	for _, c := range plan {
+		if c.Action == Unchanged {
+			continue
+		}
+		var err error
+		switch {
+		case c.entity != nil:
+			err = put(registryKey("entity", c.Name), c.entity)
+		case c.view != nil:
+			if err = put(registryKey("view", c.Name), c.view); err == nil {
+				err = put(viewHistoryKey(c.Name, c.view.Version), c.view)
+			}
+		case c.split != nil:
+			err = put(registryKey("split", c.Name), c.split)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	if err := s.checkSpace(size, s.recordKeep()); err != nil {
+		return err
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for _, w := range writes {
+			if err := txn.Set(w.key, w.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.regMu.Lock()
+	var created []uint32
+	for _, c := range plan {
+		if c.Action == Unchanged {
+			continue
+		}
+		switch {
+		case c.entity != nil:
+			s.entities[c.Name] = c.entity
+		case c.view != nil:
+			s.views[c.Name] = c.view
+			s.lastViewID = max(s.lastViewID, c.view.ID)
+			if c.Action == Create {
+				created = append(created, c.view.ID)
+			}
+		case c.split != nil:
+			s.splits[c.Name] = c.split
+		}
+	}
+	s.regMu.Unlock()
+	if len(created) > 0 {
+		s.histMu.Lock()
+		for _, id := range created {
+			s.hist[id] = newHistory(nil)
+		}
+		s.histMu.Unlock()
+	}
+	return nil
+}
+
+// staged is the registry as a plan changes it, definition by definition.
+type staged struct {
+	entities   map[string]*Entity
+	views      map[string]*View
+	splits     map[string]*Split
+	lastViewID uint32
+	now        int64
+}
+
+func (e *Entity) version() int64 {
+	if e == nil {
+		return 0
+	}
+	return e.Version
+}
+
+func (v *View) version() int64 {
+	if v == nil {
+		return 0
+	}
+	return v.Version
+}
+
+// entity plans e: the entity as it would stand, and whether it changes.
+func (st *staged) entity(e Entity) (*Entity, bool, error) {
 	if err := checkName("entity", e.Name); err != nil {
-		return Entity{}, false, err
+		return nil, false, err
 	}
 	if len(e.JoinKeys) == 0 {
-		return Entity{}, false, fmt.Errorf("%w: entity %q: at least one join key is required", ErrInvalid, e.Name)
+		return nil, false, fmt.Errorf("%w: entity %q: at least one join key is required", ErrInvalid, e.Name)
 	}
 	seen := map[string]bool{}
 	for _, k := range e.JoinKeys {
 		if err := checkName("join key", k.Name); err != nil {
-			return Entity{}, false, err
+			return nil, false, err
 		}
 		if k.Type != TypeInt64 && k.Type != TypeString {
-			return Entity{}, false, fmt.Errorf("%w: entity %q: join key %q: type must be int64 or string, got %s", ErrInvalid, e.Name, k.Name, k.Type)
+			return nil, false, fmt.Errorf("%w: entity %q: join key %q: type must be int64 or string, got %s", ErrInvalid, e.Name, k.Name, k.Type)
 		}
 		if seen[k.Name] {
-			return Entity{}, false, fmt.Errorf("%w: entity %q: join key %q appears twice", ErrInvalid, e.Name, k.Name)
+			return nil, false, fmt.Errorf("%w: entity %q: join key %q appears twice", ErrInvalid, e.Name, k.Name)
 		}
 		seen[k.Name] = true
 	}
-	s.regWrite.Lock()
-	defer s.regWrite.Unlock()
-	old, exists := s.entities[e.Name]
+	old, exists := st.entities[e.Name]
 	if exists {
 		if old.Description == e.Description && slices.Equal(old.JoinKeys, e.JoinKeys) {
-			return *old, false, nil
+			return old, false, nil
 		}
 		if !slices.Equal(old.JoinKeys, e.JoinKeys) {
-			for _, v := range s.views {
+			for _, v := range st.views {
 				if v.Entity == e.Name {
-					return Entity{}, false, fmt.Errorf("%w: entity %q: join keys cannot change while feature view %q uses it", ErrSchemaMismatch, e.Name, v.Name)
+					return nil, false, fmt.Errorf("%w: entity %q: join keys cannot change while feature view %q uses it", ErrSchemaMismatch, e.Name, v.Name)
 				}
 			}
 		}
@@ -292,19 +481,12 @@ func (s *Store) ApplyEntity(e Entity) (Entity, bool, error) {
 		e.Version = 1
 	}
 	e.JoinKeys = slices.Clone(e.JoinKeys)
-	if err := s.putJSON(registryKey("entity", e.Name), &e); err != nil {
-		return Entity{}, false, err
-	}
-	s.regMu.Lock()
-	s.entities[e.Name] = &e
-	s.regMu.Unlock()
-	return e, true, nil
+	st.entities[e.Name] = &e
+	return &e, true, nil
 }
 
-// ApplyView creates a view or makes a compatible change to it. New features
-// may be added; description, tags, owner and ttl may change. A type change, a
-// removed feature or another entity fails with ErrSchemaMismatch.
-func (s *Store) ApplyView(v View) (*View, bool, error) {
+// view plans v: the view as it would stand, and whether it changes.
+func (st *staged) view(v View) (*View, bool, error) {
 	if err := checkName("feature view", v.Name); err != nil {
 		return nil, false, err
 	}
@@ -327,9 +509,7 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 		}
 		seen[f.Name] = true
 	}
-	s.regWrite.Lock()
-	defer s.regWrite.Unlock()
-	ent, ok := s.entities[v.Entity]
+	ent, ok := st.entities[v.Entity]
 	if !ok {
 		return nil, false, fmt.Errorf("feature view %q: %w %q", v.Name, ErrUnknownEntity, v.Entity)
 	}
@@ -337,7 +517,7 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 	nv.Features = slices.Clone(v.Features)
 	nv.Tags = maps.Clone(v.Tags)
 	nv.JoinKeys = slices.Clone(ent.JoinKeys)
-	old, exists := s.views[v.Name]
+	old, exists := st.views[v.Name]
 	if exists {
 		if old.Entity != v.Entity {
 			return nil, false, fmt.Errorf("%w: feature view %q: entity cannot change from %q to %q", ErrSchemaMismatch, v.Name, old.Entity, v.Entity)
@@ -370,34 +550,51 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 		for i := range nv.Features {
 			nv.Features[i].ID = uint32(i)
 		}
-		nv.ID, nv.Version = s.lastViewID+1, 1
+		st.lastViewID++
+		nv.ID, nv.Version = st.lastViewID, 1
 	}
-	if err := s.checkSpace(0, s.recordKeep()); err != nil {
+	st.views[nv.Name] = &nv
+	return &nv, true, nil
+}
+
+// split plans sp: the split as it would stand, and whether it is created.
+func (st *staged) split(sp Split) (*Split, bool, error) {
+	if err := checkName("split", sp.Name); err != nil {
 		return nil, false, err
 	}
-	err := s.db.Update(func(txn *badger.Txn) error {
-		b, err := json.Marshal(&nv)
-		if err != nil {
-			return err
+	if sp.Start < 0 || sp.End < sp.Start {
+		return nil, false, fmt.Errorf("%w: split %q: start must be >= 1970-01-01 and <= end", ErrInvalid, sp.Name)
+	}
+	if old, ok := st.splits[sp.Name]; ok {
+		if old.Start == sp.Start && old.End == sp.End {
+			return old, false, nil
 		}
-		if err := txn.Set(registryKey("view", nv.Name), b); err != nil {
-			return err
-		}
-		return txn.Set(viewHistoryKey(nv.Name, nv.Version), b)
-	})
+		return nil, false, fmt.Errorf("%w: split %q exists with window [%s, %s]; splits are immutable",
+			ErrAlreadyExists, sp.Name, FormatTime(old.Start), FormatTime(old.End))
+	}
+	sp.Created = st.now
+	st.splits[sp.Name] = &sp
+	return &sp, true, nil
+}
+
+// ApplyEntity creates an entity or updates its description, and reports
+// whether anything changed (see ApplyDefinitions).
+func (s *Store) ApplyEntity(e Entity) (Entity, bool, error) {
+	plan, err := s.ApplyDefinitions(Definitions{Entities: []Entity{e}}, false)
+	if err != nil {
+		return Entity{}, false, err
+	}
+	return *plan[0].entity, plan[0].Action != Unchanged, nil
+}
+
+// ApplyView creates a view or makes a compatible change to it, and reports
+// whether anything changed (see ApplyDefinitions).
+func (s *Store) ApplyView(v View) (*View, bool, error) {
+	plan, err := s.ApplyDefinitions(Definitions{Views: []View{v}}, false)
 	if err != nil {
 		return nil, false, err
 	}
-	s.regMu.Lock()
-	s.views[nv.Name] = &nv
-	s.lastViewID = max(s.lastViewID, nv.ID)
-	s.regMu.Unlock()
-	if !exists {
-		s.histMu.Lock()
-		s.hist[nv.ID] = newHistory(nil)
-		s.histMu.Unlock()
-	}
-	return &nv, true, nil
+	return plan[0].view, plan[0].Action != Unchanged, nil
 }
 
 func (v *View) nextFeatureID() uint32 {
@@ -416,40 +613,11 @@ func viewEqual(a, b *View) bool {
 // CreateSplit creates an immutable split. Creating an identical split again
 // returns it with created false; other bounds fail with ErrAlreadyExists.
 func (s *Store) CreateSplit(sp Split) (Split, bool, error) {
-	if err := checkName("split", sp.Name); err != nil {
-		return Split{}, false, err
-	}
-	if sp.Start < 0 || sp.End < sp.Start {
-		return Split{}, false, fmt.Errorf("%w: split %q: start must be >= 1970-01-01 and <= end", ErrInvalid, sp.Name)
-	}
-	s.regWrite.Lock()
-	defer s.regWrite.Unlock()
-	if old, ok := s.splits[sp.Name]; ok {
-		if old.Start == sp.Start && old.End == sp.End {
-			return *old, false, nil
-		}
-		return Split{}, false, fmt.Errorf("%w: split %q exists with window [%s, %s]; splits are immutable",
-			ErrAlreadyExists, sp.Name, FormatTime(old.Start), FormatTime(old.End))
-	}
-	sp.Created = s.opts.Now().UnixNano()
-	if err := s.putJSON(registryKey("split", sp.Name), &sp); err != nil {
-		return Split{}, false, err
-	}
-	s.regMu.Lock()
-	s.splits[sp.Name] = &sp
-	s.regMu.Unlock()
-	return sp, true, nil
-}
-
-func (s *Store) putJSON(key []byte, v any) error {
-	b, err := json.Marshal(v)
+	plan, err := s.ApplyDefinitions(Definitions{Splits: []Split{sp}}, false)
 	if err != nil {
-		return err
+		return Split{}, false, err
 	}
-	if err := s.checkSpace(int64(len(b)), s.recordKeep()); err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, b) })
+	return *plan[0].split, plan[0].Action != Unchanged, nil
 }
 
 // FormatTime formats Unix nanoseconds as RFC 3339 in UTC.

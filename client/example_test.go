@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -58,6 +59,45 @@ func ExampleClient_ApplyEntity() {
 	// Output:
 	// merchant version 1 changed: true
 	// changed: false
+}
+
+func ExampleClient_ApplyDefinitions() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	file := []byte(`entities:
+  - name: merchant
+    join_keys: [{name: merchant_id, type: string}]
+feature_views:
+  - name: merchant_sales
+    entity: merchant
+    features: [{name: revenue, type: double}]
+  - name: user_stats
+    entity: user
+    features: [{name: clicks, type: string}]
+`)
+	// A dry run plans, refusals included, and applies nothing.
+	plan, err := c.ApplyDefinitions(ctx, "merchants.yaml", file, client.DryRun())
+	if err != nil {
+		panic(err)
+	}
+	for _, ch := range plan.GetChanges() {
+		fmt.Println(strings.TrimSpace(strings.Join([]string{ch.GetLocation(), ch.GetKind(), ch.GetName(), ch.GetAction(), ch.GetReason()}, " ")))
+	}
+	// Applied, the file is refused whole: the merchant is not created either.
+	_, err = c.ApplyDefinitions(ctx, "merchants.yaml", file)
+	fmt.Println(errors.Is(err, client.ErrSchemaMismatch))
+	_, err = c.GetEntity(ctx, "merchant")
+	fmt.Println(errors.Is(err, client.ErrUnknownEntity))
+	// Output:
+	// merchants.yaml:2 entity merchant create
+	// merchants.yaml:5 feature_view merchant_sales create
+	// merchants.yaml:8 feature_view user_stats refused SCHEMA_MISMATCH
+	// true
+	// true
 }
 
 func ExampleClient_ApplyFeatureView() {

@@ -32,6 +32,7 @@ type op struct {
 	datasetID   string
 	progress    func(Progress)
 	description string
+	dryRun      bool
 }
 
 func (o *op) set(name string) { o.given = append(o.given, name) }
@@ -148,4 +149,9 @@ func WithProgress(fn func(Progress)) Option {
 // WithDescription describes a split made by CreateSplit.
 func WithDescription(text string) Option {
 	return func(o *op) { o.set("WithDescription"); o.description = text }
+}
+
+// DryRun makes ApplyDefinitions only plan: check everything, apply nothing.
+func DryRun() Option {
+	return func(o *op) { o.set("DryRun"); o.dryRun = true }
 }

@@ -86,3 +86,22 @@ func (c *Client) ListSplits(ctx context.Context, opts ...Option) ([]*timefencev1
 	})
 	return resp.GetSplits(), err
 }
+
+// ApplyDefinitions applies a definitions file, all or nothing: the server
+// parses text (YAML; name is the file's name, for locations), checks every
+// definition against its registry and the others, and applies them in one
+// transaction only when none is refused. The response is the plan: per
+// definition its action ("create", "update", "unchanged" or "refused"),
+// version and file:line, and for a refusal the problem and its reason.
+// With DryRun nothing is applied and refusals are only reported in the
+// plan; without it a refusal fails the call with the first refusal's
+// sentinel and a message naming every one.
+func (c *Client) ApplyDefinitions(ctx context.Context, name string, text []byte, opts ...Option) (*timefencev1.ApplyDefinitionsResponse, error) {
+	o, ctx, cancel, err := apply(ctx, "ApplyDefinitions", opts, "DryRun")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	resp, err := c.registry.ApplyDefinitions(ctx, &timefencev1.ApplyDefinitionsRequest{Yaml: string(text), FileName: name, DryRun: o.dryRun})
+	return resp, fromStatus(err)
+}

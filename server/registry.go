@@ -1,9 +1,17 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/definitions"
+	"github.com/timefence/timefence/storage"
 )
 
 func (s *Server) ApplyEntity(ctx context.Context, req *timefencev1.ApplyEntityRequest) (*timefencev1.ApplyEntityResponse, error) {
@@ -97,4 +105,125 @@ func (s *Server) ListSplits(ctx context.Context, req *timefencev1.ListSplitsRequ
 		resp.Splits = append(resp.Splits, fromSplit(sp))
 	}
 	return resp, nil
+}
+
+// ApplyDefinitions applies a definitions file, or definitions as messages,
+// all or nothing (storage.ApplyDefinitions), and returns the plan.
+func (s *Server) ApplyDefinitions(ctx context.Context, req *timefencev1.ApplyDefinitionsRequest) (*timefencev1.ApplyDefinitionsResponse, error) {
+	defs, where, err := definitionsOf(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	plan, err := s.store.ApplyDefinitions(defs, req.GetDryRun())
+	resp := &timefencev1.ApplyDefinitionsResponse{}
+	var problems []string
+	var first *status.Status
+	for _, c := range plan {
+		pc := &timefencev1.PlannedChange{Kind: c.Kind, Name: c.Name, Action: string(c.Action), Version: c.Version,
+			Location: where[c.Kind][c.Index]}
+		if c.Err != nil {
+			st := status.Convert(toStatus(c.Err))
+			pc.Problem, pc.Reason = st.Message(), reasonOf(st)
+			problems = append(problems, pc.Location+": "+pc.Problem)
+			if first == nil {
+				first = st
+			}
+		}
+		resp.Changes = append(resp.Changes, pc)
+	}
+	switch {
+	case err != nil && first == nil: // the commit failed
+		return nil, toStatus(err)
+	case err != nil:
+		msg := strings.Join(problems, "; ")
+		if len(problems) > 1 {
+			msg = fmt.Sprintf("%d definitions refused: %s", len(problems), msg)
+		}
+		return nil, toStatus(&requestError{code: first.Code(), reason: reasonOf(first), msg: msg + "; nothing was applied"})
+	}
+	resp.Applied = !req.GetDryRun() && len(problems) == 0
+	if resp.Applied {
+		for _, c := range resp.Changes {
+			if c.Action != string(storage.Unchanged) {
+				s.log.Info("definition applied", "kind", c.Kind, "name", c.Name, "action", c.Action, "version", c.Version)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// definitionsOf converts the definitions of req, from its YAML or its
+// messages, and says where each is: locations by kind, in order.
+func definitionsOf(req *timefencev1.ApplyDefinitionsRequest) (storage.Definitions, map[string][]string, error) {
+	var defs storage.Definitions
+	where := map[string][]string{}
+	messages := len(req.GetEntities()) + len(req.GetFeatureViews()) + len(req.GetSplits())
+	var (
+		entities []*timefencev1.Entity
+		views    []*timefencev1.FeatureView
+		splits   []*timefencev1.Split
+	)
+	if req.GetYaml() != "" {
+		if messages > 0 {
+			return defs, nil, invalid("yaml and entities, feature_views or splits: send one or the other")
+		}
+		name := cmp.Or(req.GetFileName(), "definitions")
+		file, err := definitions.Parse(name, []byte(req.GetYaml()))
+		if err != nil {
+			return defs, nil, invalid(err.Error())
+		}
+		at := func(line int) string { return fmt.Sprintf("%s:%d", name, line) }
+		for _, e := range file.Entities {
+			entities, where["entity"] = append(entities, e.Def), append(where["entity"], at(e.Line))
+		}
+		for _, v := range file.FeatureViews {
+			views, where["feature_view"] = append(views, v.Def), append(where["feature_view"], at(v.Line))
+		}
+		for _, sp := range file.Splits {
+			splits, where["split"] = append(splits, sp.Def), append(where["split"], at(sp.Line))
+		}
+	} else {
+		entities, views, splits = req.GetEntities(), req.GetFeatureViews(), req.GetSplits()
+		for i := range entities {
+			where["entity"] = append(where["entity"], fmt.Sprintf("entities[%d]", i))
+		}
+		for i := range views {
+			where["feature_view"] = append(where["feature_view"], fmt.Sprintf("feature_views[%d]", i))
+		}
+		for i := range splits {
+			where["split"] = append(where["split"], fmt.Sprintf("splits[%d]", i))
+		}
+	}
+	for i, pb := range entities {
+		e, err := toEntity(pb)
+		if err != nil {
+			return defs, nil, fmt.Errorf("%s: %w", where["entity"][i], err)
+		}
+		defs.Entities = append(defs.Entities, e)
+	}
+	for i, pb := range views {
+		v, err := toView(pb)
+		if err != nil {
+			return defs, nil, fmt.Errorf("%s: %w", where["feature_view"][i], err)
+		}
+		defs.Views = append(defs.Views, v)
+	}
+	for i, pb := range splits {
+		sp, err := toSplit(pb)
+		if err != nil {
+			return defs, nil, fmt.Errorf("%s: %w", where["split"][i], err)
+		}
+		defs.Splits = append(defs.Splits, sp)
+	}
+	return defs, where, nil
+}
+
+// reasonOf is the ErrorInfo reason of st, or "".
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
 }

@@ -35,6 +35,7 @@ type Store interface {
 	ViewVersion(name string, version int64) (*storage.View, error)
 	Views() []*storage.View
 	CreateSplit(storage.Split) (storage.Split, bool, error)
+	ApplyDefinitions(defs storage.Definitions, dryRun bool) ([]storage.Change, error)
 	Split(name string) (storage.Split, error)
 	Splits() []storage.Split
 	Write(context.Context, storage.Batch) (storage.WriteResult, error)

@@ -5,113 +5,98 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/timefence/timefence/client"
-	"github.com/timefence/timefence/definitions"
 )
 
 func applyCmd() *cobra.Command {
 	cmd := verb("apply [flags] FILE", "apply a YAML definitions file: entities, feature views, splits",
-		`Applies the entities, feature views and splits of a YAML definitions file:
-new ones are created, changed ones updated when the change is compatible.
-Splits are immutable: applying one again with other bounds is refused.
+		`Applies the entities, feature views and splits of a YAML definitions file,
+all or nothing: the server checks every definition against what it holds
+and against the others, and applies them together only when none is
+refused. New ones are created, changed ones updated when the change is
+compatible; splits are immutable. A refusal names the file's line, and
+nothing is applied. --dry-run shows what applying would do, refusals
+included, and applies nothing (it exits 1 when something would be refused).
 'timefence schema' prints the file's JSON Schema.`,
-		"timefence apply examples/definitions.yaml", "timefence apply --check examples/definitions.yaml")
+		"timefence apply examples/definitions.yaml", "timefence apply --dry-run examples/definitions.yaml")
 	cmd.Args = exactArgs(1, "expected one definitions file")
 	conn := connectionFlags(cmd)
-	check := cmd.Flags().Bool("check", false, "only check the file; do not contact the server")
+	dryRun := cmd.Flags().Bool("dry-run", false, "show what applying would do; apply nothing")
 	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		data, err := os.ReadFile(pos[0])
 		if err != nil {
 			return fileError(pos[0], err)
 		}
-		defs, err := definitions.Parse(pos[0], data)
-		if err != nil {
-			return err
-		}
-		if *check {
-			fmt.Fprintf(stdout, "%s is valid: %s, %s, %s\n", pos[0],
-				plural(len(defs.Entities), "entity"), plural(len(defs.FeatureViews), "feature view"), plural(len(defs.Splits), "split"))
-			return nil
-		}
 		s, err := conn.dial(ctx)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		return s.apply(ctx, defs, stdout)
+		return s.apply(ctx, pos[0], data, *dryRun, stdout)
 	}
 	return cmd
 }
 
-// apply applies every definition in order: entities, views, then splits.
-// A refusal names the definition's line in the file.
-func (s *session) apply(ctx context.Context, defs *definitions.File, stdout io.Writer) error {
-	t := newTable("kind", "name", "result", "version").alignRight(3)
-	at := func(line int, path string, err error) error {
-		if len(t.rows) > 0 {
-			t.write(stdout) // what was applied before the refusal
-		}
-		return &definitions.Error{File: defs.Name, Line: line, Path: path, Msg: s.explain(err).Error()}
+// apply applies a definitions file, or with dryRun shows its plan, as a
+// table. A refused apply fails with the server's message, which names
+// every refused definition's line.
+func (s *session) apply(ctx context.Context, name string, data []byte, dryRun bool, stdout io.Writer) error {
+	cctx, cancel := call(ctx)
+	defer cancel()
+	var opts []client.Option
+	if dryRun {
+		opts = append(opts, client.DryRun())
 	}
-	for _, e := range defs.Entities {
-		cctx, cancel := call(ctx)
-		resp, err := s.ApplyEntity(cctx, e.Def)
-		cancel()
-		if err != nil {
-			return at(e.Line, e.Path, err)
-		}
-		t.add("entity", e.Def.GetName(), applied(resp.GetChanged(), resp.GetEntity().GetVersion()), fmt.Sprint(resp.GetEntity().GetVersion()))
+	resp, err := s.ApplyDefinitions(cctx, name, data, opts...)
+	if err != nil {
+		return s.explain(err)
 	}
-	for _, v := range defs.FeatureViews {
-		cctx, cancel := call(ctx)
-		resp, err := s.ApplyFeatureView(cctx, v.Def)
-		cancel()
-		if err != nil {
-			return at(v.Line, v.Path, err)
-		}
-		t.add("feature view", v.Def.GetName(), applied(resp.GetChanged(), resp.GetFeatureView().GetVersion()), fmt.Sprint(resp.GetFeatureView().GetVersion()))
-	}
-	for _, sp := range defs.Splits {
-		cctx, cancel := call(ctx)
-		resp, err := s.CreateSplit(cctx, sp.Def.GetName(), timeOf(sp.Def.GetStart()), timeOf(sp.Def.GetEnd()), client.WithDescription(sp.Def.GetDescription()))
-		cancel()
-		if err != nil {
-			return at(sp.Line, sp.Path, err)
-		}
-		result := "unchanged"
-		if resp.GetCreated() {
-			result = "created"
-		}
-		t.add("split", sp.Def.GetName(), result, "-")
-	}
-	if len(t.rows) == 0 {
-		fmt.Fprintf(stdout, "%s defines nothing to apply\n", defs.Name)
+	if len(resp.GetChanges()) == 0 {
+		fmt.Fprintf(stdout, "%s defines nothing to apply\n", name)
 		return nil
 	}
+	t := newTable("kind", "name", "result", "version").alignRight(3)
+	var problems []string
+	for _, c := range resp.GetChanges() {
+		version := "-"
+		if c.GetVersion() > 0 {
+			version = fmt.Sprint(c.GetVersion())
+		}
+		t.add(strings.ReplaceAll(c.GetKind(), "_", " "), c.GetName(), result(c.GetAction(), dryRun), version)
+		if c.GetProblem() != "" {
+			problems = append(problems, c.GetLocation()+": "+c.GetProblem())
+		}
+	}
 	t.write(stdout)
+	if !dryRun {
+		return nil
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s would be refused; nothing was applied", plural(len(problems), "definition"))
+	}
+	fmt.Fprintln(stdout, "dry run: nothing was applied")
 	return nil
 }
 
-func applied(changed bool, version int64) string {
+// result says what a planned action did, or with dryRun would do.
+func result(action string, dryRun bool) string {
 	switch {
-	case !changed:
-		return "unchanged"
-	case version <= 1:
+	case action == "create" && dryRun:
+		return "would create"
+	case action == "update" && dryRun:
+		return "would update"
+	case action == "create":
 		return "created"
+	case action == "update":
+		return "updated"
 	}
-	return "updated"
-}
-
-// timeOf is ts as a time; nil is the zero time, which the client sends as unset.
-func timeOf(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
+	return action
 }

@@ -378,7 +378,44 @@ func TestCLI(t *testing.T) {
 			c.fail("write", "user_stats", other))
 
 		changed := c.write("changed.yaml", strings.Replace(cliDefinitions, "{name: clicks, type: int64}", "{name: clicks, type: string}", 1))
-		require.Regexp(t, `^timefence: changed.yaml:5: feature_views\[0\]: .*clicks`, c.fail("apply", changed))
+		require.Regexp(t, `^timefence: changed.yaml:5: schema mismatch: feature view "user_stats": feature "clicks" cannot change type from int64 to string; .*; nothing was applied$`, c.fail("apply", changed))
+
+		// All or nothing: with one refused definition, the new entity and
+		// the new view before it are not created either.
+		mixedText := `entities:
+  - name: merchant
+    join_keys: [{name: merchant_id, type: string}]
+feature_views:
+  - name: sales
+    entity: merchant
+    features: [{name: revenue, type: double}]
+  - name: user_stats
+    entity: user
+    features: [{name: clicks, type: string}]
+  - name: orphan
+    entity: nobody
+    features: [{name: x, type: int64}]
+`
+		mixed := c.write("mixed.yaml", mixedText)
+		msg := c.fail("apply", mixed)
+		require.Contains(t, msg, "timefence: 2 definitions refused: mixed.yaml:8: schema mismatch: ")
+		require.Contains(t, msg, `; mixed.yaml:11: feature view "orphan": unknown entity "nobody"; nothing was applied`)
+		res := c.run("apply", "--dry-run", mixed)
+		require.Equal(t, 1, res.code, res.stderr)
+		require.Regexp(t, `(?m)^entity +merchant +would create +1$`, res.stdout)
+		require.Regexp(t, `(?m)^feature view +sales +would create +1$`, res.stdout)
+		require.Regexp(t, `(?m)^feature view +user_stats +refused +-$`, res.stdout)
+		require.Contains(t, res.stdout, "\nmixed.yaml:11: feature view \"orphan\": unknown entity \"nobody\"\n")
+		require.Equal(t, "timefence: 2 definitions would be refused; nothing was applied\n", res.stderr)
+		require.Contains(t, c.fail("get", "--features", "sales", "--key", "merchant_id=m1"), "sales", "the view was not created")
+
+		// A dry run of a file that applies shows the plan and applies nothing.
+		fine := c.write("fine.yaml", strings.SplitN(mixedText, "  - name: user_stats", 2)[0])
+		out := c.ok("apply", "--dry-run", fine)
+		require.Regexp(t, `(?m)^feature view +sales +would create +1$`, out)
+		require.Contains(t, out, "dry run: nothing was applied")
+		require.Regexp(t, `(?m)^feature view +sales +created +1$`, c.ok("apply", fine))
+		require.Regexp(t, `(?m)^feature view +sales +unchanged +1$`, c.ok("apply", "--dry-run", fine))
 
 		badDefs := c.write("bad.yaml", strings.Replace(cliDefinitions, "type: double", "type: integer", 1))
 		golden(t, "apply_error", c.fail("apply", badDefs)+"\n")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/timefence/timefence/client"
-	"github.com/timefence/timefence/definitions"
 	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
 	"github.com/timefence/timefence/server"
@@ -162,11 +161,7 @@ func (q *qsRun) define(ctx context.Context) error {
 	if err := os.WriteFile(q.path("definitions.schema.json"), schema.Definitions, 0o644); err != nil {
 		return fmt.Errorf("cannot write the schema: %v", unwrapPath(err))
 	}
-	defs, err := definitions.Parse(defsPath, []byte(quickstart.Definitions))
-	if err != nil {
-		return err
-	}
-	if err := q.s.apply(ctx, defs, io.Discard); err != nil {
+	if err := q.s.apply(ctx, defsPath, []byte(quickstart.Definitions), false, io.Discard); err != nil {
 		return err
 	}
 	q.say("→ applied %s: entity user, feature view user_daily_spend (ttl 48h),", defsPath)

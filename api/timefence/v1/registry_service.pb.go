@@ -816,6 +816,246 @@ func (x *ListSplitsResponse) GetSplits() []*Split {
 	return nil
 }
 
+type ApplyDefinitionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The text of a definitions file (YAML, see schema/definitions.schema.json).
+	Yaml string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	// The file's name, for locations in the plan and in errors; default "definitions".
+	FileName string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// Definitions as messages, used when yaml is empty.
+	Entities     []*Entity      `protobuf:"bytes,3,rep,name=entities,proto3" json:"entities,omitempty"`
+	FeatureViews []*FeatureView `protobuf:"bytes,4,rep,name=feature_views,json=featureViews,proto3" json:"feature_views,omitempty"`
+	Splits       []*Split       `protobuf:"bytes,5,rep,name=splits,proto3" json:"splits,omitempty"`
+	// Only plan: check everything, apply nothing.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyDefinitionsRequest) Reset() {
+	*x = ApplyDefinitionsRequest{}
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyDefinitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyDefinitionsRequest) ProtoMessage() {}
+
+func (x *ApplyDefinitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyDefinitionsRequest.ProtoReflect.Descriptor instead.
+func (*ApplyDefinitionsRequest) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_registry_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ApplyDefinitionsRequest) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+func (x *ApplyDefinitionsRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ApplyDefinitionsRequest) GetEntities() []*Entity {
+	if x != nil {
+		return x.Entities
+	}
+	return nil
+}
+
+func (x *ApplyDefinitionsRequest) GetFeatureViews() []*FeatureView {
+	if x != nil {
+		return x.FeatureViews
+	}
+	return nil
+}
+
+func (x *ApplyDefinitionsRequest) GetSplits() []*Split {
+	if x != nil {
+		return x.Splits
+	}
+	return nil
+}
+
+func (x *ApplyDefinitionsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// PlannedChange is what applying one definition does.
+type PlannedChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "entity", "feature_view" or "split".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// "create", "update", "unchanged" or "refused".
+	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	// The entity's or view's version after the apply; 0 for splits and refusals.
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Where the definition is: "file:line" for a file, else e.g. "feature_views[1]".
+	Location string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// For a refusal: why, and the reason of docs/errors.md (e.g. "SCHEMA_MISMATCH").
+	Problem       string `protobuf:"bytes,6,opt,name=problem,proto3" json:"problem,omitempty"`
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlannedChange) Reset() {
+	*x = PlannedChange{}
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlannedChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlannedChange) ProtoMessage() {}
+
+func (x *PlannedChange) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlannedChange.ProtoReflect.Descriptor instead.
+func (*PlannedChange) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_registry_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PlannedChange) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PlannedChange) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PlannedChange) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PlannedChange) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PlannedChange) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *PlannedChange) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *PlannedChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ApplyDefinitionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per definition: entities, then feature views, then splits, in file order.
+	Changes []*PlannedChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// True when the definitions were applied: not a dry run, and none refused.
+	Applied       bool `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyDefinitionsResponse) Reset() {
+	*x = ApplyDefinitionsResponse{}
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyDefinitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyDefinitionsResponse) ProtoMessage() {}
+
+func (x *ApplyDefinitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_registry_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyDefinitionsResponse.ProtoReflect.Descriptor instead.
+func (*ApplyDefinitionsResponse) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_registry_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ApplyDefinitionsResponse) GetChanges() []*PlannedChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApplyDefinitionsResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
 var File_timefence_v1_registry_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_registry_service_proto_rawDesc = "" +
@@ -856,7 +1096,25 @@ const file_timefence_v1_registry_service_proto_rawDesc = "" +
 	"\x05split\x18\x01 \x01(\v2\x13.timefence.v1.SplitR\x05split\"\x13\n" +
 	"\x11ListSplitsRequest\"A\n" +
 	"\x12ListSplitsResponse\x12+\n" +
-	"\x06splits\x18\x01 \x03(\v2\x13.timefence.v1.SplitR\x06splits2\x9d\x06\n" +
+	"\x06splits\x18\x01 \x03(\v2\x13.timefence.v1.SplitR\x06splits\"\x82\x02\n" +
+	"\x17ApplyDefinitionsRequest\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x120\n" +
+	"\bentities\x18\x03 \x03(\v2\x14.timefence.v1.EntityR\bentities\x12>\n" +
+	"\rfeature_views\x18\x04 \x03(\v2\x19.timefence.v1.FeatureViewR\ffeatureViews\x12+\n" +
+	"\x06splits\x18\x05 \x03(\v2\x13.timefence.v1.SplitR\x06splits\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\xb7\x01\n" +
+	"\rPlannedChange\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\x12\x1a\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\x12\x18\n" +
+	"\aproblem\x18\x06 \x01(\tR\aproblem\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"k\n" +
+	"\x18ApplyDefinitionsResponse\x125\n" +
+	"\achanges\x18\x01 \x03(\v2\x1b.timefence.v1.PlannedChangeR\achanges\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\bR\aapplied2\x80\a\n" +
 	"\x0fRegistryService\x12R\n" +
 	"\vApplyEntity\x12 .timefence.v1.ApplyEntityRequest\x1a!.timefence.v1.ApplyEntityResponse\x12L\n" +
 	"\tGetEntity\x12\x1e.timefence.v1.GetEntityRequest\x1a\x1f.timefence.v1.GetEntityResponse\x12U\n" +
@@ -867,7 +1125,8 @@ const file_timefence_v1_registry_service_proto_rawDesc = "" +
 	"\vCreateSplit\x12 .timefence.v1.CreateSplitRequest\x1a!.timefence.v1.CreateSplitResponse\x12I\n" +
 	"\bGetSplit\x12\x1d.timefence.v1.GetSplitRequest\x1a\x1e.timefence.v1.GetSplitResponse\x12O\n" +
 	"\n" +
-	"ListSplits\x12\x1f.timefence.v1.ListSplitsRequest\x1a .timefence.v1.ListSplitsResponseB\xb6\x01\n" +
+	"ListSplits\x12\x1f.timefence.v1.ListSplitsRequest\x1a .timefence.v1.ListSplitsResponse\x12a\n" +
+	"\x10ApplyDefinitions\x12%.timefence.v1.ApplyDefinitionsRequest\x1a&.timefence.v1.ApplyDefinitionsResponseB\xb6\x01\n" +
 	"\x10com.timefence.v1B\x14RegistryServiceProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
 var (
@@ -882,7 +1141,7 @@ func file_timefence_v1_registry_service_proto_rawDescGZIP() []byte {
 	return file_timefence_v1_registry_service_proto_rawDescData
 }
 
-var file_timefence_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_timefence_v1_registry_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_timefence_v1_registry_service_proto_goTypes = []any{
 	(*ApplyEntityRequest)(nil),       // 0: timefence.v1.ApplyEntityRequest
 	(*ApplyEntityResponse)(nil),      // 1: timefence.v1.ApplyEntityResponse
@@ -902,46 +1161,55 @@ var file_timefence_v1_registry_service_proto_goTypes = []any{
 	(*GetSplitResponse)(nil),         // 15: timefence.v1.GetSplitResponse
 	(*ListSplitsRequest)(nil),        // 16: timefence.v1.ListSplitsRequest
 	(*ListSplitsResponse)(nil),       // 17: timefence.v1.ListSplitsResponse
-	(*Entity)(nil),                   // 18: timefence.v1.Entity
-	(*FeatureView)(nil),              // 19: timefence.v1.FeatureView
-	(*Split)(nil),                    // 20: timefence.v1.Split
+	(*ApplyDefinitionsRequest)(nil),  // 18: timefence.v1.ApplyDefinitionsRequest
+	(*PlannedChange)(nil),            // 19: timefence.v1.PlannedChange
+	(*ApplyDefinitionsResponse)(nil), // 20: timefence.v1.ApplyDefinitionsResponse
+	(*Entity)(nil),                   // 21: timefence.v1.Entity
+	(*FeatureView)(nil),              // 22: timefence.v1.FeatureView
+	(*Split)(nil),                    // 23: timefence.v1.Split
 }
 var file_timefence_v1_registry_service_proto_depIdxs = []int32{
-	18, // 0: timefence.v1.ApplyEntityRequest.entity:type_name -> timefence.v1.Entity
-	18, // 1: timefence.v1.ApplyEntityResponse.entity:type_name -> timefence.v1.Entity
-	18, // 2: timefence.v1.GetEntityResponse.entity:type_name -> timefence.v1.Entity
-	18, // 3: timefence.v1.ListEntitiesResponse.entities:type_name -> timefence.v1.Entity
-	19, // 4: timefence.v1.ApplyFeatureViewRequest.feature_view:type_name -> timefence.v1.FeatureView
-	19, // 5: timefence.v1.ApplyFeatureViewResponse.feature_view:type_name -> timefence.v1.FeatureView
-	19, // 6: timefence.v1.GetFeatureViewResponse.feature_view:type_name -> timefence.v1.FeatureView
-	19, // 7: timefence.v1.ListFeatureViewsResponse.feature_views:type_name -> timefence.v1.FeatureView
-	20, // 8: timefence.v1.CreateSplitRequest.split:type_name -> timefence.v1.Split
-	20, // 9: timefence.v1.CreateSplitResponse.split:type_name -> timefence.v1.Split
-	20, // 10: timefence.v1.GetSplitResponse.split:type_name -> timefence.v1.Split
-	20, // 11: timefence.v1.ListSplitsResponse.splits:type_name -> timefence.v1.Split
-	0,  // 12: timefence.v1.RegistryService.ApplyEntity:input_type -> timefence.v1.ApplyEntityRequest
-	2,  // 13: timefence.v1.RegistryService.GetEntity:input_type -> timefence.v1.GetEntityRequest
-	4,  // 14: timefence.v1.RegistryService.ListEntities:input_type -> timefence.v1.ListEntitiesRequest
-	6,  // 15: timefence.v1.RegistryService.ApplyFeatureView:input_type -> timefence.v1.ApplyFeatureViewRequest
-	8,  // 16: timefence.v1.RegistryService.GetFeatureView:input_type -> timefence.v1.GetFeatureViewRequest
-	10, // 17: timefence.v1.RegistryService.ListFeatureViews:input_type -> timefence.v1.ListFeatureViewsRequest
-	12, // 18: timefence.v1.RegistryService.CreateSplit:input_type -> timefence.v1.CreateSplitRequest
-	14, // 19: timefence.v1.RegistryService.GetSplit:input_type -> timefence.v1.GetSplitRequest
-	16, // 20: timefence.v1.RegistryService.ListSplits:input_type -> timefence.v1.ListSplitsRequest
-	1,  // 21: timefence.v1.RegistryService.ApplyEntity:output_type -> timefence.v1.ApplyEntityResponse
-	3,  // 22: timefence.v1.RegistryService.GetEntity:output_type -> timefence.v1.GetEntityResponse
-	5,  // 23: timefence.v1.RegistryService.ListEntities:output_type -> timefence.v1.ListEntitiesResponse
-	7,  // 24: timefence.v1.RegistryService.ApplyFeatureView:output_type -> timefence.v1.ApplyFeatureViewResponse
-	9,  // 25: timefence.v1.RegistryService.GetFeatureView:output_type -> timefence.v1.GetFeatureViewResponse
-	11, // 26: timefence.v1.RegistryService.ListFeatureViews:output_type -> timefence.v1.ListFeatureViewsResponse
-	13, // 27: timefence.v1.RegistryService.CreateSplit:output_type -> timefence.v1.CreateSplitResponse
-	15, // 28: timefence.v1.RegistryService.GetSplit:output_type -> timefence.v1.GetSplitResponse
-	17, // 29: timefence.v1.RegistryService.ListSplits:output_type -> timefence.v1.ListSplitsResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 0: timefence.v1.ApplyEntityRequest.entity:type_name -> timefence.v1.Entity
+	21, // 1: timefence.v1.ApplyEntityResponse.entity:type_name -> timefence.v1.Entity
+	21, // 2: timefence.v1.GetEntityResponse.entity:type_name -> timefence.v1.Entity
+	21, // 3: timefence.v1.ListEntitiesResponse.entities:type_name -> timefence.v1.Entity
+	22, // 4: timefence.v1.ApplyFeatureViewRequest.feature_view:type_name -> timefence.v1.FeatureView
+	22, // 5: timefence.v1.ApplyFeatureViewResponse.feature_view:type_name -> timefence.v1.FeatureView
+	22, // 6: timefence.v1.GetFeatureViewResponse.feature_view:type_name -> timefence.v1.FeatureView
+	22, // 7: timefence.v1.ListFeatureViewsResponse.feature_views:type_name -> timefence.v1.FeatureView
+	23, // 8: timefence.v1.CreateSplitRequest.split:type_name -> timefence.v1.Split
+	23, // 9: timefence.v1.CreateSplitResponse.split:type_name -> timefence.v1.Split
+	23, // 10: timefence.v1.GetSplitResponse.split:type_name -> timefence.v1.Split
+	23, // 11: timefence.v1.ListSplitsResponse.splits:type_name -> timefence.v1.Split
+	21, // 12: timefence.v1.ApplyDefinitionsRequest.entities:type_name -> timefence.v1.Entity
+	22, // 13: timefence.v1.ApplyDefinitionsRequest.feature_views:type_name -> timefence.v1.FeatureView
+	23, // 14: timefence.v1.ApplyDefinitionsRequest.splits:type_name -> timefence.v1.Split
+	19, // 15: timefence.v1.ApplyDefinitionsResponse.changes:type_name -> timefence.v1.PlannedChange
+	0,  // 16: timefence.v1.RegistryService.ApplyEntity:input_type -> timefence.v1.ApplyEntityRequest
+	2,  // 17: timefence.v1.RegistryService.GetEntity:input_type -> timefence.v1.GetEntityRequest
+	4,  // 18: timefence.v1.RegistryService.ListEntities:input_type -> timefence.v1.ListEntitiesRequest
+	6,  // 19: timefence.v1.RegistryService.ApplyFeatureView:input_type -> timefence.v1.ApplyFeatureViewRequest
+	8,  // 20: timefence.v1.RegistryService.GetFeatureView:input_type -> timefence.v1.GetFeatureViewRequest
+	10, // 21: timefence.v1.RegistryService.ListFeatureViews:input_type -> timefence.v1.ListFeatureViewsRequest
+	12, // 22: timefence.v1.RegistryService.CreateSplit:input_type -> timefence.v1.CreateSplitRequest
+	14, // 23: timefence.v1.RegistryService.GetSplit:input_type -> timefence.v1.GetSplitRequest
+	16, // 24: timefence.v1.RegistryService.ListSplits:input_type -> timefence.v1.ListSplitsRequest
+	18, // 25: timefence.v1.RegistryService.ApplyDefinitions:input_type -> timefence.v1.ApplyDefinitionsRequest
+	1,  // 26: timefence.v1.RegistryService.ApplyEntity:output_type -> timefence.v1.ApplyEntityResponse
+	3,  // 27: timefence.v1.RegistryService.GetEntity:output_type -> timefence.v1.GetEntityResponse
+	5,  // 28: timefence.v1.RegistryService.ListEntities:output_type -> timefence.v1.ListEntitiesResponse
+	7,  // 29: timefence.v1.RegistryService.ApplyFeatureView:output_type -> timefence.v1.ApplyFeatureViewResponse
+	9,  // 30: timefence.v1.RegistryService.GetFeatureView:output_type -> timefence.v1.GetFeatureViewResponse
+	11, // 31: timefence.v1.RegistryService.ListFeatureViews:output_type -> timefence.v1.ListFeatureViewsResponse
+	13, // 32: timefence.v1.RegistryService.CreateSplit:output_type -> timefence.v1.CreateSplitResponse
+	15, // 33: timefence.v1.RegistryService.GetSplit:output_type -> timefence.v1.GetSplitResponse
+	17, // 34: timefence.v1.RegistryService.ListSplits:output_type -> timefence.v1.ListSplitsResponse
+	20, // 35: timefence.v1.RegistryService.ApplyDefinitions:output_type -> timefence.v1.ApplyDefinitionsResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_registry_service_proto_init() }
@@ -956,7 +1224,7 @@ func file_timefence_v1_registry_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_registry_service_proto_rawDesc), len(file_timefence_v1_registry_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

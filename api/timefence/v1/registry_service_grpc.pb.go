@@ -28,6 +28,7 @@ const (
 	RegistryService_CreateSplit_FullMethodName      = "/timefence.v1.RegistryService/CreateSplit"
 	RegistryService_GetSplit_FullMethodName         = "/timefence.v1.RegistryService/GetSplit"
 	RegistryService_ListSplits_FullMethodName       = "/timefence.v1.RegistryService/ListSplits"
+	RegistryService_ApplyDefinitions_FullMethodName = "/timefence.v1.RegistryService/ApplyDefinitions"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -53,6 +54,15 @@ type RegistryServiceClient interface {
 	CreateSplit(ctx context.Context, in *CreateSplitRequest, opts ...grpc.CallOption) (*CreateSplitResponse, error)
 	GetSplit(ctx context.Context, in *GetSplitRequest, opts ...grpc.CallOption) (*GetSplitResponse, error)
 	ListSplits(ctx context.Context, in *ListSplitsRequest, opts ...grpc.CallOption) (*ListSplitsResponse, error)
+	// ApplyDefinitions applies a definitions file (or the same definitions as
+	// messages) all or nothing: it checks every definition against the
+	// registry and against each other, and applies them in one transaction
+	// only when none is refused. It returns the plan: what each definition
+	// does or why it is refused, at its file:line. With refusals and no
+	// dry_run it fails with the first refusal's code and reason, and a
+	// message naming every refusal; nothing is applied. A file that does not
+	// parse fails with INVALID_ARGUMENT at its file:line.
+	ApplyDefinitions(ctx context.Context, in *ApplyDefinitionsRequest, opts ...grpc.CallOption) (*ApplyDefinitionsResponse, error)
 }
 
 type registryServiceClient struct {
@@ -153,6 +163,16 @@ func (c *registryServiceClient) ListSplits(ctx context.Context, in *ListSplitsRe
 	return out, nil
 }
 
+func (c *registryServiceClient) ApplyDefinitions(ctx context.Context, in *ApplyDefinitionsRequest, opts ...grpc.CallOption) (*ApplyDefinitionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyDefinitionsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ApplyDefinitions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -176,6 +196,15 @@ type RegistryServiceServer interface {
 	CreateSplit(context.Context, *CreateSplitRequest) (*CreateSplitResponse, error)
 	GetSplit(context.Context, *GetSplitRequest) (*GetSplitResponse, error)
 	ListSplits(context.Context, *ListSplitsRequest) (*ListSplitsResponse, error)
+	// ApplyDefinitions applies a definitions file (or the same definitions as
+	// messages) all or nothing: it checks every definition against the
+	// registry and against each other, and applies them in one transaction
+	// only when none is refused. It returns the plan: what each definition
+	// does or why it is refused, at its file:line. With refusals and no
+	// dry_run it fails with the first refusal's code and reason, and a
+	// message naming every refusal; nothing is applied. A file that does not
+	// parse fails with INVALID_ARGUMENT at its file:line.
+	ApplyDefinitions(context.Context, *ApplyDefinitionsRequest) (*ApplyDefinitionsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -212,6 +241,9 @@ func (UnimplementedRegistryServiceServer) GetSplit(context.Context, *GetSplitReq
 }
 func (UnimplementedRegistryServiceServer) ListSplits(context.Context, *ListSplitsRequest) (*ListSplitsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListSplits not implemented")
+}
+func (UnimplementedRegistryServiceServer) ApplyDefinitions(context.Context, *ApplyDefinitionsRequest) (*ApplyDefinitionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ApplyDefinitions not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -396,6 +428,24 @@ func _RegistryService_ListSplits_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ApplyDefinitions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyDefinitionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ApplyDefinitions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ApplyDefinitions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ApplyDefinitions(ctx, req.(*ApplyDefinitionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -438,6 +488,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSplits",
 			Handler:    _RegistryService_ListSplits_Handler,
+		},
+		{
+			MethodName: "ApplyDefinitions",
+			Handler:    _RegistryService_ApplyDefinitions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -121,6 +121,14 @@ func (s *Server) ApplyDefinitions(ctx context.Context, req *timefencev1.ApplyDef
 	for _, c := range plan {
 		pc := &timefencev1.PlannedChange{Kind: c.Kind, Name: c.Name, Action: string(c.Action), Version: c.Version,
 			Location: where[c.Kind][c.Index]}
+		switch {
+		case c.Entity != nil:
+			pc.Definition = &timefencev1.PlannedChange_Entity{Entity: fromEntity(*c.Entity)}
+		case c.View != nil:
+			pc.Definition = &timefencev1.PlannedChange_FeatureView{FeatureView: fromView(c.View)}
+		case c.Split != nil:
+			pc.Definition = &timefencev1.PlannedChange_Split{Split: fromSplit(*c.Split)}
+		}
 		if c.Err != nil {
 			st := status.Convert(toStatus(c.Err))
 			pc.Problem, pc.Reason = st.Message(), reasonOf(st)

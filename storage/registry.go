@@ -280,9 +280,10 @@ type Change struct {
 	Version int64 // after the apply; 0 for splits and refusals
 	Err     error
 
-	entity *Entity
-	view   *View
-	split  *Split
+	// The definition as it stands after the apply (one is set, unless refused).
+	Entity *Entity
+	View   *View
+	Split  *Split
 }
 
 // ApplyDefinitions checks defs against the registry and against each other
@@ -320,15 +321,15 @@ func (s *Store) ApplyDefinitions(defs Definitions, dryRun bool) ([]Change, error
 	}
 	for i, e := range defs.Entities {
 		got, changed, err := st.entity(e)
-		add(Change{Kind: "entity", Name: e.Name, Index: i, Version: got.version(), entity: got}, changed, err)
+		add(Change{Kind: "entity", Name: e.Name, Index: i, Version: got.version(), Entity: got}, changed, err)
 	}
 	for i, v := range defs.Views {
 		got, changed, err := st.view(v)
-		add(Change{Kind: "feature_view", Name: v.Name, Index: i, Version: got.version(), view: got}, changed, err)
+		add(Change{Kind: "feature_view", Name: v.Name, Index: i, Version: got.version(), View: got}, changed, err)
 	}
 	for i, sp := range defs.Splits {
 		got, created, err := st.split(sp)
-		add(Change{Kind: "split", Name: sp.Name, Index: i, split: got}, created, err)
+		add(Change{Kind: "split", Name: sp.Name, Index: i, Split: got}, created, err)
 	}
 	if refused != nil && !dryRun {
 		return plan, refused
@@ -360,14 +361,14 @@ func (s *Store) commitDefinitions(plan []Change) error {
 		}
 		var err error
 		switch {
-		case c.entity != nil:
-			err = put(registryKey("entity", c.Name), c.entity)
-		case c.view != nil:
-			if err = put(registryKey("view", c.Name), c.view); err == nil {
-				err = put(viewHistoryKey(c.Name, c.view.Version), c.view)
+		case c.Entity != nil:
+			err = put(registryKey("entity", c.Name), c.Entity)
+		case c.View != nil:
+			if err = put(registryKey("view", c.Name), c.View); err == nil {
+				err = put(viewHistoryKey(c.Name, c.View.Version), c.View)
 			}
-		case c.split != nil:
-			err = put(registryKey("split", c.Name), c.split)
+		case c.Split != nil:
+			err = put(registryKey("split", c.Name), c.Split)
 		}
 		if err != nil {
 			return err
@@ -397,16 +398,16 @@ func (s *Store) commitDefinitions(plan []Change) error {
 			continue
 		}
 		switch {
-		case c.entity != nil:
-			s.entities[c.Name] = c.entity
-		case c.view != nil:
-			s.views[c.Name] = c.view
-			s.lastViewID = max(s.lastViewID, c.view.ID)
+		case c.Entity != nil:
+			s.entities[c.Name] = c.Entity
+		case c.View != nil:
+			s.views[c.Name] = c.View
+			s.lastViewID = max(s.lastViewID, c.View.ID)
 			if c.Action == Create {
-				created = append(created, c.view.ID)
+				created = append(created, c.View.ID)
 			}
-		case c.split != nil:
-			s.splits[c.Name] = c.split
+		case c.Split != nil:
+			s.splits[c.Name] = c.Split
 		}
 	}
 	s.regMu.Unlock()
@@ -584,7 +585,7 @@ func (s *Store) ApplyEntity(e Entity) (Entity, bool, error) {
 	if err != nil {
 		return Entity{}, false, err
 	}
-	return *plan[0].entity, plan[0].Action != Unchanged, nil
+	return *plan[0].Entity, plan[0].Action != Unchanged, nil
 }
 
 // ApplyView creates a view or makes a compatible change to it, and reports
@@ -594,7 +595,7 @@ func (s *Store) ApplyView(v View) (*View, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return plan[0].view, plan[0].Action != Unchanged, nil
+	return plan[0].View, plan[0].Action != Unchanged, nil
 }
 
 func (v *View) nextFeatureID() uint32 {
@@ -617,7 +618,7 @@ func (s *Store) CreateSplit(sp Split) (Split, bool, error) {
 	if err != nil {
 		return Split{}, false, err
 	}
-	return *plan[0].split, plan[0].Action != Unchanged, nil
+	return *plan[0].Split, plan[0].Action != Unchanged, nil
 }
 
 // FormatTime formats Unix nanoseconds as RFC 3339 in UTC.

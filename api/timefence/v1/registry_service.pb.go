@@ -917,8 +917,17 @@ type PlannedChange struct {
 	// Where the definition is: "file:line" for a file, else e.g. "feature_views[1]".
 	Location string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
 	// For a refusal: why, and the reason of docs/errors.md (e.g. "SCHEMA_MISMATCH").
-	Problem       string `protobuf:"bytes,6,opt,name=problem,proto3" json:"problem,omitempty"`
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Problem string `protobuf:"bytes,6,opt,name=problem,proto3" json:"problem,omitempty"`
+	Reason  string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The definition as it stands after the apply (or would, in a dry run);
+	// unset for a refusal.
+	//
+	// Types that are valid to be assigned to Definition:
+	//
+	//	*PlannedChange_Entity
+	//	*PlannedChange_FeatureView
+	//	*PlannedChange_Split
+	Definition    isPlannedChange_Definition `protobuf_oneof:"definition"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1001,6 +1010,62 @@ func (x *PlannedChange) GetReason() string {
 	}
 	return ""
 }
+
+func (x *PlannedChange) GetDefinition() isPlannedChange_Definition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+func (x *PlannedChange) GetEntity() *Entity {
+	if x != nil {
+		if x, ok := x.Definition.(*PlannedChange_Entity); ok {
+			return x.Entity
+		}
+	}
+	return nil
+}
+
+func (x *PlannedChange) GetFeatureView() *FeatureView {
+	if x != nil {
+		if x, ok := x.Definition.(*PlannedChange_FeatureView); ok {
+			return x.FeatureView
+		}
+	}
+	return nil
+}
+
+func (x *PlannedChange) GetSplit() *Split {
+	if x != nil {
+		if x, ok := x.Definition.(*PlannedChange_Split); ok {
+			return x.Split
+		}
+	}
+	return nil
+}
+
+type isPlannedChange_Definition interface {
+	isPlannedChange_Definition()
+}
+
+type PlannedChange_Entity struct {
+	Entity *Entity `protobuf:"bytes,8,opt,name=entity,proto3,oneof"`
+}
+
+type PlannedChange_FeatureView struct {
+	FeatureView *FeatureView `protobuf:"bytes,9,opt,name=feature_view,json=featureView,proto3,oneof"`
+}
+
+type PlannedChange_Split struct {
+	Split *Split `protobuf:"bytes,10,opt,name=split,proto3,oneof"`
+}
+
+func (*PlannedChange_Entity) isPlannedChange_Definition() {}
+
+func (*PlannedChange_FeatureView) isPlannedChange_Definition() {}
+
+func (*PlannedChange_Split) isPlannedChange_Definition() {}
 
 type ApplyDefinitionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1103,7 +1168,7 @@ const file_timefence_v1_registry_service_proto_rawDesc = "" +
 	"\bentities\x18\x03 \x03(\v2\x14.timefence.v1.EntityR\bentities\x12>\n" +
 	"\rfeature_views\x18\x04 \x03(\v2\x19.timefence.v1.FeatureViewR\ffeatureViews\x12+\n" +
 	"\x06splits\x18\x05 \x03(\v2\x13.timefence.v1.SplitR\x06splits\x12\x17\n" +
-	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\xb7\x01\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\xe2\x02\n" +
 	"\rPlannedChange\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1111,7 +1176,13 @@ const file_timefence_v1_registry_service_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\x03R\aversion\x12\x1a\n" +
 	"\blocation\x18\x05 \x01(\tR\blocation\x12\x18\n" +
 	"\aproblem\x18\x06 \x01(\tR\aproblem\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"k\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12.\n" +
+	"\x06entity\x18\b \x01(\v2\x14.timefence.v1.EntityH\x00R\x06entity\x12>\n" +
+	"\ffeature_view\x18\t \x01(\v2\x19.timefence.v1.FeatureViewH\x00R\vfeatureView\x12+\n" +
+	"\x05split\x18\n" +
+	" \x01(\v2\x13.timefence.v1.SplitH\x00R\x05splitB\f\n" +
+	"\n" +
+	"definition\"k\n" +
 	"\x18ApplyDefinitionsResponse\x125\n" +
 	"\achanges\x18\x01 \x03(\v2\x1b.timefence.v1.PlannedChangeR\achanges\x12\x18\n" +
 	"\aapplied\x18\x02 \x01(\bR\aapplied2\x80\a\n" +
@@ -1184,32 +1255,35 @@ var file_timefence_v1_registry_service_proto_depIdxs = []int32{
 	21, // 12: timefence.v1.ApplyDefinitionsRequest.entities:type_name -> timefence.v1.Entity
 	22, // 13: timefence.v1.ApplyDefinitionsRequest.feature_views:type_name -> timefence.v1.FeatureView
 	23, // 14: timefence.v1.ApplyDefinitionsRequest.splits:type_name -> timefence.v1.Split
-	19, // 15: timefence.v1.ApplyDefinitionsResponse.changes:type_name -> timefence.v1.PlannedChange
-	0,  // 16: timefence.v1.RegistryService.ApplyEntity:input_type -> timefence.v1.ApplyEntityRequest
-	2,  // 17: timefence.v1.RegistryService.GetEntity:input_type -> timefence.v1.GetEntityRequest
-	4,  // 18: timefence.v1.RegistryService.ListEntities:input_type -> timefence.v1.ListEntitiesRequest
-	6,  // 19: timefence.v1.RegistryService.ApplyFeatureView:input_type -> timefence.v1.ApplyFeatureViewRequest
-	8,  // 20: timefence.v1.RegistryService.GetFeatureView:input_type -> timefence.v1.GetFeatureViewRequest
-	10, // 21: timefence.v1.RegistryService.ListFeatureViews:input_type -> timefence.v1.ListFeatureViewsRequest
-	12, // 22: timefence.v1.RegistryService.CreateSplit:input_type -> timefence.v1.CreateSplitRequest
-	14, // 23: timefence.v1.RegistryService.GetSplit:input_type -> timefence.v1.GetSplitRequest
-	16, // 24: timefence.v1.RegistryService.ListSplits:input_type -> timefence.v1.ListSplitsRequest
-	18, // 25: timefence.v1.RegistryService.ApplyDefinitions:input_type -> timefence.v1.ApplyDefinitionsRequest
-	1,  // 26: timefence.v1.RegistryService.ApplyEntity:output_type -> timefence.v1.ApplyEntityResponse
-	3,  // 27: timefence.v1.RegistryService.GetEntity:output_type -> timefence.v1.GetEntityResponse
-	5,  // 28: timefence.v1.RegistryService.ListEntities:output_type -> timefence.v1.ListEntitiesResponse
-	7,  // 29: timefence.v1.RegistryService.ApplyFeatureView:output_type -> timefence.v1.ApplyFeatureViewResponse
-	9,  // 30: timefence.v1.RegistryService.GetFeatureView:output_type -> timefence.v1.GetFeatureViewResponse
-	11, // 31: timefence.v1.RegistryService.ListFeatureViews:output_type -> timefence.v1.ListFeatureViewsResponse
-	13, // 32: timefence.v1.RegistryService.CreateSplit:output_type -> timefence.v1.CreateSplitResponse
-	15, // 33: timefence.v1.RegistryService.GetSplit:output_type -> timefence.v1.GetSplitResponse
-	17, // 34: timefence.v1.RegistryService.ListSplits:output_type -> timefence.v1.ListSplitsResponse
-	20, // 35: timefence.v1.RegistryService.ApplyDefinitions:output_type -> timefence.v1.ApplyDefinitionsResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	21, // 15: timefence.v1.PlannedChange.entity:type_name -> timefence.v1.Entity
+	22, // 16: timefence.v1.PlannedChange.feature_view:type_name -> timefence.v1.FeatureView
+	23, // 17: timefence.v1.PlannedChange.split:type_name -> timefence.v1.Split
+	19, // 18: timefence.v1.ApplyDefinitionsResponse.changes:type_name -> timefence.v1.PlannedChange
+	0,  // 19: timefence.v1.RegistryService.ApplyEntity:input_type -> timefence.v1.ApplyEntityRequest
+	2,  // 20: timefence.v1.RegistryService.GetEntity:input_type -> timefence.v1.GetEntityRequest
+	4,  // 21: timefence.v1.RegistryService.ListEntities:input_type -> timefence.v1.ListEntitiesRequest
+	6,  // 22: timefence.v1.RegistryService.ApplyFeatureView:input_type -> timefence.v1.ApplyFeatureViewRequest
+	8,  // 23: timefence.v1.RegistryService.GetFeatureView:input_type -> timefence.v1.GetFeatureViewRequest
+	10, // 24: timefence.v1.RegistryService.ListFeatureViews:input_type -> timefence.v1.ListFeatureViewsRequest
+	12, // 25: timefence.v1.RegistryService.CreateSplit:input_type -> timefence.v1.CreateSplitRequest
+	14, // 26: timefence.v1.RegistryService.GetSplit:input_type -> timefence.v1.GetSplitRequest
+	16, // 27: timefence.v1.RegistryService.ListSplits:input_type -> timefence.v1.ListSplitsRequest
+	18, // 28: timefence.v1.RegistryService.ApplyDefinitions:input_type -> timefence.v1.ApplyDefinitionsRequest
+	1,  // 29: timefence.v1.RegistryService.ApplyEntity:output_type -> timefence.v1.ApplyEntityResponse
+	3,  // 30: timefence.v1.RegistryService.GetEntity:output_type -> timefence.v1.GetEntityResponse
+	5,  // 31: timefence.v1.RegistryService.ListEntities:output_type -> timefence.v1.ListEntitiesResponse
+	7,  // 32: timefence.v1.RegistryService.ApplyFeatureView:output_type -> timefence.v1.ApplyFeatureViewResponse
+	9,  // 33: timefence.v1.RegistryService.GetFeatureView:output_type -> timefence.v1.GetFeatureViewResponse
+	11, // 34: timefence.v1.RegistryService.ListFeatureViews:output_type -> timefence.v1.ListFeatureViewsResponse
+	13, // 35: timefence.v1.RegistryService.CreateSplit:output_type -> timefence.v1.CreateSplitResponse
+	15, // 36: timefence.v1.RegistryService.GetSplit:output_type -> timefence.v1.GetSplitResponse
+	17, // 37: timefence.v1.RegistryService.ListSplits:output_type -> timefence.v1.ListSplitsResponse
+	20, // 38: timefence.v1.RegistryService.ApplyDefinitions:output_type -> timefence.v1.ApplyDefinitionsResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_registry_service_proto_init() }
@@ -1218,6 +1292,11 @@ func file_timefence_v1_registry_service_proto_init() {
 		return
 	}
 	file_timefence_v1_types_proto_init()
+	file_timefence_v1_registry_service_proto_msgTypes[19].OneofWrappers = []any{
+		(*PlannedChange_Entity)(nil),
+		(*PlannedChange_FeatureView)(nil),
+		(*PlannedChange_Split)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -113,3 +113,51 @@ class ListSplitsResponse(_message.Message):
     SPLITS_FIELD_NUMBER: _ClassVar[int]
     splits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Split]
     def __init__(self, splits: _Optional[_Iterable[_Union[_types_pb2.Split, _Mapping]]] = ...) -> None: ...
+
+class ApplyDefinitionsRequest(_message.Message):
+    __slots__ = ("yaml", "file_name", "entities", "feature_views", "splits", "dry_run")
+    YAML_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    SPLITS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    yaml: str
+    file_name: str
+    entities: _containers.RepeatedCompositeFieldContainer[_types_pb2.Entity]
+    feature_views: _containers.RepeatedCompositeFieldContainer[_types_pb2.FeatureView]
+    splits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Split]
+    dry_run: bool
+    def __init__(self, yaml: _Optional[str] = ..., file_name: _Optional[str] = ..., entities: _Optional[_Iterable[_Union[_types_pb2.Entity, _Mapping]]] = ..., feature_views: _Optional[_Iterable[_Union[_types_pb2.FeatureView, _Mapping]]] = ..., splits: _Optional[_Iterable[_Union[_types_pb2.Split, _Mapping]]] = ..., dry_run: bool = ...) -> None: ...
+
+class PlannedChange(_message.Message):
+    __slots__ = ("kind", "name", "action", "version", "location", "problem", "reason", "entity", "feature_view", "split")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    action: str
+    version: int
+    location: str
+    problem: str
+    reason: str
+    entity: _types_pb2.Entity
+    feature_view: _types_pb2.FeatureView
+    split: _types_pb2.Split
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., action: _Optional[str] = ..., version: _Optional[int] = ..., location: _Optional[str] = ..., problem: _Optional[str] = ..., reason: _Optional[str] = ..., entity: _Optional[_Union[_types_pb2.Entity, _Mapping]] = ..., feature_view: _Optional[_Union[_types_pb2.FeatureView, _Mapping]] = ..., split: _Optional[_Union[_types_pb2.Split, _Mapping]] = ...) -> None: ...
+
+class ApplyDefinitionsResponse(_message.Message):
+    __slots__ = ("changes", "applied")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[PlannedChange]
+    applied: bool
+    def __init__(self, changes: _Optional[_Iterable[_Union[PlannedChange, _Mapping]]] = ..., applied: bool = ...) -> None: ...

@@ -60,6 +60,11 @@ class RegistryServiceStub(object):
                 request_serializer=timefence_dot_v1_dot_registry__service__pb2.ListSplitsRequest.SerializeToString,
                 response_deserializer=timefence_dot_v1_dot_registry__service__pb2.ListSplitsResponse.FromString,
                 )
+        self.ApplyDefinitions = channel.unary_unary(
+                '/timefence.v1.RegistryService/ApplyDefinitions',
+                request_serializer=timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsRequest.SerializeToString,
+                response_deserializer=timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsResponse.FromString,
+                )
 
 
 class RegistryServiceServicer(object):
@@ -128,6 +133,20 @@ class RegistryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyDefinitions(self, request, context):
+        """ApplyDefinitions applies a definitions file (or the same definitions as
+        messages) all or nothing: it checks every definition against the
+        registry and against each other, and applies them in one transaction
+        only when none is refused. It returns the plan: what each definition
+        does or why it is refused, at its file:line. With refusals and no
+        dry_run it fails with the first refusal's code and reason, and a
+        message naming every refusal; nothing is applied. A file that does not
+        parse fails with INVALID_ARGUMENT at its file:line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +194,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListSplits,
                     request_deserializer=timefence_dot_v1_dot_registry__service__pb2.ListSplitsRequest.FromString,
                     response_serializer=timefence_dot_v1_dot_registry__service__pb2.ListSplitsResponse.SerializeToString,
+            ),
+            'ApplyDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyDefinitions,
+                    request_deserializer=timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsRequest.FromString,
+                    response_serializer=timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -337,5 +361,22 @@ class RegistryService(object):
         return grpc.experimental.unary_unary(request, target, '/timefence.v1.RegistryService/ListSplits',
             timefence_dot_v1_dot_registry__service__pb2.ListSplitsRequest.SerializeToString,
             timefence_dot_v1_dot_registry__service__pb2.ListSplitsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ApplyDefinitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/timefence.v1.RegistryService/ApplyDefinitions',
+            timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsRequest.SerializeToString,
+            timefence_dot_v1_dot_registry__service__pb2.ApplyDefinitionsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

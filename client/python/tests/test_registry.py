@@ -88,6 +88,59 @@ def test_apply_dict_and_entity_object(client: timefence.Client, uid: str) -> Non
     assert res.unchanged == [f"feature_view:v_{uid}"]
 
 
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ("entities: [{name: u, join_keys: [{name: k, type: int65}]}]", 'definitions:1: entities[0].join_keys[0].type: unknown join key type "int65"'),
+        ("feature_views: [{name: v, entity: u, features: [], tll: 1h}]", 'definitions:1: feature_views[0].tll: unknown key; did you mean "ttl"?'),
+        ("splits: [{name: s, start: 2024-01-01T00:00:00Z}]", 'definitions:1: splits[0]: missing required key "end"'),
+        ("entitys: []", "entitys"),
+        ("entities: [{name: u, join_keys: [k]]", "definitions: invalid YAML"),
+        ("no/such/file.yaml", "no such file"),
+    ],
+)
+def test_apply_refuses_a_bad_file(client: timefence.Client, bad: str, needle: str) -> None:
+    with pytest.raises(timefence.InvalidArgument) as ei:
+        client.apply(bad)
+    assert needle in str(ei.value)
+
+
+def test_apply_is_all_or_nothing(client: timefence.Client, uid: str, tmp_path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        f"""entities:
+  - name: m_{uid}
+    join_keys: [{{name: merchant_id, type: string}}]
+feature_views:
+  - name: sales_{uid}
+    entity: m_{uid}
+    features: [{{name: revenue, type: double}}]
+  - name: orphan_{uid}
+    entity: nobody_{uid}
+    features: [{{name: x, type: int64}}]
+"""
+    )
+    # A dry run plans every definition, the refused one at its line, and applies nothing.
+    plan = client.apply(path, dry_run=True)
+    assert not plan.applied
+    assert [(c.kind, c.action) for c in plan.changes] == [("entity", "created"), ("feature_view", "created"), ("feature_view", "refused")]
+    (refused,) = plan.refused
+    assert refused.location == f"{path}:8" and refused.reason == "UNKNOWN_ENTITY"
+    assert f'unknown entity "nobody_{uid}"' in refused.problem
+    assert "dry run, nothing applied" in str(plan)
+    with pytest.raises(timefence.UnknownEntity):
+        client.get_entity(f"m_{uid}")
+
+    # Applied, the file is refused whole: the entity and view before the refusal are not created.
+    with pytest.raises(timefence.UnknownEntity) as ei:
+        client.apply(str(path))
+    assert f"{path}:8" in str(ei.value) and "nothing was applied" in str(ei.value)
+    with pytest.raises(timefence.UnknownEntity):
+        client.get_entity(f"m_{uid}")
+    with pytest.raises(timefence.UnknownFeatureView):
+        client.get_feature_view(f"sales_{uid}")
+
+
 def test_apply_unknown_entity(client: timefence.Client, uid: str) -> None:
     with pytest.raises(timefence.TimefenceError) as ei:
         client.apply(FeatureView(f"v_{uid}", entity=f"nobody_{uid}", features=[("x", "double")]))

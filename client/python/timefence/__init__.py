@@ -13,7 +13,7 @@
 from ._hints import NoDataUnderSplit
 from ._time import parse_duration
 from .client import ApplyResult, Change, Client, OnlineFeatures
-from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
+from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split
 from .errors import (
     BatchConflict,
     Cancelled,
@@ -54,7 +54,6 @@ __all__ = [
     "FeatureView",
     "Split",
     "VALUE_TYPES",
-    "load_definitions",
     "parse_duration",
     "TimefenceError",
     "InvalidArgument",

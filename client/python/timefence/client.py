@@ -27,7 +27,7 @@ from ._proto.timefence.v1 import (
     types_pb2,
 )
 from ._online import OnlineFeatures
-from .definitions import Entity, FeatureView, Split, arrow_type, load_definitions
+from .definitions import Entity, FeatureView, Split, arrow_type, definitions_request
 from ._hints import NoDataUnderSplit
 from .errors import InvalidArgument, TimefenceError, from_rpc_error
 
@@ -37,27 +37,33 @@ T = TypeVar("T")
 
 @dataclass
 class Change:
-    """What :meth:`Client.apply` did to one definition."""
+    """What :meth:`Client.apply` did, or in a dry run would do, to one definition."""
 
     kind: str  # "entity", "feature_view" or "split"
     name: str
-    action: str  # "created", "updated" or "unchanged"
+    action: str  # "created", "updated", "unchanged" or "refused"
     version: int = 0  # the definition version after the apply (entities, views)
+    location: str = ""  # "file:line" of the definition, or e.g. "feature_views[0]"
+    problem: str = ""  # why it is refused
+    reason: str = ""  # the refusal's reason, e.g. "SCHEMA_MISMATCH"
 
     def __str__(self) -> str:
         v = f" (v{self.version})" if self.version else ""
-        return f"{self.action:9} {self.kind} {self.name}{v}"
+        why = f": {self.problem}" if self.problem else ""
+        return f"{self.action:9} {self.kind} {self.name}{v}{why}"
 
 
 @dataclass
 class ApplyResult:
-    """The summary of :meth:`Client.apply`: one :class:`Change` per definition
-    and the definitions as the server now holds them."""
+    """The plan of :meth:`Client.apply`: one :class:`Change` per definition,
+    and the definitions as the server holds them after it (or would, in a
+    dry run). ``applied`` is False for a dry run."""
 
     changes: List[Change] = field(default_factory=list)
     entities: List[Entity] = field(default_factory=list)
     feature_views: List[FeatureView] = field(default_factory=list)
     splits: List[Split] = field(default_factory=list)
+    applied: bool = True
 
     def _names(self, action: str) -> List[str]:
         return [f"{c.kind}:{c.name}" for c in self.changes if c.action == action]
@@ -77,13 +83,30 @@ class ApplyResult:
         """``"kind:name"`` of the definitions that were already current."""
         return self._names("unchanged")
 
+    @property
+    def refused(self) -> List[Change]:
+        """The refused definitions (only a dry run returns them; an apply raises)."""
+        return [c for c in self.changes if c.action == "refused"]
+
     def __str__(self) -> str:
         if not self.changes:
             return "nothing to apply"
         counts = ", ".join(
-            f"{n} {a}" for a, n in (("created", len(self.created)), ("updated", len(self.updated)), ("unchanged", len(self.unchanged))) if n
+            f"{n} {a}"
+            for a, n in (
+                ("created", len(self.created)),
+                ("updated", len(self.updated)),
+                ("unchanged", len(self.unchanged)),
+                ("refused", len(self.refused)),
+            )
+            if n
         )
-        return "\n".join([f"applied {len(self.changes)} definitions: {counts}"] + [f"  {c}" for c in self.changes])
+        head = "applied" if self.applied else "dry run, nothing applied: would apply"
+        lines = [f"{head} {len(self.changes)} definitions: {counts}"]
+        return "\n".join(lines + [f"  {c.location}: {c}" if c.problem else f"  {c}" for c in self.changes])
+
+
+_ACTIONS = {"create": "created", "update": "updated"}
 
 
 FeatureRefs = Union[str, FeatureView, Sequence[Union[str, FeatureView]]]
@@ -197,38 +220,41 @@ class Client:
 
     # -- registry ---------------------------------------------------------
 
-    def apply(self, definitions: Any) -> ApplyResult:
-        """Creates or updates definitions: entities, then feature views, then splits.
+    def apply(self, definitions: Any, *, dry_run: bool = False) -> ApplyResult:
+        """Applies entities, feature views and splits, all or nothing.
 
         ``definitions`` is a YAML file path, a YAML string, a mapping shaped like
         the YAML file, an :class:`Entity` / :class:`FeatureView` / :class:`Split`,
-        or a list of them. Everything is parsed before anything is sent; the
-        definitions are then applied one by one, so a refused one (e.g.
-        :class:`~timefence.SchemaMismatch`) leaves the ones before it applied.
-        Re-applying the same definitions changes nothing.
+        or a list of them. The server parses the file (the same parser as
+        ``timefence apply``), checks every definition against what it holds
+        and against the others, and applies them together only if none is
+        refused; a refusal raises its exception (e.g.
+        :class:`~timefence.SchemaMismatch`, or :class:`~timefence.InvalidArgument`
+        at the file's line) naming every refused definition, and nothing is
+        applied. With ``dry_run=True`` nothing is applied and the result is the
+        plan, refusals included (:attr:`ApplyResult.refused`). Re-applying the
+        same definitions changes nothing.
         """
-        result = ApplyResult()
-        for d in load_definitions(definitions):
-            if isinstance(d, Entity):
-                er = self._call(self._registry.ApplyEntity, registry_service_pb2.ApplyEntityRequest(entity=d.to_proto()))
-                got = Entity.from_proto(er.entity)
-                with self._lock:
-                    self._entities[got.name] = got
+        resp = self._call(self._registry.ApplyDefinitions, definitions_request(definitions, dry_run))
+        result = ApplyResult(applied=resp.applied)
+        for c in resp.changes:
+            action = _ACTIONS.get(c.action, c.action)
+            result.changes.append(Change(c.kind, c.name, action, c.version, c.location, c.problem, c.reason))
+            which = c.WhichOneof("definition")
+            if which == "entity":
+                got = Entity.from_proto(c.entity)
                 result.entities.append(got)
-                result.changes.append(Change("entity", got.name, _action(er.changed, got.version), got.version))
-            elif isinstance(d, FeatureView):
-                vr = self._call(
-                    self._registry.ApplyFeatureView, registry_service_pb2.ApplyFeatureViewRequest(feature_view=d.to_proto())
-                )
-                gotv = FeatureView.from_proto(vr.feature_view)
-                with self._lock:
-                    self._views[gotv.name] = gotv
+                if resp.applied:
+                    with self._lock:
+                        self._entities[got.name] = got
+            elif which == "feature_view":
+                gotv = FeatureView.from_proto(c.feature_view)
                 result.feature_views.append(gotv)
-                result.changes.append(Change("feature_view", gotv.name, _action(vr.changed, gotv.version), gotv.version))
-            else:
-                sr = self._call(self._registry.CreateSplit, registry_service_pb2.CreateSplitRequest(split=d.to_proto()))
-                result.splits.append(Split.from_proto(sr.split))
-                result.changes.append(Change("split", sr.split.name, "created" if sr.created else "unchanged"))
+                if resp.applied:
+                    with self._lock:
+                        self._views[gotv.name] = gotv
+            elif which == "split":
+                result.splits.append(Split.from_proto(c.split))
         return result
 
     def get_entity(self, name: str) -> Entity:

@@ -1,7 +1,8 @@
 """Definitions: entities, feature views and splits, and the YAML definitions file.
 
-The dataclasses mirror the server's definitions. They can be built in Python
-or read from YAML with :func:`load_definitions`::
+The dataclasses mirror the server's definitions. They can be built in Python,
+or written in a YAML definitions file, which :meth:`Client.apply` sends to
+the server to parse (the one parser of the file, shared with the CLI)::
 
     entities:
       - name: user
@@ -33,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _time
-from ._proto.timefence.v1 import types_pb2
+from ._proto.timefence.v1 import registry_service_pb2, types_pb2
 from .errors import InvalidArgument
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "FeatureView",
     "Split",
     "Definition",
-    "load_definitions",
 ]
 
 #: The value types of join keys and features.
@@ -337,116 +337,49 @@ def _check_fields(m: Mapping[str, Any], allowed: Sequence[str], where: str) -> N
         )
 
 
-def _entity_from_dict(d: Any, where: str) -> Entity:
-    if not isinstance(d, Mapping):
-        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
-    _check_fields(d, ("name", "description", "join_keys"), where)
-    if not d.get("name"):
-        raise InvalidArgument(f"{where}: missing name")
-    keys = d.get("join_keys") or []
-    if not isinstance(keys, list):
-        raise InvalidArgument(f"{where}.join_keys: expected a list")
-    return Entity(name=str(d["name"]), description=str(d.get("description") or ""), join_keys=keys)
-
-
-def _view_from_dict(d: Any, where: str) -> FeatureView:
-    if not isinstance(d, Mapping):
-        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
-    _check_fields(d, ("name", "entity", "ttl", "description", "owner", "tags", "features"), where)
-    if not d.get("name"):
-        raise InvalidArgument(f"{where}: missing name")
-    if not d.get("entity"):
-        raise InvalidArgument(f"{where}: missing entity")
-    feats = d.get("features") or []
-    if not isinstance(feats, list):
-        raise InvalidArgument(f"{where}.features: expected a list")
-    tags = d.get("tags") or {}
-    if not isinstance(tags, Mapping):
-        raise InvalidArgument(f"{where}.tags: expected a mapping of strings")
-    return FeatureView(
-        name=str(d["name"]),
-        entity=str(d["entity"]),
-        features=feats,
-        ttl=d.get("ttl"),
-        description=str(d.get("description") or ""),
-        owner=str(d.get("owner") or ""),
-        tags=dict(tags),
-    )
-
-
-def _split_from_dict(d: Any, where: str) -> Split:
-    if not isinstance(d, Mapping):
-        raise InvalidArgument(f"{where}: expected a mapping, got {d!r}")
-    _check_fields(d, ("name", "start", "end", "description"), where)
-    if not d.get("name"):
-        raise InvalidArgument(f"{where}: missing name")
-    if d.get("end") is None:
-        raise InvalidArgument(f"{where}: missing end (the cutoff)")
-    return Split(name=str(d["name"]), start=d.get("start"), end=d.get("end"), description=str(d.get("description") or ""))
-
-
-def _from_mapping(doc: Mapping[str, Any]) -> List[Definition]:
-    _check_fields(doc, ("entities", "feature_views", "splits"), "definitions")
-    out: List[Definition] = []
-    for section, parse in (("entities", _entity_from_dict), ("feature_views", _view_from_dict), ("splits", _split_from_dict)):
-        items = doc.get(section) or []
-        if not isinstance(items, list):
-            raise InvalidArgument(f"{section}: expected a list")
-        out.extend(parse(item, f"{section}[{i}]") for i, item in enumerate(items))
-    return out
-
-
-def _read_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InvalidArgument(f"{source}: not valid YAML: {e}") from None
-
-
-def load_definitions(source: Any) -> List[Definition]:
-    """Reads definitions from a YAML file path, a YAML string, a mapping with
-    ``entities``/``feature_views``/``splits`` lists, a definition object, or a
-    list of definition objects (and mappings). Returns them in apply order:
-    entities, then feature views, then splits."""
-    if isinstance(source, (Entity, FeatureView, Split)):
-        items: List[Definition] = [source]
-    elif isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
+def definitions_request(source: Any, dry_run: bool = False) -> registry_service_pb2.ApplyDefinitionsRequest:
+    """The request that applies ``source`` (see :meth:`Client.apply`). A YAML
+    file or string goes to the server as text, where the one parser of
+    definitions files reads it; objects go as messages."""
+    req = registry_service_pb2.ApplyDefinitionsRequest(dry_run=dry_run)
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
         path = os.fspath(source)
         try:
             with open(path, encoding="utf-8") as fh:
-                doc = _read_yaml(fh.read(), path)
+                req.yaml, req.file_name = fh.read(), path
         except FileNotFoundError:
             raise InvalidArgument(f"definitions: no such file {path!r}") from None
-        items = _from_document(doc, path)
-    elif isinstance(source, str):
-        items = _from_document(_read_yaml(source, "definitions"), "definitions")
-    elif isinstance(source, Mapping):
-        items = _from_mapping(source)
-    elif isinstance(source, Iterable):
-        items = []
-        for i, item in enumerate(source):
-            if isinstance(item, (Entity, FeatureView, Split)):
-                items.append(item)
-            elif isinstance(item, Mapping):
-                items.extend(_from_mapping(item))
-            else:
-                raise InvalidArgument(
-                    f"definitions[{i}]: expected an Entity, FeatureView or Split, got {type(item).__name__}"
-                )
-    else:
+        return req
+    if isinstance(source, str):
+        req.yaml, req.file_name = source, "definitions"
+        return req
+    if isinstance(source, Mapping):
+        import yaml
+
+        req.yaml, req.file_name = yaml.safe_dump(dict(source), sort_keys=False), "definitions"
+        return req
+    items = [source] if isinstance(source, (Entity, FeatureView, Split)) else source
+    if not isinstance(items, Iterable):
         raise InvalidArgument(
             f"definitions: expected a YAML path or string, a mapping or a list of definitions, got {type(source).__name__}"
         )
-    # Entities referenced as objects by views are applied too.
-    names = {(type(d), d.name) for d in items}
-    for d in list(items):
-        if isinstance(d, FeatureView) and isinstance(d.entity, Entity) and (Entity, d.entity.name) not in names:
-            items.append(d.entity)
-            names.add((Entity, d.entity.name))
-    order = {Entity: 0, FeatureView: 1, Split: 2}
-    return sorted(items, key=lambda d: order[type(d)])  # stable: keeps the given order within a kind
+    entities: Dict[str, Entity] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, Entity):
+            entities.setdefault(item.name, item)
+            req.entities.append(item.to_proto())
+        elif isinstance(item, FeatureView):
+            req.feature_views.append(item.to_proto())
+        elif isinstance(item, Split):
+            req.splits.append(item.to_proto())
+        else:
+            raise InvalidArgument(f"definitions[{i}]: expected an Entity, FeatureView or Split, got {type(item).__name__}")
+    # Entities given as objects of views are applied too.
+    for item in items:
+        if isinstance(item, FeatureView) and isinstance(item.entity, Entity) and item.entity.name not in entities:
+            entities[item.entity.name] = item.entity
+            req.entities.append(item.entity.to_proto())
+    return req
 
 
 def _looks_like_path(s: str) -> bool:
@@ -455,11 +388,3 @@ def _looks_like_path(s: str) -> bool:
     if os.path.exists(s):
         return True
     return s.endswith((".yaml", ".yml")) or ":" not in s
-
-
-def _from_document(doc: Any, source: str) -> List[Definition]:
-    if doc is None:
-        return []
-    if not isinstance(doc, Mapping):
-        raise InvalidArgument(f"{source}: expected a mapping with entities, feature_views and splits")
-    return _from_mapping(doc)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -121,29 +123,31 @@ func encodedBytes(rows []encodedRow) int64 {
 }
 
 // batchOrder returns the indices of rows in run order: entity key
-// ascending, then event time descending. A batch holds one version per key
-// and event time, which makes that order total; a repeated pair is refused,
-// naming the first row (in input order) that repeats an earlier one.
-func batchOrder(rows []encodedRow) ([]int32, error) {
+// ascending, then (event time, available-at time, seq) descending. Rows of
+// one key and event time are several versions, as if written one after the
+// other: seqs follow the input order, so the last such row wins a read (in
+// a backfill, the last of those with the latest available_at).
+func batchOrder(rows []encodedRow) []int32 {
 	keys := make([][]byte, len(rows))
 	bounds := make([]Bounds, len(rows))
 	for i := range rows {
 		keys[i] = rows[i].key
 		bounds[i].Event = rows[i].event
 	}
-	order := Order(keys, bounds)
-	dup, first := -1, -1
-	for n := 1; n < len(order); n++ {
-		// Ties keep input order, so order[n-1] is the earlier row.
-		a, b := &rows[order[n-1]], &rows[order[n]]
-		if a.event == b.event && string(a.key) == string(b.key) && (dup < 0 || int(order[n]) < dup) {
-			dup, first = int(order[n]), int(order[n-1])
+	order := Order(keys, bounds) // ties keep input order
+	for lo := 0; lo < len(order); {
+		hi := lo + 1
+		for hi < len(order) && rows[order[hi]].event == rows[order[lo]].event && string(rows[order[hi]].key) == string(rows[order[lo]].key) {
+			hi++
 		}
+		if hi-lo > 1 {
+			slices.SortFunc(order[lo:hi], func(a, b int32) int {
+				return cmp.Or(cmpDesc(rows[a].available, rows[b].available), cmpDesc(int64(a), int64(b)))
+			})
+		}
+		lo = hi
 	}
-	if dup >= 0 {
-		return nil, fmt.Errorf("%w: row %d: same entity key and event_time as row %d; a batch holds one version per key and time", ErrInvalid, dup, first)
-	}
-	return order, nil
+	return order
 }
 
 // batchRun builds the heap run of a committed batch from its rows.
@@ -382,10 +386,7 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, []int32
 			ph.Add(4096)
 		}
 	}
-	order, err := batchOrder(out)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+	order := batchOrder(out)
 	ph.Add(int64(len(out) & 4095))
 	return out, h.Sum(nil), order, nil
 }

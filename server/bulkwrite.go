@@ -38,7 +38,11 @@ type bulkWriteResult struct {
 
 // bulkWrite reads a whole Arrow stream into one batch and writes it. The
 // stream's columns are the view's join keys, the event time, and any subset
-// of its features. rep reports the write once the stream has been read.
+// of its features; optionally a boolean "deleted" column, whose true rows
+// are tombstones with null values; and in a backfill, its available-at
+// column and an ignored "backfilled" column, so that an export can be
+// written back as it is. rep reports the write once the stream has been
+// read.
 func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, rep *reporter) (*bulkWriteResult, error) {
 	view, err := s.store.View(cmd.FeatureView)
 	if err != nil {
@@ -67,6 +71,22 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 	if !cmd.Backfill && avIdx >= 0 {
 		return nil, invalid(fmt.Sprintf("arrow stream: column %q is only allowed in a backfill; the server assigns available_at", avName))
 	}
+	// deleted and backfilled are the export's flag columns, unless the view
+	// has features of those names.
+	delIdx, bfIdx := -1, -1
+	if _, ok := view.Feature(deletedColumn); !ok {
+		delIdx = col(deletedColumn)
+	}
+	if _, ok := view.Feature(backfilledColumn); !ok {
+		bfIdx = col(backfilledColumn)
+	}
+	if delIdx >= 0 && schema.Field(delIdx).Type.ID() != arrow.BOOL {
+		return nil, invalid(fmt.Sprintf("arrow stream: column %q: expected bool, got Arrow type %s", deletedColumn, schema.Field(delIdx).Type))
+	}
+	if bfIdx >= 0 && !cmd.Backfill {
+		return nil, invalid(fmt.Sprintf("arrow stream: column %q is only allowed in a backfill: write the table with backfill: true "+
+			"(its rows then carry their own available_at and are all flagged backfilled), or drop the column", backfilledColumn))
+	}
 	keyIdx := make([]int, len(view.JoinKeys))
 	for j, k := range view.JoinKeys {
 		if keyIdx[j] = col(k.Name); keyIdx[j] < 0 {
@@ -78,7 +98,7 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 	var featTypes []storage.Type
 	var featRequired []bool
 	for i, f := range schema.Fields() {
-		if i == etIdx || i == avIdx || slices.Contains(keyIdx, i) {
+		if i == etIdx || i == avIdx || i == delIdx || i == bfIdx || slices.Contains(keyIdx, i) {
 			continue
 		}
 		vf, ok := view.Feature(f.Name)
@@ -88,19 +108,29 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 		featNames, featIdx, featTypes = append(featNames, f.Name), append(featIdx, i), append(featTypes, vf.Type)
 		featRequired = append(featRequired, vf.Required)
 	}
+	// A table without feature columns, or without a required one, can
+	// still hold deletions, which carry no values: with a deleted column,
+	// only its rows that are not deleted are refused.
+	missing := ""
 	if len(featNames) == 0 {
-		return nil, invalid(fmt.Sprintf("arrow stream: no feature columns of view %q", view.Name))
+		missing = fmt.Sprintf("no feature columns of view %q", view.Name)
 	}
 	for _, f := range view.Features {
-		if f.Required && !slices.Contains(featNames, f.Name) {
-			return nil, invalid(fmt.Sprintf("arrow stream: missing column of required feature %q of view %q", f.Name, view.Name))
+		if missing == "" && f.Required && !slices.Contains(featNames, f.Name) {
+			missing = fmt.Sprintf("no column of required feature %q of view %q", f.Name, view.Name)
 		}
+	}
+	if missing != "" && delIdx < 0 {
+		return nil, invalid("arrow stream: " + missing)
 	}
 	// The stream is one batch, held whole until it commits: each record is
 	// counted against the limits before it is decoded, and checked as it
 	// arrives, so a bad one is refused before the rest is read.
 	budget := writeBudget{maxRows: s.writeRowsLimit(), maxBytes: s.writeBytesLimit()}
 	batch := storage.Batch{ID: cmd.BatchID, View: view.Name, Features: featNames, Backfill: cmd.Backfill}
+	if missing != "" {
+		batch.Features = nil // every row is a deletion, of no values
+	}
 	row := 0
 	add := func(rec arrow.Record) error {
 		n := int(rec.NumRows())
@@ -120,6 +150,10 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 				return err
 			}
 		}
+		var del *array.Boolean
+		if delIdx >= 0 {
+			del = rec.Column(delIdx).(*array.Boolean) // its type checked above
+		}
 		feats := make([]*column, len(featIdx))
 		for j, idx := range featIdx {
 			if feats[j], err = newColumn(featNames[j], rec.Column(idx), featTypes[j]); err != nil {
@@ -129,13 +163,18 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 		if err := checkStrings(keys, feats, row); err != nil {
 			return err
 		}
-		if err := checkWriteRecord(et, av, feats, featRequired, row); err != nil {
+		if err := checkWriteRecord(et, av, del, feats, featRequired, row); err != nil {
 			return err
 		}
 		keyVals := make([]storage.Value, n*len(keys))
 		vals := make([]storage.Value, n*len(feats))
 		for i := range n {
-			r := storage.Row{Key: keyVals[i*len(keys) : (i+1)*len(keys)], Values: vals[i*len(feats) : (i+1)*len(feats)]}
+			r := storage.Row{Key: keyVals[i*len(keys) : (i+1)*len(keys)], Values: vals[i*len(feats) : (i+1)*len(feats)], Delete: isDeleted(del, i)}
+			if r.Delete {
+				r.Values = nil // checkWriteRecord found them null
+			} else if missing != "" {
+				return invalid(fmt.Sprintf("row %d: not deleted, but the stream has %s; only deleted rows can do without", row, missing))
+			}
 			if r.EventTime, err = et.nanos(i, row); err != nil {
 				return err
 			}
@@ -153,7 +192,7 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 			if err := checkKeySize(view.JoinKeys, r.Key, "row %d", row); err != nil {
 				return err
 			}
-			for j, f := range feats {
+			for j, f := range feats[:len(r.Values)] {
 				r.Values[j] = f.value(i)
 				if err := checkNaN(r.Values[j], "row %d", row, f.name); err != nil {
 					return err
@@ -192,9 +231,10 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 // checkWriteRecord refuses, before the rows of a record are decoded, what
 // the store would refuse only once the whole stream has arrived: event
 // times before 1970, backfill available-at times not after 1970, nulls in
-// required features and NaN floats. row0 is the number of the record's
-// first row.
-func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0 int) error {
+// required features and NaN floats, and values on deleted rows (which carry
+// none, so need no required feature either). row0 is the number of the
+// record's first row.
+func checkWriteRecord(et, av *timeColumn, del *array.Boolean, feats []*column, required []bool, row0 int) error {
 	for i, v := range et.arr.TimestampValues() {
 		if v < 0 && et.arr.IsValid(i) {
 			return invalid(fmt.Sprintf("row %d: column %q: event time before 1970-01-01; event times start at the Unix epoch", row0+i, et.name))
@@ -215,13 +255,35 @@ func checkWriteRecord(et, av *timeColumn, feats []*column, required []bool, row0
 			continue
 		}
 		for i := range f.arr.Len() {
-			if f.isNull(i) {
+			if f.isNull(i) && !isDeleted(del, i) {
 				return invalid(fmt.Sprintf("row %d: feature %q: null, but the feature is required", row0+i, f.name))
+			}
+		}
+	}
+	if del == nil || len(feats) == 0 {
+		return nil
+	}
+	for i := range del.Len() {
+		if !isDeleted(del, i) {
+			continue
+		}
+		for _, f := range feats {
+			if !f.isNull(i) {
+				return invalid(fmt.Sprintf("row %d: column %q: a deleted row carries no values; write null", row0+i, f.name))
 			}
 		}
 	}
 	return nil
 }
+
+// isDeleted reads row i of a deleted column; nil (no column) and null are false.
+func isDeleted(del *array.Boolean, i int) bool { return del != nil && del.IsValid(i) && del.Value(i) }
+
+// The flag columns of an export that a write accepts.
+const (
+	deletedColumn    = "deleted"
+	backfilledColumn = "backfilled"
+)
 
 // firstNaN returns the first row of a float array holding NaN; -1 if none
 // does or the array holds no floats.

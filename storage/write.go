@@ -24,6 +24,7 @@ type Row struct {
 	// the feature is required.
 	Values []Value
 	// Delete writes a tombstone: the entity has no values from EventTime on.
+	// Its Values are empty or all null, required features included.
 	Delete bool
 	// AvailableAt is set in backfill writes only, in Unix nanoseconds.
 	AvailableAt int64
@@ -367,8 +368,8 @@ func (s *Store) encodeBatch(view *View, b *Batch) ([]encodedRow, []byte, []int32
 			return nil, nil, nil, fmt.Errorf("%w: row %d: available_at: only backfill writes may set it; the server assigns it", ErrInvalid, i)
 		}
 		if r.Delete {
-			if len(r.Values) != 0 {
-				return nil, nil, nil, fmt.Errorf("%w: row %d: values: a delete row carries no values", ErrInvalid, i)
+			if err := checkDeleteValues(feats, r.Values); err != nil {
+				return nil, nil, nil, fmt.Errorf("%w: row %d: %v", ErrInvalid, i, err)
 			}
 			flags |= flagDeleted
 		} else if err := checkValues(feats, r.Values); err != nil {
@@ -414,6 +415,24 @@ func batchFeatures(view *View, names []string) ([]Feature, error) {
 		}
 	}
 	return feats, nil
+}
+
+// checkDeleteValues checks the values of a deleted row: a deletion carries
+// no values, so they are absent, or one null per feature. Required features
+// are not required of it.
+func checkDeleteValues(feats []Feature, vals []Value) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	if len(vals) != len(feats) {
+		return fmt.Errorf("values: %d values on a deleted row, want none (or one null per feature)", len(vals))
+	}
+	for j, v := range vals {
+		if !v.IsNull() {
+			return fmt.Errorf("feature %q: a deleted row carries no values; write null", feats[j].Name)
+		}
+	}
+	return nil
 }
 
 func checkValues(feats []Feature, vals []Value) error {

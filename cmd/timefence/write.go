@@ -28,10 +28,18 @@ row's available_at to its commit time, so reads at earlier times do not see
 it. To load history that production saw in the past, write it with
 --backfill: each row then carries its own available_at (column
 --available-at-column), the time production could first read it, and is
-flagged backfilled in exports and manifests.`,
+flagged backfilled in exports and manifests.
+
+A bool column "deleted" marks deletions: a row with deleted true writes a
+tombstone, and from its event time on the key reads as not found; its
+features must be empty (null), required ones included. So the output of
+'timefence export' writes back as it is with --backfill, which ignores its
+"backfilled" column (every row of a backfill is flagged backfilled).
+'timefence delete' deletes keys without a file.`,
 		"timefence write user_stats examples/user_stats.csv",
 		"timefence write --backfill user_stats examples/user_stats_history.csv",
-		"timefence write --batch-id 2024-06-01 --event-time-column ts user_stats day.parquet")
+		"timefence write --batch-id 2024-06-01 --event-time-column ts user_stats day.parquet",
+		"timefence write --backfill user_stats user_stats_export.parquet")
 	cmd.Args = exactArgs(2, "expected a feature view and a file")
 	conn := connectionFlags(cmd)
 	fs := cmd.Flags()
@@ -137,8 +145,13 @@ func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opt
 				return tableio.ArrowType(f.GetType()), nil
 			}
 		}
-		if col == "available_at" {
+		switch {
+		case col == "deleted" || (opts.backfill && col == "backfilled"):
+			return arrow.FixedWidthTypes.Boolean, nil
+		case col == "available_at":
 			return nil, fmt.Errorf("%s: column %q is assigned by the server on a live write; remove it, or load the file as history with --backfill", path, col)
+		case col == "backfilled":
+			return nil, fmt.Errorf("%s: column %q belongs to history: load the file with --backfill (every row is then flagged backfilled), or remove the column", path, col)
 		}
 		var names []string
 		for _, f := range view.GetFeatures() {

@@ -366,8 +366,14 @@ class Client:
         ``batch_id``, retrying the same batch writes nothing twice; the same id
         with other content raises :class:`~timefence.BatchConflict`.
 
+        A bool ``deleted`` column marks deletions: a row with ``True`` is a
+        tombstone for its key from its event time on, and its features must
+        be null (required ones too); null in ``deleted`` is ``False``.
+
         A ``backfill`` write carries each row's ``available_at`` (column
-        ``available_at_column``); its versions are flagged backfilled.
+        ``available_at_column``); its versions are flagged backfilled, and a
+        ``backfilled`` column is ignored. So a table from :meth:`export`
+        writes back as it is with ``backfill=True``.
 
         Returns the server's result: ``{"first_seq", "last_seq", "commit_time",
         "rows", "duplicate"}``.
@@ -377,7 +383,8 @@ class Client:
         table = _arrow.ensure_timestamp(table, event_time_column, what)
         if backfill:
             table = _arrow.ensure_timestamp(table, available_at_column, what)
-        v = self._view(view, [c for c in table.column_names if c not in (event_time_column, available_at_column)])
+        v = self._view(view, [c for c in table.column_names
+                              if c not in (event_time_column, available_at_column, "deleted", "backfilled")])
         if v is not None:
             targets: Dict[str, pa.DataType] = {}
             e = self._entity(v.entity_name)
@@ -394,6 +401,56 @@ class Client:
             cmd["available_at_column"] = available_at_column
         if event_time_column != "event_timestamp":
             cmd["event_time_column"] = event_time_column
+        return self._put(cmd, table, what)
+
+    def delete(
+        self,
+        view: str,
+        keys: Union[Mapping[str, Any], pd.DataFrame],
+        event_time: Optional[_time.TimeLike] = None,
+        batch_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Deletes entities from a view: writes a tombstone for each key at
+        ``event_time`` (default now, UTC), in one atomic batch. From that time
+        on the keys read as not found, online and in joins; reads at earlier
+        times still see their history. Tombstones are live writes, available
+        from their commit.
+
+        ``keys`` holds all join keys of the view's entity, as for
+        :meth:`get_online_features`: ``{"user_id": [1, 2]}``, or a DataFrame of
+        key columns. ``batch_id`` makes a retry write nothing twice. Returns
+        the result, as :meth:`write` does.
+        """
+        what = f"delete from {view!r}"
+        names, columns = _entity_columns(keys)
+        rows = len(columns[0]) if columns else 0
+        if rows == 0:
+            raise InvalidArgument(f"{what}: keys: at least one entity is required")
+        v = self._view(view)
+        e = self._entity(v.entity_name) if v is not None else None
+        targets: Dict[str, pa.DataType] = {}
+        if e is not None:
+            want = [k.name for k in e.join_keys]
+            if sorted(names) != sorted(want):
+                raise InvalidArgument(
+                    f"{what}: keys: {view} is keyed by {', '.join(want)} (entity {e.name}); got {', '.join(names)}"
+                )
+            targets = {k.name: arrow_type(k.type) for k in e.join_keys}
+        try:
+            table = pa.table({n: pa.array(c) for n, c in zip(names, columns)})
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise InvalidArgument(f"{what}: keys: {err}") from None
+        table = _arrow.cast_columns(table, targets, what)
+        at = pd.Timestamp.now(tz="UTC") if event_time is None else _time.to_timestamp(event_time, "event_time")
+        table = table.append_column("event_timestamp", pa.array([at.value] * rows, pa.timestamp("ns", "UTC")))
+        table = table.append_column("deleted", pa.array([True] * rows, pa.bool_()))
+        cmd: Dict[str, Any] = {"op": "write", "feature_view": view}
+        if batch_id:
+            cmd["batch_id"] = batch_id
+        return self._put(cmd, table, what)
+
+    def _put(self, cmd: Dict[str, Any], table: pa.Table, what: str) -> Dict[str, Any]:
+        """Sends a table with a DoPut command; returns the write's result."""
         messages = _flight.encode_stream(json.dumps(cmd).encode(), table.schema, _arrow.batches(table))
         call = self._do_put(messages, metadata=self._metadata)
         result: Optional[bytes] = None

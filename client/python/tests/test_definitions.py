@@ -48,7 +48,7 @@ def test_load_yaml_file_and_order(tmp_path) -> None:
     assert timefence.load_definitions(p) == timefence.load_definitions(str(p))
     # objects are sorted into apply order, entities first
     v = FeatureView("v", entity=Entity("e", join_keys=["k:string"]), features=[("f", "double")])
-    defs = timefence.load_definitions([Split("s", end="2024-01-01"), v])
+    defs = timefence.load_definitions([Split("s", end="2024-01-01T00:00:00Z"), v])
     assert [d.name for d in defs] == ["e", "v", "s"]
     assert defs[0].join_keys[0].type == "string"
 

@@ -11,7 +11,7 @@
 """
 
 from ._hints import NoDataUnderSplit
-from ._time import parse_duration
+from ._time import parse_duration, parse_time
 from .client import ApplyResult, Change, Client, OnlineFeatures
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split, load_definitions
 from .errors import (
@@ -56,6 +56,7 @@ __all__ = [
     "VALUE_TYPES",
     "load_definitions",
     "parse_duration",
+    "parse_time",
     "TimefenceError",
     "InvalidArgument",
     "UnknownEntity",

@@ -1,7 +1,9 @@
 """One timestamp rule: Python reads a time written as a string exactly as the
 server's CLI and definitions files do (Go's ``definitions.ParseTime``): RFC
 3339 with a zone, a space allowed for the T, nanoseconds kept, years 1970 to
-2261. Anything else is refused, never guessed."""
+2261. A timestamp column of strings is read as the CLI reads a CSV file's
+cells: that form, or no zone (UTC), or a date alone. Anything else is
+refused, never guessed."""
 
 from __future__ import annotations
 
@@ -70,13 +72,34 @@ GO_CASES = [
 ]
 
 
+# A table column (spine or write) is read as the CLI reads a CSV cell (Go's
+# tableio.parseCSVTime): the form above, or no zone (UTC), or a date alone
+# (midnight UTC); never a guess. Answers of Go, as above.
+COLUMN_CASES = [
+    ("2024-06-30", 1719705600000000000),
+    ("2024-06-30T23:59:59", 1719791999000000000),
+    ("2024-06-30 23:59:59", 1719791999000000000),
+    ("2024-06-30 23:59:59.123456789", 1719791999123456789),
+    ("2024-06-30T23:59:59.5", 1719791999500000000),
+    ("2024-06-30 23:59:59+02:00", 1719784799000000000),
+    ("2024-06-30T23:59:59+02:00", 1719784799000000000),
+    ("2024-06-30 23:59", None),
+    ("03/02/2024 10:00", None),
+    ("25/02/2024 10:00", None),
+    ("2024-02-30", None),
+    ("2024-06-30t23:59:59", None),
+]
+_NAIVE_OK = {t for t, n in COLUMN_CASES if n is not None}
+
+
 @pytest.mark.parametrize("text, nanos", GO_CASES)
 def test_strings_read_as_go_reads_them(text: str, nanos: int) -> None:
     if nanos is None:
         with pytest.raises(timefence.InvalidArgument):
             parse_time(text)
-        with pytest.raises(timefence.InvalidArgument):
-            ensure_timestamp(pa.table({"t": [text]}), "t", "spine")
+        if text not in _NAIVE_OK:
+            with pytest.raises(timefence.InvalidArgument):
+                ensure_timestamp(pa.table({"t": [text]}), "t", "spine")
         return
     got = parse_time(text)
     assert str(got.tz) == "UTC" and got.value == nanos
@@ -85,9 +108,19 @@ def test_strings_read_as_go_reads_them(text: str, nanos: int) -> None:
     assert col[0].value == nanos and col[1].as_py() is None
 
 
+@pytest.mark.parametrize("text, nanos", COLUMN_CASES)
+def test_column_strings_read_as_the_cli_reads_csv(text: str, nanos: int) -> None:
+    table = pa.table({"t": [text]})
+    if nanos is None:
+        with pytest.raises(timefence.InvalidArgument, match=f"spine: column 't': row 0: invalid time"):
+            ensure_timestamp(table, "t", "spine")
+        return
+    assert ensure_timestamp(table, "t", "spine").column("t")[0].value == nanos
+
+
 def test_go_cases_as_one_column() -> None:
     """The column fast path (pandas) and the value-by-value path agree with Go."""
-    ok = [(t, n) for t, n in GO_CASES if n is not None]
+    ok = [(t, n) for t, n in GO_CASES + COLUMN_CASES if n is not None]
     col = ensure_timestamp(pa.table({"t": [t for t, _ in ok]}), "t", "spine").column("t")
     assert [v.value for v in col] == [n for _, n in ok]
 
@@ -106,7 +139,7 @@ def test_ambiguous_strings_refused(client: timefence.Client, uid: str, text: str
     with pytest.raises(timefence.InvalidArgument, match=f"as_of: {want}"):
         client.get_online_features({"user_id": [1]}, ["v"], as_of=text, split="s")
     spine = pd.DataFrame({"user_id": [1, 2], "event_timestamp": ["2024-02-01T00:00:00Z", text]})
-    with pytest.raises(timefence.InvalidArgument, match=f"spine: column 'event_timestamp': row 1: {want}"):
+    with pytest.raises(timefence.InvalidArgument, match=f"spine: column 'event_timestamp': row 1: invalid time '{text}'"):
         client.get_historical_features(spine, ["v"], split="s")
     with pytest.raises(timefence.InvalidArgument, match=want):
         Split("s", end=text)

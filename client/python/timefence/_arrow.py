@@ -45,10 +45,11 @@ def to_table(data: Any, what: str) -> pa.Table:
 
 def ensure_timestamp(table: pa.Table, name: str, what: str) -> pa.Table:
     """Converts column name to an Arrow timestamp when it holds strings, dates
-    or Python datetimes; naive times are UTC. Strings follow the one rule of
-    :func:`timefence._time.parse_time` (RFC 3339 with a zone); a column with
-    any other string is refused, naming its first such row. A missing column
-    is left for the server to report."""
+    or Python datetimes; naive times are UTC. Strings follow the CLI's rule
+    for CSV cells (:func:`timefence._time.parse_column_time`): RFC 3339, or
+    ``2024-01-01 00:00:00`` without a zone (UTC), or a date (midnight UTC);
+    a column with any other string is refused, naming its first such row,
+    never guessed. A missing column is left for the server to report."""
     idx = table.schema.get_field_index(name)
     if idx < 0:
         return table
@@ -65,14 +66,14 @@ def ensure_timestamp(table: pa.Table, name: str, what: str) -> pa.Table:
 
 def _parse_times(col: pa.ChunkedArray, name: str, what: str) -> pa.Array:
     """A string column as UTC nanosecond timestamps, by the rule of
-    :func:`timefence._time.parse_time`; nulls stay null."""
-    ok = pc.match_substring_regex(col, "^" + _time.TIME_PATTERN + "$")
+    :func:`timefence._time.parse_column_time`; nulls stay null."""
+    ok = pc.match_substring_regex(col, "^" + _time.COLUMN_PATTERN + "$")
     years = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(col, 0, 4), pa.scalar("2000")), pa.int64())
     ok = pc.and_(ok, pc.and_(pc.greater_equal(years, _time.MIN_YEAR), pc.less_equal(years, _time.MAX_YEAR)))
     bad = pc.fill_null(pc.invert(ok), False)
     if pc.any(bad).as_py():
         row = pc.index(bad, True).as_py()
-        _time.parse_time(col[row].as_py(), f"{what}: column {name!r}: row {row}")  # raises the rule's error
+        _time.parse_column_time(col[row].as_py(), f"{what}: column {name!r}: row {row}")  # raises the rule's error
     raw = col.to_pandas()
     try:
         # The fast path, for the times pandas reads as the rule does.
@@ -81,7 +82,7 @@ def _parse_times(col: pa.ChunkedArray, name: str, what: str) -> pa.Array:
         # Out-of-range fields (February 30, 24:00) or an offset of 24 hours,
         # which Go's parser accepts: one value at a time, naming the row.
         parsed = [
-            _time.parse_time(v, f"{what}: column {name!r}: row {i}")
+            _time.parse_column_time(v, f"{what}: column {name!r}: row {i}")
             if isinstance(v, str) else None
             for i, v in enumerate(raw.tolist())
         ]

@@ -72,6 +72,33 @@ def parse_time(value: str, field: str = "time") -> pd.Timestamp:
     return pd.Timestamp(seconds * _NS + nanos, unit="ns", tz="UTC")
 
 
+#: The form of a time in a table column (a spine's or a write's timestamp
+#: column), as the CLI reads a CSV cell: the form above, or a time without a
+#: zone (UTC), or a date alone (its midnight, UTC). Nothing is guessed: a
+#: cell like 03/02/2024 is refused.
+COLUMN_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?")
+
+
+def parse_column_time(value: str, field: str = "time") -> pd.Timestamp:
+    """Parses one cell of a timestamp column by the CLI's rule for CSV
+    cells: what :func:`parse_time` accepts, or a time without a zone (UTC),
+    or a date alone (midnight UTC). Anything else raises
+    :class:`~timefence.InvalidArgument`."""
+    if _DATE.fullmatch(value):
+        return parse_time(value + "T00:00:00Z", field)
+    if _NAIVE.fullmatch(value):
+        return parse_time(value + "Z", field)
+    if _TIME.fullmatch(value):
+        return parse_time(value, field)
+    raise InvalidArgument(
+        f"{field}: invalid time {value!r}; expected RFC 3339 like {EXAMPLE}, or 2024-01-01 00:00:00 (UTC without a zone)"
+    )
+
+
 def to_timestamp(value: Any, field: str = "time") -> pd.Timestamp:
     """Converts a datetime, pandas Timestamp, numpy datetime64 or time string
     to a UTC pandas Timestamp. Naive datetimes are taken as UTC. A string

@@ -418,8 +418,10 @@ class Client:
                 nothing is returned. Without one, :class:`~timefence.SplitRequired`.
             entity_df: Feast's name for ``spine``; pass one or the other.
             timestamp_column: the spine's timestamp column. Naive datetimes
-                are UTC; strings must be RFC 3339 with a zone
-                (``2024-01-01T00:00:00Z``), any other string is refused.
+                are UTC; strings are read as the CLI reads CSV cells: RFC 3339
+                (``2024-01-01T00:00:00Z``), ``2024-01-01 00:00:00`` without a
+                zone (UTC) or a date (midnight UTC); any other string (such
+                as ``03/02/2024``) is refused, never guessed.
             full_feature_names: name feature columns ``view__feature``.
             as_arrow: return a ``pyarrow.Table`` instead of a DataFrame.
             dataset_id: re-read a recorded dataset (see :meth:`manifest`): with the

@@ -210,7 +210,7 @@ def test_point_in_time_late_data_matches_oracle(client: timefence.Client, uid: s
 
 def test_backfill_is_visible_in_the_past(client: timefence.Client, uid: str) -> None:
     n = define_user_view(client, uid, features=[Feature("value", "int64")])
-    client.create_split(f"h1_{uid}", start="2024-01-01", end="2024-06-30T23:59:59Z")
+    client.create_split(f"h1_{uid}", start="2024-01-01T00:00:00Z", end="2024-06-30T23:59:59Z")
     df = pd.DataFrame(
         {
             "user_id": [1, 1],
@@ -229,7 +229,7 @@ def test_backfill_is_visible_in_the_past(client: timefence.Client, uid: str) -> 
 
 def test_cutoff_exceeded_refuses_whole_spine(client: timefence.Client, uid: str) -> None:
     n = define_user_view(client, uid)
-    client.create_split(f"h1_{uid}", start="2024-01-01", end="2024-06-30T23:59:59Z")
+    client.create_split(f"h1_{uid}", start="2024-01-01T00:00:00Z", end="2024-06-30T23:59:59Z")
     spine = pd.DataFrame(
         {"user_id": [1, 2, 3, 4], "event_timestamp": pd.to_datetime(["2024-03-01", "2024-07-01", "2024-06-30T23:59:59", "2025-01-01"], format="ISO8601")}
     )
@@ -249,12 +249,12 @@ def test_cutoff_exceeded_refuses_whole_spine(client: timefence.Client, uid: str)
     assert len(ok) == 2 and ok.index.tolist() == [0, 2]
     # An online read as of a time after the cutoff is refused the same way.
     with pytest.raises(timefence.CutoffExceeded):
-        client.get_online_features({"user_id": [1]}, [n["view"]], as_of="2024-07-01", split=f"h1_{uid}")
+        client.get_online_features({"user_id": [1]}, [n["view"]], as_of="2024-07-01T00:00:00Z", split=f"h1_{uid}")
 
 
 def test_future_time_is_refused(client: timefence.Client, uid: str) -> None:
     n = define_user_view(client, uid)
-    client.create_split(f"open_{uid}", start="2024-01-01", end="2200-01-01")
+    client.create_split(f"open_{uid}", start="2024-01-01T00:00:00Z", end="2200-01-01T00:00:00Z")
     later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)
     spine = pd.DataFrame({"user_id": [1, 2, 3], "event_timestamp": [pd.Timestamp("2024-03-01", tz="UTC"), later, later]})
     client.last_summary = None
@@ -283,7 +283,7 @@ def test_split_required_and_unknown_split(client: timefence.Client, uid: str) ->
         client.get_historical_features(spine, [n["view"]])
     assert ei.value.reason == "SPLIT_REQUIRED"
     with pytest.raises(timefence.SplitRequired):
-        client.get_online_features({"user_id": [1]}, [n["view"]], as_of="2024-03-01")
+        client.get_online_features({"user_id": [1]}, [n["view"]], as_of="2024-03-01T00:00:00Z")
     with pytest.raises(timefence.UnknownSplit):
         client.get_historical_features(spine, [n["view"]], split=f"nope_{uid}")
 

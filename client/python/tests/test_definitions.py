@@ -11,6 +11,7 @@ import pytest
 import timefence
 from timefence import Split
 
+
 @pytest.mark.parametrize(
     "text, want",
     [

@@ -168,16 +168,16 @@ def test_splits(client: timefence.Client, uid: str) -> None:
     assert client.get_split(name) == sp
     assert name in {s.name for s in client.list_splits()}
     with pytest.raises(timefence.SplitExists):
-        client.create_split(name, start="2024-01-01", end="2024-07-31")
+        client.create_split(name, start="2024-01-01T00:00:00Z", end="2024-07-31T00:00:00Z")
     # No start: the window opens at the epoch.
-    open_ = client.create_split(f"all_{uid}", end="2024-01-01")
+    open_ = client.create_split(f"all_{uid}", end="2024-01-01T00:00:00Z")
     assert open_.start == pd.Timestamp(0, tz="UTC")
     with pytest.raises(timefence.UnknownSplit):
         client.get_split(f"nope_{uid}")
     with pytest.raises(timefence.InvalidArgument):
-        client.create_split(f"bad_{uid}", start="2024-02-01", end="2024-01-01")
+        client.create_split(f"bad_{uid}", start="2024-02-01T00:00:00Z", end="2024-01-01T00:00:00Z")
     with pytest.raises(timefence.InvalidArgument):
-        client.create_split(f"noend_{uid}", start="2024-02-01")
+        client.create_split(f"noend_{uid}", start="2024-02-01T00:00:00Z")
 
 
 def test_unavailable() -> None:

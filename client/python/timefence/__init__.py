@@ -8,11 +8,14 @@
 >>> training = client.get_historical_features(spine, ["user_stats"], split="train")
 >>> online = client.get_online_features({"user_id": [1, 2]}, ["user_stats:clicks"])
 >>> row = client.get_online_features({"user_id": 1}, ["user_stats:clicks"], output="dict")
+>>> # Feast's call shapes work too:
+>>> client.get_historical_features(entity_df=spine, features=["user_stats:clicks"], split="train").to_df()
+>>> client.get_online_features(features=["user_stats:clicks"], entity_rows=[{"user_id": 1}]).to_dict()
 """
 
 from ._hints import NoDataUnderSplit
-from ._time import parse_duration
-from .client import ApplyResult, Change, Client, OnlineFeatures
+from ._time import parse_duration, parse_time
+from .client import ApplyResult, Change, Client, HistoricalFeatures, OnlineFeatures
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split
 from .errors import (
     BatchConflict,
@@ -47,6 +50,7 @@ __all__ = [
     "Client",
     "ApplyResult",
     "Change",
+    "HistoricalFeatures",
     "OnlineFeatures",
     "Entity",
     "JoinKey",
@@ -55,6 +59,7 @@ __all__ = [
     "Split",
     "VALUE_TYPES",
     "parse_duration",
+    "parse_time",
     "TimefenceError",
     "InvalidArgument",
     "UnknownEntity",

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _time
 from .errors import InvalidArgument
 
 #: Largest Arrow record batch sent in one gRPC message (the server accepts 64 MiB).
@@ -44,25 +45,49 @@ def to_table(data: Any, what: str) -> pa.Table:
 
 def ensure_timestamp(table: pa.Table, name: str, what: str) -> pa.Table:
     """Converts column name to an Arrow timestamp when it holds strings, dates
-    or Python datetimes; naive times are UTC. A missing column is left for the
-    server to report."""
+    or Python datetimes; naive times are UTC. Strings follow the CLI's rule
+    for CSV cells (:func:`timefence._time.parse_column_time`): RFC 3339, or
+    ``2024-01-01 00:00:00`` without a zone (UTC), or a date (midnight UTC);
+    a column with any other string is refused, naming its first such row,
+    never guessed. A missing column is left for the server to report."""
     idx = table.schema.get_field_index(name)
     if idx < 0:
         return table
     typ = table.schema.field(idx).type
     if pa.types.is_timestamp(typ):
         return table
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_date(typ) or pa.types.is_null(typ)):
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return table.set_column(idx, name, _parse_times(table.column(idx), name, what))
+    if not (pa.types.is_date(typ) or pa.types.is_null(typ)):
         raise InvalidArgument(f"{what}: column {name!r} must hold timestamps, got Arrow type {typ}")
-    raw = table.column(idx).to_pandas()
-    try:
-        try:
-            values = pd.to_datetime(raw, utc=True)
-        except ValueError:  # e.g. "2024-01-01" next to "2024-01-01T10:00:00"
-            values = pd.to_datetime(raw, utc=True, format="mixed")
-    except (ValueError, TypeError) as e:
-        raise InvalidArgument(f"{what}: column {name!r}: cannot read as timestamps: {e}") from None
+    values = pd.to_datetime(table.column(idx).to_pandas(), utc=True)
     return table.set_column(idx, name, pa.array(values, type=pa.timestamp("ns", "UTC")))
+
+
+def _parse_times(col: pa.ChunkedArray, name: str, what: str) -> pa.Array:
+    """A string column as UTC nanosecond timestamps, by the rule of
+    :func:`timefence._time.parse_column_time`; nulls stay null."""
+    ok = pc.match_substring_regex(col, "^" + _time.COLUMN_PATTERN + "$")
+    years = pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(col, 0, 4), pa.scalar("2000")), pa.int64())
+    ok = pc.and_(ok, pc.and_(pc.greater_equal(years, _time.MIN_YEAR), pc.less_equal(years, _time.MAX_YEAR)))
+    bad = pc.fill_null(pc.invert(ok), False)
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        _time.parse_column_time(col[row].as_py(), f"{what}: column {name!r}: row {row}")  # raises the rule's error
+    raw = col.to_pandas()
+    try:
+        # The fast path, for the times pandas reads as the rule does.
+        values = pd.to_datetime(raw, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        # Out-of-range fields (February 30, 24:00) or an offset of 24 hours,
+        # which Go's parser accepts: one value at a time, naming the row.
+        parsed = [
+            _time.parse_column_time(v, f"{what}: column {name!r}: row {i}")
+            if isinstance(v, str) else None
+            for i, v in enumerate(raw.tolist())
+        ]
+        values = pd.to_datetime(pd.Series(parsed, dtype=object), utc=True)
+    return pa.array(values, type=pa.timestamp("ns", "UTC"))
 
 
 def _family(t: pa.DataType) -> str:

@@ -51,21 +51,46 @@ _NAT = np.iinfo(np.int64).min
 
 
 class OnlineFeatures(dict):
-    """The result of ``get_online_features(..., output="dict")``:
-    ``{column: [values]}`` in the DataFrame's column order, as Feast's
-    ``get_online_features(...).to_dict()``. Values are Python scalars (lists
-    of floats for ``float_list``), ``None`` where the DataFrame has a null.
-    ``attrs["timefence"]`` holds ``read_time``, ``watermark`` and ``features``,
-    as ``df.attrs`` does."""
+    """The result of ``get_online_features(..., output="dict")`` (and of
+    ``get_online_features(entity_rows=...)``): ``{column: [values]}`` in the
+    DataFrame's column order, as Feast's ``get_online_features(...).to_dict()``.
+    Values are Python scalars (lists of floats for ``float_list``), ``None``
+    where the DataFrame has a null. ``attrs["timefence"]`` holds
+    ``read_time``, ``watermark`` and ``features``, as ``df.attrs`` does.
 
-    __slots__ = ("attrs",)
+    Feast's ``OnlineResponse`` methods work on it: :meth:`to_dict` and
+    :meth:`to_df`."""
 
-    def __init__(self, columns: Dict[str, List[Any]], attrs: Dict[str, Any]) -> None:
+    __slots__ = ("attrs", "_source")
+
+    def __init__(self, columns: Dict[str, List[Any]], attrs: Dict[str, Any], source: Optional[Tuple[Any, ...]] = None) -> None:
         super().__init__(columns)
         self.attrs = attrs
+        # What to_df needs to build the DataFrame that output="pandas" gives:
+        # (response, names, entities, keys, columns, include_status).
+        self._source = source
 
-    def __reduce__(self):  # pickle and copy keep attrs
-        return (OnlineFeatures, (dict(self), self.attrs))
+    def __reduce__(self):  # pickle and copy keep attrs and the source
+        return (OnlineFeatures, (dict(self), self.attrs, self._source))
+
+    def to_dict(self) -> Dict[str, List[Any]]:
+        """The columns as a plain dict of lists (Feast's ``to_dict()``)."""
+        return dict(self)
+
+    def to_df(self, dtype_backend: str = "nullable") -> pd.DataFrame:
+        """The same lookup as a DataFrame, the one ``output="pandas"`` gives
+        (Feast's ``to_df()``), with ``attrs["timefence"]``."""
+        if dtype_backend not in _arrow.DTYPE_BACKENDS:
+            raise InvalidArgument(f"dtype_backend: expected one of {', '.join(_arrow.DTYPE_BACKENDS)}, got {dtype_backend!r}")
+        attrs = dict(self.attrs.get("timefence", {}))
+        if self._source is None:
+            out = pd.DataFrame(dict(self))
+            out.attrs["timefence"] = attrs
+            return out
+        resp, names, entities, keys, columns, include_status = self._source
+        if dtype_backend == "nullable":
+            return to_frame(resp, names, entities, keys, columns, include_status, attrs)
+        return arrow_frame(resp, names, entities, keys, columns, include_status, dtype_backend, attrs)
 
 
 def request(
@@ -161,6 +186,7 @@ def _raw(col: online_service_pb2.FeatureColumn, n: int) -> Tuple[str, Any, Optio
 def to_dict(
     resp: online_service_pb2.GetOnlineFeaturesResponse,
     names: List[str],
+    entities: Any,
     keys: List[str],
     columns: List[List[Any]],
     include_status: bool,
@@ -191,7 +217,7 @@ def to_dict(
         if stamps is not None:
             out[f"{name}__status"] = [STATUS_NAMES.get(s, "unspecified") for s in col.statuses]
             out[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
-    return OnlineFeatures(out, {"timefence": attrs})
+    return OnlineFeatures(out, {"timefence": attrs}, (resp, names, entities, keys, columns, include_status))
 
 
 def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> np.ndarray:

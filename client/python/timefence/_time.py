@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import re
 from typing import Any, Optional, Union
@@ -12,27 +13,116 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from .errors import InvalidArgument
 
-TimeLike = Union[str, _dt.datetime, _dt.date, pd.Timestamp, np.datetime64]
+TimeLike = Union[str, _dt.datetime, pd.Timestamp, np.datetime64]
 DurationLike = Union[str, _dt.timedelta, pd.Timedelta, int, float, None]
 
 _NS = 1_000_000_000
 
 
+#: The one accepted string form of a time, as the server's CLI and YAML
+#: definitions have it (Go's ``definitions.ParseTime``): RFC 3339 with a
+#: zone, where a space may replace the T, up to nanoseconds.
+TIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(Z|([+-])([0-9]{2}):([0-9]{2}))"
+)
+#: The years a time may have (pandas' nanosecond Timestamps end in 2262).
+MIN_YEAR, MAX_YEAR = 1970, 2261
+EXAMPLE = "2024-01-01T00:00:00Z"
+
+
+def invalid_time(value: str) -> str:
+    """The message for a string that is not a time of the accepted form;
+    the server's words, plus a hint for a date or a time without a zone."""
+    msg = f"invalid time {value!r}; expected RFC 3339 with a zone, like {EXAMPLE}"
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        msg += f" (a date alone is not a time: write {value}T00:00:00Z or {value}T23:59:59Z)"
+    elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?", value):
+        msg += " (add the zone: Z for UTC, or an offset like +02:00)"
+    return msg
+
+
+def parse_time(value: str, field: str = "time") -> pd.Timestamp:
+    """Parses a time string by the rule of the server's CLI and definitions
+    files: RFC 3339 with a zone (``Z`` or ``±hh:mm``), where a space may
+    replace the ``T``, with up to nine fractional digits (kept), in the years
+    1970 to 2261. Returns a UTC pandas Timestamp; anything else (a date
+    alone, a time without a zone, ``03/02/2024 10:00``) raises
+    :class:`~timefence.InvalidArgument`."""
+    m = _TIME.fullmatch(value)
+    if m is None:
+        raise InvalidArgument(f"{field}: {invalid_time(value)}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    frac, zone, sign, zh, zm = m.group(7), m.group(8), m.group(9), m.group(10), m.group(11)
+    try:
+        # datetime checks the calendar (no February 30) and the clock (no 24:00, no leap second), as Go does.
+        local = _dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise InvalidArgument(f"{field}: {invalid_time(value)}") from None
+    offset = 0
+    if zone != "Z":
+        # Go accepts offset hours up to 24 and minutes up to 60.
+        if int(zh) > 24 or int(zm) > 60:
+            raise InvalidArgument(f"{field}: {invalid_time(value)}")
+        offset = (int(zh) * 3600 + int(zm) * 60) * (1 if sign == "+" else -1)
+    if not MIN_YEAR <= year <= MAX_YEAR:  # the year as written, as Go checks it
+        raise InvalidArgument(f"{field}: time {value!r} is outside the supported years {MIN_YEAR} to {MAX_YEAR}")
+    seconds = calendar.timegm(local.timetuple()) - offset
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    return pd.Timestamp(seconds * _NS + nanos, unit="ns", tz="UTC")
+
+
+#: The form of a time in a table column (a spine's or a write's timestamp
+#: column), as the CLI reads a CSV cell: the form above, or a time without a
+#: zone (UTC), or a date alone (its midnight, UTC). Nothing is guessed: a
+#: cell like 03/02/2024 is refused.
+COLUMN_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?")
+
+
+def parse_column_time(value: str, field: str = "time") -> pd.Timestamp:
+    """Parses one cell of a timestamp column by the CLI's rule for CSV
+    cells: what :func:`parse_time` accepts, or a time without a zone (UTC),
+    or a date alone (midnight UTC). Anything else raises
+    :class:`~timefence.InvalidArgument`."""
+    if _DATE.fullmatch(value):
+        return parse_time(value + "T00:00:00Z", field)
+    if _NAIVE.fullmatch(value):
+        return parse_time(value + "Z", field)
+    if _TIME.fullmatch(value):
+        return parse_time(value, field)
+    raise InvalidArgument(
+        f"{field}: invalid time {value!r}; expected RFC 3339 like {EXAMPLE}, or 2024-01-01 00:00:00 (UTC without a zone)"
+    )
+
+
 def to_timestamp(value: Any, field: str = "time") -> pd.Timestamp:
-    """Converts a datetime, pandas Timestamp, date or ISO 8601 string to a
-    UTC pandas Timestamp. Naive values are taken as UTC."""
+    """Converts a datetime, pandas Timestamp, numpy datetime64 or time string
+    to a UTC pandas Timestamp. Naive datetimes are taken as UTC. A string
+    must be RFC 3339 with a zone (see :func:`parse_time`); a date alone is
+    refused, as it says nothing of the time of day."""
+    if isinstance(value, str):
+        return parse_time(value, field)
     if isinstance(value, pd.Timestamp):
         ts = value
-    elif isinstance(value, (_dt.datetime, _dt.date, str, np.datetime64)):
+    elif isinstance(value, (_dt.datetime, np.datetime64)):
         try:
             ts = pd.Timestamp(value)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, OverflowError) as e:
             raise InvalidArgument(f"{field}: cannot read {value!r} as a time: {e}") from None
+    elif isinstance(value, _dt.date):
+        raise InvalidArgument(
+            f"{field}: a date ({value.isoformat()}) is not a time; pass a datetime, or a string like "
+            f"{value.isoformat()}T00:00:00Z or {value.isoformat()}T23:59:59Z"
+        )
     elif isinstance(value, timestamp_pb2.Timestamp):
         return from_proto_timestamp(value)
     else:
         raise InvalidArgument(
-            f"{field}: expected a datetime, pandas Timestamp or ISO 8601 string, got {type(value).__name__}"
+            f"{field}: expected a datetime, pandas Timestamp or RFC 3339 string like {EXAMPLE}, got {type(value).__name__}"
         )
     if pd.isna(ts):
         raise InvalidArgument(f"{field}: missing time (NaT)")

@@ -29,9 +29,9 @@ from ._proto.timefence.v1 import (
 from ._online import OnlineFeatures
 from .definitions import Entity, FeatureView, Split, arrow_type, definitions_request
 from ._hints import NoDataUnderSplit
-from .errors import InvalidArgument, TimefenceError, from_rpc_error
+from .errors import InvalidArgument, SplitRequired, TimefenceError, from_rpc_error
 
-__all__ = ["Client", "ApplyResult", "Change", "OnlineFeatures"]
+__all__ = ["Client", "ApplyResult", "Change", "HistoricalFeatures", "OnlineFeatures"]
 
 T = TypeVar("T")
 
@@ -289,8 +289,13 @@ class Client:
     ) -> Split:
         """Creates the immutable split ``[start, end]`` (``end`` is the cutoff).
 
-        Times are datetimes, pandas Timestamps or ISO 8601 strings; naive ones
-        are UTC. Without ``start`` the window opens at the Unix epoch. Creating
+        Times are datetimes or pandas Timestamps (naive ones are UTC), or
+        strings in RFC 3339 with a zone, like ``"2024-06-30T23:59:59Z"`` or
+        ``"2024-06-30 23:59:59+02:00"``, nanoseconds kept: the rule of the
+        CLI and the definitions file. Any other string, a date alone among
+        them, raises :class:`~timefence.InvalidArgument` (``"2024-06-30"``
+        could mean its first or its last instant). Without ``start`` the
+        window opens at the Unix epoch. Creating
         an identical split again succeeds; other bounds raise
         :class:`~timefence.SplitExists`.
         """
@@ -471,16 +476,17 @@ class Client:
 
     def get_historical_features(
         self,
-        spine: TableLike,
-        features: FeatureRefs,
+        spine: Optional[TableLike] = None,
+        features: Optional[FeatureRefs] = None,
         split: Optional[str] = None,
         timestamp_column: str = "event_timestamp",
         full_feature_names: bool = False,
         as_arrow: bool = False,
         *,
+        entity_df: Optional[TableLike] = None,
         dtype_backend: str = "nullable",
         dataset_id: Optional[str] = None,
-    ) -> Union[pd.DataFrame, pa.Table]:
+    ) -> Union["HistoricalFeatures", pa.Table]:
         """Point-in-time join: for each spine row, the feature values production
         would have read at the row's timestamp, under a split.
 
@@ -493,7 +499,12 @@ class Client:
             split: the split the read runs under (required). Every spine timestamp must lie
                 in its window, or :class:`~timefence.CutoffExceeded` is raised and
                 nothing is returned. Without one, :class:`~timefence.SplitRequired`.
-            timestamp_column: the spine's timestamp column (naive times are UTC).
+            entity_df: Feast's name for ``spine``; pass one or the other.
+            timestamp_column: the spine's timestamp column. Naive datetimes
+                are UTC; strings are read as the CLI reads CSV cells: RFC 3339
+                (``2024-01-01T00:00:00Z``), ``2024-01-01 00:00:00`` without a
+                zone (UTC) or a date (midnight UTC); any other string (such
+                as ``03/02/2024``) is refused, never guessed.
             full_feature_names: name feature columns ``view__feature``.
             as_arrow: return a ``pyarrow.Table`` instead of a DataFrame.
             dataset_id: re-read a recorded dataset (see :meth:`manifest`): with the
@@ -506,7 +517,9 @@ class Client:
                 object columns for bytes and float lists; ``"pyarrow"`` gives
                 ``pd.ArrowDtype`` columns; ``"numpy"`` pyarrow's defaults.
 
-        Returns the spine's columns (in spine order, with the spine's index for a
+        Returns a :class:`HistoricalFeatures`, a pandas DataFrame that also
+        has Feast's ``to_df()`` and ``to_arrow()``: the spine's columns (in
+        spine order, with the spine's index for a
         DataFrame; naive datetime columns become UTC) followed by one nullable
         column per feature; a feature is null when it had no value at the row's
         time. Timestamps are tz-aware UTC. The join summary (``rows``, ``split``,
@@ -522,7 +535,15 @@ class Client:
         cutoff: load it with ``write(..., backfill=True)``) or has versions
         the spine's keys and timestamps did not meet.
         """
-        refs = _refs(features)
+        if entity_df is not None:
+            if spine is not None:
+                raise TypeError("get_historical_features: pass the spine once, as spine or as entity_df (Feast's name)")
+            spine = entity_df
+        if spine is None:
+            raise TypeError("get_historical_features: missing the spine (a DataFrame of join keys and timestamps): pass spine or entity_df=")
+        if features is None and not dataset_id:
+            raise TypeError("get_historical_features: missing features: pass features=['view:feature', ...]")
+        refs = _refs(features if features is not None else [])
         what = "spine"
         table = _arrow.to_table(spine, what)
         table = _arrow.ensure_timestamp(table, timestamp_column, what)
@@ -541,7 +562,7 @@ class Client:
             for fd in call:
                 reader.add(fd)
         except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+            raise _split_hint(from_rpc_error(err), "get_historical_features") from None
         except BaseException:
             call.cancel()
             raise
@@ -560,7 +581,7 @@ class Client:
         out = self._spine_frame(spine, result.select(list(range(table.num_columns))), timestamp_column, dtype_backend)
         fdf = _arrow.to_pandas(feats, dtype_backend)
         fdf.index = out.index
-        out = pd.concat([out, fdf], axis=1)
+        out = HistoricalFeatures(pd.concat([out, fdf], axis=1), copy=False)
         out.attrs["timefence"] = summary
         return out
 
@@ -739,15 +760,16 @@ class Client:
 
     def get_online_features(
         self,
-        entities: Union[Mapping[str, Any], Sequence[Mapping[str, Any]], pd.DataFrame],
-        features: FeatureRefs,
+        entities: Union[Mapping[str, Any], Sequence[Mapping[str, Any]], pd.DataFrame, None] = None,
+        features: Optional[FeatureRefs] = None,
         *,
+        entity_rows: Optional[Sequence[Mapping[str, Any]]] = None,
         as_of: Optional[_time.TimeLike] = None,
         split: Optional[str] = None,
         full_feature_names: bool = False,
         include_status: bool = False,
         dtype_backend: str = "nullable",
-        output: str = "pandas",
+        output: Optional[str] = None,
     ) -> Union[pd.DataFrame, OnlineFeatures]:
         """Online lookup: the current feature values of some entities.
 
@@ -755,38 +777,117 @@ class Client:
             entities: join key values, Feast style: ``{"user_id": [1, 2]}``, a
                 list of dicts ``[{"user_id": 1}, {"user_id": 2}]``, or a DataFrame.
             features: ``"view:feature"`` or ``"view"`` references.
-            as_of: read as of this past time instead of now. That is a
-                training-side read: it needs ``split``, and the time must lie in
-                the split's window.
+            entity_rows: Feast's name and shape, a list of dicts; pass it or
+                ``entities``. With it the result is an :class:`OnlineFeatures`
+                (``output="dict"``) unless ``output`` says otherwise, so that
+                Feast's ``.to_dict()`` and ``.to_df()`` work on it.
+            as_of: read as of this past time instead of now (a datetime, or a
+                string in RFC 3339 with a zone). That is a training-side read:
+                it needs ``split``, and the time must lie in the split's window.
             split: the split of an ``as_of`` read.
             full_feature_names: name feature columns ``view__feature``.
             include_status: add ``<feature>__status`` (``"present"``,
                 ``"not_found"`` or ``"stale"``) and ``<feature>__event_timestamp``
                 (the event time of the value read) columns.
             dtype_backend: as for :meth:`get_historical_features`.
-            output: ``"pandas"`` (default), a DataFrame; ``"dict"``, the cheap
-                form for inference: an :class:`OnlineFeatures`, a dict of
+            output: ``"pandas"`` (the default with ``entities``), a DataFrame;
+                ``"dict"`` (the default with ``entity_rows``), the cheap form
+                for inference: an :class:`OnlineFeatures`, a dict of
                 ``{column: [values]}`` with the same columns (Feast's
                 ``to_dict()`` shape), Python values and ``None`` for nulls,
-                and no DataFrame built.
+                and no DataFrame built; its ``to_df()`` builds the DataFrame.
 
         Returns one row per entity, in order: the key columns, then one column
         per feature (null when not found or stale). ``df.attrs["timefence"]``
         (``.attrs["timefence"]`` of the dict) holds ``read_time``,
         ``watermark`` and the resolved ``features``.
         """
+        if entity_rows is not None:
+            if entities is not None:
+                raise TypeError(
+                    "get_online_features: pass the entities once, as entities or as entity_rows (Feast's name)"
+                    + _feast_order_hint(entities)
+                )
+            if isinstance(entity_rows, (Mapping, pd.DataFrame, str, bytes)) or not isinstance(entity_rows, Sequence):
+                raise InvalidArgument(
+                    f"entity_rows: expected a list of dicts like [{{'user_id': 1}}], got {type(entity_rows).__name__}"
+                )
+            entities = entity_rows
+            output = output or "dict"
+        if entities is None:
+            raise TypeError("get_online_features: missing the entities: pass entities or entity_rows=[{key: value}, ...]")
+        if features is None:
+            raise TypeError("get_online_features: missing features: pass features=['view:feature', ...]")
+        output = output or "pandas"
         _online.check_output(output, dtype_backend)
+        if _is_refs(entities):
+            raise TypeError("get_online_features: entities look like feature references" + _feast_order_hint(entities))
         refs = _refs(features)
         keys, columns = _entity_columns(entities)
-        resp = self._call(self._online.GetOnlineFeatures, _online.request(refs, keys, columns, as_of, split))
+        try:
+            resp = self._call(self._online.GetOnlineFeatures, _online.request(refs, keys, columns, as_of, split))
+        except SplitRequired as e:
+            raise _split_hint(e, "get_online_features with as_of") from None
         resolved = tuple(resp.features)
         names = self._online_names.get(resolved, keys, full_feature_names)
         attrs = _online.meta(resp, resolved)
         if output == "dict":
-            return _online.to_dict(resp, names, keys, columns, include_status, attrs)
+            return _online.to_dict(resp, names, entities, keys, columns, include_status, attrs)
         if dtype_backend == "nullable":
             return _online.to_frame(resp, names, entities, keys, columns, include_status, attrs)
         return _online.arrow_frame(resp, names, entities, keys, columns, include_status, dtype_backend, attrs)
+
+
+class HistoricalFeatures(pd.DataFrame):
+    """What :meth:`Client.get_historical_features` returns: a pandas
+    DataFrame in every respect, plus the two methods of Feast's
+    ``RetrievalJob`` that code moving from Feast calls. Frames derived from
+    it (slices, copies, merges) are plain DataFrames."""
+
+    def to_df(self) -> pd.DataFrame:
+        """The result as a plain DataFrame (Feast's ``RetrievalJob.to_df()``):
+        the same columns, index and ``attrs``, sharing the data."""
+        out = pd.DataFrame(self, copy=False)
+        out.attrs = dict(self.attrs)
+        return out
+
+    def to_arrow(self) -> pa.Table:
+        """The result as a pyarrow Table (Feast's ``RetrievalJob.to_arrow()``),
+        converted from the DataFrame without its index, the join summary as
+        JSON under the schema metadata key ``timefence``; the same as
+        ``as_arrow=True`` gives, up to the index."""
+        table = pa.Table.from_pandas(pd.DataFrame(self, copy=False), preserve_index=False)
+        return table.replace_schema_metadata({"timefence": json.dumps(self.attrs.get("timefence", {}), default=str)})
+
+
+def _split_hint(err: TimefenceError, what: str) -> TimefenceError:
+    """A SplitRequired error from the server, its message led by what the
+    caller forgot: the split argument. Other errors unchanged."""
+    if not isinstance(err, SplitRequired):
+        return err
+    msg = (
+        f"{what} needs split=: every training-side read runs under a named split, and nothing after the "
+        "split's end can be read under it; create one with create_split(\"train\", start=..., end=...) "
+        f"and pass split=\"train\" (the server said: {err.message})"
+    )
+    return SplitRequired(msg, code=err.code, reason=err.reason, metadata=err.metadata, domain=err.domain)
+
+
+def _is_refs(value: Any) -> bool:
+    """Whether value is a list of feature reference strings."""
+    return (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 0
+        and all(isinstance(v, str) for v in value)
+    )
+
+
+def _feast_order_hint(entities: Any) -> str:
+    if not _is_refs(entities):
+        return ""
+    return (
+        "; Feast's positional order (features, entity_rows) is the reverse of timefence's (entities, features): "
+        "call get_online_features(features=[...], entity_rows=[...])"
+    )
 
 
 def _refs(features: FeatureRefs) -> List[str]:

@@ -293,10 +293,13 @@ func TestExportWritesBackAsIs(t *testing.T) {
 		{Key: []any{2, "eu"}, EventTime: t0.Add(time.Minute), Values: []any{int64(3), 1.5}},
 		{Key: []any{3, "eu"}, EventTime: t0.Add(time.Minute), Values: []any{nil, 2.5}},
 		{Key: []any{2, "eu"}, EventTime: t0.Add(30 * time.Minute), Delete: true},
+		// Two corrections of user 3 at the same time: versions that only seq orders.
+		{Key: []any{3, "eu"}, EventTime: t0.Add(time.Minute), Values: []any{int64(4), 3.5}},
+		{Key: []any{3, "eu"}, EventTime: t0.Add(time.Minute), Values: []any{int64(5), 4.5}},
 	})
 	require.NoError(t, err)
 	want := statsExport(t, src.client)
-	require.Len(t, want, 6)
+	require.Len(t, want, 8)
 
 	// Write the export back as it is: its records, every column.
 	var recs []arrow.Record
@@ -308,7 +311,7 @@ func TestExportWritesBackAsIs(t *testing.T) {
 	require.NoError(t, err)
 	res, err := dst.client.WriteTable(ctx, "stats", recordReader(recs...), client.Backfill())
 	require.NoError(t, err)
-	require.EqualValues(t, 6, res.Rows)
+	require.EqualValues(t, 8, res.Rows)
 
 	got := statsExport(t, dst.client)
 	require.Len(t, got, len(want))
@@ -317,6 +320,12 @@ func TestExportWritesBackAsIs(t *testing.T) {
 		require.Equal(t, true, g[5], "row %d: a backfill's rows are flagged backfilled", i)
 		w[5], g[5] = nil, nil
 		require.Equal(t, w, g, "row %d", i)
+	}
+	// The same winners: the last correction of user 3, in both stores.
+	for _, env := range []*testEnv{src, dst} {
+		res, err := env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, [][]any{{3, "eu"}})
+		require.NoError(t, err)
+		require.Equal(t, int64(5), res.Rows[0][0].Value)
 	}
 	require.Equal(t, onlineClicks(t, src.client, 1, 2, 3), onlineClicks(t, dst.client, 1, 2, 3))
 }

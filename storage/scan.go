@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -35,9 +36,12 @@ func (b *ColumnBatch) Len() int { return len(b.Keys) }
 // ScanColumns calls fn with every version of the projection's view whose
 // event time and available-at time both lie in w and whose seq is at most
 // watermark, in entity key order and, per entity, newest first, in batches
-// of at most batchRows. w.End is the upper bound of the read: nothing later
-// is read. The batch's slices are its own, but its keys point into the
-// store and are valid only during fn.
+// of batchRows (more when versions that tie, below, would straddle two).
+// Versions of one entity with the same event and available-at times, which
+// only their seqs order, come oldest first: written back in one batch, in
+// row order, they keep their order. w.End is the upper bound of the read:
+// nothing later is read. The batch's slices are its own, but its keys point
+// into the store and are valid only during fn.
 func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, watermark uint64, batchRows int, fn func(*ColumnBatch) error) error {
 	if w.End < w.Start {
 		return fmt.Errorf("%w: scan window ends before it starts", ErrInvalid)
@@ -65,12 +69,27 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		}
 	}
 	sel := make([]pick, 0, batchRows)
+	// tie reports whether two picks are versions of one entity with the
+	// same event and available-at times.
+	tie := func(a, b pick) bool {
+		ra, rb := snap.runs[a.run], snap.runs[b.run]
+		return ra.event[a.row] == rb.event[b.row] && ra.avail[a.row] == rb.avail[b.row] &&
+			bytes.Equal(ra.key(int(a.key)), rb.key(int(b.key)))
+	}
 	flush := func() error {
 		if len(sel) == 0 {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		for lo := 0; lo < len(sel); { // ties oldest first: reverse each run of them
+			hi := lo + 1
+			for hi < len(sel) && tie(sel[lo], sel[hi]) {
+				hi++
+			}
+			slices.Reverse(sel[lo:hi])
+			lo = hi
 		}
 		b := &ColumnBatch{Keys: make([][]byte, len(sel)), EventTime: make([]int64, len(sel)), AvailableAt: make([]int64, len(sel)),
 			Seq: make([]uint64, len(sel)), Deleted: make([]bool, len(sel)), Backfilled: make([]bool, len(sel)), Features: make([]Column, len(p.Features))}
@@ -101,12 +120,13 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		if event < w.Start || event > w.End || avail < w.Start || avail > w.End || r.seq[i] > watermark {
 			continue
 		}
-		sel = append(sel, pick{int32(j), int32(i), int32(k)})
-		if len(sel) == batchRows {
+		p := pick{int32(j), int32(i), int32(k)}
+		if len(sel) >= batchRows && !tie(sel[len(sel)-1], p) {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
+		sel = append(sel, p)
 	}
 }
 

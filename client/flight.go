@@ -193,8 +193,10 @@ type writeCmd struct {
 
 // WriteTable writes the records of table as one atomic, durable batch of
 // view over Arrow Flight. Its columns are the view's join keys, the event
-// time ("event_timestamp", or WithEventTimeColumn) and any subset of the
-// view's features. Options: WithBatchID, WithEventTimeColumn, Backfill
+// time ("event_timestamp", or WithEventTimeColumn), any subset of the
+// view's features, and optionally a bool "deleted" column marking
+// tombstones (with null features), so that an export writes back as it is
+// with Backfill. Options: WithBatchID, WithEventTimeColumn, Backfill
 // (each row's availability from the "available_at" column, or
 // WithAvailableAtColumn), WithProgress.
 func (c *Client) WriteTable(ctx context.Context, view string, table array.RecordReader, opts ...Option) (*WriteTableResult, error) {

@@ -15,7 +15,8 @@ type Row struct {
 	EventTime time.Time
 	// Values holds one value per feature (see WithFeatures); nil is null.
 	Values []any
-	// Delete writes a tombstone for Key from EventTime on.
+	// Delete writes a tombstone for Key from EventTime on; Values is then
+	// empty or all nil.
 	Delete bool
 	// AvailableAt is set only in a Backfill write.
 	AvailableAt time.Time

@@ -71,15 +71,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 	if !cmd.Backfill && avIdx >= 0 {
 		return nil, invalid(fmt.Sprintf("arrow stream: column %q is only allowed in a backfill; the server assigns available_at", avName))
 	}
-	// deleted and backfilled are the export's flag columns, unless the view
-	// has features of those names.
-	delIdx, bfIdx := -1, -1
-	if _, ok := view.Feature(deletedColumn); !ok {
-		delIdx = col(deletedColumn)
-	}
-	if _, ok := view.Feature(backfilledColumn); !ok {
-		bfIdx = col(backfilledColumn)
-	}
+	// deleted and backfilled are the export's flag columns (names no
+	// feature may take).
+	delIdx, bfIdx := col(deletedColumn), col(backfilledColumn)
 	if delIdx >= 0 && schema.Field(delIdx).Type.ID() != arrow.BOOL {
 		return nil, invalid(fmt.Sprintf("arrow stream: column %q: expected bool, got Arrow type %s", deletedColumn, schema.Field(delIdx).Type))
 	}

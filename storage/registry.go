@@ -421,6 +421,10 @@ func (s *Store) commitDefinitions(plan []Change) error {
 	return nil
 }
 
+// reservedColumns are the columns an export adds to a view's: no join key
+// or feature may take their names.
+var reservedColumns = []string{"event_timestamp", "available_at", "deleted", "backfilled"}
+
 // staged is the registry as a plan changes it, definition by definition.
 type staged struct {
 	entities   map[string]*Entity
@@ -466,6 +470,11 @@ func (st *staged) entity(e Entity) (*Entity, bool, error) {
 		seen[k.Name] = true
 	}
 	old, exists := st.entities[e.Name]
+	for _, k := range e.JoinKeys {
+		if slices.Contains(reservedColumns, k.Name) && (!exists || !slices.Contains(old.JoinKeys, k)) {
+			return nil, false, fmt.Errorf("%w: entity %q: join key %q: the name is reserved: exports and bulk writes have a column of that name", ErrInvalid, e.Name, k.Name)
+		}
+	}
 	if exists {
 		if old.Description == e.Description && slices.Equal(old.JoinKeys, e.JoinKeys) {
 			return old, false, nil
@@ -519,6 +528,14 @@ func (st *staged) view(v View) (*View, bool, error) {
 	nv.Tags = maps.Clone(v.Tags)
 	nv.JoinKeys = slices.Clone(ent.JoinKeys)
 	old, exists := st.views[v.Name]
+	for _, f := range v.Features {
+		if !slices.Contains(reservedColumns, f.Name) {
+			continue
+		}
+		if !exists || !slices.ContainsFunc(old.Features, func(o Feature) bool { return o.Name == f.Name }) {
+			return nil, false, fmt.Errorf("%w: feature view %q: feature %q: the name is reserved: exports and bulk writes have a column of that name", ErrInvalid, v.Name, f.Name)
+		}
+	}
 	if exists {
 		if old.Entity != v.Entity {
 			return nil, false, fmt.Errorf("%w: feature view %q: entity cannot change from %q to %q", ErrSchemaMismatch, v.Name, old.Entity, v.Entity)

@@ -119,3 +119,20 @@ func TestApplyDefinitionsIsAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, applied, registryState(st), "the applied set survives a restart")
 }
+
+// TestReservedNames: no new join key or feature may take the name of a
+// column that exports and bulk writes add.
+func TestReservedNames(t *testing.T) {
+	runStoreTest(t, func(st *Store, _ *fakeClock) {
+		defineUser(t, st, 0)
+		for _, name := range []string{"event_timestamp", "available_at", "deleted", "backfilled"} {
+			_, _, err := st.ApplyView(View{Name: "v_" + name, Entity: "user", Features: []Feature{{Name: name, Type: TypeBool}}})
+			require.ErrorIs(t, err, ErrInvalid, name)
+			require.ErrorContains(t, err, "the name is reserved", name)
+			_, _, err = st.ApplyEntity(Entity{Name: "e_" + name, JoinKeys: []JoinKey{{name, TypeInt64}}})
+			require.ErrorIs(t, err, ErrInvalid, name)
+		}
+		_, _, err := st.ApplyView(View{Name: "ok", Entity: "user", Features: []Feature{{Name: "deleted_at", Type: TypeInt64}}})
+		require.NoError(t, err)
+	})
+}

@@ -111,7 +111,7 @@ type WriteRow struct {
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// One value per feature name (null allowed unless the feature is required).
 	Values []*Value `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
-	// Marks the entity as deleted from event_time on; values must be empty.
+	// Marks the entity as deleted from event_time on; values must be empty or all null.
 	Delete bool `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
 	// Only in a backfill write.
 	AvailableAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=available_at,json=availableAt,proto3" json:"available_at,omitempty"`

@@ -22,7 +22,9 @@ const ackFileName = "ACKNOWLEDGED"
 //	8  store id (16 bytes)
 //	24 highest acknowledged seq
 //	32 write counter (the slot is counter % 2)
-//	40 reserved (20 bytes)
+//	40 highest acknowledged registry generation (0 in records written
+//	   before registry changes were recorded, whose bytes 40..60 are zero)
+//	48 reserved (12 bytes)
 //	60 CRC-32C of bytes 0..60
 const (
 	ackSlot  = 64
@@ -36,7 +38,8 @@ type storeID [16]byte
 func (id storeID) String() string { return hex.EncodeToString(id[:]) }
 
 // ackFile is an independent, fsynced record of the highest sequence number
-// the store has acknowledged. Badger trusts its own files: a damaged WAL
+// the store has acknowledged, and of the registry generation (a count of
+// applied registry changes, kept in Badger beside the definitions). Badger trusts its own files: a damaged WAL
 // silently ends the log early, and a lost MANIFEST opens an empty store.
 // Comparing the store with this record at open turns both into a refusal.
 type ackFile struct {
@@ -44,6 +47,7 @@ type ackFile struct {
 	f       *os.File
 	id      storeID
 	seq     uint64
+	reg     uint64
 	counter uint64
 	sync    bool
 	buf     [ackSlot]byte
@@ -51,13 +55,13 @@ type ackFile struct {
 
 // readAckFile reads the record in dir. It returns ok=false when there is no
 // record (a new store, or one created before the record existed).
-func readAckFile(dir string) (id storeID, seq uint64, ok bool, err error) {
+func readAckFile(dir string) (id storeID, seq, reg uint64, ok bool, err error) {
 	path := filepath.Join(dir, ackFileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return id, 0, false, nil
+		return id, 0, 0, false, nil
 	} else if err != nil {
-		return id, 0, false, err
+		return id, 0, 0, false, err
 	}
 	var best uint64
 	for slot := 0; slot+ackSlot <= len(b) && slot < 2*ackSlot; slot += ackSlot {
@@ -69,17 +73,19 @@ func readAckFile(dir string) (id storeID, seq uint64, ok bool, err error) {
 			best, ok = c, true
 			copy(id[:], s[8:24])
 			seq = binary.LittleEndian.Uint64(s[24:])
+			reg = binary.LittleEndian.Uint64(s[40:])
 		}
 	}
 	if !ok {
-		return id, 0, false, fmt.Errorf("%w: %s is damaged (no valid slot), so acknowledged writes cannot be checked. If the data files are known to be intact, remove %s and open again",
+		return id, 0, 0, false, fmt.Errorf("%w: %s is damaged (no valid slot), so acknowledged writes cannot be checked. If the data files are known to be intact, remove %s and open again",
 			ErrDataLoss, path, ackFileName)
 	}
-	return id, seq, true, nil
+	return id, seq, reg, true, nil
 }
 
-// createAckFile writes a fresh record for id at seq, replacing any other.
-func createAckFile(dir string, id storeID, seq uint64, durable bool) (*ackFile, error) {
+// createAckFile writes a fresh record for id at seq and registry generation
+// reg, replacing any other.
+func createAckFile(dir string, id storeID, seq, reg uint64, durable bool) (*ackFile, error) {
 	path := filepath.Join(dir, ackFileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -88,7 +94,7 @@ func createAckFile(dir string, id storeID, seq uint64, durable bool) (*ackFile, 
 	a := &ackFile{f: f, id: id, sync: durable}
 	// Both slots, so the record is valid whichever slot a later torn write hits.
 	for i := 0; i < 2; i++ {
-		if err := a.write(seq); err != nil {
+		if err := a.write(seq, reg); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -114,11 +120,26 @@ func (a *ackFile) record(seq uint64) error {
 	if seq <= a.seq {
 		return nil
 	}
-	return a.write(seq)
+	return a.write(seq, a.reg)
 }
 
-// write writes seq to the next slot and syncs it.
-func (a *ackFile) write(seq uint64) error {
+// recordRegistry writes reg as the acknowledged registry generation. The
+// registry calls it after a change is durable in Badger and before it
+// answers.
+func (a *ackFile) recordRegistry(reg uint64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.f == nil {
+		return ErrClosed
+	}
+	if reg <= a.reg {
+		return nil
+	}
+	return a.write(a.seq, reg)
+}
+
+// write writes seq and reg to the next slot and syncs it.
+func (a *ackFile) write(seq, reg uint64) error {
 	a.counter++
 	b := a.buf[:]
 	clear(b)
@@ -126,6 +147,7 @@ func (a *ackFile) write(seq uint64) error {
 	copy(b[8:], a.id[:])
 	binary.LittleEndian.PutUint64(b[24:], seq)
 	binary.LittleEndian.PutUint64(b[32:], a.counter)
+	binary.LittleEndian.PutUint64(b[40:], reg)
 	binary.LittleEndian.PutUint32(b[60:], crc32.Checksum(b[:60], crcTable))
 	if _, err := a.f.WriteAt(b, int64(a.counter%2)*ackSlot); err != nil {
 		return fmt.Errorf("storage: recording acknowledged seq %d: %w", seq, err)
@@ -138,7 +160,7 @@ func (a *ackFile) write(seq uint64) error {
 			return fmt.Errorf("storage: recording acknowledged seq %d: %w", seq, err)
 		}
 	}
-	a.seq = seq
+	a.seq, a.reg = seq, reg
 	return nil
 }
 

@@ -85,9 +85,10 @@
 //     end of the data), a truncated table is an error instead of a panic,
 //     tables the MANIFEST does not list are moved aside instead of deleted,
 //     and a directory with tables but no MANIFEST is refused.
-//   - ACKNOWLEDGED records the highest acknowledged seq and the store id,
-//     fsynced after each batch is durable and before it is acknowledged. A
-//     store behind it (a cut write-ahead log, a lost MANIFEST) or of another
+//   - ACKNOWLEDGED records the highest acknowledged seq, the registry
+//     generation and the store id, fsynced after each batch or registry
+//     change is durable and before it is acknowledged. A store behind it (a
+//     cut write-ahead log, a lost MANIFEST, rolled-back files) or of another
 //     id is refused at open: never served rolled back or empty.
 //   - Writes are refused with ErrStorageFull while free space is under the
 //     reserve, which keeps room for Badger's memory-mapped log, flushes and

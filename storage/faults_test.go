@@ -263,12 +263,54 @@ func TestAckRecord(t *testing.T) {
 		f := img.clone(t)
 		require.NoError(t, os.Remove(ack(f.dir)))
 		st := f.reopenAndCheck(t)
-		id, seq, ok, err := readAckFile(f.dir)
+		id, seq, reg, ok, err := readAckFile(f.dir)
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, st.ID(), id.String())
 		require.Equal(t, st.Watermark(), seq)
+		require.Equal(t, uint64(2), reg, "defineUser applied an entity and a view")
 	})
+}
+
+// TestRolledBackRegistryRefused: Badger's files rolled back to before an
+// acknowledged registry change, with no write since (so the seqs agree),
+// are refused at open, naming the lost generation; an intact store opens.
+func TestRolledBackRegistryRefused(t *testing.T) {
+	dir := t.TempDir()
+	opts := DefaultOptions(dir).WithCompactInterval(time.Hour)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defineUser(t, st, 0)
+	require.NoError(t, st.Close())
+	before := t.TempDir()
+	require.NoError(t, os.CopyFS(before, os.DirFS(dir)))
+
+	st, err = Open(opts)
+	require.NoError(t, err)
+	_, _, err = st.CreateSplit(Split{Name: "train", Start: 0, End: 100})
+	require.NoError(t, err)
+	_, _, err = st.CreateSplit(Split{Name: "train", Start: 0, End: 100})
+	require.NoError(t, err, "an unchanged split changes nothing")
+	require.NoError(t, st.Close())
+	_, _, reg, _, err := readAckFile(dir)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), reg)
+
+	// The data directory as it was before the split, with today's record.
+	rolled := t.TempDir()
+	require.NoError(t, os.CopyFS(rolled, os.DirFS(before)))
+	ack, err := os.ReadFile(filepath.Join(dir, ackFileName))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(rolled, ackFileName), ack, 0o644))
+	_, err = Open(DefaultOptions(rolled))
+	require.ErrorIs(t, err, ErrDataLoss)
+	require.ErrorContains(t, err, "holds registry generation 2, but changes to the definitions up to generation 3 were acknowledged")
+
+	st, err = Open(opts)
+	require.NoError(t, err)
+	_, err = st.Split("train")
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
 }
 
 // TestFullDiskRefusesWrites fills a small tmpfs holding the whole data

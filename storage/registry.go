@@ -380,17 +380,19 @@ func (s *Store) commitDefinitions(plan []Change) error {
 	if err := s.checkSpace(size, s.recordKeep()); err != nil {
 		return err
 	}
+	gen := s.regGen + 1
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for _, w := range writes {
 			if err := txn.Set(w.key, w.val); err != nil {
 				return err
 			}
 		}
-		return nil
+		return txn.Set(metaRegistry, uintBytes(gen))
 	})
 	if err != nil {
 		return err
 	}
+	s.regGen = gen
 	s.regMu.Lock()
 	var created []uint32
 	for _, c := range plan {
@@ -418,7 +420,8 @@ func (s *Store) commitDefinitions(plan []Change) error {
 		}
 		s.histMu.Unlock()
 	}
-	return nil
+	// Answered only once the ack file records the change too.
+	return s.ack.recordRegistry(gen)
 }
 
 // reservedColumns are the columns an export adds to a view's: no join key

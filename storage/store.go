@@ -18,6 +18,8 @@ var (
 	metaSeq   = []byte("m/seq")   // the last committed sequence number
 	metaClock = []byte("m/clock") // the last commit time
 	metaID    = []byte("m/id")    // the store id, also kept in the ack file
+	// metaRegistry counts the registry changes applied, also kept in the ack file.
+	metaRegistry = []byte("m/registry")
 )
 
 // Store is a versioned feature store. It is safe for concurrent use.
@@ -31,6 +33,7 @@ type Store struct {
 	views      map[string]*View
 	splits     map[string]*Split
 	lastViewID uint32
+	regGen     uint64 // registry changes applied (metaRegistry); guarded by regWrite
 
 	queueMu sync.Mutex     // guards queue and leading
 	queue   []*queuedWrite // batches waiting to commit, in arrival order
@@ -181,7 +184,7 @@ func (s *Store) ReadTime() (at int64, watermark uint64) { return s.clock.readTim
 // Badger commit and the record) is fine: the record catches up.
 func (s *Store) checkAcknowledged() error {
 	dir := s.opts.Dir
-	ackID, acked, hasAck, err := readAckFile(dir)
+	ackID, acked, ackedReg, hasAck, err := readAckFile(dir)
 	if err != nil {
 		return err
 	}
@@ -190,6 +193,9 @@ func (s *Store) checkAcknowledged() error {
 	hasID := false
 	err = s.db.View(func(txn *badger.Txn) error {
 		if seq, err = getUint(txn, metaSeq); err != nil {
+			return err
+		}
+		if s.regGen, err = getUint(txn, metaRegistry); err != nil {
 			return err
 		}
 		item, err := txn.Get(metaID)
@@ -221,6 +227,9 @@ func (s *Store) checkAcknowledged() error {
 	case hasAck && seq < acked:
 		return fmt.Errorf("%w: %s ends at seq %d, but writes up to seq %d were acknowledged: seq %d to %d are lost (a damaged write-ahead log or rolled-back files). %s",
 			ErrDataLoss, dir, seq, acked, seq+1, acked, restore)
+	case hasAck && s.regGen < ackedReg:
+		return fmt.Errorf("%w: %s holds registry generation %d, but changes to the definitions up to generation %d were acknowledged: entities, feature views or splits applied since are lost (rolled-back files). %s",
+			ErrDataLoss, dir, s.regGen, ackedReg, restore)
 	}
 	if !hasID {
 		if hasAck {
@@ -236,7 +245,7 @@ func (s *Store) checkAcknowledged() error {
 			return fmt.Errorf("storage: open %s: recording the store id: %w", dir, err)
 		}
 	}
-	s.ack, err = createAckFile(dir, id, seq, s.opts.SyncWrites)
+	s.ack, err = createAckFile(dir, id, seq, s.regGen, s.opts.SyncWrites)
 	return err
 }
 

@@ -155,6 +155,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.CreateSplit(ctx, "train", now.Add(-time.Hour), now.Add(time.Hour))
 			return err
 		}},
+		{"ApplyDefinitions", []string{"admin"}, func(c *client.Client) error {
+			_, err := c.ApplyDefinitions(ctx, "d.yaml", []byte("entities: [{name: user, join_keys: [{name: user_id, type: int64}, {name: region, type: string}]}]"))
+			return err
+		}},
 		{"GetEntity", []string{"admin", "writer", "reader", "trainer"}, func(c *client.Client) error {
 			_, err := timefencev1.NewRegistryServiceClient(c.Conn()).GetEntity(ctx, &timefencev1.GetEntityRequest{Name: "user"})
 			return err

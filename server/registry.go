@@ -160,6 +160,10 @@ func (s *Server) ApplyDefinitions(ctx context.Context, req *timefencev1.ApplyDef
 	return resp, nil
 }
 
+// maxDefinitionsBytes bounds a definitions file: parsed, it takes several
+// times its size in memory.
+const maxDefinitionsBytes = 4 << 20
+
 // definitionsOf converts the definitions of req, from its YAML or its
 // messages, and says where each is: locations by kind, in order.
 func definitionsOf(req *timefencev1.ApplyDefinitionsRequest) (storage.Definitions, map[string][]string, error) {
@@ -172,6 +176,9 @@ func definitionsOf(req *timefencev1.ApplyDefinitionsRequest) (storage.Definition
 		splits   []*timefencev1.Split
 	)
 	if req.GetYaml() != "" {
+		if len(req.GetYaml()) > maxDefinitionsBytes {
+			return defs, nil, invalid(fmt.Sprintf("yaml: a definitions file of %d bytes; at most %d are accepted", len(req.GetYaml()), maxDefinitionsBytes))
+		}
 		if messages > 0 {
 			return defs, nil, invalid("yaml and entities, feature_views or splits: send one or the other")
 		}

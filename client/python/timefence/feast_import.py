@@ -567,6 +567,10 @@ def _tls(args: argparse.Namespace) -> Any:
     return grpc.ssl_channel_credentials(read(args.tls_ca), read(args.tls_key), read(args.tls_cert))
 
 
+def _one_line(e: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line; the token comes from TIMEFENCE_TOKEN."""
     args = _parser().parse_args(argv)
@@ -577,10 +581,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with Client(args.addr, token=os.environ.get("TIMEFENCE_TOKEN") or None, tls=_tls(args)) as client:
             import_repo(args.repo_path, client, lag=args.lag, definitions_out=args.definitions_out, dry_run=args.dry_run)
     except FeastMissing as e:
-        print(f"timefence import feast: {e}", file=sys.stderr)
+        print(f"timefence import feast: {_one_line(e)}", file=sys.stderr)
         return 3
     except (ValueError, OSError, TimefenceError) as e:
-        print(f"timefence import feast: {e}", file=sys.stderr)
+        print(f"timefence import feast: {_one_line(e)}", file=sys.stderr)
         return 1
     return 0
 

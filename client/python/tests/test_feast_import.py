@@ -210,3 +210,17 @@ def test_feast_import_cli(template: pathlib.Path, tmp_path: pathlib.Path, binary
     assert "dry run" in proc.stdout and f"would load {rows} rows into driver_hourly_stats " in proc.stdout
     assert "name: driver_hourly_stats" in defs.read_text()
     assert own_client.list_feature_views() == []  # a dry run applies nothing
+
+
+def test_feast_import_types() -> None:
+    from feast import types as ft
+
+    from timefence.feast_import import _map_type
+
+    assert [_map_type(t)[0] for t in (ft.Int64, ft.Int32, ft.Float64, ft.Float32, ft.String, ft.Bool, ft.Bytes)] == [
+        "int64", "int64", "double", "float", "string", "bool", "bytes"]
+    assert _map_type(ft.Array(ft.Float32))[0] == _map_type(ft.Array(ft.Float64))[0] == "float_list"
+    for unmapped, hint in ((ft.UnixTimestamp, "int64"), (ft.Array(ft.String), "one feature per element"),
+                           (ft.Map, "serialized"), (ft.Json, "serialized")):
+        ours, instead = _map_type(unmapped)
+        assert ours is None and hint in instead

@@ -418,8 +418,16 @@ def _load_table(plan: _ViewPlan, repo_path: str, lag: Optional[_dt.timedelta]) -
     else:
         cols["available_at"] = pc.add(cols["event_timestamp"], pa.scalar(lag, pa.duration("us")).cast(pa.duration("ns")))
         how = f"event time + {format_duration(lag)}"
-    for f in plan.features:
-        cols[f] = table[back.get(f, f)]
+    for f, ours in plan.features.items():
+        col = table[back.get(f, f)]
+        target = {"float_list": pa.list_(pa.float32()), "float": pa.float32(), "double": pa.float64()}.get(ours)
+        if ours == "int64" and pa.types.is_integer(col.type):
+            target = pa.int64()
+        if target is not None and col.type != target:
+            # Feast's declared type: float64 values of a Float32 or
+            # Array(Float32/Float64) feature are stored as float32.
+            col = col.cast(target, safe=False)
+        cols[f] = col
     out = pa.table(cols)
     # Rows of one key and event time are versions in row order, the last
     # winning; order them by created time (stable) so the last created wins,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Python client against the real server:
 #   1. creates (or reuses) the virtualenv client/python/.venv and installs
-#      ./client/python[test] into it;
+#      ./client/python[test,feast] into it (feast for the Feast import tests);
 #   2. regenerates the gRPC stubs (scripts/gen-python.sh) and fails when the
 #      committed ones differ;
 #   3. runs pytest (which builds the server with `go build` unless
@@ -26,7 +26,7 @@ fi
 # Not editable: the tests run what `pip install ./client/python` installs.
 # A stale build/ could slip removed modules into the wheel.
 rm -rf client/python/build
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "./client/python[test]"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "./client/python[test,feast]"
 if [ "${1:-}" = "--setup-only" ]; then
     exit 0
 fi

@@ -12,7 +12,7 @@ import (
 )
 
 // feastInstall says how to get the Python importer.
-const feastInstall = "pip install 'timefence[feast]' (from a checkout: pip install './client/python[feast]')"
+const feastInstall = "pip install './client/python[feast]' from the repository's root"
 
 func importCmd() *cobra.Command {
 	cmd := verb("import feast [flags] REPO_PATH", "import a Feast repository: definitions and offline data",

@@ -34,16 +34,16 @@ func TestImport(t *testing.T) {
 	t.Setenv("PATH", bin)
 	line := c.fail("import", "feast", "repo")
 	require.Contains(t, line, "python3 not found")
-	require.Contains(t, line, "pip install 'timefence[feast]'")
+	require.Contains(t, line, "pip install './client/python[feast]' from the repository's root")
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "python3"),
 		[]byte("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'timefence'\" >&2\nexit 1\n"), 0o755))
 	line = c.fail("import", "feast", "repo")
 	require.Contains(t, line, "No module named 'timefence'")
-	require.Contains(t, line, "pip install 'timefence[feast]'")
+	require.Contains(t, line, "pip install './client/python[feast]' from the repository's root")
 	// The importer's own error (here: no Feast SDK) is its last line.
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "python3"), []byte("#!/bin/sh\n"+
 		"[ \"$1\" = -c ] && exit 0\necho 'a Feast warning' >&2\n"+
-		"echo \"timefence import feast: importing a Feast repository needs the Feast SDK: pip install 'timefence[feast]'\" >&2\nexit 3\n"), 0o755))
+		"echo \"timefence import feast: importing a Feast repository needs the Feast SDK: pip install './client/python[feast]' from the repository's root\" >&2\nexit 3\n"), 0o755))
 	line = c.fail("import", "feast", "repo")
-	require.Equal(t, "timefence: import feast: importing a Feast repository needs the Feast SDK: pip install 'timefence[feast]'", line)
+	require.Equal(t, "timefence: import feast: importing a Feast repository needs the Feast SDK: pip install './client/python[feast]' from the repository's root", line)
 }

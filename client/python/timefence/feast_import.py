@@ -18,8 +18,7 @@ out and listed in the report with what to do instead.
 
 From a shell: ``python -m timefence.feast_import REPO_PATH [--lag 1h]``
 or ``timefence import feast REPO_PATH``. It needs the ``feast`` extra:
-``pip install 'timefence[feast]'`` (from a checkout,
-``pip install './client/python[feast]'``).
+``pip install './client/python[feast]'`` from the repository's root.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ImportReport", "Unmapped", "FeastMissing", "import_repo", "definitions_from_repo", "main"]
 
-INSTALL_HINT = "pip install 'timefence[feast]' (from a checkout: pip install './client/python[feast]')"
+INSTALL_HINT = "pip install './client/python[feast]' from the repository's root"
 
 # Rows per write: each write is one atomic batch, below the server's
 # --max-write-rows (10M by default) and its memory bound.

@@ -23,7 +23,9 @@ type FeatureValue struct {
 	// Value is nil unless Status is Present (and may be nil then: a null value).
 	Value     any
 	Status    Status
-	EventTime time.Time // of the version read; zero when not found
+	// EventTime is the event time of the version read: for a deleted
+	// entity (NotFound), the deletion's; zero when no version was found.
+	EventTime time.Time
 }
 
 // OnlineResult is the answer to GetOnline.

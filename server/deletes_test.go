@@ -329,3 +329,24 @@ func TestExportWritesBackAsIs(t *testing.T) {
 	}
 	require.Equal(t, onlineClicks(t, src.client, 1, 2, 3), onlineClicks(t, dst.client, 1, 2, 3))
 }
+
+// TestDeletionCarriesItsEventTime: an online read of a deleted entity is not
+// found, with the deletion's event time (the winner's, as for any value); an
+// entity never written has none.
+func TestDeletionCarriesItsEventTime(t *testing.T) {
+	env := startServer(t)
+	env.defineUsers(t, 0)
+	ctx := context.Background()
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	_, err := env.client.Write(ctx, "stats", []client.Row{
+		{Key: []any{1, "eu"}, EventTime: t0, Values: []any{int64(1), 1.0}},
+		{Key: []any{1, "eu"}, EventTime: t0.Add(time.Minute), Delete: true},
+	})
+	require.NoError(t, err)
+	res, err := env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, [][]any{{1, "eu"}, {2, "eu"}})
+	require.NoError(t, err)
+	require.Equal(t, client.NotFound, res.Rows[0][0].Status)
+	require.True(t, t0.Add(time.Minute).Equal(res.Rows[0][0].EventTime), "the deletion's time, got %v", res.Rows[0][0].EventTime)
+	require.Equal(t, client.NotFound, res.Rows[1][0].Status)
+	require.True(t, res.Rows[1][0].EventTime.IsZero())
+}

@@ -119,9 +119,7 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 	}
 	return &onlineColumn{col: col, set: func(i int, r *storage.Result, j int) {
 		col.Statuses[i] = statusToProto[r.Status]
-		if r.Status != storage.NotFound {
-			col.EventTimeUnixNanos[i] = r.EventTime
-		}
+		col.EventTimeUnixNanos[i] = r.EventTime // the winner's, a deletion's too; 0 without one
 		if r.Status != storage.Present || r.Values[j].IsNull() {
 			col.Nulls[i] = true
 			return

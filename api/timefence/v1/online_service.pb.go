@@ -208,7 +208,8 @@ type FeatureColumn struct {
 	// One status per entity row.
 	Statuses []FeatureStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=timefence.v1.FeatureStatus" json:"statuses,omitempty"`
 	// One per entity row: the event time of the version read, in Unix
-	// nanoseconds; 0 when not found.
+	// nanoseconds: for a deleted entity (not found), the deletion's; 0 when
+	// no version was found.
 	EventTimeUnixNanos []int64 `protobuf:"varint,3,rep,packed,name=event_time_unix_nanos,json=eventTimeUnixNanos,proto3" json:"event_time_unix_nanos,omitempty"`
 	// One per entity row: true where the row has no value (not found, stale,
 	// or a null value). Such rows hold the type's zero value in values.

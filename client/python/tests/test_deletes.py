@@ -30,6 +30,18 @@ def test_delete_then_not_found(client: timefence.Client, uid: str) -> None:
     assert res["rows"] == 2 and not res["duplicate"]
     assert _status(client, n["view"], [1, 2, 3]) == ["not_found", "not_found", "present"]
 
+    # A deleted entity carries its deletion's event time; one never written, none.
+    client.write(n["view"], pd.DataFrame({"user_id": [5], "event_timestamp": [now - pd.Timedelta(minutes=5)],
+                                          "clicks": [5], "score": [5.5]}))
+    at = now - pd.Timedelta(minutes=1)
+    client.delete(n["view"], {"user_id": [5]}, event_time=at)
+    df = client.get_online_features({"user_id": [5, 99]}, [f"{n['view']}:clicks"], include_status=True)
+    assert df["clicks__status"].tolist() == ["not_found", "not_found"]
+    assert df["clicks__event_timestamp"].iloc[0] == at
+    assert pd.isna(df["clicks__event_timestamp"].iloc[1])
+    d = client.get_online_features({"user_id": [5, 99]}, [f"{n['view']}:clicks"], include_status=True, output="dict")
+    assert d["clicks__event_timestamp"][0] == at and pd.isna(d["clicks__event_timestamp"][1])
+
     # A DataFrame of keys, an event time, a batch id; a deletion earlier than
     # the key's latest version leaves it present.
     keys = pd.DataFrame({"user_id": [3]})

@@ -222,7 +222,7 @@ def to_dict(
 
 def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> np.ndarray:
     """Every column's event times, one after the other, as Unix nanoseconds;
-    NaT where the value was not found."""
+    NaT where no version was found (a deleted entity keeps its deletion's)."""
     ns: List[int] = []
     st: List[int] = []
     for col in resp.columns:
@@ -231,7 +231,8 @@ def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> 
         ns.extend(col.event_time_unix_nanos)
         st.extend(col.statuses)
     out = np.array(ns, dtype=np.int64)
-    out[np.array(st, dtype=np.int32) == NOT_FOUND] = _NAT
+    # A deleted entity is not found but carries the deletion's time.
+    out[(np.array(st, dtype=np.int32) == NOT_FOUND) & (out == 0)] = _NAT
     return out
 
 
@@ -379,8 +380,9 @@ def arrow_frame(
         if include_status:
             statuses = np.asarray(col.statuses, dtype=np.int32)
             data[f"{name}__status"] = pa.array([STATUS_NAMES.get(int(st), "unspecified") for st in statuses], pa.string())
+            nanos = np.asarray(col.event_time_unix_nanos, dtype=np.int64)
             data[f"{name}__event_timestamp"] = pa.array(
-                np.asarray(col.event_time_unix_nanos, dtype=np.int64), pa.timestamp("ns", "UTC"), mask=statuses == NOT_FOUND
+                nanos, pa.timestamp("ns", "UTC"), mask=(statuses == NOT_FOUND) & (nanos == 0)
             )
     if isinstance(entities, pd.DataFrame):
         out = entities.reset_index(drop=True).copy(deep=False)

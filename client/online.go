@@ -21,8 +21,8 @@ const (
 // FeatureValue is one looked-up value.
 type FeatureValue struct {
 	// Value is nil unless Status is Present (and may be nil then: a null value).
-	Value     any
-	Status    Status
+	Value  any
+	Status Status
 	// EventTime is the event time of the version read: for a deleted
 	// entity (NotFound), the deletion's; zero when no version was found.
 	EventTime time.Time

@@ -246,8 +246,9 @@ class Split:
     """A named, immutable time window ``[start, end]`` for training-side reads.
 
     ``end`` is the cutoff: nothing that happened or arrived after it can be
-    read under the split. Times are datetimes, pandas Timestamps or ISO 8601
-    strings; naive ones are UTC. They are stored as UTC pandas Timestamps.
+    read under the split. Times are datetimes or pandas Timestamps (naive
+    ones are UTC), or strings in RFC 3339 with a zone, like
+    ``2024-06-30T23:59:59Z``. They are stored as UTC pandas Timestamps.
     Without ``start`` the window opens at the Unix epoch.
     """
 

@@ -163,3 +163,44 @@ func BenchmarkMergeTail(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ns/version")
 }
+
+// BenchmarkScanColumns reads every version of a view of 1M versions (100K
+// entities, 10 each, three features) column by column, as an export or
+// statistics do.
+//
+//	go test -run XXX -bench ScanColumns ./storage
+func BenchmarkScanColumns(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := Open(DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	require.NoError(b, err)
+	defer st.Close()
+	_, _, err = st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}}})
+	require.NoError(b, err)
+	v, _, err := st.ApplyView(View{Name: "v", Entity: "user", Features: []Feature{
+		{Name: "a", Type: TypeInt64}, {Name: "b", Type: TypeFloat64}, {Name: "c", Type: TypeFloat64}}})
+	require.NoError(b, err)
+	const entities, versions = 100_000, 10
+	for n := range versions {
+		batch := Batch{View: "v", Rows: make([]Row, entities)}
+		for r := range batch.Rows {
+			batch.Rows[r] = Row{Key: []Value{Int64(int64(r))}, EventTime: int64(n + 1),
+				Values: []Value{Int64(int64(r)), Float64(float64(n)), Float64(float64(r))}}
+		}
+		_, err := st.Write(context.Background(), batch)
+		require.NoError(b, err)
+	}
+	settle(b)
+	p, err := v.Project()
+	require.NoError(b, err)
+	for b.Loop() {
+		rows := 0
+		err := st.ScanColumns(context.Background(), p, Window{Start: 0, End: 1 << 62}, st.Watermark(), 65536, func(c *ColumnBatch) error {
+			rows += c.Len()
+			return nil
+		})
+		if err != nil || rows != entities*versions {
+			b.Fatal(err, rows)
+		}
+	}
+	b.ReportMetric(float64(entities*versions)*float64(b.N)/b.Elapsed().Seconds(), "versions/s")
+}

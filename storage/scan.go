@@ -69,13 +69,9 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		}
 	}
 	sel := make([]pick, 0, batchRows)
-	// tie reports whether two picks are versions of one entity with the
-	// same event and available-at times.
-	tie := func(a, b pick) bool {
-		ra, rb := snap.runs[a.run], snap.runs[b.run]
-		return ra.event[a.row] == rb.event[b.row] && ra.avail[a.row] == rb.avail[b.row] &&
-			bytes.Equal(ra.key(int(a.key)), rb.key(int(b.key)))
-	}
+	// ties holds the places in sel of the versions that tie with the one
+	// before them: same entity, event and available-at times.
+	var ties []int
 	flush := func() error {
 		if len(sel) == 0 {
 			return nil
@@ -83,14 +79,14 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for lo := 0; lo < len(sel); { // ties oldest first: reverse each run of them
-			hi := lo + 1
-			for hi < len(sel) && tie(sel[lo], sel[hi]) {
+		for n := 0; n < len(ties); { // ties oldest first: reverse each run of them
+			lo, hi := ties[n]-1, ties[n]+1
+			for n++; n < len(ties) && ties[n] == hi; n++ {
 				hi++
 			}
 			slices.Reverse(sel[lo:hi])
-			lo = hi
 		}
+		ties = ties[:0]
 		b := &ColumnBatch{Keys: make([][]byte, len(sel)), EventTime: make([]int64, len(sel)), AvailableAt: make([]int64, len(sel)),
 			Seq: make([]uint64, len(sel)), Deleted: make([]bool, len(sel)), Backfilled: make([]bool, len(sel)), Features: make([]Column, len(p.Features))}
 		for o, pk := range sel {
@@ -109,6 +105,7 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 		sel = sel[:0]
 		return fn(b)
 	}
+	var prevEvent, prevAvail int64
 	m := newMerger(snap.runs)
 	for {
 		j, k, i, ok := m.next()
@@ -121,12 +118,18 @@ func (s *Store) ScanColumns(ctx context.Context, p *Projection, w Window, waterm
 			continue
 		}
 		p := pick{int32(j), int32(i), int32(k)}
-		if len(sel) >= batchRows && !tie(sel[len(sel)-1], p) {
+		tied := len(sel) > 0 && event == prevEvent && avail == prevAvail &&
+			bytes.Equal(r.key(k), snap.runs[sel[len(sel)-1].run].key(int(sel[len(sel)-1].key)))
+		if len(sel) >= batchRows && !tied {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
+		if tied {
+			ties = append(ties, len(sel))
+		}
 		sel = append(sel, p)
+		prevEvent, prevAvail = event, avail
 	}
 }
 

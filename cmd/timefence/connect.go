@@ -202,6 +202,16 @@ func (s *session) unreachable(err error) error {
 	return fmt.Errorf("cannot reach a timefence server at %s%s; start one with 'timefence serve', or check --addr, --tls and --token", s.addr, cause)
 }
 
+// open dials the server for a verb that makes unary calls: it returns the
+// session and a context bounded for them; done closes both.
+func (f *connFlags) open(ctx context.Context) (s *session, cctx context.Context, done func(), err error) {
+	if s, err = f.dial(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	cctx, cancel := call(ctx)
+	return s, cctx, func() { cancel(); s.Close() }, nil
+}
+
 // call returns a context for one unary call.
 func call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, callTimeout)

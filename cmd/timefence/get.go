@@ -61,13 +61,11 @@ at a past time instead; such a read is training-side and needs --split.`,
 		if err != nil {
 			return err
 		}
-		s, err := conn.dial(ctx)
+		s, cctx, done, err := conn.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		cctx, cancel := call(ctx)
-		defer cancel()
+		defer done()
 		ents, err := s.ListEntities(cctx)
 		if err != nil {
 			return s.explain(err)

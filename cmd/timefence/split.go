@@ -65,13 +65,11 @@ refused, because splits are immutable.`,
 		if to.Before(from) {
 			return fmt.Errorf("--end %s is before --start %s", *end, *start)
 		}
-		s, err := conn.dial(ctx)
+		s, cctx, done, err := conn.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		cctx, cancel := call(ctx)
-		defer cancel()
+		defer done()
 		resp, err := s.CreateSplit(cctx, pos[0], from, to, client.WithDescription(*desc))
 		if err != nil {
 			return s.explain(err)
@@ -96,13 +94,11 @@ func splitListCmd() *cobra.Command {
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-		s, err := conn.dial(ctx)
+		s, cctx, done, err := conn.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		cctx, cancel := call(ctx)
-		defer cancel()
+		defer done()
 		splits, err := s.ListSplits(cctx)
 		if err != nil {
 			return s.explain(err)

@@ -42,13 +42,11 @@ new values, distribution and mean shifts).`,
 		case *split == "" || *view == "":
 			return usageError("stats", "--split and --view are required")
 		}
-		s, err := conn.dial(ctx)
+		s, cctx, done, err := conn.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		cctx, cancel := call(ctx)
-		defer cancel()
+		defer done()
 		if *baseline != "" {
 			resp, err := s.CompareStatistics(cctx, *view, *baseline, *split, client.WithFeatures(features...))
 			if err != nil {

@@ -21,13 +21,11 @@ view was last compacted.`,
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-		s, err := conn.dial(ctx)
+		s, cctx, done, err := conn.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		cctx, cancel := call(ctx)
-		defer cancel()
+		defer done()
 		views, err := s.GetHistoryStatus(cctx)
 		if err != nil {
 			return s.explain(err)

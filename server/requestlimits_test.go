@@ -303,9 +303,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // ended after the idle timeout, and what its goroutines held is released.
 func TestStalledReaderIsCut(t *testing.T) {
 	cfg := server.DefaultConfig()
-	// Long enough for the spine's upload to make steady progress on a busy
-	// machine; the stalled reads wait far longer than this.
-	cfg.StreamIdleTimeout = time.Second
+	// Long enough for the spine's upload, sent in small records, to make
+	// steady progress on a busy machine; the stalled reads wait far longer.
+	cfg.StreamIdleTimeout = 2 * time.Second
 	env := startLimited(t, cfg)
 	// Three records of export, written straight to the store (a write over
 	// Flight could itself be cut by so short a timeout on a busy machine).
@@ -328,7 +328,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	fc := flight.NewClientFromConn(conn, nil)
-	spine := spineOf(300_000) // joined in two chunks: two result records
+	spine := spineOf(100_000) // more rows than one result record holds
 	defer spine.Release()
 	cases := []struct {
 		method string
@@ -345,8 +345,15 @@ func TestStalledReaderIsCut(t *testing.T) {
 			w := flight.NewRecordWriter(stream, ipc.WithSchema(spine.Schema()))
 			w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"op":"historical","split":"all","features":["stats"]}`)})
 			for spine.Next() {
-				if err := w.Write(spine.Record()); err != nil {
-					return nil, err
+				// Small records: each arrives well within the idle limit.
+				rec := spine.Record()
+				for off := int64(0); off < rec.NumRows(); off += 10_000 {
+					part := rec.NewSlice(off, min(off+10_000, rec.NumRows()))
+					err := w.Write(part)
+					part.Release()
+					if err != nil {
+						return nil, err
+					}
 				}
 			}
 			if err := w.Close(); err != nil {
@@ -371,7 +378,7 @@ func TestStalledReaderIsCut(t *testing.T) {
 			err = fromGRPC(err)
 			require.ErrorIs(t, err, client.ErrStreamIdle)
 			require.Equal(t, codes.DeadlineExceeded, codeOf(err))
-			require.ErrorContains(t, err, "flight "+c.method+": the client read nothing for 1s, so the server closed the stream")
+			require.ErrorContains(t, err, "flight "+c.method+": the client read nothing for 2s, so the server closed the stream")
 			require.ErrorContains(t, err, "timefence serve --stream-idle-timeout")
 			eventually(t, "the goroutines of the stream to end", func() bool { return runtime.NumGoroutine() <= baseline })
 		})

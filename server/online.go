@@ -115,7 +115,7 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 			vals[i] = &timefencev1.FloatList{}
 		}
 		col.Values = &timefencev1.FeatureColumn_FloatListValues{FloatListValues: &timefencev1.FloatListValues{Values: vals}}
-		value = func(i int, v storage.Value) { vals[i].Values = append([]float32(nil), v.List...) }
+		value = func(i int, v storage.Value) { vals[i].Values = v.Float32s() }
 	}
 	return &onlineColumn{col: col, set: func(i int, r *storage.Result, j int) {
 		col.Statuses[i] = statusToProto[r.Status]

@@ -139,7 +139,7 @@ func checkNaN(v storage.Value, rowFormat string, row int, feature string) error 
 	if v.Type != storage.TypeFloatList {
 		return nil
 	}
-	for i, x := range v.List {
+	for i, x := range v.Float32s() {
 		if math.IsNaN(float64(x)) {
 			return invalid(fmt.Sprintf("%s: feature %q: element %d is NaN; NaN is not a value, in a list or outside one; write null instead", fmt.Sprintf(rowFormat, row), feature, i))
 		}

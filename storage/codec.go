@@ -70,7 +70,7 @@ func appendValue(b []byte, id uint32, v Value) []byte {
 	b = binary.AppendUvarint(b, uint64(id))
 	b = append(b, byte(v.Type))
 	switch v.Type {
-	case TypeInt64:
+	case TypeInt64, TypeInt32, TypeTimestamp:
 		b = binary.AppendVarint(b, v.Int)
 	case TypeBool:
 		b = append(b, byte(v.Int))
@@ -78,14 +78,12 @@ func appendValue(b []byte, id uint32, v Value) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
 	case TypeFloat32:
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(v.Float)))
-	case TypeString, TypeBytes:
+	case TypeFloatList: // its item count, then the packed items
+		b = binary.AppendUvarint(b, uint64(len(v.Str)/4))
+		b = append(b, v.Str...)
+	default: // string, bytes, JSON, map, lists: the length, then the bytes
 		b = binary.AppendUvarint(b, uint64(len(v.Str)))
 		b = append(b, v.Str...)
-	case TypeFloatList:
-		b = binary.AppendUvarint(b, uint64(len(v.List)))
-		for _, f := range v.List {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-		}
 	}
 	return b
 }
@@ -131,12 +129,12 @@ var errShortValue = fmt.Errorf("%w: truncated value", ErrCorrupt)
 func decodePayload(t Type, b []byte) (Value, []byte, error) {
 	short := errShortValue
 	switch t {
-	case TypeInt64:
+	case TypeInt64, TypeInt32, TypeTimestamp:
 		x, w := binary.Varint(b)
 		if w <= 0 {
 			return Value{}, nil, short
 		}
-		return Int64(x), b[w:], nil
+		return Value{Type: t, Int: x}, b[w:], nil
 	case TypeBool:
 		if len(b) < 1 {
 			return Value{}, nil, short
@@ -152,23 +150,25 @@ func decodePayload(t Type, b []byte) (Value, []byte, error) {
 			return Value{}, nil, short
 		}
 		return Float32(math.Float32frombits(binary.LittleEndian.Uint32(b))), b[4:], nil
-	case TypeString, TypeBytes:
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n {
-			return Value{}, nil, short
-		}
-		return Value{Type: t, Str: string(b[w : w+int(n)])}, b[w+int(n):], nil
 	case TypeFloatList:
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w)/4 < n {
 			return Value{}, nil, short
 		}
-		b = b[w:]
-		l := make([]float32, n)
-		for i := range l {
-			l[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return FloatList(l), b[4*n:], nil
+		return Value{Type: t, Str: string(b[w : w+4*int(n)])}, b[w+4*int(n):], nil
 	}
-	return Value{}, nil, fmt.Errorf("%w: unknown value type %d", ErrCorrupt, t)
+	if !t.Valid() {
+		return Value{}, nil, fmt.Errorf("%w: unknown value type %d", ErrCorrupt, t)
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return Value{}, nil, short
+	}
+	v := Value{Type: t, Str: string(b[w : w+int(n)])}
+	if t.IsList() {
+		if err := v.Check(); err != nil {
+			return Value{}, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	return v, b[w+int(n):], nil
 }

@@ -23,17 +23,22 @@ func (s *Store) historyDir(viewID uint32) string {
 // mergeRuns merges runs of one view, which cover consecutive seq ranges,
 // into one heap run with a column for every feature any of them has. The
 // columns come from the runs, not from the view's definition, which may
-// have gained a feature since the merge began.
+// have gained a feature, or widened one's type, since the merge began: a
+// feature's column takes the widest of its types in the runs.
 func mergeRuns(runs []*run) *run {
 	total := 0
 	var feats []Feature
-	seen := map[uint32]bool{}
+	seen := map[uint32]int{}
 	for _, r := range runs {
 		total += r.versions()
 		for _, c := range r.cols {
-			if !seen[c.ID] {
-				seen[c.ID] = true
+			i, ok := seen[c.ID]
+			switch {
+			case !ok:
+				seen[c.ID] = len(feats)
 				feats = append(feats, Feature{ID: c.ID, Type: c.Type})
+			case feats[i].Type.WidensTo(c.Type):
+				feats[i].Type = c.Type
 			}
 		}
 	}
@@ -43,7 +48,7 @@ func mergeRuns(runs []*run) *run {
 	for j, r := range runs {
 		src[j] = make([]*Column, len(b.r.cols))
 		for i, c := range b.r.cols {
-			src[j][i] = r.colFor(c.ID)
+			src[j][i] = r.colAs(c.ID, c.Type)
 		}
 	}
 	m := newMerger(runs)

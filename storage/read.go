@@ -428,7 +428,7 @@ func (s *snapshot) columns(p *Projection) [][]*Column {
 func (s *snapshot) runColumns(j int, p *Projection) []*Column {
 	out := make([]*Column, len(p.Features))
 	for i, f := range p.Features {
-		out[i] = s.runs[j].colFor(f.ID)
+		out[i] = s.runs[j].colAs(f.ID, f.Type)
 	}
 	return out
 }

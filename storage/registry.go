@@ -551,8 +551,8 @@ func (st *staged) view(v View) (*View, bool, error) {
 			case !had:
 				f.ID = next
 				next++
-			case of.Type != f.Type:
-				return nil, false, fmt.Errorf("%w: feature view %q: feature %q cannot change type from %s to %s; add a feature with a new name instead", ErrSchemaMismatch, v.Name, f.Name, of.Type, f.Type)
+			case !of.Type.WidensTo(f.Type):
+				return nil, false, fmt.Errorf("%w: feature view %q: feature %q cannot change type from %s to %s (only int32 to int64, float to double, and their lists, widen); add a feature with a new name instead", ErrSchemaMismatch, v.Name, f.Name, of.Type, f.Type)
 			default:
 				f.ID = of.ID
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 )
 
@@ -31,6 +32,9 @@ type run struct {
 	flags []uint8
 
 	cols []Column // ordered by feature id
+	// widened holds columns converted to a wider type than the run was
+	// written with (see colAs), by widenKey.
+	widened sync.Map
 
 	file *runFile // nil for a heap run
 	refs atomic.Int32
@@ -129,6 +133,43 @@ func (r *run) find(key []byte, head uint64, hint int) int {
 	return lo
 }
 
+// colAs returns r's column of feature id as values of type t, or nil. A
+// column of another type (written before the feature's type was widened to
+// t, or read by a dataset recorded before) is converted once and kept.
+func (r *run) colAs(id uint32, t Type) *Column {
+	c := r.colFor(id)
+	if c == nil || c.Type == t {
+		return c
+	}
+	key := widenKey{id, t}
+	if w, ok := r.widened.Load(key); ok {
+		return w.(*Column)
+	}
+	w, _ := r.widened.LoadOrStore(key, c.widen(t, r.versions()))
+	return w.(*Column)
+}
+
+type widenKey struct {
+	id uint32
+	t  Type
+}
+
+// widen returns a copy of the n rows of c as values of type t (see
+// Value.As). Buffers of the same layout are shared.
+func (c *Column) widen(t Type, n int) *Column {
+	out := *c
+	out.Type = t
+	if c.Type.layout() == t.layout() {
+		return &out
+	}
+	b := newColBuilder(Column{ID: c.ID, Type: t}, n)
+	for i := range n {
+		b.append(c.value(i))
+	}
+	out = *b.c
+	return &out
+}
+
 // colFor returns r's column of feature id, or nil.
 func (r *run) colFor(id uint32) *Column {
 	lo, hi := 0, len(r.cols)
@@ -148,26 +189,24 @@ func (r *run) colFor(id uint32) *Column {
 
 func (c *Column) isValid(i int) bool { return c.Valid[i>>3]&(1<<(i&7)) != 0 }
 
-// value returns row i of the column; float lists are copied.
+// value returns row i of the column.
 func (c *Column) value(i int) Value {
 	if !c.isValid(i) {
 		return Value{}
 	}
-	switch c.Type {
-	case TypeInt64:
-		return Int64(c.Int64[i])
-	case TypeFloat64:
+	switch c.Type.layout() {
+	case layoutInt64:
+		return Value{Type: c.Type, Int: c.Int64[i]}
+	case layoutFloat64:
 		return Float64(c.Float64[i])
-	case TypeFloat32:
+	case layoutFloat32:
 		return Float32(c.Float32[i])
-	case TypeBool:
+	case layoutBool:
 		return Bool(c.Bool[i] != 0)
-	case TypeString, TypeBytes:
-		return Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])}
-	case TypeFloatList:
-		return FloatList(append([]float32(nil), c.Float32[c.Offsets[i]:c.Offsets[i+1]]...))
+	case layoutFloatList:
+		return FloatList(c.Float32[c.Offsets[i]:c.Offsets[i+1]])
 	}
-	return Value{}
+	return Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])}
 }
 
 // runBuilder appends versions, in run order, to a new heap run.
@@ -204,15 +243,20 @@ func newRunBuilder(feats []Feature, versions int) *runBuilder {
 	b.r.cols = make([]Column, len(ids))
 	for i, f := range ids {
 		b.r.cols[i] = Column{ID: f.ID, Type: f.Type}
-		c := &b.r.cols[i]
-		switch f.Type {
-		case TypeString, TypeBytes, TypeFloatList:
-			c.Offsets = append(make([]int64, 0, versions+1), 0)
-		}
-		b.cols = append(b.cols, &colBuilder{c: c})
+		b.cols = append(b.cols, newColBuilder(b.r.cols[i], versions))
+		b.r.cols[i] = *b.cols[i].c
+		b.cols[i].c = &b.r.cols[i]
 		b.pos[f.ID] = i
 	}
 	return b
+}
+
+// newColBuilder returns a builder appending to c, with room for n rows.
+func newColBuilder(c Column, n int) *colBuilder {
+	if l := c.Type.layout(); l == layoutBytes || l == layoutFloatList {
+		c.Offsets = append(make([]int64, 0, n+1), 0)
+	}
+	return &colBuilder{c: &c}
 }
 
 func sortFeaturesByID(fs []Feature) {
@@ -294,16 +338,16 @@ func (cb *colBuilder) appendRange(src *Column, i, end int) {
 		cb.n++
 	}
 	rows := end - i
-	switch c.Type {
-	case TypeInt64:
+	switch c.Type.layout() {
+	case layoutInt64:
 		c.Int64 = appendSpan(c.Int64, src, i, end, func(s *Column) []int64 { return s.Int64 })
-	case TypeFloat64:
+	case layoutFloat64:
 		c.Float64 = appendSpan(c.Float64, src, i, end, func(s *Column) []float64 { return s.Float64 })
-	case TypeFloat32:
+	case layoutFloat32:
 		c.Float32 = appendSpan(c.Float32, src, i, end, func(s *Column) []float32 { return s.Float32 })
-	case TypeBool:
+	case layoutBool:
 		c.Bool = appendSpan(c.Bool, src, i, end, func(s *Column) []uint8 { return s.Bool })
-	case TypeString, TypeBytes, TypeFloatList:
+	default:
 		if src == nil {
 			last := c.Offsets[len(c.Offsets)-1]
 			for range rows {
@@ -347,23 +391,26 @@ func (cb *colBuilder) append(v Value) {
 	ok := !v.IsNull()
 	if ok {
 		c.Valid[cb.n>>3] |= 1 << (cb.n & 7)
+		if v.Type != c.Type { // written before the feature's type was widened
+			v = v.As(c.Type)
+		}
 	}
 	cb.n++
-	switch c.Type {
-	case TypeInt64:
+	switch c.Type.layout() {
+	case layoutInt64:
 		c.Int64 = append(c.Int64, v.Int)
-	case TypeFloat64:
+	case layoutFloat64:
 		c.Float64 = append(c.Float64, v.Float)
-	case TypeFloat32:
+	case layoutFloat32:
 		c.Float32 = append(c.Float32, float32(v.Float))
-	case TypeBool:
+	case layoutBool:
 		c.Bool = append(c.Bool, uint8(v.Int))
-	case TypeString, TypeBytes:
+	case layoutFloatList:
+		c.Float32 = append(c.Float32, v.Float32s()...)
+		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
+	default:
 		c.Data = append(c.Data, v.Str...)
 		c.Offsets = append(c.Offsets, int64(len(c.Data)))
-	case TypeFloatList:
-		c.Float32 = append(c.Float32, v.List...)
-		c.Offsets = append(c.Offsets, int64(len(c.Float32)))
 	}
 }
 

@@ -115,18 +115,18 @@ func (r *run) sections() []section {
 		c := &r.cols[i]
 		p := "c" + strconv.FormatUint(uint64(c.ID), 10) + "."
 		s = append(s, sec(p+"valid", &c.Valid))
-		switch c.Type {
-		case TypeInt64:
+		switch c.Type.layout() {
+		case layoutInt64:
 			s = append(s, sec(p+"i64", &c.Int64))
-		case TypeFloat64:
+		case layoutFloat64:
 			s = append(s, sec(p+"f64", &c.Float64))
-		case TypeFloat32:
+		case layoutFloat32:
 			s = append(s, sec(p+"f32", &c.Float32))
-		case TypeBool:
+		case layoutBool:
 			s = append(s, sec(p+"u8", &c.Bool))
-		case TypeString, TypeBytes:
+		case layoutBytes:
 			s = append(s, sec(p+"off", &c.Offsets), sec(p+"data", &c.Data))
-		case TypeFloatList:
+		case layoutFloatList:
 			s = append(s, sec(p+"off", &c.Offsets), sec(p+"f32", &c.Float32))
 		}
 	}
@@ -336,14 +336,14 @@ func (r *run) check() error {
 			return bad(fmt.Sprintf("column %d validity", c.ID))
 		}
 		var l int
-		switch c.Type {
-		case TypeInt64:
+		switch c.Type.layout() {
+		case layoutInt64:
 			l = len(c.Int64)
-		case TypeFloat64:
+		case layoutFloat64:
 			l = len(c.Float64)
-		case TypeFloat32:
+		case layoutFloat32:
 			l = len(c.Float32)
-		case TypeBool:
+		case layoutBool:
 			l = len(c.Bool)
 		default:
 			l = len(c.Offsets) - 1

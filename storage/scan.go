@@ -188,14 +188,14 @@ type pick struct{ run, row, key int32 }
 func gather(f Feature, srcs []*Column, sel []pick) Column {
 	n := len(sel)
 	dst := Column{ID: f.ID, Type: f.Type, Valid: make([]byte, (n+7)/8)}
-	switch f.Type {
-	case TypeInt64:
+	switch f.Type.layout() {
+	case layoutInt64:
 		dst.Int64 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []int64 { return c.Int64 })
-	case TypeFloat64:
+	case layoutFloat64:
 		dst.Float64 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []float64 { return c.Float64 })
-	case TypeFloat32:
+	case layoutFloat32:
 		dst.Float32 = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []float32 { return c.Float32 })
-	case TypeBool:
+	case layoutBool:
 		dst.Bool = gatherFixed(dst.Valid, srcs, sel, func(c *Column) []uint8 { return c.Bool })
 	default:
 		dst.Offsets = make([]int64, 1, n+1)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
@@ -448,8 +447,9 @@ func checkValues(feats []Feature, vals []Value) error {
 			}
 		case v.Type != f.Type:
 			return fmt.Errorf("feature %q: expected %s, got %s", f.Name, f.Type, v.Type)
-		case (v.Type == TypeFloat64 || v.Type == TypeFloat32) && math.IsNaN(v.Float):
-			return fmt.Errorf("feature %q: NaN is not a value; write null instead", f.Name)
+		}
+		if err := v.Check(); err != nil {
+			return fmt.Errorf("feature %q: %v", f.Name, err)
 		}
 	}
 	return nil

@@ -214,7 +214,9 @@ type FeatureColumn struct {
 	// One per entity row: true where the row has no value (not found, stale,
 	// or a null value). Such rows hold the type's zero value in values.
 	Nulls []bool `protobuf:"varint,4,rep,packed,name=nulls,proto3" json:"nulls,omitempty"`
-	// One value per entity row.
+	// One value per entity row. Timestamps are in int64_values, as Unix
+	// nanoseconds; JSON and map values in string_values, as JSON text; a
+	// timestamp list is an Int64List of Unix nanoseconds.
 	//
 	// Types that are valid to be assigned to Values:
 	//
@@ -225,6 +227,13 @@ type FeatureColumn struct {
 	//	*FeatureColumn_BoolValues
 	//	*FeatureColumn_BytesValues
 	//	*FeatureColumn_FloatListValues
+	//	*FeatureColumn_Int32Values
+	//	*FeatureColumn_Int32ListValues
+	//	*FeatureColumn_Int64ListValues
+	//	*FeatureColumn_DoubleListValues
+	//	*FeatureColumn_StringListValues
+	//	*FeatureColumn_BoolListValues
+	//	*FeatureColumn_BytesListValues
 	Values        isFeatureColumn_Values `protobuf_oneof:"values"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -358,6 +367,69 @@ func (x *FeatureColumn) GetFloatListValues() *FloatListValues {
 	return nil
 }
 
+func (x *FeatureColumn) GetInt32Values() *Int32Values {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_Int32Values); ok {
+			return x.Int32Values
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetInt32ListValues() *Int32ListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_Int32ListValues); ok {
+			return x.Int32ListValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetInt64ListValues() *Int64ListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_Int64ListValues); ok {
+			return x.Int64ListValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetDoubleListValues() *DoubleListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_DoubleListValues); ok {
+			return x.DoubleListValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetStringListValues() *StringListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_StringListValues); ok {
+			return x.StringListValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetBoolListValues() *BoolListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_BoolListValues); ok {
+			return x.BoolListValues
+		}
+	}
+	return nil
+}
+
+func (x *FeatureColumn) GetBytesListValues() *BytesListValues {
+	if x != nil {
+		if x, ok := x.Values.(*FeatureColumn_BytesListValues); ok {
+			return x.BytesListValues
+		}
+	}
+	return nil
+}
+
 type isFeatureColumn_Values interface {
 	isFeatureColumn_Values()
 }
@@ -390,6 +462,34 @@ type FeatureColumn_FloatListValues struct {
 	FloatListValues *FloatListValues `protobuf:"bytes,11,opt,name=float_list_values,json=floatListValues,proto3,oneof"`
 }
 
+type FeatureColumn_Int32Values struct {
+	Int32Values *Int32Values `protobuf:"bytes,12,opt,name=int32_values,json=int32Values,proto3,oneof"`
+}
+
+type FeatureColumn_Int32ListValues struct {
+	Int32ListValues *Int32ListValues `protobuf:"bytes,13,opt,name=int32_list_values,json=int32ListValues,proto3,oneof"`
+}
+
+type FeatureColumn_Int64ListValues struct {
+	Int64ListValues *Int64ListValues `protobuf:"bytes,14,opt,name=int64_list_values,json=int64ListValues,proto3,oneof"`
+}
+
+type FeatureColumn_DoubleListValues struct {
+	DoubleListValues *DoubleListValues `protobuf:"bytes,15,opt,name=double_list_values,json=doubleListValues,proto3,oneof"`
+}
+
+type FeatureColumn_StringListValues struct {
+	StringListValues *StringListValues `protobuf:"bytes,16,opt,name=string_list_values,json=stringListValues,proto3,oneof"`
+}
+
+type FeatureColumn_BoolListValues struct {
+	BoolListValues *BoolListValues `protobuf:"bytes,17,opt,name=bool_list_values,json=boolListValues,proto3,oneof"`
+}
+
+type FeatureColumn_BytesListValues struct {
+	BytesListValues *BytesListValues `protobuf:"bytes,18,opt,name=bytes_list_values,json=bytesListValues,proto3,oneof"`
+}
+
 func (*FeatureColumn_Int64Values) isFeatureColumn_Values() {}
 
 func (*FeatureColumn_DoubleValues) isFeatureColumn_Values() {}
@@ -403,6 +503,20 @@ func (*FeatureColumn_BoolValues) isFeatureColumn_Values() {}
 func (*FeatureColumn_BytesValues) isFeatureColumn_Values() {}
 
 func (*FeatureColumn_FloatListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_Int32Values) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_Int32ListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_Int64ListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_DoubleListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_StringListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_BoolListValues) isFeatureColumn_Values() {}
+
+func (*FeatureColumn_BytesListValues) isFeatureColumn_Values() {}
 
 type Int64Values struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -712,6 +826,314 @@ func (x *FloatListValues) GetValues() []*FloatList {
 	return nil
 }
 
+type Int32Values struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []int32                `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Int32Values) Reset() {
+	*x = Int32Values{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Int32Values) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Int32Values) ProtoMessage() {}
+
+func (x *Int32Values) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Int32Values.ProtoReflect.Descriptor instead.
+func (*Int32Values) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Int32Values) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type Int32ListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Int32List           `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Int32ListValues) Reset() {
+	*x = Int32ListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Int32ListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Int32ListValues) ProtoMessage() {}
+
+func (x *Int32ListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Int32ListValues.ProtoReflect.Descriptor instead.
+func (*Int32ListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Int32ListValues) GetValues() []*Int32List {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type Int64ListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Int64List           `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Int64ListValues) Reset() {
+	*x = Int64ListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Int64ListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Int64ListValues) ProtoMessage() {}
+
+func (x *Int64ListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Int64ListValues.ProtoReflect.Descriptor instead.
+func (*Int64ListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Int64ListValues) GetValues() []*Int64List {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type DoubleListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*DoubleList          `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DoubleListValues) Reset() {
+	*x = DoubleListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DoubleListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DoubleListValues) ProtoMessage() {}
+
+func (x *DoubleListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DoubleListValues.ProtoReflect.Descriptor instead.
+func (*DoubleListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DoubleListValues) GetValues() []*DoubleList {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type StringListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*StringList          `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringListValues) Reset() {
+	*x = StringListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringListValues) ProtoMessage() {}
+
+func (x *StringListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringListValues.ProtoReflect.Descriptor instead.
+func (*StringListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StringListValues) GetValues() []*StringList {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type BoolListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*BoolList            `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BoolListValues) Reset() {
+	*x = BoolListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BoolListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BoolListValues) ProtoMessage() {}
+
+func (x *BoolListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BoolListValues.ProtoReflect.Descriptor instead.
+func (*BoolListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BoolListValues) GetValues() []*BoolList {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type BytesListValues struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*BytesList           `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BytesListValues) Reset() {
+	*x = BytesListValues{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BytesListValues) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BytesListValues) ProtoMessage() {}
+
+func (x *BytesListValues) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BytesListValues.ProtoReflect.Descriptor instead.
+func (*BytesListValues) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BytesListValues) GetValues() []*BytesList {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type GetOnlineFeaturesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resolved feature references, "view:feature", in column order.
@@ -728,7 +1150,7 @@ type GetOnlineFeaturesResponse struct {
 
 func (x *GetOnlineFeaturesResponse) Reset() {
 	*x = GetOnlineFeaturesResponse{}
-	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_online_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1162,7 @@ func (x *GetOnlineFeaturesResponse) String() string {
 func (*GetOnlineFeaturesResponse) ProtoMessage() {}
 
 func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_online_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_online_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1175,7 @@ func (x *GetOnlineFeaturesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOnlineFeaturesResponse.ProtoReflect.Descriptor instead.
 func (*GetOnlineFeaturesResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{10}
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetOnlineFeaturesResponse) GetFeatures() []string {
@@ -797,7 +1219,7 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x14\n" +
 	"\x05split\x18\x05 \x01(\tR\x05split\"8\n" +
 	"\tEntityRow\x12+\n" +
-	"\x06values\x18\x01 \x03(\v2\x13.timefence.v1.ValueR\x06values\"\x98\x05\n" +
+	"\x06values\x18\x01 \x03(\v2\x13.timefence.v1.ValueR\x06values\"\xa9\t\n" +
 	"\rFeatureColumn\x12+\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x17.timefence.v1.ValueTypeR\x04type\x127\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x1b.timefence.v1.FeatureStatusR\bstatuses\x121\n" +
@@ -811,7 +1233,14 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"boolValues\x12>\n" +
 	"\fbytes_values\x18\n" +
 	" \x01(\v2\x19.timefence.v1.BytesValuesH\x00R\vbytesValues\x12K\n" +
-	"\x11float_list_values\x18\v \x01(\v2\x1d.timefence.v1.FloatListValuesH\x00R\x0ffloatListValuesB\b\n" +
+	"\x11float_list_values\x18\v \x01(\v2\x1d.timefence.v1.FloatListValuesH\x00R\x0ffloatListValues\x12>\n" +
+	"\fint32_values\x18\f \x01(\v2\x19.timefence.v1.Int32ValuesH\x00R\vint32Values\x12K\n" +
+	"\x11int32_list_values\x18\r \x01(\v2\x1d.timefence.v1.Int32ListValuesH\x00R\x0fint32ListValues\x12K\n" +
+	"\x11int64_list_values\x18\x0e \x01(\v2\x1d.timefence.v1.Int64ListValuesH\x00R\x0fint64ListValues\x12N\n" +
+	"\x12double_list_values\x18\x0f \x01(\v2\x1e.timefence.v1.DoubleListValuesH\x00R\x10doubleListValues\x12N\n" +
+	"\x12string_list_values\x18\x10 \x01(\v2\x1e.timefence.v1.StringListValuesH\x00R\x10stringListValues\x12H\n" +
+	"\x10bool_list_values\x18\x11 \x01(\v2\x1c.timefence.v1.BoolListValuesH\x00R\x0eboolListValues\x12K\n" +
+	"\x11bytes_list_values\x18\x12 \x01(\v2\x1d.timefence.v1.BytesListValuesH\x00R\x0fbytesListValuesB\b\n" +
 	"\x06values\"%\n" +
 	"\vInt64Values\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x03R\x06values\"&\n" +
@@ -827,7 +1256,21 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\vBytesValues\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\fR\x06values\"B\n" +
 	"\x0fFloatListValues\x12/\n" +
-	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.FloatListR\x06values\"\xc5\x01\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.FloatListR\x06values\"%\n" +
+	"\vInt32Values\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"B\n" +
+	"\x0fInt32ListValues\x12/\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.Int32ListR\x06values\"B\n" +
+	"\x0fInt64ListValues\x12/\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.Int64ListR\x06values\"D\n" +
+	"\x10DoubleListValues\x120\n" +
+	"\x06values\x18\x01 \x03(\v2\x18.timefence.v1.DoubleListR\x06values\"D\n" +
+	"\x10StringListValues\x120\n" +
+	"\x06values\x18\x01 \x03(\v2\x18.timefence.v1.StringListR\x06values\"@\n" +
+	"\x0eBoolListValues\x12.\n" +
+	"\x06values\x18\x01 \x03(\v2\x16.timefence.v1.BoolListR\x06values\"B\n" +
+	"\x0fBytesListValues\x12/\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.BytesListR\x06values\"\xc5\x01\n" +
 	"\x19GetOnlineFeaturesResponse\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x125\n" +
 	"\acolumns\x18\x02 \x03(\v2\x1b.timefence.v1.FeatureColumnR\acolumns\x127\n" +
@@ -855,7 +1298,7 @@ func file_timefence_v1_online_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_online_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_timefence_v1_online_service_proto_goTypes = []any{
 	(FeatureStatus)(0),                // 0: timefence.v1.FeatureStatus
 	(*GetOnlineFeaturesRequest)(nil),  // 1: timefence.v1.GetOnlineFeaturesRequest
@@ -868,17 +1311,30 @@ var file_timefence_v1_online_service_proto_goTypes = []any{
 	(*BoolValues)(nil),                // 8: timefence.v1.BoolValues
 	(*BytesValues)(nil),               // 9: timefence.v1.BytesValues
 	(*FloatListValues)(nil),           // 10: timefence.v1.FloatListValues
-	(*GetOnlineFeaturesResponse)(nil), // 11: timefence.v1.GetOnlineFeaturesResponse
-	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
-	(*Value)(nil),                     // 13: timefence.v1.Value
-	(ValueType)(0),                    // 14: timefence.v1.ValueType
-	(*FloatList)(nil),                 // 15: timefence.v1.FloatList
+	(*Int32Values)(nil),               // 11: timefence.v1.Int32Values
+	(*Int32ListValues)(nil),           // 12: timefence.v1.Int32ListValues
+	(*Int64ListValues)(nil),           // 13: timefence.v1.Int64ListValues
+	(*DoubleListValues)(nil),          // 14: timefence.v1.DoubleListValues
+	(*StringListValues)(nil),          // 15: timefence.v1.StringListValues
+	(*BoolListValues)(nil),            // 16: timefence.v1.BoolListValues
+	(*BytesListValues)(nil),           // 17: timefence.v1.BytesListValues
+	(*GetOnlineFeaturesResponse)(nil), // 18: timefence.v1.GetOnlineFeaturesResponse
+	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
+	(*Value)(nil),                     // 20: timefence.v1.Value
+	(ValueType)(0),                    // 21: timefence.v1.ValueType
+	(*FloatList)(nil),                 // 22: timefence.v1.FloatList
+	(*Int32List)(nil),                 // 23: timefence.v1.Int32List
+	(*Int64List)(nil),                 // 24: timefence.v1.Int64List
+	(*DoubleList)(nil),                // 25: timefence.v1.DoubleList
+	(*StringList)(nil),                // 26: timefence.v1.StringList
+	(*BoolList)(nil),                  // 27: timefence.v1.BoolList
+	(*BytesList)(nil),                 // 28: timefence.v1.BytesList
 }
 var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	2,  // 0: timefence.v1.GetOnlineFeaturesRequest.entity_rows:type_name -> timefence.v1.EntityRow
-	12, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
-	13, // 2: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
-	14, // 3: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
+	19, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 2: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
+	21, // 3: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
 	0,  // 4: timefence.v1.FeatureColumn.statuses:type_name -> timefence.v1.FeatureStatus
 	4,  // 5: timefence.v1.FeatureColumn.int64_values:type_name -> timefence.v1.Int64Values
 	5,  // 6: timefence.v1.FeatureColumn.double_values:type_name -> timefence.v1.DoubleValues
@@ -887,16 +1343,29 @@ var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	8,  // 9: timefence.v1.FeatureColumn.bool_values:type_name -> timefence.v1.BoolValues
 	9,  // 10: timefence.v1.FeatureColumn.bytes_values:type_name -> timefence.v1.BytesValues
 	10, // 11: timefence.v1.FeatureColumn.float_list_values:type_name -> timefence.v1.FloatListValues
-	15, // 12: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
-	3,  // 13: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
-	12, // 14: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
-	1,  // 15: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
-	11, // 16: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
-	16, // [16:17] is the sub-list for method output_type
-	15, // [15:16] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	11, // 12: timefence.v1.FeatureColumn.int32_values:type_name -> timefence.v1.Int32Values
+	12, // 13: timefence.v1.FeatureColumn.int32_list_values:type_name -> timefence.v1.Int32ListValues
+	13, // 14: timefence.v1.FeatureColumn.int64_list_values:type_name -> timefence.v1.Int64ListValues
+	14, // 15: timefence.v1.FeatureColumn.double_list_values:type_name -> timefence.v1.DoubleListValues
+	15, // 16: timefence.v1.FeatureColumn.string_list_values:type_name -> timefence.v1.StringListValues
+	16, // 17: timefence.v1.FeatureColumn.bool_list_values:type_name -> timefence.v1.BoolListValues
+	17, // 18: timefence.v1.FeatureColumn.bytes_list_values:type_name -> timefence.v1.BytesListValues
+	22, // 19: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
+	23, // 20: timefence.v1.Int32ListValues.values:type_name -> timefence.v1.Int32List
+	24, // 21: timefence.v1.Int64ListValues.values:type_name -> timefence.v1.Int64List
+	25, // 22: timefence.v1.DoubleListValues.values:type_name -> timefence.v1.DoubleList
+	26, // 23: timefence.v1.StringListValues.values:type_name -> timefence.v1.StringList
+	27, // 24: timefence.v1.BoolListValues.values:type_name -> timefence.v1.BoolList
+	28, // 25: timefence.v1.BytesListValues.values:type_name -> timefence.v1.BytesList
+	3,  // 26: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
+	19, // 27: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
+	1,  // 28: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
+	18, // 29: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
+	29, // [29:30] is the sub-list for method output_type
+	28, // [28:29] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_online_service_proto_init() }
@@ -913,6 +1382,13 @@ func file_timefence_v1_online_service_proto_init() {
 		(*FeatureColumn_BoolValues)(nil),
 		(*FeatureColumn_BytesValues)(nil),
 		(*FeatureColumn_FloatListValues)(nil),
+		(*FeatureColumn_Int32Values)(nil),
+		(*FeatureColumn_Int32ListValues)(nil),
+		(*FeatureColumn_Int64ListValues)(nil),
+		(*FeatureColumn_DoubleListValues)(nil),
+		(*FeatureColumn_StringListValues)(nil),
+		(*FeatureColumn_BoolListValues)(nil),
+		(*FeatureColumn_BytesListValues)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -920,7 +1396,7 @@ func file_timefence_v1_online_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_online_service_proto_rawDesc), len(file_timefence_v1_online_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,29 +36,65 @@ const (
 	ValueType_VALUE_TYPE_BYTES       ValueType = 6
 	// A list of 32-bit floats, for embeddings.
 	ValueType_VALUE_TYPE_FLOAT_LIST ValueType = 7
+	ValueType_VALUE_TYPE_INT32      ValueType = 8
+	// A point in time, in Unix nanoseconds (UTC).
+	ValueType_VALUE_TYPE_TIMESTAMP ValueType = 9
+	// Any JSON value, as JSON text; checked on write.
+	ValueType_VALUE_TYPE_JSON ValueType = 10
+	// A JSON object, as JSON text; checked on write.
+	ValueType_VALUE_TYPE_MAP            ValueType = 11
+	ValueType_VALUE_TYPE_INT32_LIST     ValueType = 12
+	ValueType_VALUE_TYPE_INT64_LIST     ValueType = 13
+	ValueType_VALUE_TYPE_DOUBLE_LIST    ValueType = 14
+	ValueType_VALUE_TYPE_STRING_LIST    ValueType = 15
+	ValueType_VALUE_TYPE_BOOL_LIST      ValueType = 16
+	ValueType_VALUE_TYPE_BYTES_LIST     ValueType = 17
+	ValueType_VALUE_TYPE_TIMESTAMP_LIST ValueType = 18
 )
 
 // Enum value maps for ValueType.
 var (
 	ValueType_name = map[int32]string{
-		0: "VALUE_TYPE_UNSPECIFIED",
-		1: "VALUE_TYPE_INT64",
-		2: "VALUE_TYPE_DOUBLE",
-		3: "VALUE_TYPE_FLOAT",
-		4: "VALUE_TYPE_STRING",
-		5: "VALUE_TYPE_BOOL",
-		6: "VALUE_TYPE_BYTES",
-		7: "VALUE_TYPE_FLOAT_LIST",
+		0:  "VALUE_TYPE_UNSPECIFIED",
+		1:  "VALUE_TYPE_INT64",
+		2:  "VALUE_TYPE_DOUBLE",
+		3:  "VALUE_TYPE_FLOAT",
+		4:  "VALUE_TYPE_STRING",
+		5:  "VALUE_TYPE_BOOL",
+		6:  "VALUE_TYPE_BYTES",
+		7:  "VALUE_TYPE_FLOAT_LIST",
+		8:  "VALUE_TYPE_INT32",
+		9:  "VALUE_TYPE_TIMESTAMP",
+		10: "VALUE_TYPE_JSON",
+		11: "VALUE_TYPE_MAP",
+		12: "VALUE_TYPE_INT32_LIST",
+		13: "VALUE_TYPE_INT64_LIST",
+		14: "VALUE_TYPE_DOUBLE_LIST",
+		15: "VALUE_TYPE_STRING_LIST",
+		16: "VALUE_TYPE_BOOL_LIST",
+		17: "VALUE_TYPE_BYTES_LIST",
+		18: "VALUE_TYPE_TIMESTAMP_LIST",
 	}
 	ValueType_value = map[string]int32{
-		"VALUE_TYPE_UNSPECIFIED": 0,
-		"VALUE_TYPE_INT64":       1,
-		"VALUE_TYPE_DOUBLE":      2,
-		"VALUE_TYPE_FLOAT":       3,
-		"VALUE_TYPE_STRING":      4,
-		"VALUE_TYPE_BOOL":        5,
-		"VALUE_TYPE_BYTES":       6,
-		"VALUE_TYPE_FLOAT_LIST":  7,
+		"VALUE_TYPE_UNSPECIFIED":    0,
+		"VALUE_TYPE_INT64":          1,
+		"VALUE_TYPE_DOUBLE":         2,
+		"VALUE_TYPE_FLOAT":          3,
+		"VALUE_TYPE_STRING":         4,
+		"VALUE_TYPE_BOOL":           5,
+		"VALUE_TYPE_BYTES":          6,
+		"VALUE_TYPE_FLOAT_LIST":     7,
+		"VALUE_TYPE_INT32":          8,
+		"VALUE_TYPE_TIMESTAMP":      9,
+		"VALUE_TYPE_JSON":           10,
+		"VALUE_TYPE_MAP":            11,
+		"VALUE_TYPE_INT32_LIST":     12,
+		"VALUE_TYPE_INT64_LIST":     13,
+		"VALUE_TYPE_DOUBLE_LIST":    14,
+		"VALUE_TYPE_STRING_LIST":    15,
+		"VALUE_TYPE_BOOL_LIST":      16,
+		"VALUE_TYPE_BYTES_LIST":     17,
+		"VALUE_TYPE_TIMESTAMP_LIST": 18,
 	}
 )
 
@@ -101,6 +137,17 @@ type Value struct {
 	//	*Value_BoolValue
 	//	*Value_BytesValue
 	//	*Value_FloatListValue
+	//	*Value_Int32Value
+	//	*Value_TimestampValue
+	//	*Value_JsonValue
+	//	*Value_MapValue
+	//	*Value_Int32ListValue
+	//	*Value_Int64ListValue
+	//	*Value_DoubleListValue
+	//	*Value_StringListValue
+	//	*Value_BoolListValue
+	//	*Value_BytesListValue
+	//	*Value_TimestampListValue
 	Kind          isValue_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -206,6 +253,105 @@ func (x *Value) GetFloatListValue() *FloatList {
 	return nil
 }
 
+func (x *Value) GetInt32Value() int32 {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Int32Value); ok {
+			return x.Int32Value
+		}
+	}
+	return 0
+}
+
+func (x *Value) GetTimestampValue() int64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_TimestampValue); ok {
+			return x.TimestampValue
+		}
+	}
+	return 0
+}
+
+func (x *Value) GetJsonValue() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_JsonValue); ok {
+			return x.JsonValue
+		}
+	}
+	return ""
+}
+
+func (x *Value) GetMapValue() string {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_MapValue); ok {
+			return x.MapValue
+		}
+	}
+	return ""
+}
+
+func (x *Value) GetInt32ListValue() *Int32List {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Int32ListValue); ok {
+			return x.Int32ListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetInt64ListValue() *Int64List {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Int64ListValue); ok {
+			return x.Int64ListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetDoubleListValue() *DoubleList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_DoubleListValue); ok {
+			return x.DoubleListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetStringListValue() *StringList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_StringListValue); ok {
+			return x.StringListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetBoolListValue() *BoolList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_BoolListValue); ok {
+			return x.BoolListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetBytesListValue() *BytesList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_BytesListValue); ok {
+			return x.BytesListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetTimestampListValue() *Int64List {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_TimestampListValue); ok {
+			return x.TimestampListValue
+		}
+	}
+	return nil
+}
+
 type isValue_Kind interface {
 	isValue_Kind()
 }
@@ -238,6 +384,54 @@ type Value_FloatListValue struct {
 	FloatListValue *FloatList `protobuf:"bytes,7,opt,name=float_list_value,json=floatListValue,proto3,oneof"`
 }
 
+type Value_Int32Value struct {
+	Int32Value int32 `protobuf:"varint,8,opt,name=int32_value,json=int32Value,proto3,oneof"`
+}
+
+type Value_TimestampValue struct {
+	// Unix nanoseconds (UTC).
+	TimestampValue int64 `protobuf:"varint,9,opt,name=timestamp_value,json=timestampValue,proto3,oneof"`
+}
+
+type Value_JsonValue struct {
+	// JSON text.
+	JsonValue string `protobuf:"bytes,10,opt,name=json_value,json=jsonValue,proto3,oneof"`
+}
+
+type Value_MapValue struct {
+	// JSON text of an object.
+	MapValue string `protobuf:"bytes,11,opt,name=map_value,json=mapValue,proto3,oneof"`
+}
+
+type Value_Int32ListValue struct {
+	Int32ListValue *Int32List `protobuf:"bytes,12,opt,name=int32_list_value,json=int32ListValue,proto3,oneof"`
+}
+
+type Value_Int64ListValue struct {
+	Int64ListValue *Int64List `protobuf:"bytes,13,opt,name=int64_list_value,json=int64ListValue,proto3,oneof"`
+}
+
+type Value_DoubleListValue struct {
+	DoubleListValue *DoubleList `protobuf:"bytes,14,opt,name=double_list_value,json=doubleListValue,proto3,oneof"`
+}
+
+type Value_StringListValue struct {
+	StringListValue *StringList `protobuf:"bytes,15,opt,name=string_list_value,json=stringListValue,proto3,oneof"`
+}
+
+type Value_BoolListValue struct {
+	BoolListValue *BoolList `protobuf:"bytes,16,opt,name=bool_list_value,json=boolListValue,proto3,oneof"`
+}
+
+type Value_BytesListValue struct {
+	BytesListValue *BytesList `protobuf:"bytes,17,opt,name=bytes_list_value,json=bytesListValue,proto3,oneof"`
+}
+
+type Value_TimestampListValue struct {
+	// Unix nanoseconds (UTC).
+	TimestampListValue *Int64List `protobuf:"bytes,18,opt,name=timestamp_list_value,json=timestampListValue,proto3,oneof"`
+}
+
 func (*Value_Int64Value) isValue_Kind() {}
 
 func (*Value_DoubleValue) isValue_Kind() {}
@@ -251,6 +445,28 @@ func (*Value_BoolValue) isValue_Kind() {}
 func (*Value_BytesValue) isValue_Kind() {}
 
 func (*Value_FloatListValue) isValue_Kind() {}
+
+func (*Value_Int32Value) isValue_Kind() {}
+
+func (*Value_TimestampValue) isValue_Kind() {}
+
+func (*Value_JsonValue) isValue_Kind() {}
+
+func (*Value_MapValue) isValue_Kind() {}
+
+func (*Value_Int32ListValue) isValue_Kind() {}
+
+func (*Value_Int64ListValue) isValue_Kind() {}
+
+func (*Value_DoubleListValue) isValue_Kind() {}
+
+func (*Value_StringListValue) isValue_Kind() {}
+
+func (*Value_BoolListValue) isValue_Kind() {}
+
+func (*Value_BytesListValue) isValue_Kind() {}
+
+func (*Value_TimestampListValue) isValue_Kind() {}
 
 // FloatList is a list of 32-bit floats.
 type FloatList struct {
@@ -297,6 +513,276 @@ func (x *FloatList) GetValues() []float32 {
 	return nil
 }
 
+// Int32List is a list of 32-bit integers.
+type Int32List struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []int32                `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Int32List) Reset() {
+	*x = Int32List{}
+	mi := &file_timefence_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Int32List) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Int32List) ProtoMessage() {}
+
+func (x *Int32List) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Int32List.ProtoReflect.Descriptor instead.
+func (*Int32List) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Int32List) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Int64List is a list of 64-bit integers (or of Unix nanoseconds).
+type Int64List struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []int64                `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Int64List) Reset() {
+	*x = Int64List{}
+	mi := &file_timefence_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Int64List) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Int64List) ProtoMessage() {}
+
+func (x *Int64List) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Int64List.ProtoReflect.Descriptor instead.
+func (*Int64List) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Int64List) GetValues() []int64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// DoubleList is a list of 64-bit floats.
+type DoubleList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []float64              `protobuf:"fixed64,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DoubleList) Reset() {
+	*x = DoubleList{}
+	mi := &file_timefence_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DoubleList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DoubleList) ProtoMessage() {}
+
+func (x *DoubleList) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DoubleList.ProtoReflect.Descriptor instead.
+func (*DoubleList) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DoubleList) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// StringList is a list of strings.
+type StringList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringList) Reset() {
+	*x = StringList{}
+	mi := &file_timefence_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringList) ProtoMessage() {}
+
+func (x *StringList) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringList.ProtoReflect.Descriptor instead.
+func (*StringList) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StringList) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// BoolList is a list of booleans.
+type BoolList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []bool                 `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BoolList) Reset() {
+	*x = BoolList{}
+	mi := &file_timefence_v1_types_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BoolList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BoolList) ProtoMessage() {}
+
+func (x *BoolList) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BoolList.ProtoReflect.Descriptor instead.
+func (*BoolList) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BoolList) GetValues() []bool {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// BytesList is a list of byte strings.
+type BytesList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        [][]byte               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BytesList) Reset() {
+	*x = BytesList{}
+	mi := &file_timefence_v1_types_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BytesList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BytesList) ProtoMessage() {}
+
+func (x *BytesList) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BytesList.ProtoReflect.Descriptor instead.
+func (*BytesList) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BytesList) GetValues() [][]byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // JoinKey is one typed key column of an entity. Only INT64 and STRING keys exist.
 type JoinKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -308,7 +794,7 @@ type JoinKey struct {
 
 func (x *JoinKey) Reset() {
 	*x = JoinKey{}
-	mi := &file_timefence_v1_types_proto_msgTypes[2]
+	mi := &file_timefence_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +806,7 @@ func (x *JoinKey) String() string {
 func (*JoinKey) ProtoMessage() {}
 
 func (x *JoinKey) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[2]
+	mi := &file_timefence_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +819,7 @@ func (x *JoinKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinKey.ProtoReflect.Descriptor instead.
 func (*JoinKey) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinKey) GetName() string {
@@ -365,7 +851,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_timefence_v1_types_proto_msgTypes[3]
+	mi := &file_timefence_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +863,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[3]
+	mi := &file_timefence_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +876,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Entity) GetName() string {
@@ -435,7 +921,7 @@ type Feature struct {
 
 func (x *Feature) Reset() {
 	*x = Feature{}
-	mi := &file_timefence_v1_types_proto_msgTypes[4]
+	mi := &file_timefence_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +933,7 @@ func (x *Feature) String() string {
 func (*Feature) ProtoMessage() {}
 
 func (x *Feature) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[4]
+	mi := &file_timefence_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +946,7 @@ func (x *Feature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Feature.ProtoReflect.Descriptor instead.
 func (*Feature) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Feature) GetName() string {
@@ -511,7 +997,7 @@ type FeatureView struct {
 
 func (x *FeatureView) Reset() {
 	*x = FeatureView{}
-	mi := &file_timefence_v1_types_proto_msgTypes[5]
+	mi := &file_timefence_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +1009,7 @@ func (x *FeatureView) String() string {
 func (*FeatureView) ProtoMessage() {}
 
 func (x *FeatureView) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[5]
+	mi := &file_timefence_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +1022,7 @@ func (x *FeatureView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureView.ProtoReflect.Descriptor instead.
 func (*FeatureView) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FeatureView) GetName() string {
@@ -611,7 +1097,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_timefence_v1_types_proto_msgTypes[6]
+	mi := &file_timefence_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +1109,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[6]
+	mi := &file_timefence_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +1122,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Split) GetName() string {
@@ -678,7 +1164,7 @@ var File_timefence_v1_types_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x18timefence/v1/types.proto\x12\ftimefence.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n" +
+	"\x18timefence/v1/types.proto\x12\ftimefence.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\a\n" +
 	"\x05Value\x12!\n" +
 	"\vint64_value\x18\x01 \x01(\x03H\x00R\n" +
 	"int64Value\x12#\n" +
@@ -690,10 +1176,38 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"bool_value\x18\x05 \x01(\bH\x00R\tboolValue\x12!\n" +
 	"\vbytes_value\x18\x06 \x01(\fH\x00R\n" +
 	"bytesValue\x12C\n" +
-	"\x10float_list_value\x18\a \x01(\v2\x17.timefence.v1.FloatListH\x00R\x0efloatListValueB\x06\n" +
+	"\x10float_list_value\x18\a \x01(\v2\x17.timefence.v1.FloatListH\x00R\x0efloatListValue\x12!\n" +
+	"\vint32_value\x18\b \x01(\x05H\x00R\n" +
+	"int32Value\x12)\n" +
+	"\x0ftimestamp_value\x18\t \x01(\x03H\x00R\x0etimestampValue\x12\x1f\n" +
+	"\n" +
+	"json_value\x18\n" +
+	" \x01(\tH\x00R\tjsonValue\x12\x1d\n" +
+	"\tmap_value\x18\v \x01(\tH\x00R\bmapValue\x12C\n" +
+	"\x10int32_list_value\x18\f \x01(\v2\x17.timefence.v1.Int32ListH\x00R\x0eint32ListValue\x12C\n" +
+	"\x10int64_list_value\x18\r \x01(\v2\x17.timefence.v1.Int64ListH\x00R\x0eint64ListValue\x12F\n" +
+	"\x11double_list_value\x18\x0e \x01(\v2\x18.timefence.v1.DoubleListH\x00R\x0fdoubleListValue\x12F\n" +
+	"\x11string_list_value\x18\x0f \x01(\v2\x18.timefence.v1.StringListH\x00R\x0fstringListValue\x12@\n" +
+	"\x0fbool_list_value\x18\x10 \x01(\v2\x16.timefence.v1.BoolListH\x00R\rboolListValue\x12C\n" +
+	"\x10bytes_list_value\x18\x11 \x01(\v2\x17.timefence.v1.BytesListH\x00R\x0ebytesListValue\x12K\n" +
+	"\x14timestamp_list_value\x18\x12 \x01(\v2\x17.timefence.v1.Int64ListH\x00R\x12timestampListValueB\x06\n" +
 	"\x04kind\"#\n" +
 	"\tFloatList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x02R\x06values\"J\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"#\n" +
+	"\tInt32List\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"#\n" +
+	"\tInt64List\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x03R\x06values\"$\n" +
+	"\n" +
+	"DoubleList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x01R\x06values\"$\n" +
+	"\n" +
+	"StringList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"\"\n" +
+	"\bBoolList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\bR\x06values\"#\n" +
+	"\tBytesList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\fR\x06values\"J\n" +
 	"\aJoinKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.timefence.v1.ValueTypeR\x04type\"\x8c\x01\n" +
@@ -725,7 +1239,7 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime*\xc7\x01\n" +
+	"createTime*\xe2\x03\n" +
 	"\tValueType\x12\x1a\n" +
 	"\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VALUE_TYPE_INT64\x10\x01\x12\x15\n" +
@@ -734,7 +1248,19 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x11VALUE_TYPE_STRING\x10\x04\x12\x13\n" +
 	"\x0fVALUE_TYPE_BOOL\x10\x05\x12\x14\n" +
 	"\x10VALUE_TYPE_BYTES\x10\x06\x12\x19\n" +
-	"\x15VALUE_TYPE_FLOAT_LIST\x10\aB\xac\x01\n" +
+	"\x15VALUE_TYPE_FLOAT_LIST\x10\a\x12\x14\n" +
+	"\x10VALUE_TYPE_INT32\x10\b\x12\x18\n" +
+	"\x14VALUE_TYPE_TIMESTAMP\x10\t\x12\x13\n" +
+	"\x0fVALUE_TYPE_JSON\x10\n" +
+	"\x12\x12\n" +
+	"\x0eVALUE_TYPE_MAP\x10\v\x12\x19\n" +
+	"\x15VALUE_TYPE_INT32_LIST\x10\f\x12\x19\n" +
+	"\x15VALUE_TYPE_INT64_LIST\x10\r\x12\x1a\n" +
+	"\x16VALUE_TYPE_DOUBLE_LIST\x10\x0e\x12\x1a\n" +
+	"\x16VALUE_TYPE_STRING_LIST\x10\x0f\x12\x18\n" +
+	"\x14VALUE_TYPE_BOOL_LIST\x10\x10\x12\x19\n" +
+	"\x15VALUE_TYPE_BYTES_LIST\x10\x11\x12\x1d\n" +
+	"\x19VALUE_TYPE_TIMESTAMP_LIST\x10\x12B\xac\x01\n" +
 	"\x10com.timefence.v1B\n" +
 	"TypesProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
@@ -751,36 +1277,49 @@ func file_timefence_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_timefence_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_timefence_v1_types_proto_goTypes = []any{
 	(ValueType)(0),                // 0: timefence.v1.ValueType
 	(*Value)(nil),                 // 1: timefence.v1.Value
 	(*FloatList)(nil),             // 2: timefence.v1.FloatList
-	(*JoinKey)(nil),               // 3: timefence.v1.JoinKey
-	(*Entity)(nil),                // 4: timefence.v1.Entity
-	(*Feature)(nil),               // 5: timefence.v1.Feature
-	(*FeatureView)(nil),           // 6: timefence.v1.FeatureView
-	(*Split)(nil),                 // 7: timefence.v1.Split
-	nil,                           // 8: timefence.v1.FeatureView.TagsEntry
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Int32List)(nil),             // 3: timefence.v1.Int32List
+	(*Int64List)(nil),             // 4: timefence.v1.Int64List
+	(*DoubleList)(nil),            // 5: timefence.v1.DoubleList
+	(*StringList)(nil),            // 6: timefence.v1.StringList
+	(*BoolList)(nil),              // 7: timefence.v1.BoolList
+	(*BytesList)(nil),             // 8: timefence.v1.BytesList
+	(*JoinKey)(nil),               // 9: timefence.v1.JoinKey
+	(*Entity)(nil),                // 10: timefence.v1.Entity
+	(*Feature)(nil),               // 11: timefence.v1.Feature
+	(*FeatureView)(nil),           // 12: timefence.v1.FeatureView
+	(*Split)(nil),                 // 13: timefence.v1.Split
+	nil,                           // 14: timefence.v1.FeatureView.TagsEntry
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_timefence_v1_types_proto_depIdxs = []int32{
 	2,  // 0: timefence.v1.Value.float_list_value:type_name -> timefence.v1.FloatList
-	0,  // 1: timefence.v1.JoinKey.type:type_name -> timefence.v1.ValueType
-	3,  // 2: timefence.v1.Entity.join_keys:type_name -> timefence.v1.JoinKey
-	0,  // 3: timefence.v1.Feature.type:type_name -> timefence.v1.ValueType
-	5,  // 4: timefence.v1.FeatureView.features:type_name -> timefence.v1.Feature
-	9,  // 5: timefence.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
-	8,  // 6: timefence.v1.FeatureView.tags:type_name -> timefence.v1.FeatureView.TagsEntry
-	10, // 7: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
-	10, // 8: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
-	10, // 9: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 1: timefence.v1.Value.int32_list_value:type_name -> timefence.v1.Int32List
+	4,  // 2: timefence.v1.Value.int64_list_value:type_name -> timefence.v1.Int64List
+	5,  // 3: timefence.v1.Value.double_list_value:type_name -> timefence.v1.DoubleList
+	6,  // 4: timefence.v1.Value.string_list_value:type_name -> timefence.v1.StringList
+	7,  // 5: timefence.v1.Value.bool_list_value:type_name -> timefence.v1.BoolList
+	8,  // 6: timefence.v1.Value.bytes_list_value:type_name -> timefence.v1.BytesList
+	4,  // 7: timefence.v1.Value.timestamp_list_value:type_name -> timefence.v1.Int64List
+	0,  // 8: timefence.v1.JoinKey.type:type_name -> timefence.v1.ValueType
+	9,  // 9: timefence.v1.Entity.join_keys:type_name -> timefence.v1.JoinKey
+	0,  // 10: timefence.v1.Feature.type:type_name -> timefence.v1.ValueType
+	11, // 11: timefence.v1.FeatureView.features:type_name -> timefence.v1.Feature
+	15, // 12: timefence.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	14, // 13: timefence.v1.FeatureView.tags:type_name -> timefence.v1.FeatureView.TagsEntry
+	16, // 14: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
+	16, // 15: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
+	16, // 16: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_types_proto_init() }
@@ -796,6 +1335,17 @@ func file_timefence_v1_types_proto_init() {
 		(*Value_BoolValue)(nil),
 		(*Value_BytesValue)(nil),
 		(*Value_FloatListValue)(nil),
+		(*Value_Int32Value)(nil),
+		(*Value_TimestampValue)(nil),
+		(*Value_JsonValue)(nil),
+		(*Value_MapValue)(nil),
+		(*Value_Int32ListValue)(nil),
+		(*Value_Int64ListValue)(nil),
+		(*Value_DoubleListValue)(nil),
+		(*Value_StringListValue)(nil),
+		(*Value_BoolListValue)(nil),
+		(*Value_BytesListValue)(nil),
+		(*Value_TimestampListValue)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -803,7 +1353,7 @@ func file_timefence_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_types_proto_rawDesc), len(file_timefence_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -40,7 +40,7 @@ class EntityRow(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Value, _Mapping]]] = ...) -> None: ...
 
 class FeatureColumn(_message.Message):
-    __slots__ = ("type", "statuses", "event_time_unix_nanos", "nulls", "int64_values", "double_values", "float_values", "string_values", "bool_values", "bytes_values", "float_list_values")
+    __slots__ = ("type", "statuses", "event_time_unix_nanos", "nulls", "int64_values", "double_values", "float_values", "string_values", "bool_values", "bytes_values", "float_list_values", "int32_values", "int32_list_values", "int64_list_values", "double_list_values", "string_list_values", "bool_list_values", "bytes_list_values")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,13 @@ class FeatureColumn(_message.Message):
     BOOL_VALUES_FIELD_NUMBER: _ClassVar[int]
     BYTES_VALUES_FIELD_NUMBER: _ClassVar[int]
     FLOAT_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT32_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT32_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT64_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BOOL_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_LIST_VALUES_FIELD_NUMBER: _ClassVar[int]
     type: _types_pb2.ValueType
     statuses: _containers.RepeatedScalarFieldContainer[FeatureStatus]
     event_time_unix_nanos: _containers.RepeatedScalarFieldContainer[int]
@@ -63,7 +70,14 @@ class FeatureColumn(_message.Message):
     bool_values: BoolValues
     bytes_values: BytesValues
     float_list_values: FloatListValues
-    def __init__(self, type: _Optional[_Union[_types_pb2.ValueType, str]] = ..., statuses: _Optional[_Iterable[_Union[FeatureStatus, str]]] = ..., event_time_unix_nanos: _Optional[_Iterable[int]] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64_values: _Optional[_Union[Int64Values, _Mapping]] = ..., double_values: _Optional[_Union[DoubleValues, _Mapping]] = ..., float_values: _Optional[_Union[FloatValues, _Mapping]] = ..., string_values: _Optional[_Union[StringValues, _Mapping]] = ..., bool_values: _Optional[_Union[BoolValues, _Mapping]] = ..., bytes_values: _Optional[_Union[BytesValues, _Mapping]] = ..., float_list_values: _Optional[_Union[FloatListValues, _Mapping]] = ...) -> None: ...
+    int32_values: Int32Values
+    int32_list_values: Int32ListValues
+    int64_list_values: Int64ListValues
+    double_list_values: DoubleListValues
+    string_list_values: StringListValues
+    bool_list_values: BoolListValues
+    bytes_list_values: BytesListValues
+    def __init__(self, type: _Optional[_Union[_types_pb2.ValueType, str]] = ..., statuses: _Optional[_Iterable[_Union[FeatureStatus, str]]] = ..., event_time_unix_nanos: _Optional[_Iterable[int]] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64_values: _Optional[_Union[Int64Values, _Mapping]] = ..., double_values: _Optional[_Union[DoubleValues, _Mapping]] = ..., float_values: _Optional[_Union[FloatValues, _Mapping]] = ..., string_values: _Optional[_Union[StringValues, _Mapping]] = ..., bool_values: _Optional[_Union[BoolValues, _Mapping]] = ..., bytes_values: _Optional[_Union[BytesValues, _Mapping]] = ..., float_list_values: _Optional[_Union[FloatListValues, _Mapping]] = ..., int32_values: _Optional[_Union[Int32Values, _Mapping]] = ..., int32_list_values: _Optional[_Union[Int32ListValues, _Mapping]] = ..., int64_list_values: _Optional[_Union[Int64ListValues, _Mapping]] = ..., double_list_values: _Optional[_Union[DoubleListValues, _Mapping]] = ..., string_list_values: _Optional[_Union[StringListValues, _Mapping]] = ..., bool_list_values: _Optional[_Union[BoolListValues, _Mapping]] = ..., bytes_list_values: _Optional[_Union[BytesListValues, _Mapping]] = ...) -> None: ...
 
 class Int64Values(_message.Message):
     __slots__ = ("values",)
@@ -106,6 +120,48 @@ class FloatListValues(_message.Message):
     VALUES_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedCompositeFieldContainer[_types_pb2.FloatList]
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.FloatList, _Mapping]]] = ...) -> None: ...
+
+class Int32Values(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Int32ListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.Int32List]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Int32List, _Mapping]]] = ...) -> None: ...
+
+class Int64ListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.Int64List]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.Int64List, _Mapping]]] = ...) -> None: ...
+
+class DoubleListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.DoubleList]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.DoubleList, _Mapping]]] = ...) -> None: ...
+
+class StringListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.StringList]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.StringList, _Mapping]]] = ...) -> None: ...
+
+class BoolListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.BoolList]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.BoolList, _Mapping]]] = ...) -> None: ...
+
+class BytesListValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[_types_pb2.BytesList]
+    def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.BytesList, _Mapping]]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
     __slots__ = ("features", "columns", "read_time", "watermark")

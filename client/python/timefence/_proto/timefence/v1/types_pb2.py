@@ -16,7 +16,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18timefence/v1/types.proto\x12\x0ctimefence.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n\x05Value\x12\x15\n\x0bint64_value\x18\x01 \x01(\x03H\x00\x12\x16\n\x0c\x64ouble_value\x18\x02 \x01(\x01H\x00\x12\x15\n\x0b\x66loat_value\x18\x03 \x01(\x02H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x12\x14\n\nbool_value\x18\x05 \x01(\x08H\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x33\n\x10\x66loat_list_value\x18\x07 \x01(\x0b\x32\x17.timefence.v1.FloatListH\x00\x42\x06\n\x04kind\"\x1b\n\tFloatList\x12\x0e\n\x06values\x18\x01 \x03(\x02\">\n\x07JoinKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.timefence.v1.ValueType\"f\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\tjoin_keys\x18\x02 \x03(\x0b\x32\x15.timefence.v1.JoinKey\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\"e\n\x07\x46\x65\x61ture\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.timefence.v1.ValueType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\"\x91\x02\n\x0b\x46\x65\x61tureView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\'\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x15.timefence.v1.Feature\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x31\n\x04tags\x18\x06 \x03(\x0b\x32#.timefence.v1.FeatureView.TagsEntry\x12\r\n\x05owner\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\x05Split\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc7\x01\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10VALUE_TYPE_INT64\x10\x01\x12\x15\n\x11VALUE_TYPE_DOUBLE\x10\x02\x12\x14\n\x10VALUE_TYPE_FLOAT\x10\x03\x12\x15\n\x11VALUE_TYPE_STRING\x10\x04\x12\x13\n\x0fVALUE_TYPE_BOOL\x10\x05\x12\x14\n\x10VALUE_TYPE_BYTES\x10\x06\x12\x19\n\x15VALUE_TYPE_FLOAT_LIST\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18timefence/v1/types.proto\x12\x0ctimefence.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x05\n\x05Value\x12\x15\n\x0bint64_value\x18\x01 \x01(\x03H\x00\x12\x16\n\x0c\x64ouble_value\x18\x02 \x01(\x01H\x00\x12\x15\n\x0b\x66loat_value\x18\x03 \x01(\x02H\x00\x12\x16\n\x0cstring_value\x18\x04 \x01(\tH\x00\x12\x14\n\nbool_value\x18\x05 \x01(\x08H\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12\x33\n\x10\x66loat_list_value\x18\x07 \x01(\x0b\x32\x17.timefence.v1.FloatListH\x00\x12\x15\n\x0bint32_value\x18\x08 \x01(\x05H\x00\x12\x19\n\x0ftimestamp_value\x18\t \x01(\x03H\x00\x12\x14\n\njson_value\x18\n \x01(\tH\x00\x12\x13\n\tmap_value\x18\x0b \x01(\tH\x00\x12\x33\n\x10int32_list_value\x18\x0c \x01(\x0b\x32\x17.timefence.v1.Int32ListH\x00\x12\x33\n\x10int64_list_value\x18\r \x01(\x0b\x32\x17.timefence.v1.Int64ListH\x00\x12\x35\n\x11\x64ouble_list_value\x18\x0e \x01(\x0b\x32\x18.timefence.v1.DoubleListH\x00\x12\x35\n\x11string_list_value\x18\x0f \x01(\x0b\x32\x18.timefence.v1.StringListH\x00\x12\x31\n\x0f\x62ool_list_value\x18\x10 \x01(\x0b\x32\x16.timefence.v1.BoolListH\x00\x12\x33\n\x10\x62ytes_list_value\x18\x11 \x01(\x0b\x32\x17.timefence.v1.BytesListH\x00\x12\x37\n\x14timestamp_list_value\x18\x12 \x01(\x0b\x32\x17.timefence.v1.Int64ListH\x00\x42\x06\n\x04kind\"\x1b\n\tFloatList\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\x1b\n\tInt32List\x12\x0e\n\x06values\x18\x01 \x03(\x05\"\x1b\n\tInt64List\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1c\n\nDoubleList\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1a\n\x08\x42oolList\x12\x0e\n\x06values\x18\x01 \x03(\x08\"\x1b\n\tBytesList\x12\x0e\n\x06values\x18\x01 \x03(\x0c\">\n\x07JoinKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.timefence.v1.ValueType\"f\n\x06\x45ntity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\tjoin_keys\x18\x02 \x03(\x0b\x32\x15.timefence.v1.JoinKey\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\"e\n\x07\x46\x65\x61ture\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.timefence.v1.ValueType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\"\x91\x02\n\x0b\x46\x65\x61tureView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\'\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x15.timefence.v1.Feature\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x31\n\x04tags\x18\x06 \x03(\x0b\x32#.timefence.v1.FeatureView.TagsEntry\x12\r\n\x05owner\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x03\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\x05Split\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xe2\x03\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10VALUE_TYPE_INT64\x10\x01\x12\x15\n\x11VALUE_TYPE_DOUBLE\x10\x02\x12\x14\n\x10VALUE_TYPE_FLOAT\x10\x03\x12\x15\n\x11VALUE_TYPE_STRING\x10\x04\x12\x13\n\x0fVALUE_TYPE_BOOL\x10\x05\x12\x14\n\x10VALUE_TYPE_BYTES\x10\x06\x12\x19\n\x15VALUE_TYPE_FLOAT_LIST\x10\x07\x12\x14\n\x10VALUE_TYPE_INT32\x10\x08\x12\x18\n\x14VALUE_TYPE_TIMESTAMP\x10\t\x12\x13\n\x0fVALUE_TYPE_JSON\x10\n\x12\x12\n\x0eVALUE_TYPE_MAP\x10\x0b\x12\x19\n\x15VALUE_TYPE_INT32_LIST\x10\x0c\x12\x19\n\x15VALUE_TYPE_INT64_LIST\x10\r\x12\x1a\n\x16VALUE_TYPE_DOUBLE_LIST\x10\x0e\x12\x1a\n\x16VALUE_TYPE_STRING_LIST\x10\x0f\x12\x18\n\x14VALUE_TYPE_BOOL_LIST\x10\x10\x12\x19\n\x15VALUE_TYPE_BYTES_LIST\x10\x11\x12\x1d\n\x19VALUE_TYPE_TIMESTAMP_LIST\x10\x12\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -25,22 +25,34 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _globals['_FEATUREVIEW_TAGSENTRY']._options = None
   _globals['_FEATUREVIEW_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_VALUETYPE']._serialized_start=1072
-  _globals['_VALUETYPE']._serialized_end=1271
+  _globals['_VALUETYPE']._serialized_start=1717
+  _globals['_VALUETYPE']._serialized_end=2199
   _globals['_VALUE']._serialized_start=108
-  _globals['_VALUE']._serialized_end=315
-  _globals['_FLOATLIST']._serialized_start=317
-  _globals['_FLOATLIST']._serialized_end=344
-  _globals['_JOINKEY']._serialized_start=346
-  _globals['_JOINKEY']._serialized_end=408
-  _globals['_ENTITY']._serialized_start=410
-  _globals['_ENTITY']._serialized_end=512
-  _globals['_FEATURE']._serialized_start=514
-  _globals['_FEATURE']._serialized_end=615
-  _globals['_FEATUREVIEW']._serialized_start=618
-  _globals['_FEATUREVIEW']._serialized_end=891
-  _globals['_FEATUREVIEW_TAGSENTRY']._serialized_start=848
-  _globals['_FEATUREVIEW_TAGSENTRY']._serialized_end=891
-  _globals['_SPLIT']._serialized_start=894
-  _globals['_SPLIT']._serialized_end=1069
+  _globals['_VALUE']._serialized_end=785
+  _globals['_FLOATLIST']._serialized_start=787
+  _globals['_FLOATLIST']._serialized_end=814
+  _globals['_INT32LIST']._serialized_start=816
+  _globals['_INT32LIST']._serialized_end=843
+  _globals['_INT64LIST']._serialized_start=845
+  _globals['_INT64LIST']._serialized_end=872
+  _globals['_DOUBLELIST']._serialized_start=874
+  _globals['_DOUBLELIST']._serialized_end=902
+  _globals['_STRINGLIST']._serialized_start=904
+  _globals['_STRINGLIST']._serialized_end=932
+  _globals['_BOOLLIST']._serialized_start=934
+  _globals['_BOOLLIST']._serialized_end=960
+  _globals['_BYTESLIST']._serialized_start=962
+  _globals['_BYTESLIST']._serialized_end=989
+  _globals['_JOINKEY']._serialized_start=991
+  _globals['_JOINKEY']._serialized_end=1053
+  _globals['_ENTITY']._serialized_start=1055
+  _globals['_ENTITY']._serialized_end=1157
+  _globals['_FEATURE']._serialized_start=1159
+  _globals['_FEATURE']._serialized_end=1260
+  _globals['_FEATUREVIEW']._serialized_start=1263
+  _globals['_FEATUREVIEW']._serialized_end=1536
+  _globals['_FEATUREVIEW_TAGSENTRY']._serialized_start=1493
+  _globals['_FEATUREVIEW_TAGSENTRY']._serialized_end=1536
+  _globals['_SPLIT']._serialized_start=1539
+  _globals['_SPLIT']._serialized_end=1714
 # @@protoc_insertion_point(module_scope)

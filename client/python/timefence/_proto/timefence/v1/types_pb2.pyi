@@ -18,6 +18,17 @@ class ValueType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VALUE_TYPE_BOOL: _ClassVar[ValueType]
     VALUE_TYPE_BYTES: _ClassVar[ValueType]
     VALUE_TYPE_FLOAT_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_INT32: _ClassVar[ValueType]
+    VALUE_TYPE_TIMESTAMP: _ClassVar[ValueType]
+    VALUE_TYPE_JSON: _ClassVar[ValueType]
+    VALUE_TYPE_MAP: _ClassVar[ValueType]
+    VALUE_TYPE_INT32_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_INT64_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_DOUBLE_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_STRING_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_BOOL_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_BYTES_LIST: _ClassVar[ValueType]
+    VALUE_TYPE_TIMESTAMP_LIST: _ClassVar[ValueType]
 VALUE_TYPE_UNSPECIFIED: ValueType
 VALUE_TYPE_INT64: ValueType
 VALUE_TYPE_DOUBLE: ValueType
@@ -26,9 +37,20 @@ VALUE_TYPE_STRING: ValueType
 VALUE_TYPE_BOOL: ValueType
 VALUE_TYPE_BYTES: ValueType
 VALUE_TYPE_FLOAT_LIST: ValueType
+VALUE_TYPE_INT32: ValueType
+VALUE_TYPE_TIMESTAMP: ValueType
+VALUE_TYPE_JSON: ValueType
+VALUE_TYPE_MAP: ValueType
+VALUE_TYPE_INT32_LIST: ValueType
+VALUE_TYPE_INT64_LIST: ValueType
+VALUE_TYPE_DOUBLE_LIST: ValueType
+VALUE_TYPE_STRING_LIST: ValueType
+VALUE_TYPE_BOOL_LIST: ValueType
+VALUE_TYPE_BYTES_LIST: ValueType
+VALUE_TYPE_TIMESTAMP_LIST: ValueType
 
 class Value(_message.Message):
-    __slots__ = ("int64_value", "double_value", "float_value", "string_value", "bool_value", "bytes_value", "float_list_value")
+    __slots__ = ("int64_value", "double_value", "float_value", "string_value", "bool_value", "bytes_value", "float_list_value", "int32_value", "timestamp_value", "json_value", "map_value", "int32_list_value", "int64_list_value", "double_list_value", "string_list_value", "bool_list_value", "bytes_list_value", "timestamp_list_value")
     INT64_VALUE_FIELD_NUMBER: _ClassVar[int]
     DOUBLE_VALUE_FIELD_NUMBER: _ClassVar[int]
     FLOAT_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +58,17 @@ class Value(_message.Message):
     BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
     BYTES_VALUE_FIELD_NUMBER: _ClassVar[int]
     FLOAT_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT32_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    JSON_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MAP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT32_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT64_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOOL_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_LIST_VALUE_FIELD_NUMBER: _ClassVar[int]
     int64_value: int
     double_value: float
     float_value: float
@@ -43,13 +76,60 @@ class Value(_message.Message):
     bool_value: bool
     bytes_value: bytes
     float_list_value: FloatList
-    def __init__(self, int64_value: _Optional[int] = ..., double_value: _Optional[float] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., bool_value: bool = ..., bytes_value: _Optional[bytes] = ..., float_list_value: _Optional[_Union[FloatList, _Mapping]] = ...) -> None: ...
+    int32_value: int
+    timestamp_value: int
+    json_value: str
+    map_value: str
+    int32_list_value: Int32List
+    int64_list_value: Int64List
+    double_list_value: DoubleList
+    string_list_value: StringList
+    bool_list_value: BoolList
+    bytes_list_value: BytesList
+    timestamp_list_value: Int64List
+    def __init__(self, int64_value: _Optional[int] = ..., double_value: _Optional[float] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., bool_value: bool = ..., bytes_value: _Optional[bytes] = ..., float_list_value: _Optional[_Union[FloatList, _Mapping]] = ..., int32_value: _Optional[int] = ..., timestamp_value: _Optional[int] = ..., json_value: _Optional[str] = ..., map_value: _Optional[str] = ..., int32_list_value: _Optional[_Union[Int32List, _Mapping]] = ..., int64_list_value: _Optional[_Union[Int64List, _Mapping]] = ..., double_list_value: _Optional[_Union[DoubleList, _Mapping]] = ..., string_list_value: _Optional[_Union[StringList, _Mapping]] = ..., bool_list_value: _Optional[_Union[BoolList, _Mapping]] = ..., bytes_list_value: _Optional[_Union[BytesList, _Mapping]] = ..., timestamp_list_value: _Optional[_Union[Int64List, _Mapping]] = ...) -> None: ...
 
 class FloatList(_message.Message):
     __slots__ = ("values",)
     VALUES_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Int32List(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Int64List(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DoubleList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class StringList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BoolList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, values: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class BytesList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class JoinKey(_message.Message):
     __slots__ = ("name", "type")

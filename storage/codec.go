@@ -166,7 +166,7 @@ func decodePayload(t Type, b []byte) (Value, []byte, error) {
 	}
 	v := Value{Type: t, Str: string(b[w : w+int(n)])}
 	if t.IsList() {
-		if err := v.Check(); err != nil {
+		if err := v.checkPacking(); err != nil {
 			return Value{}, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 	}

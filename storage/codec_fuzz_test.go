@@ -13,6 +13,8 @@ import (
 // decodes re-encodes to a value that decodes the same.
 func FuzzDecodeVersion(f *testing.F) {
 	f.Add(encodeVersion(nil, flagBackfilled, []uint32{0, 1, 2, 3}, []Value{Int64(-7), String("a"), FloatList([]float32{1, 2}), Bool(true)}))
+	f.Add(encodeVersion(nil, 0, []uint32{0, 1, 2, 3, 4, 5, 6, 7}, []Value{Int32(-1), Timestamp(1), JSON(`[1]`), Map(`{"a":1}`),
+		Int64List([]int64{1}), StringList([]string{"a", ""}), BytesList([][]byte{{0}}), BoolList([]bool{true})}))
 	f.Add([]byte{0, 0, 1, 5})
 	f.Add([]byte{flagDeleted})
 	f.Fuzz(func(t *testing.T, b []byte) {

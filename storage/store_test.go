@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -92,11 +93,68 @@ func randValue(rng *rand.Rand, t Type) Value {
 	if rng.IntN(8) == 0 {
 		return Value{}
 	}
+	n := rng.IntN(4) // list length; 0 is an empty list, not null
 	switch t {
 	case TypeInt64:
 		return Int64(rng.Int64N(1000) - 500)
+	case TypeInt32:
+		return Int32([]int32{math.MinInt32, math.MaxInt32, -1, 0, 7}[rng.IntN(5)])
+	case TypeTimestamp:
+		return Timestamp(rng.Int64() - rng.Int64())
 	case TypeFloat64:
 		return Float64(rng.NormFloat64())
+	case TypeFloat32:
+		return Float32(float32(rng.NormFloat64()))
+	case TypeBool:
+		return Bool(rng.IntN(2) == 0)
+	case TypeBytes:
+		return Bytes([]byte{0, byte(rng.IntN(256)), 0xff}[:rng.IntN(4)])
+	case TypeJSON:
+		return JSON([]string{`null`, `[1, "a", {"b": 2.5}]`, `"x"`, `{"a": {"b": [true]}}`}[rng.IntN(4)])
+	case TypeMap:
+		return Map([]string{`{}`, `{"a": 1}`, `{"k": "v", "n": null}`}[rng.IntN(3)])
+	case TypeInt64List, TypeTimestampList:
+		l := make([]int64, n)
+		for i := range l {
+			l[i] = rng.Int64() - rng.Int64()
+		}
+		return Value{Type: t, Str: Int64List(l).Str}
+	case TypeInt32List:
+		l := make([]int32, n)
+		for i := range l {
+			l[i] = rng.Int32() - rng.Int32()
+		}
+		return Int32List(l)
+	case TypeFloat64List:
+		l := make([]float64, n)
+		for i := range l {
+			l[i] = rng.NormFloat64()
+		}
+		return Float64List(l)
+	case TypeFloatList:
+		l := make([]float32, n)
+		for i := range l {
+			l[i] = float32(rng.NormFloat64())
+		}
+		return FloatList(l)
+	case TypeBoolList:
+		l := make([]bool, n)
+		for i := range l {
+			l[i] = rng.IntN(2) == 0
+		}
+		return BoolList(l)
+	case TypeStringList:
+		l := make([]string, n)
+		for i := range l {
+			l[i] = fmt.Sprintf("é%d", rng.IntN(300))
+		}
+		return StringList(l)
+	case TypeBytesList:
+		l := make([][]byte, n)
+		for i := range l {
+			l[i] = make([]byte, rng.IntN(200)) // some lengths need two varint bytes
+		}
+		return BytesList(l)
 	default:
 		return String(fmt.Sprintf("s%d", rng.IntN(50)))
 	}
@@ -283,73 +341,99 @@ func checkOracle(t *testing.T, st *Store, view *View, ents []oracleEntity, all [
 // several and the restart reads them back across chunks.
 func TestReadRuleMatchesOracle(t *testing.T) {
 	for _, ttl := range []time.Duration{0, 30 * time.Second} {
-		t.Run(fmt.Sprintf("ttl=%s", ttl), func(t *testing.T) {
-			dir := t.TempDir()
-			clk := &fakeClock{}
-			clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-			// Compaction only when asked, so each stage is what it says.
-			opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
-			if ttl > 0 {
-				opts.chunkBytes = 100
-			}
-			st, err := Open(opts)
-			require.NoError(t, err)
-			rng := rand.New(rand.NewPCG(1, uint64(ttl)))
-			view := defineUser(t, st, ttl)
-			ents := oracleEntities(t, view)
-			base := clk.Now().UnixNano()
-			all := writeRandomHistory(t, st, clk, view, ents, rng, 150, nil)
-			end := clk.Now().UnixNano()
-
-			require.Zero(t, st.HistoryStatus()[0].FileRuns)
-			checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
-
-			require.NoError(t, st.Compact())
-			hs := st.HistoryStatus()[0]
-			require.Equal(t, 1, hs.FileRuns, "one file after a full compaction")
-			require.Zero(t, hs.TailVersions)
-			require.Positive(t, hs.Compactions)
-			require.False(t, hs.CompactionFailing)
-			checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
-
-			// More writes: a file and an in-memory tail together.
-			all = append(all, writeRandomHistory(t, st, clk, view, ents, rng, 40, nil)...)
-			end = clk.Now().UnixNano()
-			checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
-
-			// Restart after a crash: the file is mapped again, and the
-			// versions that were only in memory are read back from Badger.
-			require.NoError(t, st.close(false))
-			st, err = Open(opts)
-			require.NoError(t, err)
-			defer func() { require.NoError(t, st.Close()) }()
-			hs = st.HistoryStatus()[0]
-			require.Equal(t, 1, hs.FileRuns)
-			require.NotZero(t, hs.TailVersions, "the versions written after the compaction come back from Badger")
-			if ttl > 0 {
-				chunks := 0
-				require.NoError(t, st.db.View(func(txn *badger.Txn) error {
-					it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(view.ID)})
-					defer it.Close()
-					for it.Rewind(); it.Valid(); it.Next() {
-						chunks++
-					}
-					return nil
-				}))
-				require.Greater(t, chunks, 190+50, "batches span several chunks")
-			}
-			view, err = st.View(view.Name)
-			require.NoError(t, err)
-			checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
-
-			// A clean close persists what was in memory.
-			require.NoError(t, st.Close())
-			st, err = Open(opts)
-			require.NoError(t, err)
-			require.Zero(t, st.HistoryStatus()[0].TailVersions)
-			checkOracle(t, st, view, ents, all, base, end, rng, 5, 500)
-		})
+		t.Run(fmt.Sprintf("ttl=%s", ttl), func(t *testing.T) { checkOracleStages(t, ttl, defineUser) })
 	}
+}
+
+// TestEveryTypeMatchesOracle runs the oracle's stages over a view with a
+// feature of every type, so that each type's values go through every tier
+// (in-memory runs, run files, Badger's chunks after a restart) unchanged.
+func TestEveryTypeMatchesOracle(t *testing.T) {
+	checkOracleStages(t, 30*time.Second, defineEveryType)
+}
+
+// defineEveryType registers entity "user" and a view "stats" with one
+// feature of every type.
+func defineEveryType(t *testing.T, st *Store, ttl time.Duration) *View {
+	t.Helper()
+	_, _, err := st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}, {"region", TypeString}}})
+	require.NoError(t, err)
+	var feats []Feature
+	for ty := TypeInt64; ty < typeEnd; ty++ {
+		feats = append(feats, Feature{Name: "f_" + ty.String(), Type: ty})
+	}
+	v, _, err := st.ApplyView(View{Name: "stats", Entity: "user", TTL: ttl, Features: feats})
+	require.NoError(t, err)
+	return v
+}
+
+// checkOracleStages checks the read rule against the oracle at each stage
+// of a view's history (see TestReadRuleMatchesOracle); define makes the view.
+func checkOracleStages(t *testing.T, ttl time.Duration, define func(*testing.T, *Store, time.Duration) *View) {
+	dir := t.TempDir()
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	// Compaction only when asked, so each stage is what it says.
+	opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+	if ttl > 0 {
+		opts.chunkBytes = 100
+	}
+	st, err := Open(opts)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, uint64(ttl)))
+	view := define(t, st, ttl)
+	ents := oracleEntities(t, view)
+	base := clk.Now().UnixNano()
+	all := writeRandomHistory(t, st, clk, view, ents, rng, 150, nil)
+	end := clk.Now().UnixNano()
+
+	require.Zero(t, st.HistoryStatus()[0].FileRuns)
+	checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
+
+	require.NoError(t, st.Compact())
+	hs := st.HistoryStatus()[0]
+	require.Equal(t, 1, hs.FileRuns, "one file after a full compaction")
+	require.Zero(t, hs.TailVersions)
+	require.Positive(t, hs.Compactions)
+	require.False(t, hs.CompactionFailing)
+	checkOracle(t, st, view, ents, all, base, end, rng, 20, 3000)
+
+	// More writes: a file and an in-memory tail together.
+	all = append(all, writeRandomHistory(t, st, clk, view, ents, rng, 40, nil)...)
+	end = clk.Now().UnixNano()
+	checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
+
+	// Restart after a crash: the file is mapped again, and the
+	// versions that were only in memory are read back from Badger.
+	require.NoError(t, st.close(false))
+	st, err = Open(opts)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	hs = st.HistoryStatus()[0]
+	require.Equal(t, 1, hs.FileRuns)
+	require.NotZero(t, hs.TailVersions, "the versions written after the compaction come back from Badger")
+	if ttl > 0 {
+		chunks := 0
+		require.NoError(t, st.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(view.ID)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				chunks++
+			}
+			return nil
+		}))
+		require.Greater(t, chunks, 190+50, "batches span several chunks")
+	}
+	view, err = st.View(view.Name)
+	require.NoError(t, err)
+	checkOracle(t, st, view, ents, all, base, end, rng, 10, 1000)
+
+	// A clean close persists what was in memory.
+	require.NoError(t, st.Close())
+	st, err = Open(opts)
+	require.NoError(t, err)
+	require.Zero(t, st.HistoryStatus()[0].TailVersions)
+	checkOracle(t, st, view, ents, all, base, end, rng, 5, 500)
 }
 
 // TestReadRuleWhileCompacting checks reads against the oracle while
@@ -710,4 +794,104 @@ func TestOpenRefusesTheFirstFormat(t *testing.T) {
 	require.NoError(t, st.Close())
 	_, err = Open(opts)
 	require.ErrorContains(t, err, "written by an earlier development release of timefence, which kept one key per version")
+}
+
+// TestWidening widens int32, float and their lists: versions written before
+// are read as the new types, through every tier, and a projection of the
+// old definition (a dataset recorded before) still reads the old types.
+func TestWidening(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{}
+	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	opts := DefaultOptions(dir).WithNow(clk.Now).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	ctx := context.Background()
+	_, _, err = st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}}})
+	require.NoError(t, err)
+	narrow := []Type{TypeInt32, TypeFloat32, TypeInt32List, TypeFloatList}
+	wide := []Type{TypeInt64, TypeFloat64, TypeInt64List, TypeFloat64List}
+	def := func(types []Type) *View {
+		v := View{Name: "w", Entity: "user"}
+		for i, ty := range types {
+			v.Features = append(v.Features, Feature{Name: fmt.Sprintf("f%d", i), Type: ty})
+		}
+		got, _, err := st.ApplyView(v)
+		require.NoError(t, err)
+		return got
+	}
+	v1 := def(narrow)
+	write := func(key int64, vals ...Value) {
+		clk.Advance(time.Second)
+		_, err := st.Write(ctx, Batch{View: "w", Rows: []Row{{Key: []Value{Int64(key)}, EventTime: clk.Now().UnixNano(), Values: vals}}})
+		require.NoError(t, err)
+	}
+	write(1, Int32(-7), Float32(0.25), Int32List([]int32{math.MinInt32, 3}), FloatList([]float32{1.5, -2}))
+	oldNarrow := []Value{Int32(-7), Float32(0.25), Int32List([]int32{math.MinInt32, 3}), FloatList([]float32{1.5, -2})}
+	oldWide := []Value{Int64(-7), Float64(0.25), Int64List([]int64{math.MinInt32, 3}), Float64List([]float64{1.5, -2})}
+	require.NoError(t, st.Compact()) // key 1 lives in a run file of the narrow types
+	write(2, Int32(5), Float32(1), Int32List(nil), FloatList([]float32{3})) // and key 2 in the tail
+
+	// A narrowing, or any other change, is refused.
+	bad := *v1
+	bad.Features = append([]Feature{}, v1.Features...)
+	bad.Features[0].Type = TypeFloat64
+	_, _, err = st.ApplyView(bad)
+	require.ErrorIs(t, err, ErrSchemaMismatch)
+	require.ErrorContains(t, err, "only int32 to int64, float to double, and their lists, widen")
+
+	v2 := def(wide)
+	require.Equal(t, int64(2), v2.Version)
+	write(3, Int64(1<<40), Float64(1e300), Int64List([]int64{1 << 40}), Float64List([]float64{1e300}))
+	// The narrow type is refused now.
+	_, err = st.Write(ctx, Batch{View: "w", Rows: []Row{{Key: []Value{Int64(4)}, EventTime: clk.Now().UnixNano(), Values: oldNarrow}}})
+	require.ErrorContains(t, err, `feature "f0": expected int64, got int32`)
+
+	read := func(v *View, key int64, w uint64) []Value {
+		t.Helper()
+		proj, err := v.Project()
+		require.NoError(t, err)
+		enc, err := v.EncodeKey([]Value{Int64(key)})
+		require.NoError(t, err)
+		got, err := st.Lookup(ctx, Query{Proj: proj, Keys: [][]byte{enc}, Bounds: []Bounds{At(clk.Now().UnixNano())}, Watermark: w})
+		require.NoError(t, err)
+		require.Equal(t, Present, got[0].Status)
+		return got[0].Values
+	}
+	check := func(stage string) {
+		t.Helper()
+		v2, err := st.View("w")
+		require.NoError(t, err)
+		require.Equal(t, oldWide, read(v2, 1, st.Watermark()), stage)
+		require.Equal(t, []Value{Int64(5), Float64(1), Int64List(nil), Float64List([]float64{3})}, read(v2, 2, st.Watermark()), stage)
+		require.Equal(t, []Value{Int64(1 << 40), Float64(1e300), Int64List([]int64{1 << 40}), Float64List([]float64{1e300})}, read(v2, 3, st.Watermark()), stage)
+		// The old definition, at the watermark of its time, reads the old types.
+		v1, err := st.ViewVersion("w", 1)
+		require.NoError(t, err)
+		require.Equal(t, oldNarrow, read(v1, 1, 2), stage)
+		// And scans, as exports do, give the new types.
+		proj, err := v2.Project()
+		require.NoError(t, err)
+		var rows int
+		require.NoError(t, st.ScanColumns(ctx, proj, Window{End: clk.Now().UnixNano()}, st.Watermark(), 100, func(b *ColumnBatch) error {
+			for i := range b.Len() {
+				for f, ty := range wide {
+					if v := b.Features[f].value(i); !v.IsNull() {
+						require.Equal(t, ty, v.Type, stage)
+					}
+				}
+				rows++
+			}
+			return nil
+		}))
+		require.Equal(t, 3, rows, stage)
+	}
+	check("file of the narrow types and a tail of both")
+	require.NoError(t, st.Compact())
+	check("merged into one file")
+	require.NoError(t, st.Close())
+	st, err = Open(opts)
+	require.NoError(t, err)
+	check("after a restart")
 }

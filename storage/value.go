@@ -356,21 +356,8 @@ func (v Value) Check() error {
 	if !v.Type.IsList() {
 		return nil
 	}
-	if size := itemSize(v.Type); size > 0 {
-		if len(v.Str)%size != 0 {
-			return fmt.Errorf("a %s of %d bytes is not a whole number of %d-byte items", v.Type, len(v.Str), size)
-		}
-	} else {
-		for s, i := v.Str, 0; len(s) > 0; i++ {
-			n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
-			if w <= 0 || uint64(len(s)-w) < n {
-				return fmt.Errorf("item %d of a %s is cut short", i, v.Type)
-			}
-			if v.Type == TypeStringList && !utf8.ValidString(s[w:w+int(n)]) {
-				return fmt.Errorf("item %d is not valid UTF-8", i)
-			}
-			s = s[w+int(n):]
-		}
+	if err := v.checkPacking(); err != nil {
+		return err
 	}
 	switch v.Type {
 	case TypeInt32List:
@@ -385,6 +372,28 @@ func (v Value) Check() error {
 				return fmt.Errorf("item %d is NaN; NaN is not a value, in a list or outside one; write null instead", i)
 			}
 		}
+	}
+	return nil
+}
+
+// checkPacking reports why a list's Str is not a whole number of items, or
+// holds a string item that is not UTF-8.
+func (v Value) checkPacking() error {
+	if size := itemSize(v.Type); size > 0 {
+		if len(v.Str)%size != 0 {
+			return fmt.Errorf("a %s of %d bytes is not a whole number of %d-byte items", v.Type, len(v.Str), size)
+		}
+		return nil
+	}
+	for s, i := v.Str, 0; len(s) > 0; i++ {
+		n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
+		if w <= 0 || uint64(len(s)-w) < n {
+			return fmt.Errorf("item %d of a %s is cut short", i, v.Type)
+		}
+		if v.Type == TypeStringList && !utf8.ValidString(s[w:w+int(n)]) {
+			return fmt.Errorf("item %d is not valid UTF-8", i)
+		}
+		s = s[w+int(n):]
 	}
 	return nil
 }

@@ -830,8 +830,9 @@ func TestWidening(t *testing.T) {
 	write(1, Int32(-7), Float32(0.25), Int32List([]int32{math.MinInt32, 3}), FloatList([]float32{1.5, -2}))
 	oldNarrow := []Value{Int32(-7), Float32(0.25), Int32List([]int32{math.MinInt32, 3}), FloatList([]float32{1.5, -2})}
 	oldWide := []Value{Int64(-7), Float64(0.25), Int64List([]int64{math.MinInt32, 3}), Float64List([]float64{1.5, -2})}
-	require.NoError(t, st.Compact())                                        // key 1 lives in a run file of the narrow types
-	write(2, Int32(5), Float32(1), Int32List(nil), FloatList([]float32{3})) // and key 2 in the tail
+	// Key 1 lives in a run file of the narrow types, key 2 in the tail.
+	require.NoError(t, st.Compact())
+	write(2, Int32(5), Float32(1), Int32List(nil), FloatList([]float32{3}))
 
 	// A narrowing, or any other change, is refused.
 	bad := *v1

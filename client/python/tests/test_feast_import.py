@@ -217,10 +217,11 @@ def test_feast_import_types() -> None:
 
     from timefence.feast_import import _map_type
 
-    assert [_map_type(t)[0] for t in (ft.Int64, ft.Int32, ft.Float64, ft.Float32, ft.String, ft.Bool, ft.Bytes)] == [
-        "int64", "int64", "double", "float", "string", "bool", "bytes"]
-    assert _map_type(ft.Array(ft.Float32))[0] == _map_type(ft.Array(ft.Float64))[0] == "float_list"
-    for unmapped, hint in ((ft.UnixTimestamp, "int64"), (ft.Array(ft.String), "one feature per element"),
-                           (ft.Map, "serialized"), (ft.Json, "serialized")):
+    scalars = (ft.Int64, ft.Int32, ft.Float64, ft.Float32, ft.String, ft.Bool, ft.Bytes, ft.UnixTimestamp)
+    names = ["int64", "int32", "double", "float", "string", "bool", "bytes", "timestamp"]
+    assert [_map_type(t)[0] for t in scalars] == names
+    assert [_map_type(ft.Array(t))[0] for t in scalars] == [n + "_list" for n in names]
+    assert [_map_type(t)[0] for t in (ft.Map, ft.Json, ft.Struct({"a": ft.Int64}))] == ["map", "json", "json"]
+    for unmapped, hint in ((ft.Array(ft.Map), "one feature per element"), (ft.Decimal, "json feature")):
         ours, instead = _map_type(unmapped)
         assert ours is None and hint in instead

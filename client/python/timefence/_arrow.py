@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, List, Mapping
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +17,64 @@ from .errors import InvalidArgument
 MAX_BATCH_BYTES = 16 << 20
 #: Rows per record batch sent; the server joins in chunks of this size.
 MAX_BATCH_ROWS = 64 << 10
+
+
+def column_names(data: Any) -> List[str]:
+    """The column names of a table-like value (empty for anything else)."""
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return list(data.schema.names)
+    if isinstance(data, pd.DataFrame):
+        return [str(c) for c in data.columns]
+    if isinstance(data, Mapping):
+        return [str(c) for c in data]
+    return []
+
+
+def json_columns(data: Any, names: List[str], what: str) -> Any:
+    """data with the columns named, which hold JSON or map features, as JSON
+    text: strings are kept as they are (the server checks them), other values
+    (dicts, lists, numbers, bools) are serialised; nulls stay null."""
+    def dump(v: Any, name: str, row: int) -> Any:
+        if v is None or isinstance(v, str) or (isinstance(v, float) and v != v):
+            return v
+        try:
+            return json.dumps(v, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument(f"{what}: column {name!r}: row {row}: cannot write as JSON: {e}") from None
+
+    if isinstance(data, Mapping) and not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(dict(data))
+    if isinstance(data, pd.DataFrame):
+        todo = [n for n in names if n in data.columns and data[n].dtype == object]
+        if not todo:
+            return data
+        data = data.copy(deep=False)
+        for n in todo:
+            data[n] = [dump(v, n, i) for i, v in enumerate(data[n].tolist())]
+        return data
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        for n in names:
+            idx = table.schema.get_field_index(n)
+            typ = table.schema.field(idx).type if idx >= 0 else None
+            if typ is None or pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
+                continue
+            values = table.column(idx).to_pylist()
+            if pa.types.is_map(typ):  # Arrow gives a map's entries as (key, value) pairs
+                values = [None if v is None else dict(v) for v in values]
+            text = [dump(v, n, i) for i, v in enumerate(values)]
+            table = table.set_column(idx, pa.field(n, pa.string()), pa.array(text, pa.string()))
+        return table
+    return data
+
+
+def _json_default(v: Any) -> Any:
+    """numpy scalars and arrays inside JSON values, as Python ones."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} is not JSON serializable")
 
 
 def to_table(data: Any, what: str) -> pa.Table:

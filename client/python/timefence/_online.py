@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from . import _arrow, _time
 from ._proto.timefence.v1 import online_service_pb2, types_pb2
-from .definitions import arrow_type
+from .definitions import _TYPE_FROM_PROTO, _TYPE_TO_PROTO, arrow_type
 from .errors import InvalidArgument, TimefenceError
 
 OUTPUTS = ("pandas", "dict")
@@ -27,26 +27,17 @@ NOT_FOUND = online_service_pb2.FEATURE_STATUS_NOT_FOUND
 STALE = online_service_pb2.FEATURE_STATUS_STALE
 STATUS_NAMES: Dict[int, str] = {PRESENT: "present", NOT_FOUND: "not_found", STALE: "stale"}
 
-# The values field of a FeatureColumn for each type, and the type's name.
+# The values field of a FeatureColumn for each type: a timestamp is in
+# int64_values (Unix ns), JSON and map text in string_values, a timestamp list
+# in int64_list_values.
 _FIELDS = {
-    types_pb2.VALUE_TYPE_INT64: "int64_values",
-    types_pb2.VALUE_TYPE_DOUBLE: "double_values",
-    types_pb2.VALUE_TYPE_FLOAT: "float_values",
-    types_pb2.VALUE_TYPE_STRING: "string_values",
-    types_pb2.VALUE_TYPE_BOOL: "bool_values",
-    types_pb2.VALUE_TYPE_BYTES: "bytes_values",
-    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list_values",
+    t: name.replace("timestamp", "int64").replace("json", "string").replace("map", "string") + "_values"
+    for name, t in _TYPE_TO_PROTO.items()
 }
-_TYPE_NAMES = {
-    types_pb2.VALUE_TYPE_INT64: "int64",
-    types_pb2.VALUE_TYPE_DOUBLE: "double",
-    types_pb2.VALUE_TYPE_FLOAT: "float",
-    types_pb2.VALUE_TYPE_STRING: "string",
-    types_pb2.VALUE_TYPE_BOOL: "bool",
-    types_pb2.VALUE_TYPE_BYTES: "bytes",
-    types_pb2.VALUE_TYPE_FLOAT_LIST: "float_list",
-}
-_FIELD_TYPES = {v: k for k, v in _FIELDS.items()}
+_TIMESTAMP = types_pb2.VALUE_TYPE_TIMESTAMP
+_TIMESTAMP_LIST = types_pb2.VALUE_TYPE_TIMESTAMP_LIST
+# Fields whose values are not Python scalars as they come.
+_LIST_FIELDS = {f for f in _FIELDS.values() if f.endswith("_list_values")}
 _NAT = np.iinfo(np.int64).min
 
 
@@ -54,8 +45,9 @@ class OnlineFeatures(dict):
     """The result of ``get_online_features(..., output="dict")`` (and of
     ``get_online_features(entity_rows=...)``): ``{column: [values]}`` in the
     DataFrame's column order, as Feast's ``get_online_features(...).to_dict()``.
-    Values are Python scalars (lists of floats for ``float_list``), ``None``
-    where the DataFrame has a null. ``attrs["timefence"]`` holds
+    Values are Python scalars, lists for the list types, UTC pandas
+    Timestamps for ``timestamp`` (and in a ``timestamp_list``), JSON text for
+    ``json`` and ``map``; ``None`` where the DataFrame has a null. ``attrs["timefence"]`` holds
     ``read_time``, ``watermark`` and ``features``, as ``df.attrs`` does.
 
     Feast's ``OnlineResponse`` methods work on it: :meth:`to_dict` and
@@ -198,7 +190,7 @@ def to_dict(
     for j, (name, col) in enumerate(zip(names, resp.columns)):
         vals: Optional[List[Any]] = None
         field = _FIELDS.get(col.type)
-        if field is not None and field != "float_list_values":  # the common case, inline
+        if field is not None and field not in _LIST_FIELDS and col.type != _TIMESTAMP:  # the common case, inline
             values = getattr(col, field).values
             nulls = col.nulls
             if len(values) == n and (len(nulls) == n or not nulls):
@@ -210,7 +202,7 @@ def to_dict(
             if values is None:
                 vals = [None] * n
             else:
-                vals = [list(v.values) for v in values] if field == "float_list_values" else list(values)
+                vals = _python_values(col.type, field, values)
                 if mask is not None:
                     vals = [None if m else v for v, m in zip(vals, mask)]
         out[name] = vals
@@ -218,6 +210,22 @@ def to_dict(
             out[f"{name}__status"] = [STATUS_NAMES.get(s, "unspecified") for s in col.statuses]
             out[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
     return OnlineFeatures(out, {"timefence": attrs}, (resp, names, entities, keys, columns, include_status))
+
+
+def _python_values(typ: int, field: str, values: Any) -> List[Any]:
+    """One column's values as Python objects: lists for lists, UTC
+    pandas Timestamps for timestamps."""
+    if typ == _TIMESTAMP:
+        return _timestamps(values)
+    if typ == _TIMESTAMP_LIST:
+        return [_timestamps(v.values) for v in values]
+    if field in _LIST_FIELDS:
+        return [list(v.values) for v in values]
+    return list(values)
+
+
+def _timestamps(nanos: Any) -> List[Any]:
+    return pd.DatetimeIndex(np.array(nanos, dtype=np.int64).view("M8[ns]")).tz_localize("UTC").tolist()
 
 
 def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> np.ndarray:
@@ -269,7 +277,7 @@ def to_frame(
     for j, (name, col) in enumerate(zip(names, resp.columns)):
         field = _FIELDS.get(col.type)
         grouped = False
-        if field in _NUMERIC:
+        if field in _NUMERIC and col.type != _TIMESTAMP:
             values = getattr(col, field).values
             nulls = col.nulls
             if len(values) == n and (len(nulls) == n or not nulls):
@@ -279,7 +287,12 @@ def to_frame(
                 g[2].extend(nulls if nulls else no_nulls)
                 data[name] = None  # filled below, in this place
                 grouped = True
-        if not grouped:
+        if not grouped and (field in _LIST_FIELDS or col.type == _TIMESTAMP):
+            # As a join's result converts: numpy arrays of the items, and
+            # datetime64[ns, UTC].
+            arr = _arrow_values(col, n)
+            data[name] = arr.to_numpy(zero_copy_only=False) if field in _LIST_FIELDS else _arrow.to_pandas(pa.table({"t": arr}))["t"].array
+        elif not grouped:
             field, values, mask = _raw(col, n)
             data[name] = _nullable(field, values, mask, n)
         if include_status:
@@ -288,7 +301,7 @@ def to_frame(
     for field, (gnames, values, nulls) in groups.items():
         arr: np.ndarray = np.array(values, dtype=_NUMERIC[field]).reshape(len(gnames), n)
         masks = np.array(nulls, dtype=bool).reshape(len(gnames), n)
-        if field == "int64_values":
+        if field == "int64_values" or field == "int32_values":
             for i, name in enumerate(gnames):
                 data[name] = pd.arrays.IntegerArray(arr[i], masks[i])
         elif field == "bool_values":
@@ -303,7 +316,8 @@ def to_frame(
     return out
 
 
-_NUMERIC = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
+_NUMERIC = {"int64_values": np.int64, "int32_values": np.int32, "double_values": np.float64, "float_values": np.float32,
+            "bool_values": np.bool_}
 
 
 def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Dict[Any, Any]:
@@ -319,18 +333,18 @@ def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Di
 
 
 def _nullable(field: str, values: Any, mask: Optional[List[bool]], n: int) -> Any:
-    """One feature column as the nullable backend has it: Int64, boolean and
-    string extension arrays, numpy floats with NaN, object arrays of bytes and
-    of float32 arrays with None."""
-    if field == "int64_values" or field == "bool_values":
-        dtype = np.int64 if field == "int64_values" else np.bool_
+    """One scalar feature column as the nullable backend has it: Int64,
+    Int32, boolean and string extension arrays, numpy floats with NaN, object
+    arrays of bytes with None."""
+    if field in ("int64_values", "int32_values", "bool_values"):
+        dtype = _NUMERIC[field]
         data: np.ndarray
         if values is None:
             data, m = np.zeros(n, dtype=dtype), np.ones(n, dtype=bool)
         else:
             data = np.array(values, dtype=dtype)
             m = np.array(mask, dtype=bool) if mask is not None else np.zeros(n, dtype=bool)
-        return pd.arrays.IntegerArray(data, m) if field == "int64_values" else pd.arrays.BooleanArray(data, m)
+        return pd.arrays.BooleanArray(data, m) if field == "bool_values" else pd.arrays.IntegerArray(data, m)
     if field == "double_values" or field == "float_values":
         fdtype = np.float64 if field == "double_values" else np.float32
         if values is None:
@@ -339,26 +353,13 @@ def _nullable(field: str, values: Any, mask: Optional[List[bool]], n: int) -> An
         if mask is not None:
             data[np.array(mask, dtype=bool)] = np.nan
         return data
-    if values is None:
-        vals: List[Any] = [None] * n
-    elif field == "float_list_values":
-        vals = [np.array(v.values, dtype=np.float32) for v in values]
-    else:
-        vals = list(values)
+    vals: List[Any] = [None] * n if values is None else list(values)
     if mask is not None:
         vals = [None if m else v for v, m in zip(vals, mask)]
     if field == "string_values":
         return pd.array(vals, dtype=pd.StringDtype())
     arr = np.empty(n, dtype=object)
-    arr[:] = vals if field != "float_list_values" else _as_objects(vals)
-    return arr
-
-
-def _as_objects(vals: List[Any]) -> np.ndarray:
-    """A list of arrays as a 1-d object array (numpy would make it 2-d)."""
-    arr = np.empty(len(vals), dtype=object)
-    for i, v in enumerate(vals):
-        arr[i] = v
+    arr[:] = vals
     return arr
 
 
@@ -395,19 +396,20 @@ def arrow_frame(
     return out
 
 
-_NUMPY_TYPES = {"int64_values": np.int64, "double_values": np.float64, "float_values": np.float32, "bool_values": np.bool_}
-
-
 def _arrow_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
     """The Arrow array of one response column; null where col.nulls says so."""
-    typ = arrow_type(_TYPE_NAMES.get(col.type, "double"))
+    typ = arrow_type(_TYPE_FROM_PROTO.get(col.type, "double"))
     field, values, mask = _raw(col, n)
     if values is None:
         return pa.nulls(n, typ)
     m = np.array(mask, dtype=bool) if mask is not None else None
-    if field in _NUMPY_TYPES:
-        return pa.array(np.array(values, dtype=_NUMPY_TYPES[field]), typ, mask=m)
-    if field == "float_list_values":
+    if col.type == _TIMESTAMP:
+        return pa.array(np.array(values, dtype=np.int64), pa.int64(), mask=m).cast(typ)
+    if col.type == _TIMESTAMP_LIST:
+        return pa.array([list(v.values) for v in values], pa.list_(pa.int64()), mask=m).cast(typ)
+    if field in _NUMERIC:
+        return pa.array(np.array(values, dtype=_NUMERIC[field]), typ, mask=m)
+    if field in _LIST_FIELDS:
         return pa.array([list(v.values) for v in values], typ, mask=m)
     return pa.array(list(values), typ, mask=m)
 

@@ -366,6 +366,9 @@ class Client:
         columns, the event time column, and any subset of the view's features
         (absent ones are written as null). Naive datetimes are UTC; columns are
         cast to the view's types where that loses nothing (e.g. int to double).
+        A ``json`` or ``map`` feature takes JSON text or Python objects (dicts,
+        lists, numbers), which are written as JSON text; a ``timestamp``
+        feature takes datetimes or strings under the timestamp rule.
         The batch is validated whole and becomes visible whole, or is refused
         with nothing written (:class:`~timefence.InvalidArgument`). With
         ``batch_id``, retrying the same batch writes nothing twice; the same id
@@ -384,12 +387,14 @@ class Client:
         "rows", "duplicate"}``.
         """
         what = f"write to {view!r}"
+        v = self._view(view, [c for c in _arrow.column_names(df)
+                              if c not in (event_time_column, available_at_column, "deleted", "backfilled")])
+        if v is not None:
+            df = _arrow.json_columns(df, [f.name for f in v.features if f.type in ("json", "map")], what)
         table = _arrow.to_table(df, what)
         table = _arrow.ensure_timestamp(table, event_time_column, what)
         if backfill:
             table = _arrow.ensure_timestamp(table, available_at_column, what)
-        v = self._view(view, [c for c in table.column_names
-                              if c not in (event_time_column, available_at_column, "deleted", "backfilled")])
         if v is not None:
             targets: Dict[str, pa.DataType] = {}
             e = self._entity(v.entity_name)
@@ -397,6 +402,8 @@ class Client:
                 targets[k.name] = arrow_type(k.type)
             for f in v.features:
                 targets.setdefault(f.name, arrow_type(f.type))
+                if f.type == "timestamp":
+                    table = _arrow.ensure_timestamp(table, f.name, what)
             table = _arrow.cast_columns(table, targets, what)
         cmd: Dict[str, Any] = {"op": "write", "feature_view": view}
         if batch_id:

@@ -19,8 +19,11 @@ the server to parse (the one parser of the file, shared with the CLI)::
     splits:
       - {name: train, start: 2024-01-01T00:00:00Z, end: 2024-06-30T23:59:59Z}
 
-Types: ``int64``, ``double``, ``float``, ``string``, ``bool``, ``bytes``,
-``float_list``. Join keys are ``int64`` or ``string``.
+Types: ``int64``, ``int32``, ``double``, ``float``, ``string``, ``bytes``,
+``bool``, ``timestamp``, ``json``, ``map``, and lists ``float_list``,
+``int32_list``, ``int64_list``, ``double_list``, ``string_list``,
+``bool_list``, ``bytes_list``, ``timestamp_list`` (see docs/types.md). Join
+keys are ``int64`` or ``string``.
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ __all__ = [
     "Definition",
 ]
 
-#: The value types of join keys and features.
-VALUE_TYPES = ("int64", "double", "float", "string", "bool", "bytes", "float_list")
+#: The value types of join keys and features (see docs/types.md).
+VALUE_TYPES = (
+    "int64", "int32", "double", "float", "string", "bytes", "bool", "timestamp", "json", "map",
+    "float_list", "int32_list", "int64_list", "double_list", "string_list", "bool_list", "bytes_list", "timestamp_list",
+)
 
 _ALIASES = {
     "int": "int64",
@@ -59,30 +65,38 @@ _ALIASES = {
     "str": "string",
     "boolean": "bool",
     "binary": "bytes",
+    "unix_timestamp": "timestamp",
+    "datetime": "timestamp",
     "embedding": "float_list",
     "list<float>": "float_list",
+    "list<int32>": "int32_list",
+    "list<int64>": "int64_list",
+    "list<double>": "double_list",
+    "list<string>": "string_list",
+    "list<bool>": "bool_list",
+    "list<bytes>": "bytes_list",
+    "list<timestamp>": "timestamp_list",
 }
 
-_TYPE_TO_PROTO = {
-    "int64": types_pb2.VALUE_TYPE_INT64,
-    "double": types_pb2.VALUE_TYPE_DOUBLE,
-    "float": types_pb2.VALUE_TYPE_FLOAT,
-    "string": types_pb2.VALUE_TYPE_STRING,
-    "bool": types_pb2.VALUE_TYPE_BOOL,
-    "bytes": types_pb2.VALUE_TYPE_BYTES,
-    "float_list": types_pb2.VALUE_TYPE_FLOAT_LIST,
-}
+_TYPE_TO_PROTO = {name: types_pb2.ValueType.Value("VALUE_TYPE_" + name.upper()) for name in VALUE_TYPES}
 _TYPE_FROM_PROTO = {v: k for k, v in _TYPE_TO_PROTO.items()}
 
-_ARROW_TYPES = {
+_ITEM_ARROW_TYPES = {
     "int64": pa.int64(),
+    "int32": pa.int32(),
     "double": pa.float64(),
     "float": pa.float32(),
     "string": pa.string(),
-    "bool": pa.bool_(),
     "bytes": pa.binary(),
-    "float_list": pa.list_(pa.float32()),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("ns", "UTC"),
 }
+_ARROW_TYPES = dict(
+    _ITEM_ARROW_TYPES,
+    json=pa.string(),
+    map=pa.string(),
+    **{item + "_list": pa.list_(t) for item, t in _ITEM_ARROW_TYPES.items()},
+)
 
 
 def normalize_type(t: Any, field_name: str) -> str:

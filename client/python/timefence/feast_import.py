@@ -36,7 +36,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from . import _arrow
 from ._time import format_duration, parse_duration
+from .definitions import arrow_type
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import ApplyResult, Client
@@ -134,23 +136,27 @@ def _map_type(dtype: Any) -> Tuple[Optional[str], str]:
 
     scalar = {
         ft.Int64: "int64",
-        ft.Int32: "int64",  # widened: every int32 is an int64
+        ft.Int32: "int32",
         ft.Float64: "double",
         ft.Float32: "float",
         ft.String: "string",
         ft.Bool: "bool",
         ft.Bytes: "bytes",
+        ft.UnixTimestamp: "timestamp",
     }
     for feast_type, ours in scalar.items():
         if dtype == feast_type:
             return ours, ""
+    if dtype == ft.Map:
+        return "map", ""
+    if dtype == ft.Json or isinstance(dtype, ft.Struct):
+        return "json", ""
     if isinstance(dtype, ft.Array):
-        if dtype.base_type in (ft.Float32, ft.Float64):
-            return "float_list", ""
-        return None, "write it as one feature per element, or as bytes (e.g. serialized) or a string"
-    if dtype == ft.UnixTimestamp:
-        return None, "store it as an int64 (epoch seconds or milliseconds) or an RFC 3339 string"
-    return None, "flatten it into scalar features, or store it serialized as a string (JSON) or bytes"
+        item = next((ours for feast_type, ours in scalar.items() if dtype.base_type == feast_type), None)
+        if item is not None:
+            return item + "_list", ""
+        return None, "write it as one feature per element, or as a json feature"
+    return None, "flatten it into scalar features, or store it as a json feature"
 
 
 def _key_type(dtype: Any) -> Optional[str]:
@@ -419,13 +425,16 @@ def _load_table(plan: _ViewPlan, repo_path: str, lag: Optional[_dt.timedelta]) -
         how = f"event time + {format_duration(lag)}"
     for f, ours in plan.features.items():
         col = table[back.get(f, f)]
-        target = {"float_list": pa.list_(pa.float32()), "float": pa.float32(), "double": pa.float64()}.get(ours)
-        if ours == "int64" and pa.types.is_integer(col.type):
-            target = pa.int64()
+        target = {"float_list": pa.list_(pa.float32()), "float": pa.float32(), "double": pa.float64(),
+                  "double_list": pa.list_(pa.float64())}.get(ours)
+        if ours in ("int64", "int32") and pa.types.is_integer(col.type):
+            target = arrow_type(ours)
         if target is not None and col.type != target:
             # Feast's declared type: float64 values of a Float32 or
-            # Array(Float32/Float64) feature are stored as float32.
+            # Array(Float32) feature are stored as float32.
             col = col.cast(target, safe=False)
+        if ours in ("json", "map") and not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = _arrow.json_columns(pa.table({f: col}), [f], f"feature view {plan.name}")[f]
         cols[f] = col
     out = pa.table(cols)
     # Rows of one key and event time are versions in row order, the last
@@ -461,9 +470,10 @@ def import_repo(
 
     - Reads the repository's registry with the Feast SDK (``feast apply`` it
       first) and builds a definitions file: entities with typed join keys,
-      feature views with their features (Feast types mapped: Int64 and Int32
-      (widened) to int64, Float64 to double, Float32 to float, String, Bool,
-      Bytes, and Array(Float32/Float64) to float_list), ttl, description,
+      feature views with their features (Feast types mapped: Int64, Int32,
+      Float64 to double, Float32 to float, String, Bool, Bytes, UnixTimestamp
+      to timestamp, Array of each to its list, Map to map, Json and Struct to
+      json; see docs/types.md), ttl, description,
       owner and tags. A view of several entities gets one entity with all their
       join keys, named ``a__b``. The YAML is written to ``definitions_out``
       when given.

@@ -41,8 +41,8 @@ var typeNames = [...]string{"null", "int64", "double", "float", "string", "bool"
 	"int32", "timestamp", "json", "map",
 	"int32_list", "int64_list", "double_list", "string_list", "bool_list", "bytes_list", "timestamp_list"}
 
-// listElems maps each list type to its item type.
-var listElems = map[Type]Type{
+// listElems maps each list type to its item type (TypeNull for the others).
+var listElems = [typeEnd]Type{
 	TypeFloatList: TypeFloat32, TypeInt32List: TypeInt32, TypeInt64List: TypeInt64,
 	TypeFloat64List: TypeFloat64, TypeStringList: TypeString, TypeBoolList: TypeBool,
 	TypeBytesList: TypeBytes, TypeTimestampList: TypeTimestamp,
@@ -69,7 +69,12 @@ func ParseType(name string) (Type, bool) {
 func (t Type) Valid() bool { return t > TypeNull && t < typeEnd }
 
 // Elem returns the item type of a list type, and TypeNull for other types.
-func (t Type) Elem() Type { return listElems[t] }
+func (t Type) Elem() Type {
+	if t >= typeEnd {
+		return TypeNull
+	}
+	return listElems[t]
+}
 
 // IsList reports whether t is a list type.
 func (t Type) IsList() bool { return t.Elem() != TypeNull }
@@ -77,8 +82,8 @@ func (t Type) IsList() bool { return t.Elem() != TypeNull }
 // ListOf returns the list type whose items are of type t, or TypeNull.
 func ListOf(t Type) Type {
 	for l, e := range listElems {
-		if e == t {
-			return l
+		if e == t && t != TypeNull {
+			return Type(l)
 		}
 	}
 	return TypeNull

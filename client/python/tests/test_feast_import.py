@@ -5,6 +5,7 @@ compared with Feast's own point-in-time join on the same entity rows."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pathlib
 import shutil
@@ -106,7 +107,9 @@ def test_feast_import_template(template: pathlib.Path, tmp_path: pathlib.Path, o
     assert own_client.get_entity("driver").join_keys[0].name == "driver_id"
     assert own_client.get_entity("driver").join_keys[0].type == "int64"
     view = own_client.get_feature_view(VIEW)
-    assert [(f.name, f.type) for f in view.features] == [("conv_rate", "float"), ("acc_rate", "float"), ("avg_daily_trips", "int64")]
+    assert [(f.name, f.type) for f in view.features] == [
+        ("conv_rate", "float"), ("acc_rate", "float"), ("avg_daily_trips", "int64"),
+        ("driver_metadata", "map"), ("driver_config", "json"), ("driver_profile", "json")]
     assert view.ttl == dt.timedelta(days=1)
     assert view.tags == {"team": "driver_performance"}
     assert sorted(report.feature_views) == [VIEW, "driver_hourly_stats_fresh"]
@@ -122,9 +125,19 @@ def test_feast_import_template(template: pathlib.Path, tmp_path: pathlib.Path, o
     assert ("push source", "driver_stats_push_source") in left
     assert ("feature service", "driver_activity_v1") in left
     assert ("label view", "driver_quality_labels") in left
-    assert {("feature", f"{VIEW}:{f}") for f in ("driver_metadata", "driver_config", "driver_profile")} <= left
+    assert not any(kind == "feature" for kind, _ in left), "every feature of the template has a type"
     assert all(u.instead for u in report.unmapped)
     assert "transformed_conv_rate" in str(report) and "Not imported" in str(report)
+
+    # Map, Json and Struct features hold the source's values as JSON.
+    latest = parquet.sort_values("event_timestamp").groupby("driver_id").tail(1).set_index("driver_id")
+    online = own_client.get_online_features({"driver_id": [1001, 1005]},
+                                            [f"{VIEW}:{f}" for f in ("driver_metadata", "driver_config", "driver_profile")],
+                                            output="dict")
+    for i, driver in enumerate([1001, 1005]):
+        assert json.loads(online["driver_metadata"][i]) == latest.loc[driver, "driver_metadata"]
+        assert online["driver_config"][i] == latest.loc[driver, "driver_config"]
+        assert json.loads(online["driver_profile"][i]) == latest.loc[driver, "driver_profile"]
 
     # The template's rows were all created when `feast init` ran: at a time
     # after that, timefence answers as Feast does.

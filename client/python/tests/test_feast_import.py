@@ -97,6 +97,9 @@ def _both(client: timefence.Client, repo: pathlib.Path, spine: pd.DataFrame,
 
 def test_feast_import_template(template: pathlib.Path, tmp_path: pathlib.Path, own_client: timefence.Client) -> None:
     repo = _copy(template, tmp_path)
+    # A feature service whose projection reads the view's key from another column.
+    with open(repo / "feature_definitions.py", "a") as f:
+        f.write('\nby_origin = FeatureService(name="by_origin", features=[driver_stats_fv.with_join_key_map({"driver_id": "origin_id"})])\n')
     _feast_cli("apply", cwd=repo)
     defs = tmp_path / "definitions.yaml"
     report = import_repo(repo, own_client, definitions_out=defs)
@@ -127,6 +130,8 @@ def test_feast_import_template(template: pathlib.Path, tmp_path: pathlib.Path, o
     assert ("label view", "driver_quality_labels") in left
     assert not any(kind == "feature" for kind, _ in left), "every feature of the template has a type"
     assert all(u.instead for u in report.unmapped)
+    by_origin = next(u for u in report.unmapped if u.name == "by_origin")
+    assert f"its projection of {VIEW} reads join keys from other columns: rename 'origin_id' to 'driver_id' in the spine" in by_origin.instead
     assert "transformed_conv_rate" in str(report) and "Not imported" in str(report)
 
     # Map, Json and Struct features hold the source's values as JSON.

@@ -317,6 +317,10 @@ def _plan(store: Any, report: ImportReport) -> Tuple[List[Dict[str, Any]], List[
         instead = "pass its references as features=: " + (", ".join(kept) if kept else "(none of them was imported)")
         if len(kept) < len(refs):
             instead += f" ({len(refs) - len(kept)} of its features were not imported)"
+        for proj in fs.feature_view_projections:
+            if proj.join_key_map:
+                renames = ", ".join(f"{col!r} to {key!r}" for key, col in sorted(proj.join_key_map.items()))
+                instead += f"; its projection of {proj.name_to_use()} reads join keys from other columns: rename {renames} in the spine"
         refuse("feature service", fs.name, "timefence has no feature services", instead)
     planned = {v.source.name for v in views}
     for src in sorted(store.list_data_sources(), key=lambda s: s.name):

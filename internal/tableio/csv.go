@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -529,11 +530,20 @@ var csvTimeLayouts = []string{
 	"2006-01-02",
 }
 
+// The times a cell may hold: those of int64 Unix nanoseconds.
+var (
+	minCSVTime = time.Unix(0, math.MinInt64)
+	maxCSVTime = time.Unix(0, math.MaxInt64)
+)
+
 // parseCSVTime parses a time cell: RFC 3339, or "2006-01-02 15:04:05" with
 // an optional zone (UTC without one), or a date (its midnight in UTC).
 func parseCSVTime(s string) (time.Time, error) {
 	for _, layout := range csvTimeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
+			if t.Before(minCSVTime) || t.After(maxCSVTime) {
+				return time.Time{}, fmt.Errorf("time %q is outside the supported range 1678 to 2262", s)
+			}
 			return t.UTC(), nil
 		}
 	}

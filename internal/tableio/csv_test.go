@@ -369,6 +369,9 @@ func TestCSVNewTypeErrors(t *testing.T) {
 		{"bool item", "flags", "[1]", "item 0: expected true or false, got 1"},
 		{"bytes item", "blobs", `"[""!!""]"`, `item 0: expected base64-encoded bytes in a string, got "!!"`},
 		{"time item", "times", `"[""yesterday""]"`, `item 0: expected a time like 2024-01-31T12:00:00Z, got "yesterday"`},
+		{"timestamp after 2262", "at", "2300-01-01T00:00:00Z", `time "2300-01-01T00:00:00Z" is outside the supported range 1678 to 2262`},
+		{"timestamp before 1678", "at", "1600-01-01", `time "1600-01-01" is outside the supported range 1678 to 2262`},
+		{"time item range", "times", `"[""2300-01-01T00:00:00Z""]"`, `item 0: time "2300-01-01T00:00:00Z" is outside the supported range 1678 to 2262`},
 		{"time item number", "times", "[1706702400]", `item 0: expected a time in a string, like "2024-01-31T12:00:00Z", got 1706702400`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

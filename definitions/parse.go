@@ -56,18 +56,30 @@ func (e *Error) Error() string {
 }
 
 // valueTypes are the feature types of the definitions file, in the order
-// error messages list them. The JSON Schema's enum must match.
+// error messages list them: scalars, then lists in the same order. The JSON
+// Schema's enum must match.
 var valueTypes = []struct {
 	name string
 	typ  timefencev1.ValueType
 }{
 	{"int64", timefencev1.ValueType_VALUE_TYPE_INT64},
+	{"int32", timefencev1.ValueType_VALUE_TYPE_INT32},
 	{"double", timefencev1.ValueType_VALUE_TYPE_DOUBLE},
 	{"float", timefencev1.ValueType_VALUE_TYPE_FLOAT},
 	{"string", timefencev1.ValueType_VALUE_TYPE_STRING},
 	{"bool", timefencev1.ValueType_VALUE_TYPE_BOOL},
 	{"bytes", timefencev1.ValueType_VALUE_TYPE_BYTES},
+	{"timestamp", timefencev1.ValueType_VALUE_TYPE_TIMESTAMP},
+	{"json", timefencev1.ValueType_VALUE_TYPE_JSON},
+	{"map", timefencev1.ValueType_VALUE_TYPE_MAP},
+	{"int64_list", timefencev1.ValueType_VALUE_TYPE_INT64_LIST},
+	{"int32_list", timefencev1.ValueType_VALUE_TYPE_INT32_LIST},
+	{"double_list", timefencev1.ValueType_VALUE_TYPE_DOUBLE_LIST},
 	{"float_list", timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST},
+	{"string_list", timefencev1.ValueType_VALUE_TYPE_STRING_LIST},
+	{"bool_list", timefencev1.ValueType_VALUE_TYPE_BOOL_LIST},
+	{"bytes_list", timefencev1.ValueType_VALUE_TYPE_BYTES_LIST},
+	{"timestamp_list", timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST},
 }
 
 // mappingKeys are the keys a mapping of the file allows and requires.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/internal/quickstart"
 	"github.com/timefence/timefence/schema"
+	"github.com/timefence/timefence/storage"
 )
 
 const exampleDefs = "../examples/definitions.yaml"
@@ -56,10 +58,18 @@ func TestParseDefinitionsErrors(t *testing.T) {
 		{"typo", "feature_views:\n  - name: v\n    entity: e\n    tll: 1h\n    features: [{name: a, type: int64}]\n",
 			`d.yaml:4: feature_views[0].tll: unknown key; did you mean "ttl"?`},
 		{"unknown type", "feature_views:\n  - name: v\n    entity: e\n    features:\n      - {name: a, type: int64}\n      - {name: b, type: integer}\n",
-			`d.yaml:6: feature_views[0].features[1].type: unknown type "integer"; expected one of int64, double, float, string, bool, bytes, float_list`},
+			`d.yaml:6: feature_views[0].features[1].type: unknown type "integer"; expected one of ` + allTypes},
+		{"list of lists", "feature_views:\n  - name: v\n    entity: e\n    features: [{name: a, type: float_list_list}]\n",
+			`d.yaml:4: feature_views[0].features[0].type: unknown type "float_list_list"; expected one of ` + allTypes},
+		{"struct", "feature_views:\n  - name: v\n    entity: e\n    features: [{name: a, type: struct}]\n",
+			`d.yaml:4: feature_views[0].features[0].type: unknown type "struct"; expected one of ` + allTypes},
 		{"missing key", "entities:\n  - name: e\n", `d.yaml:2: entities[0]: missing required key "join_keys"`},
 		{"key type", "entities:\n  - name: e\n    join_keys: [{name: k, type: double}]\n",
 			`d.yaml:3: entities[0].join_keys[0].type: unknown join key type "double"; expected one of int64, string`},
+		{"int32 key", "entities:\n  - name: e\n    join_keys: [{name: k, type: int32}]\n",
+			`d.yaml:3: entities[0].join_keys[0].type: unknown join key type "int32"; expected one of int64, string`},
+		{"timestamp key", "entities:\n  - name: e\n    join_keys: [{name: k, type: timestamp}]\n",
+			`d.yaml:3: entities[0].join_keys[0].type: unknown join key type "timestamp"; expected one of int64, string`},
 		{"no join keys", "entities:\n  - name: e\n    join_keys: []\n", "d.yaml:3: entities[0].join_keys: an entity needs at least one join key"},
 		{"bad name", "entities:\n  - name: my-entity\n    join_keys: [{name: k, type: int64}]\n",
 			`d.yaml:2: entities[0].name: invalid name "my-entity"; use letters, digits and underscores, starting with a letter or underscore (at most 128)`},
@@ -90,6 +100,80 @@ func TestParseDefinitionsErrors(t *testing.T) {
 			require.Equal(t, tc.want, err.Error())
 		})
 	}
+}
+
+// allTypes is the list of feature types an unknown type's error gives.
+const allTypes = "int64, int32, double, float, string, bool, bytes, timestamp, json, map, " +
+	"int64_list, int32_list, double_list, float_list, string_list, bool_list, bytes_list, timestamp_list"
+
+// everyType is a view with one feature of each type.
+const everyType = `feature_views:
+  - name: every_type
+    entity: e
+    features:
+      - {name: a_int64, type: int64}
+      - {name: a_int32, type: int32}
+      - {name: a_double, type: double}
+      - {name: a_float, type: float}
+      - {name: a_string, type: string}
+      - {name: a_bool, type: bool}
+      - {name: a_bytes, type: bytes}
+      - {name: a_timestamp, type: timestamp}
+      - {name: a_json, type: json}
+      - {name: a_map, type: map}
+      - {name: a_int64_list, type: int64_list}
+      - {name: a_int32_list, type: int32_list}
+      - {name: a_double_list, type: double_list}
+      - {name: a_float_list, type: float_list}
+      - {name: a_string_list, type: string_list}
+      - {name: a_bool_list, type: bool_list}
+      - {name: a_bytes_list, type: bytes_list}
+      - {name: a_timestamp_list, type: timestamp_list}
+`
+
+func TestParseFeatureTypes(t *testing.T) {
+	want := map[string]timefencev1.ValueType{
+		"int64":          timefencev1.ValueType_VALUE_TYPE_INT64,
+		"int32":          timefencev1.ValueType_VALUE_TYPE_INT32,
+		"double":         timefencev1.ValueType_VALUE_TYPE_DOUBLE,
+		"float":          timefencev1.ValueType_VALUE_TYPE_FLOAT,
+		"string":         timefencev1.ValueType_VALUE_TYPE_STRING,
+		"bool":           timefencev1.ValueType_VALUE_TYPE_BOOL,
+		"bytes":          timefencev1.ValueType_VALUE_TYPE_BYTES,
+		"timestamp":      timefencev1.ValueType_VALUE_TYPE_TIMESTAMP,
+		"json":           timefencev1.ValueType_VALUE_TYPE_JSON,
+		"map":            timefencev1.ValueType_VALUE_TYPE_MAP,
+		"int64_list":     timefencev1.ValueType_VALUE_TYPE_INT64_LIST,
+		"int32_list":     timefencev1.ValueType_VALUE_TYPE_INT32_LIST,
+		"double_list":    timefencev1.ValueType_VALUE_TYPE_DOUBLE_LIST,
+		"float_list":     timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST,
+		"string_list":    timefencev1.ValueType_VALUE_TYPE_STRING_LIST,
+		"bool_list":      timefencev1.ValueType_VALUE_TYPE_BOOL_LIST,
+		"bytes_list":     timefencev1.ValueType_VALUE_TYPE_BYTES_LIST,
+		"timestamp_list": timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST,
+	}
+	defs, err := Parse("d.yaml", []byte(everyType))
+	require.NoError(t, err)
+	feats := defs.FeatureViews[0].Def.GetFeatures()
+	require.Len(t, feats, len(want))
+	for _, f := range feats {
+		name := strings.TrimPrefix(f.GetName(), "a_")
+		require.Equal(t, want[name], f.GetType(), name)
+		require.Equal(t, name, TypeName(f.GetType()))
+	}
+	// Every type of the API but the unspecified one has a name in the file,
+	// and each name is the storage layer's name of the same type number.
+	for n, name := range timefencev1.ValueType_name {
+		if n == 0 {
+			continue
+		}
+		typ := timefencev1.ValueType(n)
+		require.Equal(t, typ, want[TypeName(typ)], name)
+		st, ok := storage.ParseType(TypeName(typ))
+		require.True(t, ok, name)
+		require.Equal(t, int(n), int(st), name)
+	}
+	require.Equal(t, allTypes, typeList())
 }
 
 func TestParseTTL(t *testing.T) {
@@ -253,6 +337,14 @@ func TestSchemaAgreesWithParser(t *testing.T) {
 		"feature_views:\n  - {name: v, entity: e, features: []}\n",
 		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: float_list, required: true}]}\n",
 		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: integer}]}\n",
+		everyType,
+		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: timestamp, required: true}, {name: b, type: map}]}\n",
+		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: int16}]}\n",
+		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: list}]}\n",
+		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: Int32}]}\n",
+		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: [int32]}]}\n",
+		"entities:\n  - {name: e, join_keys: [{name: k, type: int32}]}\n",
+		"entities:\n  - {name: e, join_keys: [{name: k, type: timestamp}]}\n",
 		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: int64, required: yes}]}\n",
 		"feature_views:\n  - {name: v, entity: e, features: [{name: a}]}\n",
 		"splits:\n  - {name: s, end: 2024-01-01T00:00:00Z}\n",

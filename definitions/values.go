@@ -11,8 +11,8 @@ import (
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
-// TypeName returns the name the file gives a value type: "int64", "double",
-// "float", "string", "bool", "bytes" or "float_list".
+// TypeName returns the name the file gives a value type: "int64",
+// "double", "timestamp", "float_list", ... (see valueTypes).
 func TypeName(t timefencev1.ValueType) string {
 	for _, vt := range valueTypes {
 		if vt.typ == t {

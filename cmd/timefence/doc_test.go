@@ -19,11 +19,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/timefence/timefence/definitions"
 )
 
-// The doc tests run the docs as written. Every ```sh, ```go and ```json
-// block of the files in docFiles is checked (```text blocks show output and
-// are not); ```python blocks run from the Python client's tests
+// The doc tests run the docs as written. Every ```sh, ```go, ```json and
+// ```yaml block of the files in docFiles is checked (a yaml block must be a
+// definitions file the parser accepts; ```text blocks show output and are
+// not checked); ```python blocks run from the Python client's tests
 // (client/python/tests/test_docs.py).
 //
 // The blocks of one file run in order, in one working directory holding a
@@ -119,6 +122,26 @@ func TestDocs(t *testing.T) {
 	require.NotZero(t, ran, "no doc blocks ran")
 }
 
+// TestDocDefinitions checks the docs' yaml blocks alone, without the
+// servers TestDocs starts.
+func TestDocDefinitions(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	for _, pattern := range docFiles {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		require.NoError(t, err)
+		for _, f := range files {
+			rel, _ := filepath.Rel(root, f)
+			d := &docRun{t: t, root: root}
+			for _, b := range readDocBlocks(t, root, rel) {
+				if b.lang == "yaml" && b.marker == "" {
+					d.run(b)
+				}
+			}
+		}
+	}
+}
+
 // docRun holds what the blocks of one file share.
 type docRun struct {
 	t          *testing.T
@@ -134,6 +157,9 @@ func (d *docRun) run(b docBlock) {
 		// output shown to the reader: nothing to run
 	case b.lang == "json":
 		require.True(t, json.Valid([]byte(b.text)), "%s: not valid JSON", b.name())
+	case b.lang == "yaml" && b.marker == "":
+		_, err := definitions.Parse(b.name(), []byte(b.text))
+		require.NoError(t, err, "%s: not a definitions file the parser accepts", b.name())
 	case b.lang == "sh" && b.marker == "in a copy of the repository":
 		d.shell(b, d.repoCopy())
 	case b.lang == "sh" && b.marker == "server, in a copy of the repository":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
 // textTable writes aligned columns for people: a header, then rows, with
@@ -73,27 +76,100 @@ func (t *textTable) write(w io.Writer) {
 	}
 }
 
-// formatValue formats a feature value for a table cell.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
+// formatValue formats a feature value of type t for a table cell: a
+// timestamp in RFC 3339 (UTC), a list as a JSON array, json and map values
+// as their text, bytes in base64.
+func formatValue(t timefencev1.ValueType, v any) string {
+	if v == nil {
 		return "null"
+	}
+	if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP {
+		if at, ok := timeOf(v); ok {
+			return formatTime(at)
+		}
+	}
+	if items, ok := listItems(t, v); ok {
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	switch x := v.(type) {
 	case float64:
 		return formatFloat(x, 64)
 	case float32:
 		return formatFloat(float64(x), 32)
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
-	case []float32:
-		parts := make([]string, len(x))
-		for i, f := range x {
-			parts[i] = formatFloat(float64(f), 32)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
 	case string:
 		return x
 	}
 	return fmt.Sprint(v)
+}
+
+// listItems formats the items of a list value as JSON (floats as
+// formatFloat does, which JSON lacks for infinities).
+func listItems(t timefencev1.ValueType, v any) ([]string, bool) {
+	var out []string
+	switch x := v.(type) {
+	case []float32:
+		for _, f := range x {
+			out = append(out, formatFloat(float64(f), 32))
+		}
+	case []float64:
+		for _, f := range x {
+			out = append(out, formatFloat(f, 64))
+		}
+	case []int32:
+		for _, n := range x {
+			out = append(out, strconv.FormatInt(int64(n), 10))
+		}
+	case []int64:
+		for _, n := range x {
+			if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST {
+				out = append(out, jsonString(formatTime(time.Unix(0, n))))
+			} else {
+				out = append(out, strconv.FormatInt(n, 10))
+			}
+		}
+	case []time.Time:
+		for _, at := range x {
+			out = append(out, jsonString(formatTime(at)))
+		}
+	case []bool:
+		for _, b := range x {
+			out = append(out, strconv.FormatBool(b))
+		}
+	case []string:
+		for _, s := range x {
+			out = append(out, jsonString(s))
+		}
+	case [][]byte:
+		for _, b := range x {
+			out = append(out, jsonString(base64.StdEncoding.EncodeToString(b)))
+		}
+	default:
+		return nil, false
+	}
+	return out, true
+}
+
+// timeOf returns a timestamp value, given as a time or in Unix
+// nanoseconds, as a time.
+func timeOf(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true
+	case int64:
+		return time.Unix(0, x), true
+	}
+	return time.Time{}, false
+}
+
+// jsonString quotes s as a JSON string, leaving <, > and & as they are.
+func jsonString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func formatFloat(x float64, bits int) string {
@@ -114,7 +190,7 @@ func formatNumber(x float64) string {
 	return strconv.FormatFloat(x, 'g', 4, 64)
 }
 
-// formatTime formats a time in UTC, RFC 3339.
+// formatTime formats a time in UTC, RFC 3339 to the nanosecond.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"

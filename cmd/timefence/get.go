@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
@@ -90,7 +91,7 @@ at a past time instead; such a read is training-side and needs --split.`,
 				}
 				value := "-"
 				if fv.Status == client.Present {
-					value = formatValue(fv.Value)
+					value = formatValue(res.Types[j], fv.Value)
 				}
 				t.add(append(cells, res.Features[j], value, statusName(fv.Status), formatTime(fv.EventTime))...)
 			}
@@ -212,7 +213,7 @@ func onlineJSON(names []string, keys [][]any, res *client.OnlineResult) onlineOu
 			r.Key[n] = keys[i][j]
 		}
 		for j, fv := range row {
-			v := onlineValue{Feature: res.Features[j], Value: jsonValue(fv.Value), Status: statusName(fv.Status)}
+			v := onlineValue{Feature: res.Features[j], Value: jsonValue(res.Types[j], fv.Value), Status: statusName(fv.Status)}
 			if !fv.EventTime.IsZero() {
 				v.EventTime = formatTime(fv.EventTime)
 			}
@@ -223,8 +224,15 @@ func onlineJSON(names []string, keys [][]any, res *client.OnlineResult) onlineOu
 	return out
 }
 
-// jsonValue makes a value encodable: NaN and infinities become strings.
-func jsonValue(v any) any {
+// jsonValue makes a value of type t encodable: a timestamp becomes RFC 3339
+// (UTC), NaN and infinities strings; json and map values stay their text,
+// bytes become base64.
+func jsonValue(t timefencev1.ValueType, v any) any {
+	if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP {
+		if at, ok := timeOf(v); ok {
+			return formatTime(at)
+		}
+	}
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -237,7 +245,28 @@ func jsonValue(v any) any {
 	case []float32:
 		out := make([]any, len(x))
 		for i, f := range x {
-			out[i] = jsonValue(f)
+			out[i] = jsonValue(timefencev1.ValueType_VALUE_TYPE_FLOAT, f)
+		}
+		return out
+	case []float64:
+		out := make([]any, len(x))
+		for i, f := range x {
+			out[i] = jsonValue(timefencev1.ValueType_VALUE_TYPE_DOUBLE, f)
+		}
+		return out
+	case []int64:
+		if t != timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST {
+			return x
+		}
+		out := make([]string, len(x))
+		for i, n := range x {
+			out[i] = formatTime(time.Unix(0, n))
+		}
+		return out
+	case []time.Time:
+		out := make([]string, len(x))
+		for i, at := range x {
+			out[i] = formatTime(at)
 		}
 		return out
 	}

@@ -20,8 +20,10 @@ func writeCmd() *cobra.Command {
 batch: all of it becomes visible, or none. Columns are the view's join keys,
 the event time and any of the view's features; absent features are null.
 CSV cells are typed from the view's definition (an empty cell is null; bytes
-are base64, float lists look like [0.1, 0.2], times RFC 3339 or
-"2006-01-02 15:04:05", UTC without a zone).
+are base64, times RFC 3339 or "2006-01-02 15:04:05", UTC without a zone;
+json and map cells are JSON text; lists are JSON arrays like [1, 2] or
+["a", "b"], with base64 strings for bytes and time strings for times; see
+docs/types.md).
 
 A live write is available from the moment it commits: the server sets each
 row's available_at to its commit time, so reads at earlier times do not see
@@ -142,7 +144,7 @@ func writeColumns(view *timefencev1.FeatureView, entity *timefencev1.Entity, opt
 		}
 		for _, f := range view.GetFeatures() {
 			if f.GetName() == col {
-				return tableio.ArrowType(f.GetType()), nil
+				return tableio.CSVType(f.GetType()), nil
 			}
 		}
 		switch {

@@ -35,11 +35,15 @@ func FormatOf(path string) (Format, error) {
 	return 0, fmt.Errorf("%s: unknown file type; expected a .csv or .parquet file", path)
 }
 
-// ArrowType is the Arrow type a CSV column of value type t is read into.
+// ArrowType is the Arrow type of value type t: the type of its columns in
+// results and exports. Timestamps are timestamp[ns, UTC], json and map
+// utf8, and lists lists of their item's type.
 func ArrowType(t timefencev1.ValueType) arrow.DataType {
 	switch t {
 	case timefencev1.ValueType_VALUE_TYPE_INT64:
 		return arrow.PrimitiveTypes.Int64
+	case timefencev1.ValueType_VALUE_TYPE_INT32:
+		return arrow.PrimitiveTypes.Int32
 	case timefencev1.ValueType_VALUE_TYPE_DOUBLE:
 		return arrow.PrimitiveTypes.Float64
 	case timefencev1.ValueType_VALUE_TYPE_FLOAT:
@@ -48,10 +52,46 @@ func ArrowType(t timefencev1.ValueType) arrow.DataType {
 		return arrow.FixedWidthTypes.Boolean
 	case timefencev1.ValueType_VALUE_TYPE_BYTES:
 		return arrow.BinaryTypes.Binary
+	case timefencev1.ValueType_VALUE_TYPE_TIMESTAMP:
+		return arrow.FixedWidthTypes.Timestamp_ns
+	case timefencev1.ValueType_VALUE_TYPE_INT64_LIST:
+		return arrow.ListOf(arrow.PrimitiveTypes.Int64)
+	case timefencev1.ValueType_VALUE_TYPE_INT32_LIST:
+		return arrow.ListOf(arrow.PrimitiveTypes.Int32)
+	case timefencev1.ValueType_VALUE_TYPE_DOUBLE_LIST:
+		return arrow.ListOf(arrow.PrimitiveTypes.Float64)
 	case timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST:
 		return arrow.ListOf(arrow.PrimitiveTypes.Float32)
+	case timefencev1.ValueType_VALUE_TYPE_STRING_LIST:
+		return arrow.ListOf(arrow.BinaryTypes.String)
+	case timefencev1.ValueType_VALUE_TYPE_BOOL_LIST:
+		return arrow.ListOf(arrow.FixedWidthTypes.Boolean)
+	case timefencev1.ValueType_VALUE_TYPE_BYTES_LIST:
+		return arrow.ListOf(arrow.BinaryTypes.Binary)
+	case timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST:
+		return arrow.ListOf(arrow.FixedWidthTypes.Timestamp_ns)
 	}
 	return arrow.BinaryTypes.String
+}
+
+// CSVType is the type to give Open for a CSV column of value type t: its
+// ArrowType, but for json and map a utf8 type whose cells the reader checks
+// are JSON (an object, for a map).
+func CSVType(t timefencev1.ValueType) arrow.DataType {
+	switch t {
+	case timefencev1.ValueType_VALUE_TYPE_JSON:
+		return &jsonType{}
+	case timefencev1.ValueType_VALUE_TYPE_MAP:
+		return &jsonType{object: true}
+	}
+	return ArrowType(t)
+}
+
+// jsonType is a utf8 column of JSON text, or of JSON objects. A CSV column
+// of this type is read as utf8.
+type jsonType struct {
+	arrow.StringType
+	object bool
 }
 
 // Table is an open table file, read as Arrow records. Rows and Done say how
@@ -76,8 +116,9 @@ type Table struct {
 var _ array.RecordReader = (*Table)(nil)
 
 // Open opens a CSV or Parquet file. CSV columns get their types from
-// typeOf; a column it returns nil for is inferred from the data: int64,
-// double, bool or a timestamp when every cell parses as one, else string.
+// typeOf (see CSVType); a column it returns nil for is inferred from the
+// data: int64, double, bool or a timestamp when every cell parses as one,
+// else string.
 // Parquet files carry their own types. A file that cannot be opened gives
 // the error of package os. Close the table when done.
 func Open(ctx context.Context, path string, typeOf func(col string) (arrow.DataType, error)) (*Table, error) {

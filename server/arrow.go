@@ -177,6 +177,9 @@ func listGetter(arr arrow.Array, want storage.Type) (func(int) storage.Value, fu
 		return nil, nil
 	}
 	item, itemCheck := scalarGetter(items, want.Elem())
+	if item == nil && want == storage.TypeFloatList {
+		item, itemCheck = scalarGetter(items, storage.TypeFloat64) // doubles, made floats
+	}
 	if item == nil {
 		return nil, nil
 	}

@@ -193,6 +193,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 					}
 				}
 				r.Values[j] = f.value(i)
+				if !refusable(featTypes[j]) {
+					continue
+				}
 				if err := checkValue(r.Values[j], "row %d", row, f.name); err != nil {
 					return err
 				}

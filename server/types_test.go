@@ -644,6 +644,11 @@ func TestTypedValuesAreRefused(t *testing.T) {
 		requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", c.msg)
 	}
 	require.Equal(t, before, env.store.Watermark(), "a refused batch wrote nothing")
+	// Join keys stay int64 or string.
+	for _, typ := range []timefencev1.ValueType{timefencev1.ValueType_VALUE_TYPE_INT32, timefencev1.ValueType_VALUE_TYPE_TIMESTAMP} {
+		_, err = env.client.ApplyEntity(ctx, &timefencev1.Entity{Name: "other", JoinKeys: []*timefencev1.JoinKey{{Name: "k", Type: typ}}})
+		requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `join key "k": type must be int64 or string`)
+	}
 	on, err := env.client.GetOnline(ctx, []string{"typed"}, []string{"item_id"}, [][]any{{int64(1)}, {int64(2)}})
 	require.NoError(t, err)
 	for _, r := range on.Rows {

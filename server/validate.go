@@ -141,3 +141,10 @@ func checkValue(v storage.Value, rowFormat string, row int, feature string) erro
 	}
 	return nil
 }
+
+// refusable reports whether Value.Check may refuse a value of type t read
+// from an Arrow column that newColumn accepts for t, but for a NaN float,
+// which checkWriteRecord finds column by column.
+func refusable(t storage.Type) bool {
+	return t == storage.TypeInt32 || t == storage.TypeJSON || t == storage.TypeMap || t.IsList()
+}

@@ -189,8 +189,8 @@ func (a *featureAcc) isNumeric() bool {
 	return false
 }
 
-// isCategorical reports whether the feature has top values and is compared
-// by its values' shares.
+// isCategorical reports whether the feature is compared by its values'
+// shares (new values, a changed top value, a shifted distribution).
 func (a *featureAcc) isCategorical() bool {
 	switch a.f.Type {
 	case storage.TypeString, storage.TypeBool, storage.TypeJSON, storage.TypeMap:

@@ -20,7 +20,9 @@ const (
 
 // FeatureValue is one looked-up value.
 type FeatureValue struct {
-	// Value is nil unless Status is Present (and may be nil then: a null value).
+	// Value is nil unless Status is Present (and may be nil then: a null
+	// value). Its Go type is the one Row.Values lists for the feature's
+	// type: int64, int32, float64, time.Time (UTC), JSON, Map, []int64, ...
 	Value  any
 	Status Status
 	// EventTime is the event time of the version read: for a deleted

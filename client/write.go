@@ -13,7 +13,25 @@ type Row struct {
 	// Key holds the join key values in the entity's key order.
 	Key       []any
 	EventTime time.Time
-	// Values holds one value per feature (see WithFeatures); nil is null.
+	// Values holds one value per feature (see WithFeatures), of these Go
+	// types, by the feature's type:
+	//
+	//	int64        int64 or int (int32 too: int32 widens to int64)
+	//	int32        int32 (int64 or int too, if in range)
+	//	double       float64          float        float32
+	//	string       string           bytes        []byte
+	//	bool         bool
+	//	timestamp    time.Time (1678..2262)
+	//	json         JSON, or json.RawMessage
+	//	map          Map, or map[string]any (encoded as JSON)
+	//	float_list   []float32        double_list  []float64 (or []float32)
+	//	int32_list   []int32          int64_list   []int64, []int (or []int32)
+	//	string_list  []string         bytes_list   [][]byte
+	//	bool_list    []bool           timestamp_list []time.Time
+	//
+	// nil is null. A *timefencev1.Value is sent as it is. Online results
+	// hold the same Go types (int64 for an int64 feature, JSON for json,
+	// time.Time in UTC for a timestamp, ...).
 	Values []any
 	// Delete writes a tombstone for Key from EventTime on; Values is then
 	// empty or all nil.

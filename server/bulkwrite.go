@@ -187,8 +187,16 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 				return err
 			}
 			for j, f := range feats[:len(r.Values)] {
+				if f.check != nil && !f.isNull(i) {
+					if err := f.check(i); err != nil {
+						return invalid(fmt.Sprintf("row %d: feature %q: %v", row, f.name, err))
+					}
+				}
 				r.Values[j] = f.value(i)
-				if err := checkNaN(r.Values[j], "row %d", row, f.name); err != nil {
+				if !refusable(featTypes[j]) {
+					continue
+				}
+				if err := checkValue(r.Values[j], "row %d", row, f.name); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,9 @@ import (
 type tableHasher struct {
 	cols []hash.Hash
 	buf  []byte
+	// textLists hashes lists of items other than float32 by their text, as
+	// a spine's always have been: a spine's hash is part of dataset ids.
+	textLists bool
 }
 
 func newTableHasher(ncols int) *tableHasher {
@@ -78,16 +81,16 @@ func (t *tableHasher) add(i int, arr arrow.Array) {
 			b = append(b, a.Value(r)...)
 		})
 	case *array.List:
+		items := a.ListValues()
+		_, f32 := items.(*array.Float32)
 		each(func(r int) {
 			s, e := a.ValueOffsets(r)
 			b = binary.AppendUvarint(b, uint64(e-s))
-			if f, ok := a.ListValues().(*array.Float32); ok {
-				for _, x := range f.Float32Values()[s:e] {
-					b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
-				}
-			} else {
+			if t.textLists && !f32 {
 				b = append(b, a.ValueStr(r)...)
+				return
 			}
+			b = appendItems(b, items, int(s), int(e))
 		})
 	default:
 		each(func(r int) {
@@ -98,6 +101,59 @@ func (t *tableHasher) add(i int, arr arrow.Array) {
 	}
 	t.cols[i].Write(b)
 	t.buf = b[:0]
+}
+
+// appendItems appends the list items [s, e) of items: 4 bytes per float,
+// 8 per double, integer or time, 1 per bool, and a length before the bytes
+// of a string or binary item (all little endian).
+func appendItems(b []byte, items arrow.Array, s, e int) []byte {
+	switch v := items.(type) {
+	case *array.Float32:
+		for _, x := range v.Float32Values()[s:e] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		}
+	case *array.Float64:
+		for _, x := range v.Float64Values()[s:e] {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		}
+	case *array.Int64:
+		for _, x := range v.Int64Values()[s:e] {
+			b = binary.LittleEndian.AppendUint64(b, uint64(x))
+		}
+	case *array.Int32:
+		for _, x := range v.Int32Values()[s:e] {
+			b = binary.LittleEndian.AppendUint64(b, uint64(int64(x)))
+		}
+	case *array.Timestamp:
+		for _, x := range v.TimestampValues()[s:e] {
+			b = binary.LittleEndian.AppendUint64(b, uint64(x))
+		}
+	case *array.Boolean:
+		for k := s; k < e; k++ {
+			if v.Value(k) {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		}
+	case *array.String:
+		for k := s; k < e; k++ {
+			b = binary.AppendUvarint(b, uint64(len(v.Value(k))))
+			b = append(b, v.Value(k)...)
+		}
+	case *array.Binary:
+		for k := s; k < e; k++ {
+			b = binary.AppendUvarint(b, uint64(len(v.Value(k))))
+			b = append(b, v.Value(k)...)
+		}
+	default:
+		for k := s; k < e; k++ {
+			x := items.ValueStr(k)
+			b = binary.AppendUvarint(b, uint64(len(x)))
+			b = append(b, x...)
+		}
+	}
+	return b
 }
 
 // fixed64 hashes a column of 8-byte values: a marker byte and the value,

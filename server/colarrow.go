@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math/bits"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -28,6 +29,14 @@ func columnArray(c *storage.Column, n int) arrow.Array {
 	switch c.Type {
 	case storage.TypeInt64:
 		return fixed(arrow.PrimitiveTypes.Int64, arrow.Int64Traits.CastToBytes(c.Int64))
+	case storage.TypeTimestamp:
+		return fixed(timestampNS, arrow.Int64Traits.CastToBytes(c.Int64))
+	case storage.TypeInt32:
+		v := make([]int32, len(c.Int64))
+		for i, x := range c.Int64 {
+			v[i] = int32(x)
+		}
+		return fixed(arrow.PrimitiveTypes.Int32, arrow.Int32Traits.CastToBytes(v))
 	case storage.TypeFloat64:
 		return fixed(arrow.PrimitiveTypes.Float64, arrow.Float64Traits.CastToBytes(c.Float64))
 	case storage.TypeFloat32:
@@ -41,6 +50,9 @@ func columnArray(c *storage.Column, n int) arrow.Array {
 		}
 		return fixed(arrow.FixedWidthTypes.Boolean, bm)
 	}
+	if c.Type.IsList() && c.Type != storage.TypeFloatList {
+		return packedListArray(c, n)
+	}
 	off := make([]int32, len(c.Offsets))
 	for i, o := range c.Offsets {
 		off[i] = int32(o)
@@ -53,6 +65,48 @@ func columnArray(c *storage.Column, n int) arrow.Array {
 		return array.MakeFromData(array.NewData(arrowType(c.Type), n, []*memory.Buffer{valid, offBuf}, []arrow.ArrayData{items}, nulls, 0))
 	}
 	return array.MakeFromData(array.NewData(arrowType(c.Type), n, []*memory.Buffer{valid, offBuf, memory.NewBufferBytes(c.Data)}, nil, nulls, 0))
+}
+
+// packedListArray builds the list array of a column whose Data holds each
+// row's packed list (every list type but float_list).
+func packedListArray(c *storage.Column, n int) arrow.Array {
+	b := array.NewListBuilder(memory.DefaultAllocator, arrowType(c.Type.Elem()))
+	defer b.Release()
+	b.Reserve(n)
+	items := b.ValueBuilder()
+	for i := range n {
+		if c.Valid != nil && c.Valid[i>>3]&(1<<(i&7)) == 0 {
+			b.AppendNull()
+			continue
+		}
+		b.Append(true)
+		v := storage.Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])}
+		switch ib := items.(type) {
+		case *array.Int64Builder:
+			ib.AppendValues(v.Ints(), nil)
+		case *array.Int32Builder:
+			for _, x := range v.Ints() {
+				ib.Append(int32(x))
+			}
+		case *array.TimestampBuilder:
+			for _, x := range v.Ints() {
+				ib.Append(arrow.Timestamp(x))
+			}
+		case *array.Float64Builder:
+			ib.AppendValues(v.Floats(), nil)
+		case *array.BooleanBuilder:
+			ib.AppendValues(v.Bools(), nil)
+		case *array.StringBuilder:
+			ib.AppendValues(v.Strings(), nil)
+		case *array.BinaryBuilder:
+			for _, x := range v.Strings() {
+				ib.AppendString(x)
+			}
+		default:
+			panic(fmt.Sprintf("no list builder for %s", c.Type))
+		}
+	}
+	return b.NewArray()
 }
 
 // timestampArray shares ns as a non-null UTC nanosecond timestamp array.
@@ -80,7 +134,7 @@ func scatter(c *storage.Column, order []int32) storage.Column {
 		}
 	}
 	switch c.Type {
-	case storage.TypeInt64:
+	case storage.TypeInt64, storage.TypeInt32, storage.TypeTimestamp:
 		out.Int64 = scatterFixed(c.Int64, order)
 	case storage.TypeFloat64:
 		out.Float64 = scatterFixed(c.Float64, order)
@@ -89,7 +143,8 @@ func scatter(c *storage.Column, order []int32) storage.Column {
 	case storage.TypeBool:
 		out.Bool = scatterFixed(c.Bool, order)
 	default:
-		// Variable width: lengths first, then the bytes or items.
+		// Variable width (strings, bytes, JSON, lists): lengths first,
+		// then the bytes, or a float list's items.
 		src := make([]int32, n) // the source row of each destination row
 		for from, to := range order {
 			src[to] = int32(from)

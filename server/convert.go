@@ -35,15 +35,15 @@ func toNanos(ts *timestamppb.Timestamp, field string) (int64, error) {
 
 func fromNanos(ns int64) *timestamppb.Timestamp { return timestamppb.New(time.Unix(0, ns)) }
 
-var typeToProto = map[storage.Type]timefencev1.ValueType{
-	storage.TypeInt64:     timefencev1.ValueType_VALUE_TYPE_INT64,
-	storage.TypeFloat64:   timefencev1.ValueType_VALUE_TYPE_DOUBLE,
-	storage.TypeFloat32:   timefencev1.ValueType_VALUE_TYPE_FLOAT,
-	storage.TypeString:    timefencev1.ValueType_VALUE_TYPE_STRING,
-	storage.TypeBool:      timefencev1.ValueType_VALUE_TYPE_BOOL,
-	storage.TypeBytes:     timefencev1.ValueType_VALUE_TYPE_BYTES,
-	storage.TypeFloatList: timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST,
-}
+// typeToProto maps every feature and key type to its API type: their
+// numbers are the same.
+var typeToProto = func() map[storage.Type]timefencev1.ValueType {
+	m := map[storage.Type]timefencev1.ValueType{}
+	for t := storage.TypeInt64; t.Valid(); t++ {
+		m[t] = timefencev1.ValueType(t)
+	}
+	return m
+}()
 
 var typeFromProto = func() map[timefencev1.ValueType]storage.Type {
 	m := map[timefencev1.ValueType]storage.Type{}
@@ -66,20 +66,59 @@ func toValue(v *timefencev1.Value) storage.Value {
 	switch k := v.GetKind().(type) {
 	case *timefencev1.Value_Int64Value:
 		return storage.Int64(k.Int64Value)
+	case *timefencev1.Value_Int32Value:
+		return storage.Int32(k.Int32Value)
+	case *timefencev1.Value_TimestampValue:
+		return storage.Timestamp(k.TimestampValue)
 	case *timefencev1.Value_DoubleValue:
 		return storage.Float64(k.DoubleValue)
 	case *timefencev1.Value_FloatValue:
 		return storage.Float32(k.FloatValue)
 	case *timefencev1.Value_StringValue:
 		return storage.String(k.StringValue)
+	case *timefencev1.Value_JsonValue:
+		return storage.JSON(k.JsonValue)
+	case *timefencev1.Value_MapValue:
+		return storage.Map(k.MapValue)
 	case *timefencev1.Value_BoolValue:
 		return storage.Bool(k.BoolValue)
 	case *timefencev1.Value_BytesValue:
 		return storage.Bytes(k.BytesValue)
 	case *timefencev1.Value_FloatListValue:
 		return storage.FloatList(k.FloatListValue.GetValues())
+	case *timefencev1.Value_Int32ListValue:
+		return storage.Int32List(k.Int32ListValue.GetValues())
+	case *timefencev1.Value_Int64ListValue:
+		return storage.Int64List(k.Int64ListValue.GetValues())
+	case *timefencev1.Value_TimestampListValue:
+		return storage.TimestampList(k.TimestampListValue.GetValues())
+	case *timefencev1.Value_DoubleListValue:
+		return storage.Float64List(k.DoubleListValue.GetValues())
+	case *timefencev1.Value_StringListValue:
+		return storage.StringList(k.StringListValue.GetValues())
+	case *timefencev1.Value_BoolListValue:
+		return storage.BoolList(k.BoolListValue.GetValues())
+	case *timefencev1.Value_BytesListValue:
+		return storage.BytesList(k.BytesListValue.GetValues())
 	}
 	return storage.Value{}
+}
+
+// toValueAs converts a wire value for a column of type t: an int32 (or
+// int32 list) is read as an int64 one where t is wider, an int64 as an
+// int32 where t is narrower (Check refuses it when out of range), and a
+// float list as a double list. Other types are left for the store to refuse.
+func toValueAs(v *timefencev1.Value, t storage.Type) storage.Value {
+	x := toValue(v)
+	switch {
+	case x.IsNull() || x.Type == t || !t.Valid():
+		return x
+	case x.Type.WidensTo(t):
+		return x.As(t)
+	case x.Type == storage.TypeInt64 && t == storage.TypeInt32, x.Type == storage.TypeInt64List && t == storage.TypeInt32List:
+		return x.As(t)
+	}
+	return x
 }
 
 func toEntity(e *timefencev1.Entity) (storage.Entity, error) {

@@ -252,17 +252,17 @@ func TestNaNIsRefusedInListsAsInScalars(t *testing.T) {
 	nan := float32(math.NaN())
 	before := env.store.Watermark()
 	_, err := env.client.Write(ctx, "stats", []client.Row{{Key: []any{1, "eu"}, EventTime: now, Values: []any{1, math.NaN()}}})
-	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `row 0: feature "score": NaN is not a value; write null instead`)
+	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[0]: feature "score": NaN is not a value; write null instead`)
 	_, err = env.client.Write(ctx, "profile", []client.Row{
 		{Key: []any{1, "eu"}, EventTime: now, Values: []any{"a", []float32{1, 2}}},
 		{Key: []any{2, "eu"}, EventTime: now, Values: []any{"b", []float32{1, nan}}},
 	})
-	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[1]: feature "emb": element 1 is NaN; NaN is not a value`)
+	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[1]: feature "emb": item 1 is NaN; NaN is not a value`)
 	_, err = env.client.Write(ctx, "profile", []client.Row{{Key: []any{2, "eu"}, EventTime: now, Values: []any{[]float32{nan}, nil}}},
 		client.WithFeatures("emb", "name"))
-	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[0]: feature "emb": element 0 is NaN`)
+	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `rows[0]: feature "emb": item 0 is NaN`)
 	_, err = env.client.WriteTable(ctx, "profile", profileTable([]string{"eu", "eu"}, []string{"a", "b"}, [][]float32{{1}, {0, 0, nan}}))
-	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `row 1: feature "emb": element 2 is NaN; NaN is not a value`)
+	requireClientError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", `row 1: feature "emb": item 2 is NaN; NaN is not a value`)
 	require.Equal(t, before, env.store.Watermark())
 	// Infinities are values, in a list as outside one.
 	inf := float32(math.Inf(1))

@@ -279,6 +279,7 @@ func (p *joinPlan) readSpine(rdr recordStream, tsName string) error {
 	}
 	row := 0
 	hasher := newTableHasher(len(rdr.Schema().Fields()))
+	hasher.textLists = true
 	// add checks one record. Hashing touches every value of every column,
 	// so a corrupt record fails here, under recovery, and not later in a
 	// join worker.

@@ -47,7 +47,7 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 		key := make([]storage.Value, len(vr.keyCols))
 		for i, r := range rows {
 			for j, c := range vr.keyCols {
-				key[j] = toValue(r.GetValues()[c])
+				key[j] = toValueAs(r.GetValues()[c], vr.proj.View.JoinKeys[j].Type)
 			}
 			if keys[i], err = vr.proj.View.EncodeKey(key); err != nil {
 				return nil, toStatus(fmt.Errorf("entity_rows[%d]: %w", i, err))
@@ -85,10 +85,14 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 	// value stores a present, non-null value of row i.
 	var value func(i int, v storage.Value)
 	switch t {
-	case storage.TypeInt64:
+	case storage.TypeInt64, storage.TypeTimestamp: // timestamps as Unix ns
 		vals := make([]int64, n)
 		col.Values = &timefencev1.FeatureColumn_Int64Values{Int64Values: &timefencev1.Int64Values{Values: vals}}
 		value = func(i int, v storage.Value) { vals[i] = v.Int }
+	case storage.TypeInt32:
+		vals := make([]int32, n)
+		col.Values = &timefencev1.FeatureColumn_Int32Values{Int32Values: &timefencev1.Int32Values{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i] = int32(v.Int) }
 	case storage.TypeFloat64:
 		vals := make([]float64, n)
 		col.Values = &timefencev1.FeatureColumn_DoubleValues{DoubleValues: &timefencev1.DoubleValues{Values: vals}}
@@ -97,7 +101,7 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 		vals := make([]float32, n)
 		col.Values = &timefencev1.FeatureColumn_FloatValues{FloatValues: &timefencev1.FloatValues{Values: vals}}
 		value = func(i int, v storage.Value) { vals[i] = float32(v.Float) }
-	case storage.TypeString:
+	case storage.TypeString, storage.TypeJSON, storage.TypeMap: // JSON as its text
 		vals := make([]string, n)
 		col.Values = &timefencev1.FeatureColumn_StringValues{StringValues: &timefencev1.StringValues{Values: vals}}
 		value = func(i int, v storage.Value) { vals[i] = v.Str }
@@ -110,12 +114,47 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 		col.Values = &timefencev1.FeatureColumn_BytesValues{BytesValues: &timefencev1.BytesValues{Values: vals}}
 		value = func(i int, v storage.Value) { vals[i] = []byte(v.Str) }
 	case storage.TypeFloatList:
-		vals := make([]*timefencev1.FloatList, n)
-		for i := range vals {
-			vals[i] = &timefencev1.FloatList{}
-		}
+		vals := lists(n, func() *timefencev1.FloatList { return &timefencev1.FloatList{} })
 		col.Values = &timefencev1.FeatureColumn_FloatListValues{FloatListValues: &timefencev1.FloatListValues{Values: vals}}
 		value = func(i int, v storage.Value) { vals[i].Values = v.Float32s() }
+	case storage.TypeInt32List:
+		vals := lists(n, func() *timefencev1.Int32List { return &timefencev1.Int32List{} })
+		col.Values = &timefencev1.FeatureColumn_Int32ListValues{Int32ListValues: &timefencev1.Int32ListValues{Values: vals}}
+		value = func(i int, v storage.Value) {
+			items := v.Ints()
+			vals[i].Values = make([]int32, len(items))
+			for k, x := range items {
+				vals[i].Values[k] = int32(x)
+			}
+		}
+	case storage.TypeInt64List, storage.TypeTimestampList: // timestamps as Unix ns
+		vals := lists(n, func() *timefencev1.Int64List { return &timefencev1.Int64List{} })
+		col.Values = &timefencev1.FeatureColumn_Int64ListValues{Int64ListValues: &timefencev1.Int64ListValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i].Values = v.Ints() }
+	case storage.TypeFloat64List:
+		vals := lists(n, func() *timefencev1.DoubleList { return &timefencev1.DoubleList{} })
+		col.Values = &timefencev1.FeatureColumn_DoubleListValues{DoubleListValues: &timefencev1.DoubleListValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i].Values = v.Floats() }
+	case storage.TypeStringList:
+		vals := lists(n, func() *timefencev1.StringList { return &timefencev1.StringList{} })
+		col.Values = &timefencev1.FeatureColumn_StringListValues{StringListValues: &timefencev1.StringListValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i].Values = v.Strings() }
+	case storage.TypeBoolList:
+		vals := lists(n, func() *timefencev1.BoolList { return &timefencev1.BoolList{} })
+		col.Values = &timefencev1.FeatureColumn_BoolListValues{BoolListValues: &timefencev1.BoolListValues{Values: vals}}
+		value = func(i int, v storage.Value) { vals[i].Values = v.Bools() }
+	case storage.TypeBytesList:
+		vals := lists(n, func() *timefencev1.BytesList { return &timefencev1.BytesList{} })
+		col.Values = &timefencev1.FeatureColumn_BytesListValues{BytesListValues: &timefencev1.BytesListValues{Values: vals}}
+		value = func(i int, v storage.Value) {
+			items := v.Strings()
+			vals[i].Values = make([][]byte, len(items))
+			for k, x := range items {
+				vals[i].Values[k] = []byte(x)
+			}
+		}
+	default:
+		panic(fmt.Sprintf("no online column for type %s", t))
 	}
 	return &onlineColumn{col: col, set: func(i int, r *storage.Result, j int) {
 		col.Statuses[i] = statusToProto[r.Status]
@@ -153,4 +192,13 @@ func (s *Server) onlineTime(ctx context.Context, req *timefencev1.GetOnlineFeatu
 	}
 	watermark, err := s.awaitReadTime(ctx, at)
 	return at, watermark, err
+}
+
+// lists returns n empty lists made by mk: a null row holds an empty list.
+func lists[T any](n int, mk func() T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = mk()
+	}
+	return out
 }

@@ -39,8 +39,8 @@ type featureAcc struct {
 	rng                *rand.Rand
 	w                  float64          // algorithm L's weight
 	nextSample         int64            // the count of the next value to enter the full reservoir
-	counts             map[string]int64 // string, bytes, bool, float list
-	ints               map[int64]int64  // int64
+	counts             map[string]int64 // string, bytes, bool, JSON, map, lists
+	ints               map[int64]int64  // int64, int32, timestamp
 	floats             map[uint64]int64 // double and float, by bits
 	overflow           bool
 	hll                *hyperLogLog
@@ -103,7 +103,7 @@ func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
 			continue
 		}
 		switch c.Type {
-		case storage.TypeInt64:
+		case storage.TypeInt64, storage.TypeInt32, storage.TypeTimestamp:
 			x := c.Int64[i]
 			a.addNumber(float64(x))
 			tally(a, a.ints, x)
@@ -133,6 +133,10 @@ func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
 			a.hll.add(key)
 		default:
 			b := c.Data[c.Offsets[i]:c.Offsets[i+1]]
+			if c.Type.IsList() {
+				n := int64(storage.Value{Type: c.Type, Str: string(b)}.Len())
+				a.minLen, a.maxLen = min(a.minLen, n), max(a.maxLen, n)
+			}
 			if n, ok := a.counts[string(b)]; ok {
 				a.counts[string(b)] = n + 1
 			} else {
@@ -146,10 +150,16 @@ func (a *featureAcc) addColumn(c *storage.Column, deleted []bool) {
 // valueCounts returns the exact counts keyed by the values' text.
 func (a *featureAcc) valueCounts() map[string]int64 {
 	switch a.f.Type {
-	case storage.TypeInt64:
+	case storage.TypeInt64, storage.TypeInt32:
 		out := make(map[string]int64, len(a.ints))
 		for k, n := range a.ints {
 			out[strconv.FormatInt(k, 10)] = n
+		}
+		return out
+	case storage.TypeTimestamp:
+		out := make(map[string]int64, len(a.ints))
+		for k, n := range a.ints {
+			out[storage.FormatTime(k)] = n
 		}
 		return out
 	case storage.TypeFloat64, storage.TypeFloat32:
@@ -169,9 +179,24 @@ func (a *featureAcc) distinct() int64 {
 	return int64(len(a.counts) + len(a.ints) + len(a.floats))
 }
 
+// isNumeric reports whether the feature has numeric statistics: a
+// timestamp's are in Unix nanoseconds.
 func (a *featureAcc) isNumeric() bool {
-	t := a.f.Type
-	return t == storage.TypeInt64 || t == storage.TypeFloat64 || t == storage.TypeFloat32
+	switch a.f.Type {
+	case storage.TypeInt64, storage.TypeInt32, storage.TypeTimestamp, storage.TypeFloat64, storage.TypeFloat32:
+		return true
+	}
+	return false
+}
+
+// isCategorical reports whether the feature is compared by its values'
+// shares (new values, a changed top value, a shifted distribution).
+func (a *featureAcc) isCategorical() bool {
+	switch a.f.Type {
+	case storage.TypeString, storage.TypeBool, storage.TypeJSON, storage.TypeMap:
+		return true
+	}
+	return false
 }
 
 func (a *featureAcc) result() *timefencev1.FeatureStatistics {
@@ -192,11 +217,11 @@ func (a *featureAcc) result() *timefencev1.FeatureStatistics {
 			st.Quantiles = append(st.Quantiles, quantile(s, q))
 		}
 	}
-	if a.f.Type == storage.TypeFloatList && a.count > a.nulls {
+	if a.f.Type.IsList() && a.count > a.nulls {
 		st.MinLength, st.MaxLength = &a.minLen, &a.maxLen
 	}
-	switch a.f.Type {
-	case storage.TypeString, storage.TypeBool, storage.TypeInt64:
+	switch t := a.f.Type; {
+	case a.isCategorical(), t == storage.TypeInt64, t == storage.TypeInt32, t == storage.TypeTimestamp:
 		st.TopValues = top(a.valueCounts(), topValues)
 	}
 	return st
@@ -359,7 +384,7 @@ func compareFeature(b, c *featureAcc) []*timefencev1.Anomaly {
 		}
 		return out
 	}
-	if b.f.Type != storage.TypeString && b.f.Type != storage.TypeBool {
+	if !b.isCategorical() {
 		return out
 	}
 	if !b.overflow && !c.overflow && cPresent > 0 {

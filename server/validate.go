@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"math"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -132,17 +131,20 @@ func checkDistinct(schema *arrow.Schema) error {
 	return nil
 }
 
-// checkNaN refuses a float list holding NaN, as the store refuses a NaN
-// float: NaN is not a value, in a list or outside one; null is. The row is
-// labelled as in checkKeySize.
-func checkNaN(v storage.Value, rowFormat string, row int, feature string) error {
-	if v.Type != storage.TypeFloatList {
-		return nil
-	}
-	for i, x := range v.Float32s() {
-		if math.IsNaN(float64(x)) {
-			return invalid(fmt.Sprintf("%s: feature %q: element %d is NaN; NaN is not a value, in a list or outside one; write null instead", fmt.Sprintf(rowFormat, row), feature, i))
-		}
+// checkValue refuses a value that is not one of its type (see
+// storage.Value.Check: NaN, in a list or not, an int32 out of range, JSON
+// that does not parse, a map that is not an object), naming the row
+// (labelled as in checkKeySize) and the feature; the store checks again.
+func checkValue(v storage.Value, rowFormat string, row int, feature string) error {
+	if err := v.Check(); err != nil {
+		return invalid(fmt.Sprintf("%s: feature %q: %v", fmt.Sprintf(rowFormat, row), feature, err))
 	}
 	return nil
+}
+
+// refusable reports whether Value.Check may refuse a value of type t read
+// from an Arrow column that newColumn accepts for t, but for a NaN float,
+// which checkWriteRecord finds column by column.
+func refusable(t storage.Type) bool {
+	return t == storage.TypeInt32 || t == storage.TypeJSON || t == storage.TypeMap || t.IsList()
 }

@@ -36,7 +36,7 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 		}
 		row.Key = make([]storage.Value, len(r.GetJoinKeys()))
 		for j, k := range r.GetJoinKeys() {
-			row.Key[j] = toValue(k)
+			row.Key[j] = toValueAs(k, keyType(view, j))
 		}
 		if err := checkKeySize(view.JoinKeys, row.Key, "rows[%d]", i); err != nil {
 			return nil, toStatus(err)
@@ -44,8 +44,9 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 		if len(r.GetValues()) > 0 {
 			row.Values = make([]storage.Value, len(r.GetValues()))
 			for j, v := range r.GetValues() {
-				row.Values[j] = toValue(v)
-				if err := checkNaN(row.Values[j], "rows[%d]", i, featureName(view, b.Features, j)); err != nil {
+				f := feature(view, b.Features, j)
+				row.Values[j] = toValueAs(v, f.Type)
+				if err := checkValue(row.Values[j], "rows[%d]", i, f.Name); err != nil {
 					return nil, toStatus(err)
 				}
 			}
@@ -59,13 +60,25 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 		CommitTime: fromNanos(res.CommitTime), Rows: int64(res.Rows), Duplicate: res.Duplicate}, nil
 }
 
-// featureName names the j-th value of a written row.
-func featureName(view *storage.View, names []string, j int) string {
+// feature returns the feature of the j-th value of a written row; one of
+// no type, named values[j], when there is none (the store says why).
+func feature(view *storage.View, names []string, j int) storage.Feature {
 	switch {
 	case len(names) > 0 && j < len(names):
-		return names[j]
+		if f, ok := view.Feature(names[j]); ok {
+			return f
+		}
+		return storage.Feature{Name: names[j]}
 	case len(names) == 0 && j < len(view.Features):
-		return view.Features[j].Name
+		return view.Features[j]
 	}
-	return fmt.Sprintf("values[%d]", j)
+	return storage.Feature{Name: fmt.Sprintf("values[%d]", j)}
+}
+
+// keyType returns the type of a view's j-th join key, or none.
+func keyType(view *storage.View, j int) storage.Type {
+	if j < len(view.JoinKeys) {
+		return view.JoinKeys[j].Type
+	}
+	return storage.TypeNull
 }

@@ -69,7 +69,8 @@ NAMES = list(WRITTEN)
 def _plain(v: Any) -> Any:
     """A value read back, as plain Python for comparison."""
     if isinstance(v, np.ndarray):
-        v = v.tolist()
+        # A DataFrame's list cell: a numpy array (of datetime64[ns] for times, in UTC).
+        v = [utc(x) for x in v] if v.dtype.kind == "M" else v.tolist()
     if isinstance(v, list):
         return [_plain(x) for x in v]
     if isinstance(v, np.datetime64):
@@ -179,10 +180,13 @@ def test_checks_on_write(client: timefence.Client, uid: str) -> None:
     assert out["js__status"] == ["not_found", "not_found"]
 
     # Timestamps as strings follow the timestamp rule; Python objects go in as JSON.
-    write(ts=["2024-01-01T00:00:00.000000001Z", None], mp=[{"k": "v"}, None], js=[None, 3])
+    write(ts=["2024-01-01T00:00:00.000000001Z", None], mp=[{"k": "v"}, None], js=[None, [1, None]])
     out = client.get_online_features({"user_id": [1, 2]}, [n["view"]], output="dict")
     assert out["ts"] == [pd.Timestamp("2024-01-01T00:00:00.000000001Z"), None]
-    assert out["mp"] == ['{"k": "v"}', None] and out["js"] == [None, "3"]
+    assert out["mp"] == ['{"k": "v"}', None] and out["js"] == [None, "[1, null]"]
+    # Numbers in a numeric column are JSON numbers; NaN is null.
+    write(js=[2.5, np.nan])
+    assert client.get_online_features({"user_id": [1, 2]}, [f"{n['view']}:js"], output="dict")["js"] == ["2.5", None]
 
 
 def test_widening(client: timefence.Client, uid: str) -> None:

@@ -45,12 +45,14 @@ def json_columns(data: Any, names: List[str], what: str) -> Any:
     if isinstance(data, Mapping) and not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(dict(data))
     if isinstance(data, pd.DataFrame):
-        todo = [n for n in names if n in data.columns and data[n].dtype == object]
+        todo = [n for n in names if n in data.columns
+                and (data[n].dtype == object or not pd.api.types.is_string_dtype(data[n].dtype))]
         if not todo:
             return data
         data = data.copy(deep=False)
         for n in todo:
-            data[n] = [dump(v, n, i) for i, v in enumerate(data[n].tolist())]
+            text = [dump(v, n, i) for i, v in enumerate(data[n].tolist())]
+            data[n] = pd.array([None if v is None or not isinstance(v, str) else v for v in text], dtype=pd.StringDtype())
         return data
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
@@ -65,6 +67,27 @@ def json_columns(data: Any, names: List[str], what: str) -> Any:
             text = [dump(v, n, i) for i, v in enumerate(values)]
             table = table.set_column(idx, pa.field(n, pa.string()), pa.array(text, pa.string()))
         return table
+    return data
+
+
+def list_columns(data: Any, targets: Mapping[str, pa.DataType], what: str) -> Any:
+    """data with the object columns of a DataFrame named in targets, which
+    hold list features, converted to their Arrow list type up front: inferred,
+    a list of Timestamps would lose its nanoseconds and an empty list its
+    item type."""
+    if not isinstance(data, pd.DataFrame):
+        return data
+    todo = [n for n in targets if n in data.columns and data[n].dtype == object]
+    if not todo:
+        return data
+    data = data.copy(deep=False)
+    for n in todo:
+        values = [v.tolist() if isinstance(v, np.ndarray) else v for v in data[n].tolist()]
+        try:
+            arr = pa.array(values, type=targets[n])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+            raise InvalidArgument(f"{what}: column {n!r}: cannot convert to {targets[n]}: {e}") from None
+        data[n] = pd.Series(pd.arrays.ArrowExtensionArray(arr), index=data.index)
     return data
 
 

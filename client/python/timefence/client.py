@@ -391,6 +391,7 @@ class Client:
                               if c not in (event_time_column, available_at_column, "deleted", "backfilled")])
         if v is not None:
             df = _arrow.json_columns(df, [f.name for f in v.features if f.type in ("json", "map")], what)
+            df = _arrow.list_columns(df, {f.name: arrow_type(f.type) for f in v.features if f.type.endswith("_list")}, what)
         table = _arrow.to_table(df, what)
         table = _arrow.ensure_timestamp(table, event_time_column, what)
         if backfill:

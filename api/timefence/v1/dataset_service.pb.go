@@ -584,19 +584,21 @@ type FeatureStatistics struct {
 	Count     int64   `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	NullCount int64   `protobuf:"varint,4,opt,name=null_count,json=nullCount,proto3" json:"null_count,omitempty"`
 	NullRate  float64 `protobuf:"fixed64,5,opt,name=null_rate,json=nullRate,proto3" json:"null_rate,omitempty"`
-	// Numeric features only (int64, double, float); unset otherwise.
+	// Numeric features only (int64, int32, double, float, and timestamp in Unix
+	// nanoseconds); unset otherwise.
 	Min    *float64 `protobuf:"fixed64,6,opt,name=min,proto3,oneof" json:"min,omitempty"`
 	Max    *float64 `protobuf:"fixed64,7,opt,name=max,proto3,oneof" json:"max,omitempty"`
 	Mean   *float64 `protobuf:"fixed64,8,opt,name=mean,proto3,oneof" json:"mean,omitempty"`
 	Stddev *float64 `protobuf:"fixed64,9,opt,name=stddev,proto3,oneof" json:"stddev,omitempty"`
 	// Approximate quantiles at 1, 5, 25, 50, 75, 95 and 99 percent (numeric features).
 	Quantiles []float64 `protobuf:"fixed64,10,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
-	// The most frequent values (string, bool, int64 features), most frequent first.
+	// The most frequent values (string, bool, json, map, int64, int32 and
+	// timestamp features, a timestamp in RFC 3339), most frequent first.
 	TopValues     []*ValueCount `protobuf:"bytes,11,rep,name=top_values,json=topValues,proto3" json:"top_values,omitempty"`
 	DistinctCount int64         `protobuf:"varint,12,opt,name=distinct_count,json=distinctCount,proto3" json:"distinct_count,omitempty"`
 	// True when distinct_count is an estimate.
 	DistinctApproximate bool `protobuf:"varint,13,opt,name=distinct_approximate,json=distinctApproximate,proto3" json:"distinct_approximate,omitempty"`
-	// Float lists: the list lengths seen, as min and max.
+	// Lists: the list lengths seen, as min and max.
 	MinLength     *int64 `protobuf:"varint,14,opt,name=min_length,json=minLength,proto3,oneof" json:"min_length,omitempty"`
 	MaxLength     *int64 `protobuf:"varint,15,opt,name=max_length,json=maxLength,proto3,oneof" json:"max_length,omitempty"`
 	unknownFields protoimpl.UnknownFields

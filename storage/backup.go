@@ -68,9 +68,8 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 		}
 		info.Since, info.SinceWatermark = after.NextSince, after.Watermark
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	cw := &crcWriter{w: bw, h: crc32.New(crcTable)}
-	if _, err := cw.Write([]byte(backupMagic)); err != nil {
+	bk, err := newBackupWriter(w)
+	if err != nil {
 		return info, err
 	}
 	txn := s.db.NewTransaction(false)
@@ -84,7 +83,6 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, AllVersions: true})
 	defer it.Close()
 	var last []byte
-	var buf []byte
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		if last != nil && string(item.Key()) == string(last) {
@@ -99,42 +97,71 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 				return info, err
 			}
 		}
-		buf = binary.AppendUvarint(buf[:0], uint64(len(last)))
-		buf = append(buf, last...)
 		if item.IsDeletedOrExpired() {
 			info.Deletes++
-			buf = append(buf, 1)
+			err = bk.del(last)
 		} else {
 			info.Keys++
-			buf = append(buf, 0)
-			err := item.Value(func(v []byte) error {
-				buf = binary.AppendUvarint(buf, uint64(len(v)))
-				buf = append(buf, v...)
-				return nil
-			})
-			if err != nil {
-				return info, err
-			}
+			err = item.Value(func(v []byte) error { return bk.set(last, v) })
 		}
-		if _, err := cw.Write(buf); err != nil {
+		if err != nil {
 			return info, err
 		}
 	}
+	return info, bk.finish(info)
+}
+
+// backupWriter writes a backup file: the magic, records, then the footer.
+type backupWriter struct {
+	bw  *bufio.Writer
+	cw  *crcWriter
+	buf []byte
+}
+
+func newBackupWriter(w io.Writer) (*backupWriter, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	b := &backupWriter{bw: bw, cw: &crcWriter{w: bw, h: crc32.New(crcTable)}}
+	_, err := b.cw.Write([]byte(backupMagic))
+	return b, err
+}
+
+// set writes a record setting key to value.
+func (b *backupWriter) set(key, value []byte) error {
+	b.buf = binary.AppendUvarint(b.buf[:0], uint64(len(key)))
+	b.buf = append(b.buf, key...)
+	b.buf = append(b.buf, 0)
+	b.buf = binary.AppendUvarint(b.buf, uint64(len(value)))
+	b.buf = append(b.buf, value...)
+	_, err := b.cw.Write(b.buf)
+	return err
+}
+
+// del writes a record deleting key.
+func (b *backupWriter) del(key []byte) error {
+	b.buf = binary.AppendUvarint(b.buf[:0], uint64(len(key)))
+	b.buf = append(b.buf, key...)
+	b.buf = append(b.buf, 1)
+	_, err := b.cw.Write(b.buf)
+	return err
+}
+
+// finish writes the footer and the checksum, and flushes.
+func (b *backupWriter) finish(info BackupInfo) error {
 	foot, err := json.Marshal(info)
 	if err != nil {
-		return info, err
+		return err
 	}
-	if _, err := cw.Write(foot); err != nil {
-		return info, err
+	if _, err := b.cw.Write(foot); err != nil {
+		return err
 	}
-	if _, err := cw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(foot)))); err != nil {
-		return info, err
+	if _, err := b.cw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(foot)))); err != nil {
+		return err
 	}
-	tail := binary.LittleEndian.AppendUint32(nil, cw.h.Sum32())
-	if _, err := bw.Write(append(tail, backupEndMagic...)); err != nil {
-		return info, err
+	tail := binary.LittleEndian.AppendUint32(nil, b.cw.h.Sum32())
+	if _, err := b.bw.Write(append(tail, backupEndMagic...)); err != nil {
+		return err
 	}
-	return info, bw.Flush()
+	return b.bw.Flush()
 }
 
 // includes tells whether a key whose newest Badger version is version

@@ -22,4 +22,7 @@ var (
 	// ErrStorageFull means a write was refused because the data directory's
 	// free space is below the configured reserve.
 	ErrStorageFull = errors.New("storage: storage full")
+	// ErrReadOnly means a write or a change to the definitions was refused
+	// because the store is a sandbox (see Store.Sandbox).
+	ErrReadOnly = errors.New("storage: read-only sandbox")
 )

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -306,6 +307,9 @@ func (s *Store) ApplyDefinitions(defs Definitions, dryRun bool) ([]Change, error
 	var plan []Change
 	var refused error
 	add := func(c Change, changed bool, err error) {
+		if err == nil && changed {
+			err = s.readOnly(fmt.Sprintf("%s %q", strings.ReplaceAll(c.Kind, "_", " "), c.Name))
+		}
 		switch {
 		case err != nil:
 			c.Action, c.Version, c.Err = Refused, 0, err

@@ -39,8 +39,9 @@ type Store struct {
 	queue   []*queuedWrite // batches waiting to commit, in arrival order
 	leading bool           // a writer is leading a group
 
-	writeMu sync.Mutex // serialises batch commits
-	ack     *ackFile   // the acknowledged-writes record; guarded by writeMu
+	writeMu sync.Mutex   // serialises batch commits
+	ack     *ackFile     // the acknowledged-writes record; guarded by writeMu
+	sandbox *SandboxInfo // set when the store is a sandbox: read-only
 	clock   clock
 	closed  atomic.Bool
 
@@ -112,6 +113,11 @@ func Open(opts Options) (*Store, error) {
 	if err := s.checkAcknowledged(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if s.sandbox, err = readSandbox(db); err != nil {
+		s.ack.close()
+		db.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
 	if err := s.recover(); err != nil {
 		s.ack.close()

@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// A sandbox is a store of its own cut from another at a split: production's
+// data and production's rule, up to the split's cutoff, on a laptop.
+//
+// Store.Sandbox writes it as a full backup file of one snapshot, from which
+// Restore builds the store; what is after the cutoff is left out on the way,
+// so it is never written anywhere in the sandbox:
+//
+//   - the definitions, whole (entities and every version of every view);
+//   - the split and every split that ends no later than it;
+//   - the versions whose event time and available-at time are both no later
+//     than the cutoff, with their seqs, times and flags, so that a read
+//     under those splits, at any watermark up to the snapshot's, has the same
+//     winners as in the source: joins and exports are byte for byte the same,
+//     re-reads by dataset id too;
+//   - the manifests of the datasets recorded under the kept splits.
+//
+// Batch ids are left out (nothing is written to a sandbox), and so is the
+// store id: the sandbox gets its own when it is first opened. A key
+// m/sandbox records where it was cut; a store that has it refuses writes
+// and changes to its definitions with ErrReadOnly, and records only the
+// manifests of the datasets read from it.
+
+var metaSandbox = []byte("m/sandbox")
+
+// SandboxInfo describes where a sandbox was cut.
+type SandboxInfo struct {
+	// Split is the split it was cut at; its End is the cutoff.
+	Split Split `json:"split"`
+	// Splits names every split kept: Split and those that end no later.
+	Splits []string `json:"splits"`
+	// SourceID is the store it was cut from, and Watermark the source's
+	// watermark in the snapshot it was cut from.
+	SourceID  string `json:"source_store_id"`
+	Watermark uint64 `json:"watermark"`
+	// Versions were kept; LeftOut were after the cutoff.
+	Versions  int64 `json:"versions"`
+	LeftOut   int64 `json:"left_out"`
+	Manifests int64 `json:"manifests"`
+	Created   int64 `json:"created"` // Unix ns
+}
+
+// Sandbox writes to w a backup file of a new store cut at the split named
+// split (see the top of this file); Restore it into a new directory. The
+// store keeps serving while it is written.
+func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string) (SandboxInfo, error) {
+	if s.closed.Load() {
+		return SandboxInfo{}, ErrClosed
+	}
+	sp, err := s.Split(split)
+	if err != nil {
+		return SandboxInfo{}, err
+	}
+	cutoff := sp.End
+	sb := SandboxInfo{Split: sp, SourceID: s.ID(), Created: s.opts.Now().UnixNano()}
+	bk, err := newBackupWriter(w)
+	if err != nil {
+		return sb, err
+	}
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	info := BackupInfo{Format: 1, Created: sb.Created, NextSince: txn.ReadTs() + 1}
+	if info.Watermark, err = getUint(txn, metaSeq); err != nil {
+		return sb, err
+	}
+	sb.Watermark = info.Watermark
+
+	// The splits kept, found first: the manifests follow them.
+	kept := map[string]bool{}
+	for _, other := range s.Splits() {
+		if other.End <= cutoff {
+			kept[other.Name] = true
+			sb.Splits = append(sb.Splits, other.Name)
+		}
+	}
+	sort.Strings(sb.Splits)
+
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return sb, err
+			}
+		}
+		item := it.Item()
+		key := item.KeyCopy(nil)
+		err := item.Value(func(v []byte) error {
+			switch {
+			case key[0] == prefixChunk:
+				return sb.cutChunk(bk, &info, key, v, cutoff, s.chunkBytes())
+			case key[0] == prefixBatch, string(key) == string(metaID), string(key) == string(metaSandbox):
+				return nil
+			case strings.HasPrefix(string(key), "r/split/"):
+				if !kept[strings.TrimPrefix(string(key), "r/split/")] {
+					return nil
+				}
+			case key[0] == prefixDataset:
+				var m Manifest
+				if err := json.Unmarshal(v, &m); err != nil {
+					return fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, key, err)
+				}
+				if !kept[m.Split.Name] || m.Split.End > cutoff {
+					return nil
+				}
+				sb.Manifests++
+			}
+			info.Keys++
+			return bk.set(key, v)
+		})
+		if err != nil {
+			return sb, err
+		}
+	}
+	rec, err := json.Marshal(sb)
+	if err != nil {
+		return sb, err
+	}
+	if err := bk.set(metaSandbox, rec); err != nil {
+		return sb, err
+	}
+	info.Keys++
+	return sb, bk.finish(info)
+}
+
+// cutChunk writes the versions of chunk key (value v) that are no later
+// than cutoff, as chunks of consecutive seqs of at most size bytes.
+func (sb *SandboxInfo) cutChunk(bk *backupWriter, info *BackupInfo, key, v []byte, cutoff int64, size int) error {
+	viewID, first, last, err := parseChunkKey(key)
+	if err != nil {
+		return err
+	}
+	if last > info.Watermark {
+		return nil // committed after the snapshot's watermark was read
+	}
+	commit := chunkCommit(v)
+	var run []encodedRow
+	var runFirst uint64
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := writeChunks(viewID, commit, size, run, runFirst, func(k, val []byte) error {
+			info.Keys++
+			return bk.set(k, val)
+		})
+		run = run[:0]
+		return err
+	}
+	err = decodeChunk(v, first, last, func(r *chunkRow) error {
+		if r.event > cutoff || r.available > cutoff {
+			sb.LeftOut++
+			return flush()
+		}
+		sb.Versions++
+		if len(run) == 0 {
+			runFirst = r.seq
+		}
+		avail := r.available
+		if avail == commit {
+			avail = 0 // as written: the commit time
+		}
+		run = append(run, encodedRow{key: r.key, event: r.event, available: avail, value: r.value})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// chunkCommit returns the commit time of a chunk's value.
+func chunkCommit(v []byte) int64 {
+	if len(v) < 9 {
+		return 0 // decodeChunk refuses it
+	}
+	return int64(binary.BigEndian.Uint64(v[1:9]))
+}
+
+// SandboxInfo returns where the store was cut, when it is a sandbox.
+func (s *Store) SandboxInfo() (SandboxInfo, bool) {
+	if s.sandbox == nil {
+		return SandboxInfo{}, false
+	}
+	return *s.sandbox, true
+}
+
+// readSandbox reads the m/sandbox record, if any.
+func readSandbox(db *badger.DB) (*SandboxInfo, error) {
+	var sb *SandboxInfo
+	err := db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaSandbox)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			sb = &SandboxInfo{}
+			if err := json.Unmarshal(v, sb); err != nil {
+				return fmt.Errorf("%w: sandbox record: %v", ErrCorrupt, err)
+			}
+			return nil
+		})
+	})
+	return sb, err
+}
+
+// readOnly returns ErrReadOnly, saying why, when the store is a sandbox.
+func (s *Store) readOnly(what string) error {
+	if s.sandbox == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: this store is a sandbox cut from store %s at split %q (cutoff %s); it serves reads only, so write to the store it was cut from",
+		ErrReadOnly, what, s.sandbox.SourceID, s.sandbox.Split.Name, FormatTime(s.sandbox.Split.End))
+}

@@ -47,6 +47,9 @@ var (
 	// ErrStorageFull: a write was refused because the server's data
 	// directory has less free space than its reserve. Nothing was written.
 	ErrStorageFull = errors.New("timefence: storage full")
+	// ErrReadOnly: the server serves a sandbox, which refuses writes and
+	// changes to its definitions; the message names where it was cut.
+	ErrReadOnly = errors.New("timefence: read-only sandbox")
 	// ErrDataLoss: stored data failed a check and was not served.
 	ErrDataLoss = errors.New("timefence: data loss")
 	// ErrPermissionDenied: the credential may not make the call.
@@ -84,6 +87,7 @@ var reasons = map[string]error{
 	"LIMIT_EXCEEDED":       ErrLimitExceeded,
 	"STREAM_IDLE":          ErrStreamIdle,
 	"STORAGE_FULL":         ErrStorageFull,
+	"READ_ONLY":            ErrReadOnly,
 	"DATA_LOSS":            ErrDataLoss,
 	"PERMISSION_DENIED":    ErrPermissionDenied,
 	"UNAUTHENTICATED":      ErrUnauthenticated,

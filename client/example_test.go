@@ -618,6 +618,23 @@ func ExampleClient_Backup() {
 	// Output: full to seq 13 then to seq 14 smaller: true
 }
 
+func ExampleClient_CreateSandbox() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+
+	// Production's data up to the end of split train, as a store of its own
+	// (a backup file: `timefence sandbox create` restores it into a directory).
+	var sandbox bytes.Buffer
+	info, err := c.CreateSandbox(context.Background(), "train", &sandbox)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("splits", info.GetSplits(), "versions", info.GetVersions(), "left out", info.GetLeftOut())
+	// Output: splits [train] versions 8 left out 5
+}
+
 func ExampleClient_Conn() {
 	addr, stop := startServer(nil)
 	defer stop()

@@ -137,8 +137,10 @@ var methodRoles = map[string][]Role{
 	"/timefence.v1.DatasetService/GetHistoryStatus":  {RoleReader},
 	"/timefence.v1.DatasetService/GetStatistics":     {RoleTrainer},
 	"/timefence.v1.DatasetService/CompareStatistics": {RoleTrainer},
-	"/arrow.flight.protocol.FlightService/DoPut":     {RoleWriter},
-	"/arrow.flight.protocol.FlightService/DoGet":     {RoleTrainer},
+	// A sandbox holds what exports under its split hold, and the definitions.
+	"/timefence.v1.DatasetService/CreateSandbox": {RoleTrainer},
+	"/arrow.flight.protocol.FlightService/DoPut": {RoleWriter},
+	"/arrow.flight.protocol.FlightService/DoGet": {RoleTrainer},
 	// DoExchange carries historical joins; the split scope is checked inside.
 	"/arrow.flight.protocol.FlightService/DoExchange": {RoleTrainer},
 	// Reflection describes the API, which every role may call some of.

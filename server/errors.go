@@ -43,6 +43,7 @@ const (
 	ReasonStreamIdle       = "STREAM_IDLE"
 	ReasonStorageFull      = "STORAGE_FULL"
 	ReasonDataLoss         = "DATA_LOSS"
+	ReasonReadOnly         = "READ_ONLY"
 )
 
 // requestError is an error found by the server itself, with its code and reason.
@@ -94,6 +95,8 @@ func toStatus(err error) error {
 		code, reason = codes.AlreadyExists, ReasonBatchConflict
 	case errors.Is(err, storage.ErrStorageFull):
 		code, reason = codes.ResourceExhausted, ReasonStorageFull
+	case errors.Is(err, storage.ErrReadOnly):
+		code, reason = codes.FailedPrecondition, ReasonReadOnly
 	case errors.Is(err, storage.ErrDataLoss), errors.Is(err, storage.ErrCorrupt):
 		code, reason = codes.DataLoss, ReasonDataLoss
 	case errors.Is(err, storage.ErrClosed):

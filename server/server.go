@@ -50,6 +50,8 @@ type Store interface {
 	Manifest(id string) (storage.Manifest, error)
 	Manifests() ([]storage.Manifest, error)
 	Backup(ctx context.Context, w io.Writer, after *storage.BackupInfo) (storage.BackupInfo, error)
+	Sandbox(ctx context.Context, w io.Writer, split string) (storage.SandboxInfo, error)
+	SandboxInfo() (storage.SandboxInfo, bool)
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -52,6 +52,8 @@ type SandboxInfo struct {
 	LeftOut   int64 `json:"left_out"`
 	Manifests int64 `json:"manifests"`
 	Created   int64 `json:"created"` // Unix ns
+
+	lastSeq map[uint32]uint64 // per view id, the last seq kept
 }
 
 // Sandbox writes to w a backup file of a new store cut at the split named
@@ -66,7 +68,7 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string) (Sandbox
 		return SandboxInfo{}, err
 	}
 	cutoff := sp.End
-	sb := SandboxInfo{Split: sp, SourceID: s.ID(), Created: s.opts.Now().UnixNano()}
+	sb := SandboxInfo{Split: sp, SourceID: s.ID(), Created: s.opts.Now().UnixNano(), lastSeq: map[uint32]uint64{}}
 	bk, err := newBackupWriter(w)
 	if err != nil {
 		return sb, err
@@ -106,6 +108,16 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string) (Sandbox
 				return sb.cutChunk(bk, &info, key, v, cutoff, s.chunkBytes())
 			case key[0] == prefixBatch, string(key) == string(metaID), string(key) == string(metaSandbox):
 				return nil
+			case strings.HasPrefix(string(key), viewSeqPrefix) && len(key) == len(viewSeqPrefix)+4:
+				// A view's last seq: its last kept (chunks come first in key order).
+				last, ok := sb.lastSeq[binary.BigEndian.Uint32(key[len(key)-4:])]
+				if !ok {
+					return nil
+				}
+				v = uintBytes(last)
+			case string(key) == string(metaClock) && len(v) == 8:
+				// The last commit time, but no later than the cutoff.
+				v = uintBytes(uint64(min(int64(binary.BigEndian.Uint64(v)), cutoff)))
 			case strings.HasPrefix(string(key), "r/split/"):
 				if !kept[strings.TrimPrefix(string(key), "r/split/")] {
 					return nil
@@ -168,6 +180,7 @@ func (sb *SandboxInfo) cutChunk(bk *backupWriter, info *BackupInfo, key, v []byt
 			return flush()
 		}
 		sb.Versions++
+		sb.lastSeq[viewID] = r.seq
 		if len(run) == 0 {
 			runFirst = r.seq
 		}

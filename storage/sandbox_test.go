@@ -170,6 +170,10 @@ func TestSandbox(t *testing.T) {
 		return nil
 	}))
 	require.NoError(t, sb.Compact()) // run files too
+	rep, err := sb.Verify(ctx)
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
+	require.Equal(t, info.Versions, rep.Versions)
 	found := map[string]bool{}
 	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -290,8 +290,10 @@ func (s *Store) finish(txn *badger.Txn, viewID uint32, batchID string, res Write
 // viewSeqKey holds the last seq written to a view, so that opening the store
 // knows whether Badger holds versions newer than the view's run files.
 func viewSeqKey(viewID uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte("m/vseq/"), viewID)
+	return binary.BigEndian.AppendUint32([]byte(viewSeqPrefix), viewID)
 }
+
+const viewSeqPrefix = "m/vseq/"
 
 // viewLastSeq returns the last seq written to a view, if recorded.
 func (s *Store) viewLastSeq(viewID uint32) (seq uint64, known bool, err error) {

@@ -92,6 +92,9 @@ Ctrl-C stops it gracefully.`,
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + server.HistoricalThreads(cfg))
 		}
 		log.Info("timefence starting", "version", Version, "data", *dir, "gomaxprocs", runtime.GOMAXPROCS(0))
+		if sb, ok := st.SandboxInfo(); ok {
+			log.Info("serving a sandbox: reads only", "split", sb.Split.Name, "cutoff", storage.FormatTime(sb.Split.End), "source_store", sb.SourceID)
+		}
 		srv := server.New(st, cfg)
 		if *metricsAddr != "" {
 			mlis, err := net.Listen("tcp", *metricsAddr)

@@ -71,6 +71,211 @@ func (AnomalySeverity) EnumDescriptor() ([]byte, []int) {
 	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
 }
 
+type CreateSandboxRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The split to cut at.
+	Split         string `protobuf:"bytes,1,opt,name=split,proto3" json:"split,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSandboxRequest) Reset() {
+	*x = CreateSandboxRequest{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSandboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSandboxRequest) ProtoMessage() {}
+
+func (x *CreateSandboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSandboxRequest.ProtoReflect.Descriptor instead.
+func (*CreateSandboxRequest) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateSandboxRequest) GetSplit() string {
+	if x != nil {
+		return x.Split
+	}
+	return ""
+}
+
+type CreateSandboxResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the backup file.
+	Chunk []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Set on the last message only.
+	Info          *SandboxInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSandboxResponse) Reset() {
+	*x = CreateSandboxResponse{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSandboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSandboxResponse) ProtoMessage() {}
+
+func (x *CreateSandboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSandboxResponse.ProtoReflect.Descriptor instead.
+func (*CreateSandboxResponse) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateSandboxResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *CreateSandboxResponse) GetInfo() *SandboxInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+// SandboxInfo describes a sandbox: where it was cut, and what it holds.
+type SandboxInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The split it was cut at; its end is the cutoff.
+	Split *Split `protobuf:"bytes,1,opt,name=split,proto3" json:"split,omitempty"`
+	// Every split it holds: the split and those that end no later.
+	Splits []string `protobuf:"bytes,2,rep,name=splits,proto3" json:"splits,omitempty"`
+	// The store it was cut from, and that store's watermark when it was cut.
+	SourceStoreId string `protobuf:"bytes,3,opt,name=source_store_id,json=sourceStoreId,proto3" json:"source_store_id,omitempty"`
+	Watermark     uint64 `protobuf:"varint,4,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// Versions kept, and versions left out as after the cutoff.
+	Versions int64 `protobuf:"varint,5,opt,name=versions,proto3" json:"versions,omitempty"`
+	LeftOut  int64 `protobuf:"varint,6,opt,name=left_out,json=leftOut,proto3" json:"left_out,omitempty"`
+	// Manifests of datasets kept.
+	Manifests     int64                  `protobuf:"varint,7,opt,name=manifests,proto3" json:"manifests,omitempty"`
+	Created       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxInfo) Reset() {
+	*x = SandboxInfo{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxInfo) ProtoMessage() {}
+
+func (x *SandboxInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxInfo.ProtoReflect.Descriptor instead.
+func (*SandboxInfo) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SandboxInfo) GetSplit() *Split {
+	if x != nil {
+		return x.Split
+	}
+	return nil
+}
+
+func (x *SandboxInfo) GetSplits() []string {
+	if x != nil {
+		return x.Splits
+	}
+	return nil
+}
+
+func (x *SandboxInfo) GetSourceStoreId() string {
+	if x != nil {
+		return x.SourceStoreId
+	}
+	return ""
+}
+
+func (x *SandboxInfo) GetWatermark() uint64 {
+	if x != nil {
+		return x.Watermark
+	}
+	return 0
+}
+
+func (x *SandboxInfo) GetVersions() int64 {
+	if x != nil {
+		return x.Versions
+	}
+	return 0
+}
+
+func (x *SandboxInfo) GetLeftOut() int64 {
+	if x != nil {
+		return x.LeftOut
+	}
+	return 0
+}
+
+func (x *SandboxInfo) GetManifests() int64 {
+	if x != nil {
+		return x.Manifests
+	}
+	return 0
+}
+
+func (x *SandboxInfo) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
 // FeatureRef is a feature with the definition version it was read under.
 type FeatureRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -83,7 +288,7 @@ type FeatureRef struct {
 
 func (x *FeatureRef) Reset() {
 	*x = FeatureRef{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +300,7 @@ func (x *FeatureRef) String() string {
 func (*FeatureRef) ProtoMessage() {}
 
 func (x *FeatureRef) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +313,7 @@ func (x *FeatureRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureRef.ProtoReflect.Descriptor instead.
 func (*FeatureRef) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FeatureRef) GetFeatureView() string {
@@ -160,7 +365,7 @@ type Manifest struct {
 
 func (x *Manifest) Reset() {
 	*x = Manifest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +377,7 @@ func (x *Manifest) String() string {
 func (*Manifest) ProtoMessage() {}
 
 func (x *Manifest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +390,7 @@ func (x *Manifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
 func (*Manifest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{1}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Manifest) GetDatasetId() string {
@@ -302,7 +507,7 @@ type GetManifestRequest struct {
 
 func (x *GetManifestRequest) Reset() {
 	*x = GetManifestRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +519,7 @@ func (x *GetManifestRequest) String() string {
 func (*GetManifestRequest) ProtoMessage() {}
 
 func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +532,7 @@ func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestRequest.ProtoReflect.Descriptor instead.
 func (*GetManifestRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{2}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetManifestRequest) GetDatasetId() string {
@@ -346,7 +551,7 @@ type GetManifestResponse struct {
 
 func (x *GetManifestResponse) Reset() {
 	*x = GetManifestResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +563,7 @@ func (x *GetManifestResponse) String() string {
 func (*GetManifestResponse) ProtoMessage() {}
 
 func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +576,7 @@ func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestResponse.ProtoReflect.Descriptor instead.
 func (*GetManifestResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{3}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetManifestResponse) GetManifest() *Manifest {
@@ -389,7 +594,7 @@ type ListManifestsRequest struct {
 
 func (x *ListManifestsRequest) Reset() {
 	*x = ListManifestsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +606,7 @@ func (x *ListManifestsRequest) String() string {
 func (*ListManifestsRequest) ProtoMessage() {}
 
 func (x *ListManifestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +619,7 @@ func (x *ListManifestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListManifestsRequest.ProtoReflect.Descriptor instead.
 func (*ListManifestsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{4}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{7}
 }
 
 type ListManifestsResponse struct {
@@ -426,7 +631,7 @@ type ListManifestsResponse struct {
 
 func (x *ListManifestsResponse) Reset() {
 	*x = ListManifestsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +643,7 @@ func (x *ListManifestsResponse) String() string {
 func (*ListManifestsResponse) ProtoMessage() {}
 
 func (x *ListManifestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +656,7 @@ func (x *ListManifestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListManifestsResponse.ProtoReflect.Descriptor instead.
 func (*ListManifestsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{5}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListManifestsResponse) GetManifests() []*Manifest {
@@ -473,7 +678,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +690,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +703,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{6}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetStatisticsRequest) GetSplit() string {
@@ -533,7 +738,7 @@ type ValueCount struct {
 
 func (x *ValueCount) Reset() {
 	*x = ValueCount{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +750,7 @@ func (x *ValueCount) String() string {
 func (*ValueCount) ProtoMessage() {}
 
 func (x *ValueCount) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +763,7 @@ func (x *ValueCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueCount.ProtoReflect.Descriptor instead.
 func (*ValueCount) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{7}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ValueCount) GetValue() string {
@@ -607,7 +812,7 @@ type FeatureStatistics struct {
 
 func (x *FeatureStatistics) Reset() {
 	*x = FeatureStatistics{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +824,7 @@ func (x *FeatureStatistics) String() string {
 func (*FeatureStatistics) ProtoMessage() {}
 
 func (x *FeatureStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +837,7 @@ func (x *FeatureStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureStatistics.ProtoReflect.Descriptor instead.
 func (*FeatureStatistics) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{8}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FeatureStatistics) GetFeature() string {
@@ -756,7 +961,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +973,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +986,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{9}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetStatisticsResponse) GetSplit() string {
@@ -847,7 +1052,7 @@ type CompareStatisticsRequest struct {
 
 func (x *CompareStatisticsRequest) Reset() {
 	*x = CompareStatisticsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1064,7 @@ func (x *CompareStatisticsRequest) String() string {
 func (*CompareStatisticsRequest) ProtoMessage() {}
 
 func (x *CompareStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1077,7 @@ func (x *CompareStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompareStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*CompareStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{10}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CompareStatisticsRequest) GetFeatureView() string {
@@ -920,7 +1125,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1137,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1150,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{11}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Anomaly) GetFeature() string {
@@ -1001,7 +1206,7 @@ type CompareStatisticsResponse struct {
 
 func (x *CompareStatisticsResponse) Reset() {
 	*x = CompareStatisticsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1218,7 @@ func (x *CompareStatisticsResponse) String() string {
 func (*CompareStatisticsResponse) ProtoMessage() {}
 
 func (x *CompareStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1231,7 @@ func (x *CompareStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompareStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*CompareStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{12}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompareStatisticsResponse) GetBaseline() *GetStatisticsResponse {
@@ -1058,7 +1263,7 @@ type GetHistoryStatusRequest struct {
 
 func (x *GetHistoryStatusRequest) Reset() {
 	*x = GetHistoryStatusRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1275,7 @@ func (x *GetHistoryStatusRequest) String() string {
 func (*GetHistoryStatusRequest) ProtoMessage() {}
 
 func (x *GetHistoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1288,7 @@ func (x *GetHistoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetHistoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{13}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{16}
 }
 
 type GetHistoryStatusResponse struct {
@@ -1096,7 +1301,7 @@ type GetHistoryStatusResponse struct {
 
 func (x *GetHistoryStatusResponse) Reset() {
 	*x = GetHistoryStatusResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1313,7 @@ func (x *GetHistoryStatusResponse) String() string {
 func (*GetHistoryStatusResponse) ProtoMessage() {}
 
 func (x *GetHistoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1326,7 @@ func (x *GetHistoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetHistoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{14}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetHistoryStatusResponse) GetViews() []*ViewHistory {
@@ -1150,7 +1355,7 @@ type ViewHistory struct {
 
 func (x *ViewHistory) Reset() {
 	*x = ViewHistory{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1367,7 @@ func (x *ViewHistory) String() string {
 func (*ViewHistory) ProtoMessage() {}
 
 func (x *ViewHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1380,7 @@ func (x *ViewHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewHistory.ProtoReflect.Descriptor instead.
 func (*ViewHistory) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{15}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ViewHistory) GetFeatureView() string {
@@ -1231,7 +1436,21 @@ var File_timefence_v1_dataset_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\n" +
-	"\"timefence/v1/dataset_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"l\n" +
+	"\"timefence/v1/dataset_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\",\n" +
+	"\x14CreateSandboxRequest\x12\x14\n" +
+	"\x05split\x18\x01 \x01(\tR\x05split\"\\\n" +
+	"\x15CreateSandboxResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12-\n" +
+	"\x04info\x18\x02 \x01(\v2\x19.timefence.v1.SandboxInfoR\x04info\"\xa1\x02\n" +
+	"\vSandboxInfo\x12)\n" +
+	"\x05split\x18\x01 \x01(\v2\x13.timefence.v1.SplitR\x05split\x12\x16\n" +
+	"\x06splits\x18\x02 \x03(\tR\x06splits\x12&\n" +
+	"\x0fsource_store_id\x18\x03 \x01(\tR\rsourceStoreId\x12\x1c\n" +
+	"\twatermark\x18\x04 \x01(\x04R\twatermark\x12\x1a\n" +
+	"\bversions\x18\x05 \x01(\x03R\bversions\x12\x19\n" +
+	"\bleft_out\x18\x06 \x01(\x03R\aleftOut\x12\x1c\n" +
+	"\tmanifests\x18\a \x01(\x03R\tmanifests\x124\n" +
+	"\acreated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"l\n" +
 	"\n" +
 	"FeatureRef\x12!\n" +
 	"\ffeature_view\x18\x01 \x01(\tR\vfeatureView\x12\x18\n" +
@@ -1342,13 +1561,14 @@ const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\x0fAnomalySeverity\x12 \n" +
 	"\x1cANOMALY_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ANOMALY_SEVERITY_WARNING\x10\x01\x12\x1a\n" +
-	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xe1\x03\n" +
+	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xbd\x04\n" +
 	"\x0eDatasetService\x12R\n" +
 	"\vGetManifest\x12 .timefence.v1.GetManifestRequest\x1a!.timefence.v1.GetManifestResponse\x12X\n" +
 	"\rListManifests\x12\".timefence.v1.ListManifestsRequest\x1a#.timefence.v1.ListManifestsResponse\x12X\n" +
 	"\rGetStatistics\x12\".timefence.v1.GetStatisticsRequest\x1a#.timefence.v1.GetStatisticsResponse\x12d\n" +
 	"\x11CompareStatistics\x12&.timefence.v1.CompareStatisticsRequest\x1a'.timefence.v1.CompareStatisticsResponse\x12a\n" +
-	"\x10GetHistoryStatus\x12%.timefence.v1.GetHistoryStatusRequest\x1a&.timefence.v1.GetHistoryStatusResponseB\xb5\x01\n" +
+	"\x10GetHistoryStatus\x12%.timefence.v1.GetHistoryStatusRequest\x1a&.timefence.v1.GetHistoryStatusResponse\x12Z\n" +
+	"\rCreateSandbox\x12\".timefence.v1.CreateSandboxRequest\x1a#.timefence.v1.CreateSandboxResponse0\x01B\xb5\x01\n" +
 	"\x10com.timefence.v1B\x13DatasetServiceProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
 var (
@@ -1364,63 +1584,71 @@ func file_timefence_v1_dataset_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_dataset_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_timefence_v1_dataset_service_proto_goTypes = []any{
 	(AnomalySeverity)(0),              // 0: timefence.v1.AnomalySeverity
-	(*FeatureRef)(nil),                // 1: timefence.v1.FeatureRef
-	(*Manifest)(nil),                  // 2: timefence.v1.Manifest
-	(*GetManifestRequest)(nil),        // 3: timefence.v1.GetManifestRequest
-	(*GetManifestResponse)(nil),       // 4: timefence.v1.GetManifestResponse
-	(*ListManifestsRequest)(nil),      // 5: timefence.v1.ListManifestsRequest
-	(*ListManifestsResponse)(nil),     // 6: timefence.v1.ListManifestsResponse
-	(*GetStatisticsRequest)(nil),      // 7: timefence.v1.GetStatisticsRequest
-	(*ValueCount)(nil),                // 8: timefence.v1.ValueCount
-	(*FeatureStatistics)(nil),         // 9: timefence.v1.FeatureStatistics
-	(*GetStatisticsResponse)(nil),     // 10: timefence.v1.GetStatisticsResponse
-	(*CompareStatisticsRequest)(nil),  // 11: timefence.v1.CompareStatisticsRequest
-	(*Anomaly)(nil),                   // 12: timefence.v1.Anomaly
-	(*CompareStatisticsResponse)(nil), // 13: timefence.v1.CompareStatisticsResponse
-	(*GetHistoryStatusRequest)(nil),   // 14: timefence.v1.GetHistoryStatusRequest
-	(*GetHistoryStatusResponse)(nil),  // 15: timefence.v1.GetHistoryStatusResponse
-	(*ViewHistory)(nil),               // 16: timefence.v1.ViewHistory
-	nil,                               // 17: timefence.v1.Manifest.OptionsEntry
-	(*Split)(nil),                     // 18: timefence.v1.Split
-	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
-	(ValueType)(0),                    // 20: timefence.v1.ValueType
+	(*CreateSandboxRequest)(nil),      // 1: timefence.v1.CreateSandboxRequest
+	(*CreateSandboxResponse)(nil),     // 2: timefence.v1.CreateSandboxResponse
+	(*SandboxInfo)(nil),               // 3: timefence.v1.SandboxInfo
+	(*FeatureRef)(nil),                // 4: timefence.v1.FeatureRef
+	(*Manifest)(nil),                  // 5: timefence.v1.Manifest
+	(*GetManifestRequest)(nil),        // 6: timefence.v1.GetManifestRequest
+	(*GetManifestResponse)(nil),       // 7: timefence.v1.GetManifestResponse
+	(*ListManifestsRequest)(nil),      // 8: timefence.v1.ListManifestsRequest
+	(*ListManifestsResponse)(nil),     // 9: timefence.v1.ListManifestsResponse
+	(*GetStatisticsRequest)(nil),      // 10: timefence.v1.GetStatisticsRequest
+	(*ValueCount)(nil),                // 11: timefence.v1.ValueCount
+	(*FeatureStatistics)(nil),         // 12: timefence.v1.FeatureStatistics
+	(*GetStatisticsResponse)(nil),     // 13: timefence.v1.GetStatisticsResponse
+	(*CompareStatisticsRequest)(nil),  // 14: timefence.v1.CompareStatisticsRequest
+	(*Anomaly)(nil),                   // 15: timefence.v1.Anomaly
+	(*CompareStatisticsResponse)(nil), // 16: timefence.v1.CompareStatisticsResponse
+	(*GetHistoryStatusRequest)(nil),   // 17: timefence.v1.GetHistoryStatusRequest
+	(*GetHistoryStatusResponse)(nil),  // 18: timefence.v1.GetHistoryStatusResponse
+	(*ViewHistory)(nil),               // 19: timefence.v1.ViewHistory
+	nil,                               // 20: timefence.v1.Manifest.OptionsEntry
+	(*Split)(nil),                     // 21: timefence.v1.Split
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(ValueType)(0),                    // 23: timefence.v1.ValueType
 }
 var file_timefence_v1_dataset_service_proto_depIdxs = []int32{
-	1,  // 0: timefence.v1.Manifest.features:type_name -> timefence.v1.FeatureRef
-	18, // 1: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
-	17, // 2: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
-	19, // 3: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
-	19, // 4: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
-	19, // 5: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 6: timefence.v1.GetManifestResponse.manifest:type_name -> timefence.v1.Manifest
-	2,  // 7: timefence.v1.ListManifestsResponse.manifests:type_name -> timefence.v1.Manifest
-	20, // 8: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
-	8,  // 9: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
-	9,  // 10: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
-	0,  // 11: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
-	10, // 12: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
-	10, // 13: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
-	12, // 14: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
-	16, // 15: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
-	19, // 16: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
-	3,  // 17: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
-	5,  // 18: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
-	7,  // 19: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
-	11, // 20: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
-	14, // 21: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
-	4,  // 22: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
-	6,  // 23: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
-	10, // 24: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
-	13, // 25: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
-	15, // 26: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	3,  // 0: timefence.v1.CreateSandboxResponse.info:type_name -> timefence.v1.SandboxInfo
+	21, // 1: timefence.v1.SandboxInfo.split:type_name -> timefence.v1.Split
+	22, // 2: timefence.v1.SandboxInfo.created:type_name -> google.protobuf.Timestamp
+	4,  // 3: timefence.v1.Manifest.features:type_name -> timefence.v1.FeatureRef
+	21, // 4: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
+	20, // 5: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
+	22, // 6: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
+	22, // 7: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
+	22, // 8: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: timefence.v1.GetManifestResponse.manifest:type_name -> timefence.v1.Manifest
+	5,  // 10: timefence.v1.ListManifestsResponse.manifests:type_name -> timefence.v1.Manifest
+	23, // 11: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
+	11, // 12: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
+	12, // 13: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
+	0,  // 14: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
+	13, // 15: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
+	13, // 16: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
+	15, // 17: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
+	19, // 18: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
+	22, // 19: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
+	6,  // 20: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
+	8,  // 21: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
+	10, // 22: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
+	14, // 23: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
+	17, // 24: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
+	1,  // 25: timefence.v1.DatasetService.CreateSandbox:input_type -> timefence.v1.CreateSandboxRequest
+	7,  // 26: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
+	9,  // 27: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
+	13, // 28: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
+	16, // 29: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
+	18, // 30: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
+	2,  // 31: timefence.v1.DatasetService.CreateSandbox:output_type -> timefence.v1.CreateSandboxResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_dataset_service_proto_init() }
@@ -1429,14 +1657,14 @@ func file_timefence_v1_dataset_service_proto_init() {
 		return
 	}
 	file_timefence_v1_types_proto_init()
-	file_timefence_v1_dataset_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_timefence_v1_dataset_service_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_dataset_service_proto_rawDesc), len(file_timefence_v1_dataset_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	DatasetService_GetStatistics_FullMethodName     = "/timefence.v1.DatasetService/GetStatistics"
 	DatasetService_CompareStatistics_FullMethodName = "/timefence.v1.DatasetService/CompareStatistics"
 	DatasetService_GetHistoryStatus_FullMethodName  = "/timefence.v1.DatasetService/GetHistoryStatus"
+	DatasetService_CreateSandbox_FullMethodName     = "/timefence.v1.DatasetService/CreateSandbox"
 )
 
 // DatasetServiceClient is the client API for DatasetService service.
@@ -48,6 +49,15 @@ type DatasetServiceClient interface {
 	// read, per feature view: run files, the versions in them, the versions
 	// still in memory, and the last compaction.
 	GetHistoryStatus(ctx context.Context, in *GetHistoryStatusRequest, opts ...grpc.CallOption) (*GetHistoryStatusResponse, error)
+	// CreateSandbox streams a sandbox cut at a split: a store of its own that
+	// holds the definitions, the split and every split that ends no later
+	// than it, the versions whose event and available-at times are no later
+	// than its end (the cutoff), and the manifests of the datasets recorded
+	// under those splits; nothing after the cutoff. The messages carry a
+	// backup file's bytes in order (`timefence sandbox create` restores it
+	// into a directory that `timefence serve --data` serves, read-only); the
+	// last one also carries what was cut.
+	CreateSandbox(ctx context.Context, in *CreateSandboxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CreateSandboxResponse], error)
 }
 
 type datasetServiceClient struct {
@@ -108,6 +118,25 @@ func (c *datasetServiceClient) GetHistoryStatus(ctx context.Context, in *GetHist
 	return out, nil
 }
 
+func (c *datasetServiceClient) CreateSandbox(ctx context.Context, in *CreateSandboxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CreateSandboxResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DatasetService_ServiceDesc.Streams[0], DatasetService_CreateSandbox_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CreateSandboxRequest, CreateSandboxResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DatasetService_CreateSandboxClient = grpc.ServerStreamingClient[CreateSandboxResponse]
+
 // DatasetServiceServer is the server API for DatasetService service.
 // All implementations must embed UnimplementedDatasetServiceServer
 // for forward compatibility.
@@ -130,6 +159,15 @@ type DatasetServiceServer interface {
 	// read, per feature view: run files, the versions in them, the versions
 	// still in memory, and the last compaction.
 	GetHistoryStatus(context.Context, *GetHistoryStatusRequest) (*GetHistoryStatusResponse, error)
+	// CreateSandbox streams a sandbox cut at a split: a store of its own that
+	// holds the definitions, the split and every split that ends no later
+	// than it, the versions whose event and available-at times are no later
+	// than its end (the cutoff), and the manifests of the datasets recorded
+	// under those splits; nothing after the cutoff. The messages carry a
+	// backup file's bytes in order (`timefence sandbox create` restores it
+	// into a directory that `timefence serve --data` serves, read-only); the
+	// last one also carries what was cut.
+	CreateSandbox(*CreateSandboxRequest, grpc.ServerStreamingServer[CreateSandboxResponse]) error
 	mustEmbedUnimplementedDatasetServiceServer()
 }
 
@@ -154,6 +192,9 @@ func (UnimplementedDatasetServiceServer) CompareStatistics(context.Context, *Com
 }
 func (UnimplementedDatasetServiceServer) GetHistoryStatus(context.Context, *GetHistoryStatusRequest) (*GetHistoryStatusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetHistoryStatus not implemented")
+}
+func (UnimplementedDatasetServiceServer) CreateSandbox(*CreateSandboxRequest, grpc.ServerStreamingServer[CreateSandboxResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method CreateSandbox not implemented")
 }
 func (UnimplementedDatasetServiceServer) mustEmbedUnimplementedDatasetServiceServer() {}
 func (UnimplementedDatasetServiceServer) testEmbeddedByValue()                        {}
@@ -266,6 +307,17 @@ func _DatasetService_GetHistoryStatus_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DatasetService_CreateSandbox_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CreateSandboxRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DatasetServiceServer).CreateSandbox(m, &grpc.GenericServerStream[CreateSandboxRequest, CreateSandboxResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DatasetService_CreateSandboxServer = grpc.ServerStreamingServer[CreateSandboxResponse]
+
 // DatasetService_ServiceDesc is the grpc.ServiceDesc for DatasetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -294,6 +346,12 @@ var DatasetService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _DatasetService_GetHistoryStatus_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "CreateSandbox",
+			Handler:       _DatasetService_CreateSandbox_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "timefence/v1/dataset_service.proto",
 }

@@ -42,6 +42,7 @@ __all__ = [
     "LimitExceeded",
     "StreamIdle",
     "StorageFull",
+    "ReadOnly",
     "DataLoss",
     "DeadlineExceeded",
     "Cancelled",
@@ -282,6 +283,14 @@ class StreamIdle(TimefenceError):
     REASON = "STREAM_IDLE"
 
 
+class ReadOnly(TimefenceError):
+    """The server serves a sandbox, which refuses writes and changes to its
+    definitions (``READ_ONLY``); the message names where it was cut. Write
+    to the store it was cut from."""
+
+    REASON = "READ_ONLY"
+
+
 class StorageFull(TimefenceError):
     """A write was refused because the server's data directory has less free
     space than its reserve (``STORAGE_FULL``). Nothing was written; writes
@@ -349,6 +358,7 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         LimitExceeded,
         StreamIdle,
         StorageFull,
+        ReadOnly,
         DataLoss,
         DeadlineExceeded,
         Cancelled,

@@ -17,6 +17,40 @@ ANOMALY_SEVERITY_UNSPECIFIED: AnomalySeverity
 ANOMALY_SEVERITY_WARNING: AnomalySeverity
 ANOMALY_SEVERITY_ERROR: AnomalySeverity
 
+class CreateSandboxRequest(_message.Message):
+    __slots__ = ("split",)
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    split: str
+    def __init__(self, split: _Optional[str] = ...) -> None: ...
+
+class CreateSandboxResponse(_message.Message):
+    __slots__ = ("chunk", "info")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    info: SandboxInfo
+    def __init__(self, chunk: _Optional[bytes] = ..., info: _Optional[_Union[SandboxInfo, _Mapping]] = ...) -> None: ...
+
+class SandboxInfo(_message.Message):
+    __slots__ = ("split", "splits", "source_store_id", "watermark", "versions", "left_out", "manifests", "created")
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    SPLITS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    split: _types_pb2.Split
+    splits: _containers.RepeatedScalarFieldContainer[str]
+    source_store_id: str
+    watermark: int
+    versions: int
+    left_out: int
+    manifests: int
+    created: _timestamp_pb2.Timestamp
+    def __init__(self, split: _Optional[_Union[_types_pb2.Split, _Mapping]] = ..., splits: _Optional[_Iterable[str]] = ..., source_store_id: _Optional[str] = ..., watermark: _Optional[int] = ..., versions: _Optional[int] = ..., left_out: _Optional[int] = ..., manifests: _Optional[int] = ..., created: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class FeatureRef(_message.Message):
     __slots__ = ("feature_view", "feature", "view_version")
     FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]

@@ -41,6 +41,11 @@ class DatasetServiceStub(object):
                 request_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.SerializeToString,
                 response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.FromString,
                 )
+        self.CreateSandbox = channel.unary_stream(
+                '/timefence.v1.DatasetService/CreateSandbox',
+                request_serializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.SerializeToString,
+                response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.FromString,
+                )
 
 
 class DatasetServiceServicer(object):
@@ -88,6 +93,20 @@ class DatasetServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSandbox(self, request, context):
+        """CreateSandbox streams a sandbox cut at a split: a store of its own that
+        holds the definitions, the split and every split that ends no later
+        than it, the versions whose event and available-at times are no later
+        than its end (the cutoff), and the manifests of the datasets recorded
+        under those splits; nothing after the cutoff. The messages carry a
+        backup file's bytes in order (`timefence sandbox create` restores it
+        into a directory that `timefence serve --data` serves, read-only); the
+        last one also carries what was cut.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatasetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +134,11 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.GetHistoryStatus,
                     request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.FromString,
                     response_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.SerializeToString,
+            ),
+            'CreateSandbox': grpc.unary_stream_rpc_method_handler(
+                    servicer.CreateSandbox,
+                    request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.FromString,
+                    response_serializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -210,5 +234,22 @@ class DatasetService(object):
         return grpc.experimental.unary_unary(request, target, '/timefence.v1.DatasetService/GetHistoryStatus',
             timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusRequest.SerializeToString,
             timefence_dot_v1_dot_dataset__service__pb2.GetHistoryStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateSandbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/timefence.v1.DatasetService/CreateSandbox',
+            timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.SerializeToString,
+            timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

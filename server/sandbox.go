@@ -1,0 +1,48 @@
+package server
+
+import (
+	"bufio"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/storage"
+)
+
+// CreateSandbox streams a sandbox cut at a split (storage.Store.Sandbox): a
+// training-side read of the split, bounded as joins and exports are.
+func (s *Server) CreateSandbox(req *timefencev1.CreateSandboxRequest, stream timefencev1.DatasetService_CreateSandboxServer) error {
+	ctx := stream.Context()
+	if _, err := s.splitFor(ctx, req.GetSplit()); err != nil {
+		return toStatus(err)
+	}
+	leave, err := s.work.enter(ctx, nil)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer leave()
+	w := bufio.NewWriterSize(sandboxSender{stream}, backupChunkBytes)
+	info, err := s.store.Sandbox(ctx, w, req.GetSplit())
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return toStatus(err)
+	}
+	s.cfg.Logger.Info("sandbox sent", "split", info.Split.Name, "watermark", info.Watermark, "versions", info.Versions, "left_out", info.LeftOut)
+	return stream.Send(&timefencev1.CreateSandboxResponse{Info: sandboxInfoProto(info)})
+}
+
+type sandboxSender struct {
+	stream timefencev1.DatasetService_CreateSandboxServer
+}
+
+func (c sandboxSender) Write(p []byte) (int, error) {
+	if err := c.stream.Send(&timefencev1.CreateSandboxResponse{Chunk: append([]byte(nil), p...)}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func sandboxInfoProto(i storage.SandboxInfo) *timefencev1.SandboxInfo {
+	return &timefencev1.SandboxInfo{Split: fromSplit(i.Split), Splits: i.Splits, SourceStoreId: i.SourceID, Watermark: i.Watermark,
+		Versions: i.Versions, LeftOut: i.LeftOut, Manifests: i.Manifests, Created: fromNanos(i.Created)}
+}

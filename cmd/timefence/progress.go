@@ -82,6 +82,12 @@ func (p *progress) add(n int64) {
 }
 
 // update records that done units are done in all.
+// Write makes the bar an io.Writer that counts the bytes written.
+func (p *progress) Write(b []byte) (int, error) {
+	p.add(int64(len(b)))
+	return len(b), nil
+}
+
 func (p *progress) update(done int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -111,12 +111,6 @@ DIR/parquet/VIEW.parquet, with the export's manifest beside it
 	return cmd
 }
 
-// Write makes a progress bar an io.Writer counting bytes.
-func (p *progress) Write(b []byte) (int, error) {
-	p.add(int64(len(b)))
-	return len(b), nil
-}
-
 // sandboxParquet exports every view of the sandbox in dir under split to
 // dir/parquet, each with its manifest, by serving the sandbox on a loopback
 // port while it does: the files hold exactly what the sandbox serves.

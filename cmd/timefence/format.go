@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
 // textTable writes aligned columns for people: a header, then rows, with
@@ -76,22 +74,19 @@ func (t *textTable) write(w io.Writer) {
 	}
 }
 
-// formatValue formats a feature value of type t for a table cell: a
-// timestamp in RFC 3339 (UTC), a list as a JSON array, json and map values
-// as their text, bytes in base64.
-func formatValue(t timefencev1.ValueType, v any) string {
+// formatValue formats a feature value, as the client returns it, for a
+// table cell: a timestamp in RFC 3339 (UTC), a list as a JSON array, json and
+// map values as their text, bytes in base64.
+func formatValue(v any) string {
 	if v == nil {
 		return "null"
 	}
-	if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP {
-		if at, ok := timeOf(v); ok {
-			return formatTime(at)
-		}
-	}
-	if items, ok := listItems(t, v); ok {
+	if items, ok := listItems(v); ok {
 		return "[" + strings.Join(items, ", ") + "]"
 	}
 	switch x := v.(type) {
+	case time.Time:
+		return formatTime(x)
 	case float64:
 		return formatFloat(x, 64)
 	case float32:
@@ -106,7 +101,7 @@ func formatValue(t timefencev1.ValueType, v any) string {
 
 // listItems formats the items of a list value as JSON (floats as
 // formatFloat does, which JSON lacks for infinities).
-func listItems(t timefencev1.ValueType, v any) ([]string, bool) {
+func listItems(v any) ([]string, bool) {
 	var out []string
 	switch x := v.(type) {
 	case []float32:
@@ -123,11 +118,7 @@ func listItems(t timefencev1.ValueType, v any) ([]string, bool) {
 		}
 	case []int64:
 		for _, n := range x {
-			if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST {
-				out = append(out, jsonString(formatTime(time.Unix(0, n))))
-			} else {
-				out = append(out, strconv.FormatInt(n, 10))
-			}
+			out = append(out, strconv.FormatInt(n, 10))
 		}
 	case []time.Time:
 		for _, at := range x {
@@ -149,18 +140,6 @@ func listItems(t timefencev1.ValueType, v any) ([]string, bool) {
 		return nil, false
 	}
 	return out, true
-}
-
-// timeOf returns a timestamp value, given as a time or in Unix
-// nanoseconds, as a time.
-func timeOf(v any) (time.Time, bool) {
-	switch x := v.(type) {
-	case time.Time:
-		return x, true
-	case int64:
-		return time.Unix(0, x), true
-	}
-	return time.Time{}, false
 }
 
 // jsonString quotes s as a JSON string, leaving <, > and & as they are.

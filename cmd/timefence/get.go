@@ -91,7 +91,7 @@ at a past time instead; such a read is training-side and needs --split.`,
 				}
 				value := "-"
 				if fv.Status == client.Present {
-					value = formatValue(res.Types[j], fv.Value)
+					value = formatValue(fv.Value)
 				}
 				t.add(append(cells, res.Features[j], value, statusName(fv.Status), formatTime(fv.EventTime))...)
 			}
@@ -213,7 +213,7 @@ func onlineJSON(names []string, keys [][]any, res *client.OnlineResult) onlineOu
 			r.Key[n] = keys[i][j]
 		}
 		for j, fv := range row {
-			v := onlineValue{Feature: res.Features[j], Value: jsonValue(res.Types[j], fv.Value), Status: statusName(fv.Status)}
+			v := onlineValue{Feature: res.Features[j], Value: jsonValue(fv.Value), Status: statusName(fv.Status)}
 			if !fv.EventTime.IsZero() {
 				v.EventTime = formatTime(fv.EventTime)
 			}
@@ -224,16 +224,13 @@ func onlineJSON(names []string, keys [][]any, res *client.OnlineResult) onlineOu
 	return out
 }
 
-// jsonValue makes a value of type t encodable: a timestamp becomes RFC 3339
-// (UTC), NaN and infinities strings; json and map values stay their text,
-// bytes become base64.
-func jsonValue(t timefencev1.ValueType, v any) any {
-	if t == timefencev1.ValueType_VALUE_TYPE_TIMESTAMP {
-		if at, ok := timeOf(v); ok {
-			return formatTime(at)
-		}
-	}
+// jsonValue makes a value, as the client returns it, encodable: a
+// timestamp becomes RFC 3339 (UTC), NaN and infinities strings; json and map
+// values stay their text, bytes become base64.
+func jsonValue(v any) any {
 	switch x := v.(type) {
+	case time.Time:
+		return formatTime(x)
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Sprint(x)
@@ -245,22 +242,13 @@ func jsonValue(t timefencev1.ValueType, v any) any {
 	case []float32:
 		out := make([]any, len(x))
 		for i, f := range x {
-			out[i] = jsonValue(timefencev1.ValueType_VALUE_TYPE_FLOAT, f)
+			out[i] = jsonValue(f)
 		}
 		return out
 	case []float64:
 		out := make([]any, len(x))
 		for i, f := range x {
-			out[i] = jsonValue(timefencev1.ValueType_VALUE_TYPE_DOUBLE, f)
-		}
-		return out
-	case []int64:
-		if t != timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST {
-			return x
-		}
-		out := make([]string, len(x))
-		for i, n := range x {
-			out[i] = formatTime(time.Unix(0, n))
+			out[i] = jsonValue(f)
 		}
 		return out
 	case []time.Time:

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
-	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/internal/tableio"
 )
@@ -96,7 +95,7 @@ func TestFormat(t *testing.T) {
 	require.Equal(t, "999", count(999))
 	require.Equal(t, "4h31m", humanDuration(4*time.Hour+31*time.Minute))
 	require.Equal(t, "2d7h", humanDuration(55*time.Hour))
-	require.Equal(t, "[0.5, 1]", formatValue(timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST, []float32{0.5, 1}))
+	require.Equal(t, "[0.5, 1]", formatValue([]float32{0.5, 1}))
 	var b bytes.Buffer
 	tbl := newTable("name", "n").alignRight(1)
 	tbl.add("a", "1,000")

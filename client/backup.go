@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -25,19 +26,28 @@ func (c *Client) Backup(ctx context.Context, w io.Writer, after *timefencev1.Bac
 	if err != nil {
 		return nil, fromStatus(err)
 	}
+	return receiveFile(stream.Recv, w, "backup", func(m *timefencev1.BackupResponse) ([]byte, *timefencev1.BackupInfo) {
+		return m.GetChunk(), m.GetInfo()
+	})
+}
+
+// receiveFile writes the chunks of a stream carrying a file to w, and
+// returns the summary its last message carries; parts splits a message.
+func receiveFile[M, I any](recv func() (M, error), w io.Writer, what string, parts func(M) ([]byte, *I)) (*I, error) {
 	for {
-		msg, err := stream.Recv()
+		msg, err := recv()
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("timefence: the backup stream ended without its footer")
+			return nil, fmt.Errorf("timefence: the %s stream ended without its summary", what)
 		} else if err != nil {
 			return nil, fromStatus(err)
 		}
-		if len(msg.GetChunk()) > 0 {
-			if _, err := w.Write(msg.GetChunk()); err != nil {
+		chunk, info := parts(msg)
+		if len(chunk) > 0 {
+			if _, err := w.Write(chunk); err != nil {
 				return nil, err
 			}
 		}
-		if info := msg.GetInfo(); info != nil {
+		if info != nil {
 			return info, nil
 		}
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
@@ -26,20 +25,7 @@ func (c *Client) CreateSandbox(ctx context.Context, split string, w io.Writer, o
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("timefence: the sandbox stream ended without its summary")
-		} else if err != nil {
-			return nil, fromStatus(err)
-		}
-		if len(msg.GetChunk()) > 0 {
-			if _, err := w.Write(msg.GetChunk()); err != nil {
-				return nil, err
-			}
-		}
-		if info := msg.GetInfo(); info != nil {
-			return info, nil
-		}
-	}
+	return receiveFile(stream.Recv, w, "sandbox", func(m *timefencev1.CreateSandboxResponse) ([]byte, *timefencev1.SandboxInfo) {
+		return m.GetChunk(), m.GetInfo()
+	})
 }

@@ -21,7 +21,7 @@ func (s *Server) Backup(req *timefencev1.BackupRequest, stream timefencev1.Admin
 		}
 		after = &storage.BackupInfo{StoreID: a.GetStoreId(), NextSince: a.GetNextSince(), Watermark: a.GetWatermark()}
 	}
-	w := bufio.NewWriterSize(chunkSender{stream}, backupChunkBytes)
+	w := bufio.NewWriterSize(chunkWriter(func(b []byte) error { return stream.Send(&timefencev1.BackupResponse{Chunk: b}) }), backupChunkBytes)
 	info, err := s.store.Backup(stream.Context(), w, after)
 	if err == nil {
 		err = w.Flush()
@@ -33,12 +33,12 @@ func (s *Server) Backup(req *timefencev1.BackupRequest, stream timefencev1.Admin
 	return stream.Send(&timefencev1.BackupResponse{Info: backupInfoProto(info)})
 }
 
-type chunkSender struct {
-	stream timefencev1.AdminService_BackupServer
-}
+// chunkWriter sends what is written to it as the chunks of a file's stream;
+// the function sends one chunk, a copy of the bytes written.
+type chunkWriter func(chunk []byte) error
 
-func (c chunkSender) Write(p []byte) (int, error) {
-	if err := c.stream.Send(&timefencev1.BackupResponse{Chunk: append([]byte(nil), p...)}); err != nil {
+func (send chunkWriter) Write(p []byte) (int, error) {
+	if err := send(append([]byte(nil), p...)); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -223,6 +223,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).ListManifests(ctx, &timefencev1.ListManifestsRequest{})
 			return err
 		}},
+		{"sandbox in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
+			_, err := c.CreateSandbox(ctx, "train", io.Discard)
+			return err
+		}},
 	}
 	// A split outside the trainer's scope.
 	_, err = admin.CreateSplit(ctx, "holdout", now.Add(-time.Hour), now.Add(time.Hour))
@@ -252,6 +256,14 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "holdout", FeatureView: "stats"})
 			return err
 		}},
+		struct {
+			name    string
+			allowed []string
+			call    func(c *client.Client) error
+		}{"sandbox out of scope", []string{"admin"}, func(c *client.Client) error {
+			_, err := c.CreateSandbox(ctx, "holdout", io.Discard)
+			return err
+		}},
 	)
 	roles := map[string]*client.Client{"admin": admin, "writer": dial("writer-token"), "reader": dial("reader-token"), "trainer": dial("trainer-token")}
 	for _, c := range calls {
@@ -270,6 +282,12 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			require.Equal(t, codes.Unauthenticated, ce.Code, c.name)
 			require.ErrorIs(t, err, client.ErrUnauthenticated, c.name)
 		}
+	}
+	// A sandbox cut for a scoped trainer holds only the splits of its scope.
+	for role, want := range map[string][]string{"admin": {"holdout", "train"}, "trainer": {"train"}} {
+		info, err := roles[role].CreateSandbox(ctx, "train", io.Discard)
+		require.NoError(t, err)
+		require.Equal(t, want, info.GetSplits(), role)
 	}
 	resp, err := healthpb.NewHealthClient(dial("").Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)

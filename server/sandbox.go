@@ -19,8 +19,10 @@ func (s *Server) CreateSandbox(req *timefencev1.CreateSandboxRequest, stream tim
 		return toStatus(err)
 	}
 	defer leave()
-	w := bufio.NewWriterSize(sandboxSender{stream}, backupChunkBytes)
-	info, err := s.store.Sandbox(ctx, w, req.GetSplit())
+	w := bufio.NewWriterSize(chunkWriter(func(b []byte) error { return stream.Send(&timefencev1.CreateSandboxResponse{Chunk: b}) }), backupChunkBytes)
+	// A credential scoped to some splits gets only those.
+	inScope := func(split string) bool { return checkSplitScope(ctx, split) == nil }
+	info, err := s.store.Sandbox(ctx, w, req.GetSplit(), inScope)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -29,17 +31,6 @@ func (s *Server) CreateSandbox(req *timefencev1.CreateSandboxRequest, stream tim
 	}
 	s.cfg.Logger.Info("sandbox sent", "split", info.Split.Name, "watermark", info.Watermark, "versions", info.Versions, "left_out", info.LeftOut)
 	return stream.Send(&timefencev1.CreateSandboxResponse{Info: sandboxInfoProto(info)})
-}
-
-type sandboxSender struct {
-	stream timefencev1.DatasetService_CreateSandboxServer
-}
-
-func (c sandboxSender) Write(p []byte) (int, error) {
-	if err := c.stream.Send(&timefencev1.CreateSandboxResponse{Chunk: append([]byte(nil), p...)}); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 func sandboxInfoProto(i storage.SandboxInfo) *timefencev1.SandboxInfo {

@@ -50,7 +50,7 @@ type Store interface {
 	Manifest(id string) (storage.Manifest, error)
 	Manifests() ([]storage.Manifest, error)
 	Backup(ctx context.Context, w io.Writer, after *storage.BackupInfo) (storage.BackupInfo, error)
-	Sandbox(ctx context.Context, w io.Writer, split string) (storage.SandboxInfo, error)
+	Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (storage.SandboxInfo, error)
 	SandboxInfo() (storage.SandboxInfo, bool)
 }
 

@@ -58,8 +58,10 @@ type SandboxInfo struct {
 
 // Sandbox writes to w a backup file of a new store cut at the split named
 // split (see the top of this file); Restore it into a new directory. The
-// store keeps serving while it is written.
-func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string) (SandboxInfo, error) {
+// store keeps serving while it is written. When allowed is set, only the
+// splits it allows, and their manifests, are kept (a caller scoped to
+// some splits gets no other's).
+func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (SandboxInfo, error) {
 	if s.closed.Load() {
 		return SandboxInfo{}, ErrClosed
 	}
@@ -84,7 +86,7 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string) (Sandbox
 	// The splits kept, found first: the manifests follow them.
 	kept := map[string]bool{}
 	for _, other := range s.Splits() {
-		if other.End <= cutoff {
+		if other.End <= cutoff && (allowed == nil || allowed(other.Name)) {
 			kept[other.Name] = true
 			sb.Splits = append(sb.Splits, other.Name)
 		}

@@ -76,11 +76,18 @@ func TestSandbox(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// A caller allowed only some splits gets only those, and their manifests.
+	var scoped bytes.Buffer
+	only, err := src.Sandbox(ctx, &scoped, "train", func(name string) bool { return name == "train" })
+	require.NoError(t, err)
+	require.Equal(t, []string{"train"}, only.Splits)
+	require.Equal(t, int64(1), only.Manifests)
+
 	// Cut, restore, open.
 	file := filepath.Join(t.TempDir(), "sandbox.tfbak")
 	f, err := os.Create(file)
 	require.NoError(t, err)
-	info, err := src.Sandbox(ctx, f, "train")
+	info, err := src.Sandbox(ctx, f, "train", nil)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	require.Equal(t, []string{"early", "train"}, info.Splits)

@@ -44,6 +44,9 @@ type bulkWriteResult struct {
 // written back as it is. rep reports the write once the stream has been
 // read.
 func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, rep *reporter) (*bulkWriteResult, error) {
+	if err := s.store.ReadOnly("write to " + cmd.FeatureView); err != nil {
+		return nil, err // before the table is read: none of it can be written
+	}
 	view, err := s.store.View(cmd.FeatureView)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,7 @@ type Store interface {
 	Backup(ctx context.Context, w io.Writer, after *storage.BackupInfo) (storage.BackupInfo, error)
 	Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (storage.SandboxInfo, error)
 	SandboxInfo() (storage.SandboxInfo, bool)
+	ReadOnly(what string) error
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -14,6 +14,9 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	if b.View == "" {
 		return nil, toStatus(invalid("feature_view: missing"))
 	}
+	if err := s.store.ReadOnly("write to " + b.View); err != nil {
+		return nil, toStatus(err) // before the rows are checked: none can be written
+	}
 	if max := s.cfg.MaxWriteRows; int64(len(b.Rows)) > max {
 		return nil, toStatus(s.writeRowsLimit().exceeded(fmt.Sprintf("write: %d rows, more than %d", len(b.Rows), max),
 			"split the rows into several writes"))

@@ -308,7 +308,7 @@ func (s *Store) ApplyDefinitions(defs Definitions, dryRun bool) ([]Change, error
 	var refused error
 	add := func(c Change, changed bool, err error) {
 		if err == nil && changed {
-			err = s.readOnly(fmt.Sprintf("%s %q", strings.ReplaceAll(c.Kind, "_", " "), c.Name))
+			err = s.ReadOnly(fmt.Sprintf("%s %q", strings.ReplaceAll(c.Kind, "_", " "), c.Name))
 		}
 		switch {
 		case err != nil:

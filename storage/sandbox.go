@@ -236,8 +236,9 @@ func readSandbox(db *badger.DB) (*SandboxInfo, error) {
 	return sb, err
 }
 
-// readOnly returns ErrReadOnly, saying why, when the store is a sandbox.
-func (s *Store) readOnly(what string) error {
+// ReadOnly returns an error wrapping ErrReadOnly, saying why, when the
+// store is a sandbox: what (e.g. "write to user_stats") is refused.
+func (s *Store) ReadOnly(what string) error {
 	if s.sandbox == nil {
 		return nil
 	}

@@ -78,7 +78,7 @@ func (s *Store) Write(ctx context.Context, b Batch) (WriteResult, error) {
 	if s.closed.Load() {
 		return WriteResult{}, ErrClosed
 	}
-	if err := s.readOnly("write to " + b.View); err != nil {
+	if err := s.ReadOnly("write to " + b.View); err != nil {
 		return WriteResult{}, err
 	}
 	view, err := s.View(b.View)

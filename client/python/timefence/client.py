@@ -695,6 +695,50 @@ class Client:
             self._warn(_hints.empty(self, resp.split or split, [resp.feature_view or view]))
         return _stats_frame(resp)
 
+    def create_sandbox(self, split: str, path: Union[str, os.PathLike]) -> Dict[str, Any]:
+        """Cuts a sandbox from the server at ``split`` into the file ``path``:
+        a store of its own with the definitions, ``split`` and the splits that
+        end no later, every version that happened and arrived by the split's
+        end, and the datasets recorded under those splits; nothing after the
+        cutoff (docs/sandbox.md). The file is a backup file: restore it with
+        ``timefence restore --data DIR PATH`` and serve it, read-only, with
+        ``timefence serve --data DIR`` (``timefence sandbox create`` does both
+        steps and writes Parquet copies). ``path`` appears only once whole.
+
+        Returns what was cut: ``split``, ``cutoff``, ``splits``, ``versions``,
+        ``left_out``, ``manifests``, ``watermark`` and ``source_store_id``."""
+        path = os.fspath(path)
+        tmp = path + ".partial"
+        req = dataset_service_pb2.CreateSandboxRequest(split=split)
+        info = None
+        try:
+            with open(tmp, "wb") as f:
+                for msg in self._datasets.CreateSandbox(req, timeout=self.timeout, metadata=self._metadata):
+                    if msg.chunk:
+                        f.write(msg.chunk)
+                    if msg.HasField("info"):
+                        info = msg.info
+                f.flush()
+                os.fsync(f.fileno())
+            if info is None:
+                raise TimefenceError("the sandbox stream ended without its summary")
+            os.replace(tmp, path)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return {
+            "split": info.split.name,
+            "cutoff": _time.from_proto_timestamp(info.split.end),
+            "splits": list(info.splits),
+            "versions": info.versions,
+            "left_out": info.left_out,
+            "manifests": info.manifests,
+            "watermark": info.watermark,
+            "source_store_id": info.source_store_id,
+        }
+
     def history_status(self) -> pd.DataFrame:
         """The columnar history that training-side reads read, one row per
         feature view: ``file_runs``, ``file_versions`` and ``file_bytes`` (run

@@ -94,6 +94,22 @@ func TestSandbox(t *testing.T) {
 	require.Equal(t, int64(2), info.Manifests)
 	require.Equal(t, src.Watermark(), info.Watermark)
 	require.Positive(t, info.LeftOut)
+	// A cut or damaged file is refused before anything is restored.
+	whole, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for name, bad := range map[string][]byte{
+		"cut":     whole[:len(whole)/2],
+		"flipped": append(append(append([]byte(nil), whole[:len(whole)/3]...), whole[len(whole)/3]^0x40), whole[len(whole)/3+1:]...),
+	} {
+		path := filepath.Join(t.TempDir(), name+".tfbak")
+		require.NoError(t, os.WriteFile(path, bad, 0o644))
+		target := filepath.Join(t.TempDir(), name)
+		_, err := Restore(target, []string{path})
+		require.ErrorIs(t, err, ErrDataLoss, name)
+		_, statErr := os.Stat(target)
+		require.True(t, os.IsNotExist(statErr), "%s: nothing restored", name)
+	}
+
 	dir := filepath.Join(t.TempDir(), "sandbox")
 	_, err = Restore(dir, []string{file})
 	require.NoError(t, err)

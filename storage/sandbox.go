@@ -71,6 +71,16 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed 
 	}
 	cutoff := sp.End
 	sb := SandboxInfo{Split: sp, SourceID: s.ID(), Created: s.opts.Now().UnixNano(), lastSeq: map[uint32]uint64{}}
+	// The splits kept, read before the snapshot: splits are never removed,
+	// so each is in it. The manifests follow them.
+	kept := map[string]bool{}
+	for _, other := range s.Splits() {
+		if other.End <= cutoff && (allowed == nil || allowed(other.Name)) {
+			kept[other.Name] = true
+			sb.Splits = append(sb.Splits, other.Name)
+		}
+	}
+	sort.Strings(sb.Splits)
 	bk, err := newBackupWriter(w)
 	if err != nil {
 		return sb, err
@@ -82,16 +92,6 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed 
 		return sb, err
 	}
 	sb.Watermark = info.Watermark
-
-	// The splits kept, found first: the manifests follow them.
-	kept := map[string]bool{}
-	for _, other := range s.Splits() {
-		if other.End <= cutoff && (allowed == nil || allowed(other.Name)) {
-			kept[other.Name] = true
-			sb.Splits = append(sb.Splits, other.Name)
-		}
-	}
-	sort.Strings(sb.Splits)
 
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
 	defer it.Close()

@@ -31,8 +31,12 @@
 // order (event_time, available_at, seq descending). Its columns are the
 // key (distinct keys plus the index of each key's first version), event
 // time, available-at time, seq, flags, and one column per feature in Arrow's
-// memory layout: a validity bitmap and a value buffer, or offsets and data
-// for strings, bytes and float lists (run.go).
+// memory layout: a validity bitmap and a value buffer (int64, int32 and
+// timestamps share one of int64s), or offsets and data for strings, bytes,
+// JSON and maps, and for lists packed as Value packs them; float lists keep
+// their items as float32s (value.go, run.go). A feature whose type widened
+// (int32 to int64, float to double, and their lists) keeps its older runs
+// as written; reads convert a run's column once to the type they read it as.
 //
 // A view's runs cover (0, watermark] without gaps or overlap:
 //
@@ -96,4 +100,7 @@
 //   - Backups read one Badger snapshot and hold committed data only, so a
 //     restore never has to undo a batch (backup.go); Verify reads everything
 //     back and cross-checks the record, the histories and the manifests.
+//   - A sandbox is a backup of a new store cut at a split: what is after the
+//     cutoff is dropped while the backup is written, never copied then
+//     removed; a store that is a sandbox refuses writes (sandbox.go).
 package storage

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/timefence/timefence/internal/filescan"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
@@ -186,9 +187,8 @@ func TestDamagedManifestRefused(t *testing.T) {
 // walExtent returns the length of the written part of a preallocated,
 // zero-filled write-ahead log file.
 func walExtent(t *testing.T, path string) int64 {
-	b, err := os.ReadFile(path)
+	n, err := filescan.WrittenLen(path)
 	require.NoError(t, err)
-	n := int64(len(bytes.TrimRight(b, "\x00")))
 	require.Positive(t, n)
 	return n
 }

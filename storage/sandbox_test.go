@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/timefence/timefence/internal/filescan"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
@@ -197,17 +198,8 @@ func TestSandbox(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.Problems)
 	require.Equal(t, info.Versions, rep.Versions)
-	found := map[string]bool{}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		for _, m := range []string{"before-cutoff-7d1f", "after-cutoff-7d1f"} {
-			found[m] = found[m] || bytes.Contains(b, []byte(m))
-		}
-		return err
-	}))
+	found, err := filescan.Contains(dir, "before-cutoff-7d1f", "after-cutoff-7d1f")
+	require.NoError(t, err)
 	require.True(t, found["before-cutoff-7d1f"], "the scan finds what is before the cutoff")
 	require.False(t, found["after-cutoff-7d1f"], "nothing after the cutoff is in the sandbox's files")
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timefence/timefence/internal/filescan"
+
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
@@ -178,15 +180,23 @@ type faultRow struct {
 	message            string
 }
 
+// flipAt flips n bytes at frac of the written part of path (a log may be
+// preallocated far past it), in place.
 func flipAt(t *testing.T, path string, frac float64, n int) {
-	b, err := os.ReadFile(path)
+	end, err := filescan.WrittenLen(path)
 	require.NoError(t, err)
-	end := int64(len(bytes.TrimRight(b, "\x00"))) // the written part of a preallocated log
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
 	off := int64(frac * float64(end))
-	for i := range int64(n) {
-		b[off+i] ^= 0x5a
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, off)
+	require.NoError(t, err)
+	for i := range b {
+		b[i] ^= 0x5a
 	}
-	require.NoError(t, os.WriteFile(path, b, 0o644))
+	_, err = f.WriteAt(b, off)
+	require.NoError(t, err)
 }
 
 func one(t *testing.T, dir, pattern string) string {
@@ -225,9 +235,9 @@ func TestFaultMatrix(t *testing.T) {
 		{"X5", "1 flipped byte in the write-ahead log (.mem)", true, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.mem"), 0.5, 1) }},
 		{"X5", "write-ahead log truncated", true, false, func(t *testing.T, d string) {
 			p := one(t, d, "*.mem")
-			b, err := os.ReadFile(p)
+			end, err := filescan.WrittenLen(p)
 			require.NoError(t, err)
-			require.NoError(t, os.Truncate(p, int64(len(bytes.TrimRight(b, "\x00")))/2))
+			require.NoError(t, os.Truncate(p, end/2))
 		}},
 		{"V1", "1 flipped byte in the value log (.vlog)", false, false, func(t *testing.T, d string) { flipAt(t, one(t, d, "*.vlog"), 0.5, 1) }},
 		{"V2", "1 flipped byte in a chunk of a 20,000-row batch in the value log, before it reached a run file", true, true, func(t *testing.T, d string) {

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/timefence/timefence/internal/filescan"
 
 	"github.com/stretchr/testify/require"
 )
@@ -61,17 +61,8 @@ func TestSandbox(t *testing.T) {
 	require.Contains(t, sb.fail("split", "create", "mine", "--end", "2024-01-15T00:00:00Z"), `at split "train" (cutoff 2024-01-31T23:59:59Z); it serves reads only`)
 
 	// Nothing after the cutoff is in its files; what is before is.
-	found := map[string]bool{}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		for _, m := range []string{"before-cutoff-9c2e", "after-cutoff-9c2e"} {
-			found[m] = found[m] || bytes.Contains(b, []byte(m))
-		}
-		return err
-	}))
+	found, err := filescan.Contains(dir, "before-cutoff-9c2e", "after-cutoff-9c2e")
+	require.NoError(t, err)
 	require.True(t, found["before-cutoff-9c2e"], "the scan finds what is before the cutoff")
 	require.False(t, found["after-cutoff-9c2e"], "nothing after the cutoff is in the sandbox's files")
 

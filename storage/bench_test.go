@@ -204,3 +204,57 @@ func BenchmarkScanColumns(b *testing.B) {
 	}
 	b.ReportMetric(float64(entities*versions)*float64(b.N)/b.Elapsed().Seconds(), "versions/s")
 }
+
+// BenchmarkSandbox cuts a sandbox of a store of 1M versions (100K
+// entities, 10 batches of one version each) at a split that ends between
+// the fifth and sixth batch, next to a full backup of the same store: the
+// sandbox reads the same snapshot and re-cuts the chunks it keeps.
+//
+//	go test -run XXX -bench Sandbox ./storage
+func BenchmarkSandbox(b *testing.B) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := Open(DefaultOptions(b.TempDir()).WithSyncWrites(false).WithLogger(quiet))
+	require.NoError(b, err)
+	defer st.Close()
+	_, _, err = st.ApplyEntity(Entity{Name: "user", JoinKeys: []JoinKey{{"user_id", TypeInt64}}})
+	require.NoError(b, err)
+	_, _, err = st.ApplyView(View{Name: "v", Entity: "user", Features: []Feature{
+		{Name: "a", Type: TypeInt64}, {Name: "b", Type: TypeFloat64}, {Name: "c", Type: TypeFloat64}}})
+	require.NoError(b, err)
+	const entities, versions = 100_000, 10
+	var cutoff int64
+	for n := range versions {
+		if n == versions/2 {
+			cutoff = time.Now().UnixNano()
+			time.Sleep(time.Millisecond)
+		}
+		batch := Batch{View: "v", Rows: make([]Row, entities)}
+		for r := range batch.Rows {
+			batch.Rows[r] = Row{Key: []Value{Int64(int64(r))}, EventTime: int64(n + 1),
+				Values: []Value{Int64(int64(r)), Float64(float64(n)), Float64(float64(r))}}
+		}
+		_, err := st.Write(context.Background(), batch)
+		require.NoError(b, err)
+	}
+	_, _, err = st.CreateSplit(Split{Name: "half", End: cutoff})
+	require.NoError(b, err)
+	settle(b)
+	b.Run("backup", func(b *testing.B) {
+		for b.Loop() {
+			info, err := st.Backup(context.Background(), io.Discard, nil)
+			if err != nil || info.Watermark != entities*versions {
+				b.Fatal(err, info.Watermark)
+			}
+		}
+		b.ReportMetric(float64(entities*versions)*float64(b.N)/b.Elapsed().Seconds(), "versions/s")
+	})
+	b.Run("sandbox", func(b *testing.B) {
+		for b.Loop() {
+			info, err := st.Sandbox(context.Background(), io.Discard, "half", nil)
+			if err != nil || info.Versions != entities*versions/2 || info.LeftOut != entities*versions/2 {
+				b.Fatal(err, info.Versions, info.LeftOut)
+			}
+		}
+		b.ReportMetric(float64(entities*versions)*float64(b.N)/b.Elapsed().Seconds(), "versions/s")
+	})
+}

@@ -162,6 +162,27 @@ func (sb *SandboxInfo) cutChunk(bk *backupWriter, info *BackupInfo, key, v []byt
 	if last > info.Watermark {
 		return nil // committed after the snapshot's watermark was read
 	}
+	// A chunk wholly before the cutoff is kept as it is (its bytes are
+	// checked by decodeChunk); only one that straddles it is re-cut.
+	kept, late := int64(0), false
+	var lastKept uint64
+	err = decodeChunk(v, first, last, func(r *chunkRow) error {
+		if r.event > cutoff || r.available > cutoff {
+			late = true
+		} else {
+			kept, lastKept = kept+1, r.seq
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !late {
+		sb.Versions += kept
+		sb.lastSeq[viewID] = lastKept
+		info.Keys++
+		return bk.set(key, v)
+	}
 	commit := chunkCommit(v)
 	var run []encodedRow
 	var runFirst uint64

@@ -19,6 +19,7 @@ type Client struct {
 	writer   timefencev1.WriteServiceClient
 	online   timefencev1.OnlineServiceClient
 	datasets timefencev1.DatasetServiceClient
+	logs     timefencev1.ServingLogServiceClient
 	admin    timefencev1.AdminServiceClient
 }
 
@@ -70,6 +71,7 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 		writer:   timefencev1.NewWriteServiceClient(conn),
 		online:   timefencev1.NewOnlineServiceClient(conn),
 		datasets: timefencev1.NewDatasetServiceClient(conn),
+		logs:     timefencev1.NewServingLogServiceClient(conn),
 		admin:    timefencev1.NewAdminServiceClient(conn),
 	}, nil
 }

@@ -37,22 +37,35 @@ type OnlineResult struct {
 	Rows      [][]FeatureValue        // one row per entity, in request order
 	ReadTime  time.Time               // the time the read rule was evaluated at
 	Watermark int64                   // the write sequence number the read was pinned to
+	RequestID string                  // the lookup's id in the serving log; empty when not logged
 }
 
 // GetOnline looks up features ("view:feature" or "view") for entity keys.
 // keyNames names the key columns of keys, e.g. {"user_id"}. Options: AsOf
-// and UnderSplit read as of a past time under a split. It returns
+// and UnderSplit read as of a past time under a split; Logged,
+// WithRequestID and WithContext shape the lookup's serving log record. It returns
 // ErrUnknownFeature or ErrUnknownFeatureView for unknown references, and
 // with AsOf, ErrSplitRequired or ErrCutoffExceeded when the split does not
 // allow it and ErrFutureTime when the time is later than the server's now.
 func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, keys [][]any, opts ...Option) (*OnlineResult, error) {
-	o, ctx, cancel, err := apply(ctx, "GetOnline", opts, "AsOf", "UnderSplit")
+	o, ctx, cancel, err := apply(ctx, "GetOnline", opts, "AsOf", "UnderSplit", "Logged", "WithRequestID", "WithContext")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	req := &timefencev1.GetOnlineFeaturesRequest{Features: features, JoinKeys: keyNames,
-		EntityRows: make([]*timefencev1.EntityRow, len(keys)), AsOf: tsOrNil(o.asOf), Split: o.split}
+		EntityRows: make([]*timefencev1.EntityRow, len(keys)), AsOf: tsOrNil(o.asOf), Split: o.split,
+		Log: o.logged, RequestId: o.requestID}
+	if len(o.logContext) > 0 {
+		req.Context = make(map[string]*timefencev1.Value, len(o.logContext))
+		for k, x := range o.logContext {
+			v, err := toValue(x)
+			if err != nil {
+				return nil, fmt.Errorf("context[%q]: %w", k, err)
+			}
+			req.Context[k] = v
+		}
+	}
 	for i, k := range keys {
 		row := &timefencev1.EntityRow{Values: make([]*timefencev1.Value, len(k))}
 		for j, x := range k {
@@ -70,7 +83,8 @@ func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, key
 	}
 	cols := resp.GetColumns()
 	out := &OnlineResult{Features: resp.GetFeatures(), Types: make([]timefencev1.ValueType, len(cols)),
-		Rows: make([][]FeatureValue, len(keys)), ReadTime: resp.GetReadTime().AsTime(), Watermark: resp.GetWatermark()}
+		Rows: make([][]FeatureValue, len(keys)), ReadTime: resp.GetReadTime().AsTime(), Watermark: resp.GetWatermark(),
+		RequestID: resp.GetRequestId()}
 	cells := make([]FeatureValue, len(keys)*len(cols))
 	for i := range out.Rows {
 		out.Rows[i] = cells[i*len(cols) : (i+1)*len(cols)]

@@ -33,6 +33,9 @@ type op struct {
 	progress    func(Progress)
 	description string
 	dryRun      bool
+	logged      bool
+	requestID   string
+	logContext  map[string]any
 }
 
 func (o *op) set(name string) { o.given = append(o.given, name) }
@@ -154,4 +157,24 @@ func WithDescription(text string) Option {
 // DryRun makes ApplyDefinitions only plan: check everything, apply nothing.
 func DryRun() Option {
 	return func(o *op) { o.set("DryRun"); o.dryRun = true }
+}
+
+// Logged asks GetOnline to keep the lookup in the server's serving log,
+// whatever its sample rate; OnlineResult.RequestID is then its id there.
+func Logged() Option {
+	return func(o *op) { o.set("Logged"); o.logged = true }
+}
+
+// WithRequestID gives GetOnline's lookup the caller's id in the serving log
+// (at most 128 bytes), e.g. the id the labels of the request will carry;
+// the server makes one when none is given.
+func WithRequestID(id string) Option {
+	return func(o *op) { o.set("WithRequestID"); o.requestID = id }
+}
+
+// WithContext attaches request-time inputs that are not in the store to
+// GetOnline's lookup in the serving log, e.g. {"device": "ios"}. Values are
+// those GetOnline takes for keys, plus the Values table's types.
+func WithContext(values map[string]any) Option {
+	return func(o *op) { o.set("WithContext"); o.logContext = values }
 }

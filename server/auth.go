@@ -137,6 +137,9 @@ var methodRoles = map[string][]Role{
 	"/timefence.v1.DatasetService/GetHistoryStatus":  {RoleReader},
 	"/timefence.v1.DatasetService/GetStatistics":     {RoleTrainer},
 	"/timefence.v1.DatasetService/CompareStatistics": {RoleTrainer},
+	// Replays logged lookups at their read times with every version the
+	// store holds, after any cutoff too: not for trainers.
+	"/timefence.v1.ServingLogService/GetSkewReport": {RoleReader},
 	// A sandbox holds what exports under its split hold, and the definitions.
 	"/timefence.v1.DatasetService/CreateSandbox": {RoleTrainer},
 	"/arrow.flight.protocol.FlightService/DoPut": {RoleWriter},

@@ -30,6 +30,9 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 	if err := bindKeys(reads, req.GetJoinKeys(), "join_keys"); err != nil {
 		return nil, toStatus(err)
 	}
+	if err := checkLogFields(req); err != nil {
+		return nil, toStatus(err)
+	}
 	at, watermark, err := s.onlineTime(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
@@ -42,6 +45,20 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 			return nil, toStatus(invalid(fmt.Sprintf("entity_rows[%d]: %d values, want %d (one per join key)", i, len(r.GetValues()), nkeys)))
 		}
 	}
+	if err := s.readColumns(ctx, reads, rows, at, watermark, resp.Columns, nil); err != nil {
+		return nil, toStatus(err)
+	}
+	s.servingLog.offer(req, resp, reads)
+	return resp, nil
+}
+
+// readColumns evaluates the read rule for each entity row at time at and
+// watermark, for every view of reads, and sets cols (one per feature, in
+// the reads' output order). each, when set, also gets every view's result
+// for every row, with the winner's seq.
+func (s *Server) readColumns(ctx context.Context, reads []*viewRead, rows []*timefencev1.EntityRow, at int64, watermark uint64,
+	cols []*timefencev1.FeatureColumn, each func(vr *viewRead, i int, r *storage.Result)) error {
+	var err error
 	for _, vr := range reads {
 		keys := make([][]byte, len(rows))
 		key := make([]storage.Value, len(vr.keyCols))
@@ -50,27 +67,30 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 				key[j] = toValueAs(r.GetValues()[c], vr.proj.View.JoinKeys[j].Type)
 			}
 			if keys[i], err = vr.proj.View.EncodeKey(key); err != nil {
-				return nil, toStatus(fmt.Errorf("entity_rows[%d]: %w", i, err))
+				return fmt.Errorf("entity_rows[%d]: %w", i, err)
 			}
 		}
-		cols := make([]*onlineColumn, len(vr.proj.Features))
+		out := make([]*onlineColumn, len(vr.proj.Features))
 		for j, f := range vr.proj.Features {
-			cols[j] = newOnlineColumn(f.Type, len(rows))
+			out[j] = newOnlineColumn(f.Type, len(rows))
 		}
-		err := s.store.LookupEach(ctx, storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark},
-			1, func(_, i int, r *storage.Result) {
-				for j, c := range cols {
-					c.set(i, r, j)
-				}
-			})
+		q := storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark, WithSeq: each != nil}
+		err := s.store.LookupEach(ctx, q, 1, func(_, i int, r *storage.Result) {
+			for j, c := range out {
+				c.set(i, r, j)
+			}
+			if each != nil {
+				each(vr, i, r)
+			}
+		})
 		if err != nil {
-			return nil, toStatus(err)
+			return err
 		}
-		for j, c := range cols {
-			resp.Columns[vr.cols[j]] = c.col
+		for j, c := range out {
+			cols[vr.cols[j]] = c.col
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // onlineColumn fills one FeatureColumn of a response.

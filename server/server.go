@@ -53,6 +53,8 @@ type Store interface {
 	Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (storage.SandboxInfo, error)
 	SandboxInfo() (storage.SandboxInfo, bool)
 	ReadOnly(what string) error
+	AppendLog([]storage.LogRecord) error
+	ScanLog(ctx context.Context, since, until int64, fn func(storage.LogRecord) error) error
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -111,6 +113,12 @@ type Config struct {
 	// that run historical work, so that online lookups and writes go first
 	// when the cores are busy (see work.go). Default 10; negative: not lowered.
 	HistoricalNice int
+	// ServingLogRate is the share of online lookups at now kept in the
+	// serving log, from 0 (none but those that ask, the default) to 1.
+	ServingLogRate float64
+	// ServingLogQueueBytes bounds the memory of logged lookups waiting to
+	// be stored; beyond it records are dropped and counted. Default 64 MiB.
+	ServingLogQueueBytes int64
 	// Version is reported in manifests and logs.
 	Version string
 	// Auth, when set, requires a bearer token on every call but health
@@ -149,6 +157,7 @@ func DefaultConfig() Config {
 		HistoricalConcurrency: 2,
 		HistoricalParallelism: runtime.GOMAXPROCS(0),
 		HistoricalNice:        10,
+		ServingLogQueueBytes:  64 << 20,
 		Logger:                slog.Default(),
 	}
 }
@@ -172,6 +181,7 @@ type Server struct {
 	timefencev1.UnimplementedOnlineServiceServer
 	timefencev1.UnimplementedDatasetServiceServer
 	timefencev1.UnimplementedAdminServiceServer
+	timefencev1.UnimplementedServingLogServiceServer
 
 	store   Store
 	cfg     Config
@@ -180,6 +190,8 @@ type Server struct {
 	metrics *metrics
 	work    *work
 	health  *health.Server
+	// servingLog keeps logged online lookups (servinglog.go).
+	servingLog *servingLog
 }
 
 // New returns a server over store.
@@ -199,11 +211,16 @@ func New(store Store, cfg Config) *Server {
 	cfg.HistoricalConcurrency = cmp.Or(cfg.HistoricalConcurrency, def.HistoricalConcurrency)
 	cfg.HistoricalParallelism = cmp.Or(cfg.HistoricalParallelism, def.HistoricalParallelism)
 	cfg.HistoricalNice = orOff(cfg.HistoricalNice, def.HistoricalNice)
+	cfg.ServingLogQueueBytes = cmp.Or(cfg.ServingLogQueueBytes, def.ServingLogQueueBytes)
+	cfg.ServingLogRate = min(max(cfg.ServingLogRate, 0), 1)
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
 	}
 	w := newWork(cfg, cfg.Logger.Warn)
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: newMetrics(store, w), work: w, health: health.NewServer()}
+	sl := newServingLog(store, cfg.ServingLogRate, cfg.ServingLogQueueBytes, cfg.Logger)
+	m := newMetrics(store, w)
+	m.reg.MustRegister(sl.collectors()...)
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: m, work: w, health: health.NewServer(), servingLog: sl}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
@@ -241,6 +258,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 	timefencev1.RegisterOnlineServiceServer(g, s)
 	timefencev1.RegisterDatasetServiceServer(g, s)
 	timefencev1.RegisterAdminServiceServer(g, s)
+	timefencev1.RegisterServingLogServiceServer(g, s)
 	flight.RegisterFlightServiceServer(g, &flightServer{s: s})
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
@@ -277,6 +295,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		s.log.Warn("graceful stop timed out; closing remaining calls")
 		g.Stop()
 	}
+	// The lookups served before the stop are stored before it returns.
+	s.servingLog.close()
 	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
 	}

@@ -8,11 +8,12 @@ import (
 
 // Key prefixes. Every key of the store starts with one of these.
 const (
-	prefixChunk    = 'c' // c | view id u32 | first seq u64 | last seq u64: versions (chunk.go)
-	prefixRegistry = 'r' // r/<kind>/<name>[/<version>]
-	prefixMeta     = 'm' // m/<name>
-	prefixBatch    = 'b' // b/<batch id>
-	prefixDataset  = 'd' // d/<dataset id>: a manifest
+	prefixChunk      = 'c' // c | view id u32 | first seq u64 | last seq u64: versions (chunk.go)
+	prefixRegistry   = 'r' // r/<kind>/<name>[/<version>]
+	prefixMeta       = 'm' // m/<name>
+	prefixBatch      = 'b' // b/<batch id>
+	prefixDataset    = 'd' // d/<dataset id>: a manifest
+	prefixServingLog = 'l' // l | read time u64 | request id: a logged lookup (servinglog.go)
 
 	// prefixVersionV0 held one version per key in stores of the first
 	// development releases; Open refuses such a store (see checkFormat).

@@ -27,7 +27,8 @@ import (
 //     under those splits, at any watermark up to the snapshot's, has the same
 //     winners as in the source: joins and exports are byte for byte the same,
 //     re-reads by dataset id too;
-//   - the manifests of the datasets recorded under the kept splits.
+//   - the manifests of the datasets recorded under the kept splits;
+//   - the serving log's lookups read no later than the cutoff.
 //
 // Batch ids are left out (nothing is written to a sandbox), and so is the
 // store id: the sandbox gets its own when it is first opened. A key
@@ -122,6 +123,12 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed 
 				v = uintBytes(uint64(min(int64(binary.BigEndian.Uint64(v)), cutoff)))
 			case strings.HasPrefix(string(key), "r/split/"):
 				if !kept[strings.TrimPrefix(string(key), "r/split/")] {
+					return nil
+				}
+			case key[0] == prefixServingLog:
+				// Lookups served by the cutoff read only what was
+				// available by then.
+				if at, ok := logReadTime(key); !ok || at > cutoff {
 					return nil
 				}
 			case key[0] == prefixDataset:

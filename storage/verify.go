@@ -91,6 +91,10 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 					if !json.Valid(val) {
 						rep.problem("registry entry %q is not valid JSON", k)
 					}
+				case prefixServingLog:
+					if len(k) <= 9 || len(k) > 9+MaxRequestIDBytes {
+						rep.problem("serving log key %q is malformed", k)
+					}
 				case prefixMeta:
 				default:
 					rep.problem("key %q has an unknown prefix", k)

@@ -83,8 +83,17 @@ type GetOnlineFeaturesRequest struct {
 	JoinKeys   []string     `protobuf:"bytes,2,rep,name=join_keys,json=joinKeys,proto3" json:"join_keys,omitempty"`
 	EntityRows []*EntityRow `protobuf:"bytes,3,rep,name=entity_rows,json=entityRows,proto3" json:"entity_rows,omitempty"`
 	// Read as of this time instead of now; requires split.
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	Split         string                 `protobuf:"bytes,5,opt,name=split,proto3" json:"split,omitempty"`
+	AsOf  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	Split string                 `protobuf:"bytes,5,opt,name=split,proto3" json:"split,omitempty"`
+	// Log this lookup in the serving log, whatever the server's sample rate.
+	// Only reads at now are logged: a read with as_of is a training-side read.
+	Log bool `protobuf:"varint,6,opt,name=log,proto3" json:"log,omitempty"`
+	// The caller's id of the lookup, kept in the serving log (at most 128
+	// bytes); the server makes one when it is empty and the lookup is logged.
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Request-time inputs that are not in the store, kept with the logged
+	// lookup (e.g. {"device": "ios"}); they are not read from the store.
+	Context       map[string]*Value `protobuf:"bytes,8,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -152,6 +161,27 @@ func (x *GetOnlineFeaturesRequest) GetSplit() string {
 		return x.Split
 	}
 	return ""
+}
+
+func (x *GetOnlineFeaturesRequest) GetLog() bool {
+	if x != nil {
+		return x.Log
+	}
+	return false
+}
+
+func (x *GetOnlineFeaturesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *GetOnlineFeaturesRequest) GetContext() map[string]*Value {
+	if x != nil {
+		return x.Context
+	}
+	return nil
 }
 
 type EntityRow struct {
@@ -1143,7 +1173,9 @@ type GetOnlineFeaturesResponse struct {
 	// The time the rule was evaluated at.
 	ReadTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
 	// The write sequence number the read was pinned to.
-	Watermark     int64 `protobuf:"varint,4,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	Watermark int64 `protobuf:"varint,4,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// The lookup's id in the serving log; empty when it was not logged.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1206,18 +1238,32 @@ func (x *GetOnlineFeaturesResponse) GetWatermark() int64 {
 	return 0
 }
 
+func (x *GetOnlineFeaturesResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_timefence_v1_online_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\n" +
-	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xd4\x01\n" +
+	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xa5\x03\n" +
 	"\x18GetOnlineFeaturesRequest\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12\x1b\n" +
 	"\tjoin_keys\x18\x02 \x03(\tR\bjoinKeys\x128\n" +
 	"\ventity_rows\x18\x03 \x03(\v2\x17.timefence.v1.EntityRowR\n" +
 	"entityRows\x12/\n" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x14\n" +
-	"\x05split\x18\x05 \x01(\tR\x05split\"8\n" +
+	"\x05split\x18\x05 \x01(\tR\x05split\x12\x10\n" +
+	"\x03log\x18\x06 \x01(\bR\x03log\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12M\n" +
+	"\acontext\x18\b \x03(\v23.timefence.v1.GetOnlineFeaturesRequest.ContextEntryR\acontext\x1aO\n" +
+	"\fContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.timefence.v1.ValueR\x05value:\x028\x01\"8\n" +
 	"\tEntityRow\x12+\n" +
 	"\x06values\x18\x01 \x03(\v2\x13.timefence.v1.ValueR\x06values\"\xa9\t\n" +
 	"\rFeatureColumn\x12+\n" +
@@ -1270,12 +1316,14 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\x0eBoolListValues\x12.\n" +
 	"\x06values\x18\x01 \x03(\v2\x16.timefence.v1.BoolListR\x06values\"B\n" +
 	"\x0fBytesListValues\x12/\n" +
-	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.BytesListR\x06values\"\xc5\x01\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.BytesListR\x06values\"\xe4\x01\n" +
 	"\x19GetOnlineFeaturesResponse\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x125\n" +
 	"\acolumns\x18\x02 \x03(\v2\x1b.timefence.v1.FeatureColumnR\acolumns\x127\n" +
 	"\tread_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12\x1c\n" +
-	"\twatermark\x18\x04 \x01(\x03R\twatermark*\x83\x01\n" +
+	"\twatermark\x18\x04 \x01(\x03R\twatermark\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId*\x83\x01\n" +
 	"\rFeatureStatus\x12\x1e\n" +
 	"\x1aFEATURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16FEATURE_STATUS_PRESENT\x10\x01\x12\x1c\n" +
@@ -1298,7 +1346,7 @@ func file_timefence_v1_online_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_online_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_timefence_v1_online_service_proto_goTypes = []any{
 	(FeatureStatus)(0),                // 0: timefence.v1.FeatureStatus
 	(*GetOnlineFeaturesRequest)(nil),  // 1: timefence.v1.GetOnlineFeaturesRequest
@@ -1319,53 +1367,56 @@ var file_timefence_v1_online_service_proto_goTypes = []any{
 	(*BoolListValues)(nil),            // 16: timefence.v1.BoolListValues
 	(*BytesListValues)(nil),           // 17: timefence.v1.BytesListValues
 	(*GetOnlineFeaturesResponse)(nil), // 18: timefence.v1.GetOnlineFeaturesResponse
-	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
-	(*Value)(nil),                     // 20: timefence.v1.Value
-	(ValueType)(0),                    // 21: timefence.v1.ValueType
-	(*FloatList)(nil),                 // 22: timefence.v1.FloatList
-	(*Int32List)(nil),                 // 23: timefence.v1.Int32List
-	(*Int64List)(nil),                 // 24: timefence.v1.Int64List
-	(*DoubleList)(nil),                // 25: timefence.v1.DoubleList
-	(*StringList)(nil),                // 26: timefence.v1.StringList
-	(*BoolList)(nil),                  // 27: timefence.v1.BoolList
-	(*BytesList)(nil),                 // 28: timefence.v1.BytesList
+	nil,                               // 19: timefence.v1.GetOnlineFeaturesRequest.ContextEntry
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*Value)(nil),                     // 21: timefence.v1.Value
+	(ValueType)(0),                    // 22: timefence.v1.ValueType
+	(*FloatList)(nil),                 // 23: timefence.v1.FloatList
+	(*Int32List)(nil),                 // 24: timefence.v1.Int32List
+	(*Int64List)(nil),                 // 25: timefence.v1.Int64List
+	(*DoubleList)(nil),                // 26: timefence.v1.DoubleList
+	(*StringList)(nil),                // 27: timefence.v1.StringList
+	(*BoolList)(nil),                  // 28: timefence.v1.BoolList
+	(*BytesList)(nil),                 // 29: timefence.v1.BytesList
 }
 var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	2,  // 0: timefence.v1.GetOnlineFeaturesRequest.entity_rows:type_name -> timefence.v1.EntityRow
-	19, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 2: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
-	21, // 3: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
-	0,  // 4: timefence.v1.FeatureColumn.statuses:type_name -> timefence.v1.FeatureStatus
-	4,  // 5: timefence.v1.FeatureColumn.int64_values:type_name -> timefence.v1.Int64Values
-	5,  // 6: timefence.v1.FeatureColumn.double_values:type_name -> timefence.v1.DoubleValues
-	6,  // 7: timefence.v1.FeatureColumn.float_values:type_name -> timefence.v1.FloatValues
-	7,  // 8: timefence.v1.FeatureColumn.string_values:type_name -> timefence.v1.StringValues
-	8,  // 9: timefence.v1.FeatureColumn.bool_values:type_name -> timefence.v1.BoolValues
-	9,  // 10: timefence.v1.FeatureColumn.bytes_values:type_name -> timefence.v1.BytesValues
-	10, // 11: timefence.v1.FeatureColumn.float_list_values:type_name -> timefence.v1.FloatListValues
-	11, // 12: timefence.v1.FeatureColumn.int32_values:type_name -> timefence.v1.Int32Values
-	12, // 13: timefence.v1.FeatureColumn.int32_list_values:type_name -> timefence.v1.Int32ListValues
-	13, // 14: timefence.v1.FeatureColumn.int64_list_values:type_name -> timefence.v1.Int64ListValues
-	14, // 15: timefence.v1.FeatureColumn.double_list_values:type_name -> timefence.v1.DoubleListValues
-	15, // 16: timefence.v1.FeatureColumn.string_list_values:type_name -> timefence.v1.StringListValues
-	16, // 17: timefence.v1.FeatureColumn.bool_list_values:type_name -> timefence.v1.BoolListValues
-	17, // 18: timefence.v1.FeatureColumn.bytes_list_values:type_name -> timefence.v1.BytesListValues
-	22, // 19: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
-	23, // 20: timefence.v1.Int32ListValues.values:type_name -> timefence.v1.Int32List
-	24, // 21: timefence.v1.Int64ListValues.values:type_name -> timefence.v1.Int64List
-	25, // 22: timefence.v1.DoubleListValues.values:type_name -> timefence.v1.DoubleList
-	26, // 23: timefence.v1.StringListValues.values:type_name -> timefence.v1.StringList
-	27, // 24: timefence.v1.BoolListValues.values:type_name -> timefence.v1.BoolList
-	28, // 25: timefence.v1.BytesListValues.values:type_name -> timefence.v1.BytesList
-	3,  // 26: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
-	19, // 27: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
-	1,  // 28: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
-	18, // 29: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
-	29, // [29:30] is the sub-list for method output_type
-	28, // [28:29] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
+	19, // 2: timefence.v1.GetOnlineFeaturesRequest.context:type_name -> timefence.v1.GetOnlineFeaturesRequest.ContextEntry
+	21, // 3: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
+	22, // 4: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
+	0,  // 5: timefence.v1.FeatureColumn.statuses:type_name -> timefence.v1.FeatureStatus
+	4,  // 6: timefence.v1.FeatureColumn.int64_values:type_name -> timefence.v1.Int64Values
+	5,  // 7: timefence.v1.FeatureColumn.double_values:type_name -> timefence.v1.DoubleValues
+	6,  // 8: timefence.v1.FeatureColumn.float_values:type_name -> timefence.v1.FloatValues
+	7,  // 9: timefence.v1.FeatureColumn.string_values:type_name -> timefence.v1.StringValues
+	8,  // 10: timefence.v1.FeatureColumn.bool_values:type_name -> timefence.v1.BoolValues
+	9,  // 11: timefence.v1.FeatureColumn.bytes_values:type_name -> timefence.v1.BytesValues
+	10, // 12: timefence.v1.FeatureColumn.float_list_values:type_name -> timefence.v1.FloatListValues
+	11, // 13: timefence.v1.FeatureColumn.int32_values:type_name -> timefence.v1.Int32Values
+	12, // 14: timefence.v1.FeatureColumn.int32_list_values:type_name -> timefence.v1.Int32ListValues
+	13, // 15: timefence.v1.FeatureColumn.int64_list_values:type_name -> timefence.v1.Int64ListValues
+	14, // 16: timefence.v1.FeatureColumn.double_list_values:type_name -> timefence.v1.DoubleListValues
+	15, // 17: timefence.v1.FeatureColumn.string_list_values:type_name -> timefence.v1.StringListValues
+	16, // 18: timefence.v1.FeatureColumn.bool_list_values:type_name -> timefence.v1.BoolListValues
+	17, // 19: timefence.v1.FeatureColumn.bytes_list_values:type_name -> timefence.v1.BytesListValues
+	23, // 20: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
+	24, // 21: timefence.v1.Int32ListValues.values:type_name -> timefence.v1.Int32List
+	25, // 22: timefence.v1.Int64ListValues.values:type_name -> timefence.v1.Int64List
+	26, // 23: timefence.v1.DoubleListValues.values:type_name -> timefence.v1.DoubleList
+	27, // 24: timefence.v1.StringListValues.values:type_name -> timefence.v1.StringList
+	28, // 25: timefence.v1.BoolListValues.values:type_name -> timefence.v1.BoolList
+	29, // 26: timefence.v1.BytesListValues.values:type_name -> timefence.v1.BytesList
+	3,  // 27: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
+	20, // 28: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
+	21, // 29: timefence.v1.GetOnlineFeaturesRequest.ContextEntry.value:type_name -> timefence.v1.Value
+	1,  // 30: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
+	18, // 31: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
+	31, // [31:32] is the sub-list for method output_type
+	30, // [30:31] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_online_service_proto_init() }
@@ -1396,7 +1447,7 @@ func file_timefence_v1_online_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_online_service_proto_rawDesc), len(file_timefence_v1_online_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,202 @@
+package server_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/server"
+)
+
+// skewOnceLogged polls the skew report until it has replayed want lookups:
+// the log stores them in the background.
+func skewOnceLogged(t *testing.T, c *client.Client, want int64) *timefencev1.GetSkewReportResponse {
+	t.Helper()
+	var rep *timefencev1.GetSkewReportResponse
+	eventually(t, "the logged lookups to be stored", func() bool {
+		var err error
+		rep, err = c.SkewReport(context.Background(), time.Time{}, time.Time{}, 0)
+		require.NoError(t, err)
+		require.LessOrEqual(t, rep.GetLookups(), want)
+		return rep.GetLookups() == want
+	})
+	return rep
+}
+
+// TestSkewReportIsZeroUnderLiveWrites: lookups logged while writes arrive
+// replay to exactly what they served; a backfill that rewrites the past
+// after them is reported with the version responsible.
+func TestSkewReportIsZeroUnderLiveWrites(t *testing.T) {
+	env := startLimited(t, server.DefaultConfig())
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour)
+	write := func(user int, clicks int64, opts ...client.Option) {
+		rows := []client.Row{{Key: []any{user, "eu"}, EventTime: base.Add(time.Duration(clicks) * time.Millisecond), Values: []any{clicks, float64(clicks) / 2}}}
+		_, err := env.client.Write(ctx, "stats", rows, opts...)
+		require.NoError(t, err)
+	}
+	for u := range 8 {
+		write(u, int64(u))
+	}
+
+	// A writer and two readers at once; every lookup is logged.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := int64(100); ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			write(int(n%8), n)
+		}
+	}()
+	var mu sync.Mutex
+	var served []*client.OnlineResult
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			for range 60 {
+				keys := [][]any{{rng.IntN(10), "eu"}, {rng.IntN(10), "eu"}} // users 8 and 9 have no versions
+				res, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys, client.Logged())
+				require.NoError(t, err)
+				require.Len(t, res.RequestID, 16)
+				mu.Lock()
+				served = append(served, res)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	rep := skewOnceLogged(t, env.client, 120)
+	require.Equal(t, int64(120*2*2), rep.GetValues())
+	require.Zero(t, rep.GetMismatches(), "examples: %v", rep.GetExamples())
+	require.Len(t, rep.GetFeatures(), 2)
+	require.Equal(t, "stats:clicks", rep.GetFeatures()[0].GetFeature())
+	require.Equal(t, int64(240), rep.GetFeatures()[0].GetValues())
+
+	// A backfill after the lookups, available before them: what a training
+	// join reads now is not what production served.
+	first := served[0]
+	for _, res := range served {
+		if res.ReadTime.Before(first.ReadTime) {
+			first = res
+		}
+	}
+	_, err := env.client.Write(ctx, "stats", []client.Row{{Key: []any{3, "eu"}, EventTime: base.Add(time.Hour / 2),
+		AvailableAt: first.ReadTime.Add(-time.Millisecond), Values: []any{int64(-7), -3.5}}}, client.Backfill())
+	require.NoError(t, err)
+	rep, err = env.client.SkewReport(ctx, time.Time{}, time.Time{}, 5)
+	require.NoError(t, err)
+	require.Equal(t, int64(120), rep.GetLookups())
+	require.Positive(t, rep.GetMismatches())
+	require.Equal(t, rep.GetMismatches(), rep.GetFeatures()[0].GetMismatches()+rep.GetFeatures()[1].GetMismatches())
+	require.Equal(t, rep.GetFeatures()[0].GetMismatches(), rep.GetFeatures()[1].GetMismatches(), "both features of the backfilled version")
+	require.Len(t, rep.GetExamples(), min(5, int(rep.GetMismatches())))
+	ex := rep.GetExamples()[0]
+	require.Equal(t, `user_id=3, region="eu"`, ex.GetEntityKey())
+	require.Contains(t, []string{"stats:clicks", "stats:score"}, ex.GetFeature())
+	require.NotEqual(t, ex.GetServed().GetValue(), ex.GetReplayed().GetValue())
+	require.Contains(t, []string{"-7", "-3.5"}, ex.GetReplayed().GetValue())
+	require.True(t, ex.GetReplayed().GetBackfilled())
+	require.Greater(t, ex.GetReplayed().GetSeq(), ex.GetWatermark())
+	require.Contains(t, ex.GetCause(), "was backfilled after the lookup")
+	require.Contains(t, ex.GetCause(), "training reads it, production never served it")
+
+	// Lookups before the backfill's available-at time are not affected.
+	rep, err = env.client.SkewReport(ctx, time.Time{}, first.ReadTime.Add(-2*time.Millisecond), 0)
+	require.NoError(t, err)
+	require.Zero(t, rep.GetLookups())
+}
+
+// TestServingLogChoosesLookups: the sample rate, the request's own choice,
+// its request id, and reads as of a past time (never logged).
+func TestServingLogChoosesLookups(t *testing.T) {
+	ctx := context.Background()
+	keys := [][]any{{1, "eu"}}
+	t.Run("rate 0 logs only what asks", func(t *testing.T) {
+		env := startLimited(t, server.DefaultConfig())
+		res, err := env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, keys)
+		require.NoError(t, err)
+		require.Empty(t, res.RequestID)
+		res, err = env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, keys,
+			client.Logged(), client.WithRequestID("req-42"), client.WithContext(map[string]any{"device": "ios", "n": 3}))
+		require.NoError(t, err)
+		require.Equal(t, "req-42", res.RequestID)
+		// A read as of a past time is a training-side read: not logged.
+		res, err = env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, keys,
+			client.Logged(), client.AsOf(time.Now().Add(-time.Minute)), client.UnderSplit("all"))
+		require.NoError(t, err)
+		require.Empty(t, res.RequestID)
+		require.Zero(t, skewOnceLogged(t, env.client, 1).GetMismatches())
+	})
+	t.Run("rate 1 logs every read at now", func(t *testing.T) {
+		cfg := server.DefaultConfig()
+		cfg.ServingLogRate = 1
+		env := startLimited(t, cfg)
+		for range 5 {
+			res, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys)
+			require.NoError(t, err)
+			require.NotEmpty(t, res.RequestID)
+		}
+		skewOnceLogged(t, env.client, 5)
+		eventually(t, "the metric to count them", func() bool {
+			return sample(t, scrape(t, env.srv), "timefence_serving_log_records_total", "result", "logged") == 5
+		})
+	})
+	t.Run("bad log fields are refused", func(t *testing.T) {
+		env := startLimited(t, server.DefaultConfig())
+		_, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys,
+			client.Logged(), client.WithRequestID(strings.Repeat("x", 129)))
+		require.Equal(t, codes.InvalidArgument, codeOf(err))
+		require.ErrorContains(t, err, "request_id: 129 bytes, at most 128")
+		rep, err := env.client.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+		require.NoError(t, err)
+		require.Zero(t, rep.GetLookups())
+	})
+}
+
+// TestServingLogDropsWhenFull: a queue with no room drops the record and
+// counts it; the lookup itself is served, without a request id.
+func TestServingLogDropsWhenFull(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.ServingLogQueueBytes = 100 // less than any record
+	env := startLimited(t, cfg)
+	res, err := env.client.GetOnline(context.Background(), []string{"stats"}, []string{"user_id", "region"}, [][]any{{1, "eu"}}, client.Logged())
+	require.NoError(t, err)
+	require.Empty(t, res.RequestID)
+	require.Equal(t, 1.0, sample(t, scrape(t, env.srv), "timefence_serving_log_records_total", "result", "dropped_queue_full"))
+}
+
+// TestServingLogSurvivesRestart: lookups served before a graceful stop are
+// stored before it returns.
+func TestServingLogSurvivesRestart(t *testing.T) {
+	env := startServer(t)
+	env.defineUsers(t, 0)
+	ctx := context.Background()
+	for range 50 {
+		_, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, [][]any{{1, "eu"}}, client.Logged())
+		require.NoError(t, err)
+	}
+	env.restart(t)
+	rep, err := env.client.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(50), rep.GetLookups())
+	require.Zero(t, rep.GetMismatches())
+}

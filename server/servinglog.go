@@ -75,7 +75,9 @@ func newServingLog(store Store, rate float64, maxBytes int64, log *slog.Logger) 
 	return l
 }
 
-func (l *servingLog) collectors() []prometheus.Collector { return []prometheus.Collector{l.records, l.queueSize} }
+func (l *servingLog) collectors() []prometheus.Collector {
+	return []prometheus.Collector{l.records, l.queueSize}
+}
 
 // checkLogFields refuses a request id or context the log could not keep.
 func checkLogFields(req *timefencev1.GetOnlineFeaturesRequest) error {

@@ -35,6 +35,8 @@ at a past time instead; such a read is training-side and needs --split.`,
 	fs.Var(&keys, "key", "an entity `key` as name=value (name=value,name=value for composite keys); repeat for more entities")
 	asOf := fs.String("as-of", "", "read as of this past time (RFC 3339) instead of now; needs --split")
 	split := fs.String("split", "", "the split an --as-of read runs under")
+	logged := fs.Bool("log", false, "keep the lookup in the server's serving log (see 'timefence skew') and print its request id")
+	requestID := fs.String("request-id", "", "the lookup's id in the serving log (with --log; the server makes one when empty)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "features": featureRefs})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -49,6 +51,12 @@ at a past time instead; such a read is training-side and needs --split.`,
 		}
 		if *split != "" {
 			opts = append(opts, client.UnderSplit(*split))
+		}
+		if *logged {
+			opts = append(opts, client.Logged())
+		}
+		if *requestID != "" {
+			opts = append(opts, client.WithRequestID(*requestID))
 		}
 		switch {
 		case *asOf != "" && *split == "":
@@ -98,6 +106,9 @@ at a past time instead; such a read is training-side and needs --split.`,
 		}
 		t.write(stdout)
 		fmt.Fprintf(stdout, "\nread at %s (watermark %d)\n", formatTime(res.ReadTime), res.Watermark)
+		if res.RequestID != "" {
+			fmt.Fprintf(stdout, "logged as request %s\n", res.RequestID)
+		}
 		return nil
 	}
 	return cmd
@@ -202,11 +213,12 @@ type onlineRow struct {
 type onlineOutput struct {
 	ReadTime  string      `json:"read_time"`
 	Watermark int64       `json:"watermark"`
+	RequestID string      `json:"request_id,omitempty"`
 	Rows      []onlineRow `json:"rows"`
 }
 
 func onlineJSON(names []string, keys [][]any, res *client.OnlineResult) onlineOutput {
-	out := onlineOutput{ReadTime: formatTime(res.ReadTime), Watermark: res.Watermark, Rows: []onlineRow{}}
+	out := onlineOutput{ReadTime: formatTime(res.ReadTime), Watermark: res.Watermark, RequestID: res.RequestID, Rows: []onlineRow{}}
 	for i, row := range res.Rows {
 		r := onlineRow{Key: map[string]any{}}
 		for j, n := range names {

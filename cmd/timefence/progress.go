@@ -153,10 +153,16 @@ func count(n int64) string {
 	return b.String()
 }
 
-// plural formats a count with its noun: "1 key", "2,048 keys", "3 entities".
+// plural formats a count with its noun: "1 key", "2,048 keys", "3 entities",
+// "2 mismatches".
 func plural[N int | int64](n N, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	for _, end := range []string{"ch", "sh", "s", "x", "z"} {
+		if strings.HasSuffix(noun, end) {
+			return count(int64(n)) + " " + noun + "es"
+		}
 	}
 	if strings.HasSuffix(noun, "y") && !strings.ContainsAny(noun[len(noun)-2:len(noun)-1], "aeiou") {
 		noun = strings.TrimSuffix(noun, "y") + "ie"

@@ -133,6 +133,8 @@ func limitFlags(fs *pflag.FlagSet, cfg *server.Config) {
 	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "end a stream (a Flight join, export or bulk write, or another streaming call) whose client neither reads nor sends for this long")
 	fs.IntVar(&cfg.HistoricalConcurrency, "historical-concurrency", cfg.HistoricalConcurrency, "run at most this many historical requests (joins, exports, statistics) at once; the others wait their turn")
 	fs.IntVar(&cfg.HistoricalParallelism, "historical-parallelism", cfg.HistoricalParallelism, "goroutines each historical request spreads its work over")
+	fs.Float64Var(&cfg.ServingLogRate, "serving-log-rate", cfg.ServingLogRate, "keep this share (0 to 1) of online lookups at now in the serving log, besides those that ask ('timefence skew' replays them)")
+	fs.Var((*sizeFlag)(&cfg.ServingLogQueueBytes), "serving-log-queue", "the memory of logged lookups waiting to be stored; beyond it they are dropped and counted (timefence_serving_log_records_total)")
 	fs.IntVar(&cfg.HistoricalNice, "historical-nice", cfg.HistoricalNice, "lower the OS priority (nice, 1-19) of the threads of historical work, so online lookups and writes go first on busy cores; 0 does not")
 }
 
@@ -147,6 +149,12 @@ func checkLimits(cfg server.Config) error {
 		if l.v <= 0 {
 			return fmt.Errorf("--%s: must be positive", l.flag)
 		}
+	}
+	if cfg.ServingLogRate < 0 || cfg.ServingLogRate > 1 {
+		return fmt.Errorf("--serving-log-rate: must be between 0 and 1, not %g", cfg.ServingLogRate)
+	}
+	if cfg.ServingLogQueueBytes <= 0 {
+		return fmt.Errorf("--serving-log-queue: must be positive")
 	}
 	if cfg.HistoricalNice < 0 || cfg.HistoricalNice > 19 {
 		return fmt.Errorf("--historical-nice: must be between 0 and 19, not %d", cfg.HistoricalNice)

@@ -15,7 +15,7 @@
 
 from ._hints import NoDataUnderSplit
 from ._time import parse_duration, parse_time
-from .client import ApplyResult, Change, Client, HistoricalFeatures, OnlineFeatures
+from .client import ApplyResult, Change, Client, HistoricalFeatures, OnlineFeatures, SkewReport
 from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split
 from .errors import (
     BatchConflict,
@@ -53,6 +53,7 @@ __all__ = [
     "Change",
     "HistoricalFeatures",
     "OnlineFeatures",
+    "SkewReport",
     "Entity",
     "JoinKey",
     "Feature",

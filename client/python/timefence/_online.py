@@ -8,8 +8,9 @@ their check) is cached by :class:`Names`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -157,7 +158,36 @@ class Names:
 
 def meta(resp: online_service_pb2.GetOnlineFeaturesResponse, features: Tuple[str, ...]) -> Dict[str, Any]:
     return {"read_time": _time.from_proto_timestamp(resp.read_time), "watermark": resp.watermark,
-            "features": list(features)}
+            "features": list(features), "request_id": resp.request_id or None}
+
+
+def add_log_fields(
+    req: online_service_pb2.GetOnlineFeaturesRequest, log: bool, request_id: Optional[str], context: Optional[Mapping[str, Any]]
+) -> None:
+    """Sets the serving log fields of an online request."""
+    req.log = bool(log)
+    if request_id:
+        req.request_id = request_id
+    for name, v in (context or {}).items():
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"context: names must be non-empty strings, got {name!r}")
+        slot = req.context[name]
+        if isinstance(v, (bool, np.bool_)):
+            slot.bool_value = bool(v)
+        elif isinstance(v, (int, np.integer)):
+            slot.int64_value = int(v)
+        elif isinstance(v, (float, np.floating)):
+            slot.double_value = float(v)
+        elif isinstance(v, str):
+            slot.string_value = v
+        elif isinstance(v, bytes):
+            slot.bytes_value = v
+        elif isinstance(v, (_dt.datetime, pd.Timestamp)):
+            slot.timestamp_value = _time.to_proto_timestamp(v, f"context[{name!r}]").ToNanoseconds()
+        else:
+            raise InvalidArgument(
+                f"context[{name!r}]: {type(v).__name__} is not a context value (bool, int, float, str, bytes or datetime)"
+            )
 
 
 def _raw(col: online_service_pb2.FeatureColumn, n: int) -> Tuple[str, Any, Optional[List[bool]]]:

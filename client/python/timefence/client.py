@@ -24,6 +24,8 @@ from ._proto.timefence.v1 import (
     online_service_pb2_grpc,
     registry_service_pb2,
     registry_service_pb2_grpc,
+    serving_log_pb2,
+    serving_log_pb2_grpc,
     types_pb2,
 )
 from ._online import OnlineFeatures
@@ -31,7 +33,7 @@ from .definitions import Entity, FeatureView, Split, arrow_type, definitions_req
 from ._hints import NoDataUnderSplit
 from .errors import InvalidArgument, SplitRequired, TimefenceError, from_rpc_error
 
-__all__ = ["Client", "ApplyResult", "Change", "HistoricalFeatures", "OnlineFeatures"]
+__all__ = ["Client", "ApplyResult", "Change", "HistoricalFeatures", "OnlineFeatures", "SkewReport"]
 
 T = TypeVar("T")
 
@@ -178,6 +180,7 @@ class Client:
             _flight.DO_PUT, request_serializer=_flight.identity, response_deserializer=_flight.decode_put_result
         )
         self._datasets = dataset_service_pb2_grpc.DatasetServiceStub(self._channel)
+        self._logs = serving_log_pb2_grpc.ServingLogServiceStub(self._channel)
         self._do_get = self._channel.unary_stream(
             _flight.DO_GET, request_serializer=_flight.ticket, response_deserializer=_flight.decode_flight_data
         )
@@ -757,6 +760,54 @@ class Client:
         return pd.DataFrame(rows, columns=["feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs",
                                            "tail_versions", "last_compaction"])
 
+    def skew_report(
+        self,
+        since: Optional[_time.TimeLike] = None,
+        until: Optional[_time.TimeLike] = None,
+        *,
+        max_mismatches: int = 100,
+    ) -> "SkewReport":
+        """Replays the lookups of the serving log read from ``since`` to
+        ``until`` (both inclusive; default: all, up to now) as point-in-time
+        reads at their read times with every write the server holds now,
+        which is what a training join reads for them, and compares each value
+        with the one served. ``mismatches`` is 0 when training reads exactly
+        what production served; each row of ``examples`` (at most
+        ``max_mismatches``) names the lookup, the feature, both values and the
+        version responsible, e.g. a backfill that rewrote the past."""
+        req = serving_log_pb2.GetSkewReportRequest(max_mismatches=max_mismatches)
+        if since is not None:
+            req.since.CopyFrom(_time.to_proto_timestamp(since, "since"))
+        if until is not None:
+            req.until.CopyFrom(_time.to_proto_timestamp(until, "until"))
+        resp = self._call(self._logs.GetSkewReport, req)
+        features = pd.DataFrame([{"feature": f.feature, "values": f.values, "mismatches": f.mismatches} for f in resp.features],
+                                columns=["feature", "values", "mismatches"])
+
+        def when(ns: int) -> Any:
+            return pd.Timestamp(ns, tz="UTC") if ns else pd.NaT
+
+        examples = pd.DataFrame([{
+            "request_id": m.request_id,
+            "read_time": pd.Timestamp(m.read_time.ToNanoseconds(), tz="UTC"),
+            "watermark": m.watermark,
+            "row": m.row,
+            "entity_key": m.entity_key,
+            "feature": m.feature,
+            "served_value": m.served.value,
+            "served_status": _online.STATUS_NAMES.get(m.served.status, "unspecified"),
+            "served_event_time": when(m.served.event_time_unix_nanos),
+            "replayed_value": m.replayed.value,
+            "replayed_status": _online.STATUS_NAMES.get(m.replayed.status, "unspecified"),
+            "replayed_event_time": when(m.replayed.event_time_unix_nanos),
+            "replayed_available_at": when(m.replayed.available_at_unix_nanos),
+            "replayed_seq": m.replayed.seq,
+            "replayed_backfilled": m.replayed.backfilled,
+            "cause": m.cause,
+        } for m in resp.examples], columns=list(SkewReport.EXAMPLE_COLUMNS))
+        return SkewReport(lookups=resp.lookups, values=resp.values, mismatches=resp.mismatches,
+                          watermark=resp.watermark, features=features, examples=examples)
+
     def compare_statistics(
         self, view: str, baseline_split: str, current_split: str, features: Optional[Sequence[str]] = None
     ) -> List[Dict[str, Any]]:
@@ -822,6 +873,9 @@ class Client:
         include_status: bool = False,
         dtype_backend: str = "nullable",
         output: Optional[str] = None,
+        log: bool = False,
+        request_id: Optional[str] = None,
+        context: Optional[Mapping[str, Any]] = None,
     ) -> Union[pd.DataFrame, OnlineFeatures]:
         """Online lookup: the current feature values of some entities.
 
@@ -848,11 +902,22 @@ class Client:
                 ``{column: [values]}`` with the same columns (Feast's
                 ``to_dict()`` shape), Python values and ``None`` for nulls,
                 and no DataFrame built; its ``to_df()`` builds the DataFrame.
+            log: keep the lookup in the server's serving log, whatever its
+                sample rate (``timefence serve --serving-log-rate``);
+                :meth:`skew_report` replays logged lookups. Reads with
+                ``as_of`` are never logged.
+            request_id: the lookup's id in the serving log (at most 128
+                bytes), e.g. the id the request's labels will carry; the
+                server makes one when it is not given.
+            context: request-time inputs that are not in the store, kept with
+                the logged lookup: ``{"device": "ios", "basket": 3}`` (bool,
+                int, float, str, bytes or datetime values).
 
         Returns one row per entity, in order: the key columns, then one column
         per feature (null when not found or stale). ``df.attrs["timefence"]``
         (``.attrs["timefence"]`` of the dict) holds ``read_time``,
-        ``watermark`` and the resolved ``features``.
+        ``watermark``, the resolved ``features`` and ``request_id`` (the
+        lookup's id in the serving log; None when it was not logged).
         """
         if entity_rows is not None:
             if entities is not None:
@@ -877,7 +942,10 @@ class Client:
         refs = _refs(features)
         keys, columns = _entity_columns(entities)
         try:
-            resp = self._call(self._online.GetOnlineFeatures, _online.request(refs, keys, columns, as_of, split))
+            req = _online.request(refs, keys, columns, as_of, split)
+            if log or request_id or context:
+                _online.add_log_fields(req, log, request_id, context)
+            resp = self._call(self._online.GetOnlineFeatures, req)
         except SplitRequired as e:
             raise _split_hint(e, "get_online_features with as_of") from None
         resolved = tuple(resp.features)
@@ -888,6 +956,33 @@ class Client:
         if dtype_backend == "nullable":
             return _online.to_frame(resp, names, entities, keys, columns, include_status, attrs)
         return _online.arrow_frame(resp, names, entities, keys, columns, include_status, dtype_backend, attrs)
+
+
+@dataclass
+class SkewReport:
+    """What :meth:`Client.skew_report` found: the lookups replayed, the
+    values compared (entity rows × features) and how many differ, per
+    feature in ``features`` and by example in ``examples`` (values as text,
+    ``"null"`` for none)."""
+
+    EXAMPLE_COLUMNS = (
+        "request_id", "read_time", "watermark", "row", "entity_key", "feature",
+        "served_value", "served_status", "served_event_time",
+        "replayed_value", "replayed_status", "replayed_event_time", "replayed_available_at", "replayed_seq",
+        "replayed_backfilled", "cause",
+    )
+
+    lookups: int
+    values: int
+    mismatches: int
+    watermark: int
+    features: pd.DataFrame
+    examples: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        """Whether every replayed value is the one served."""
+        return self.mismatches == 0
 
 
 class HistoricalFeatures(pd.DataFrame):

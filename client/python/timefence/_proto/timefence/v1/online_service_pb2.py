@@ -16,51 +16,55 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from timefence._proto.timefence.v1 import types_pb2 as timefence_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!timefence/v1/online_service.proto\x12\x0ctimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xa7\x01\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12\x11\n\tjoin_keys\x18\x02 \x03(\t\x12,\n\x0b\x65ntity_rows\x18\x03 \x03(\x0b\x32\x17.timefence.v1.EntityRow\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05split\x18\x05 \x01(\t\"0\n\tEntityRow\x12#\n\x06values\x18\x01 \x03(\x0b\x32\x13.timefence.v1.Value\"\xaa\x07\n\rFeatureColumn\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.timefence.v1.ValueType\x12-\n\x08statuses\x18\x02 \x03(\x0e\x32\x1b.timefence.v1.FeatureStatus\x12\x1d\n\x15\x65vent_time_unix_nanos\x18\x03 \x03(\x03\x12\r\n\x05nulls\x18\x04 \x03(\x08\x12\x31\n\x0cint64_values\x18\x05 \x01(\x0b\x32\x19.timefence.v1.Int64ValuesH\x00\x12\x33\n\rdouble_values\x18\x06 \x01(\x0b\x32\x1a.timefence.v1.DoubleValuesH\x00\x12\x31\n\x0c\x66loat_values\x18\x07 \x01(\x0b\x32\x19.timefence.v1.FloatValuesH\x00\x12\x33\n\rstring_values\x18\x08 \x01(\x0b\x32\x1a.timefence.v1.StringValuesH\x00\x12/\n\x0b\x62ool_values\x18\t \x01(\x0b\x32\x18.timefence.v1.BoolValuesH\x00\x12\x31\n\x0c\x62ytes_values\x18\n \x01(\x0b\x32\x19.timefence.v1.BytesValuesH\x00\x12:\n\x11\x66loat_list_values\x18\x0b \x01(\x0b\x32\x1d.timefence.v1.FloatListValuesH\x00\x12\x31\n\x0cint32_values\x18\x0c \x01(\x0b\x32\x19.timefence.v1.Int32ValuesH\x00\x12:\n\x11int32_list_values\x18\r \x01(\x0b\x32\x1d.timefence.v1.Int32ListValuesH\x00\x12:\n\x11int64_list_values\x18\x0e \x01(\x0b\x32\x1d.timefence.v1.Int64ListValuesH\x00\x12<\n\x12\x64ouble_list_values\x18\x0f \x01(\x0b\x32\x1e.timefence.v1.DoubleListValuesH\x00\x12<\n\x12string_list_values\x18\x10 \x01(\x0b\x32\x1e.timefence.v1.StringListValuesH\x00\x12\x38\n\x10\x62ool_list_values\x18\x11 \x01(\x0b\x32\x1c.timefence.v1.BoolListValuesH\x00\x12:\n\x11\x62ytes_list_values\x18\x12 \x01(\x0b\x32\x1d.timefence.v1.BytesListValuesH\x00\x42\x08\n\x06values\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1d\n\x0b\x46loatValues\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1c\n\nBoolValues\x12\x0e\n\x06values\x18\x01 \x03(\x08\"\x1d\n\x0b\x42ytesValues\x12\x0e\n\x06values\x18\x01 \x03(\x0c\":\n\x0f\x46loatListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.FloatList\"\x1d\n\x0bInt32Values\x12\x0e\n\x06values\x18\x01 \x03(\x05\":\n\x0fInt32ListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.Int32List\":\n\x0fInt64ListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.Int64List\"<\n\x10\x44oubleListValues\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.timefence.v1.DoubleList\"<\n\x10StringListValues\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.timefence.v1.StringList\"8\n\x0e\x42oolListValues\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.timefence.v1.BoolList\":\n\x0f\x42ytesListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.BytesList\"\x9d\x01\n\x19GetOnlineFeaturesResponse\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12,\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1b.timefence.v1.FeatureColumn\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\twatermark\x18\x04 \x01(\x03*\x83\x01\n\rFeatureStatus\x12\x1e\n\x1a\x46\x45\x41TURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x46\x45\x41TURE_STATUS_PRESENT\x10\x01\x12\x1c\n\x18\x46\x45\x41TURE_STATUS_NOT_FOUND\x10\x02\x12\x18\n\x14\x46\x45\x41TURE_STATUS_STALE\x10\x03\x32u\n\rOnlineService\x12\x64\n\x11GetOnlineFeatures\x12&.timefence.v1.GetOnlineFeaturesRequest\x1a\'.timefence.v1.GetOnlineFeaturesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!timefence/v1/online_service.proto\x12\x0ctimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xd3\x02\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12\x11\n\tjoin_keys\x18\x02 \x03(\t\x12,\n\x0b\x65ntity_rows\x18\x03 \x03(\x0b\x32\x17.timefence.v1.EntityRow\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05split\x18\x05 \x01(\t\x12\x0b\n\x03log\x18\x06 \x01(\x08\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x44\n\x07\x63ontext\x18\x08 \x03(\x0b\x32\x33.timefence.v1.GetOnlineFeaturesRequest.ContextEntry\x1a\x43\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.timefence.v1.Value:\x02\x38\x01\"0\n\tEntityRow\x12#\n\x06values\x18\x01 \x03(\x0b\x32\x13.timefence.v1.Value\"\xaa\x07\n\rFeatureColumn\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.timefence.v1.ValueType\x12-\n\x08statuses\x18\x02 \x03(\x0e\x32\x1b.timefence.v1.FeatureStatus\x12\x1d\n\x15\x65vent_time_unix_nanos\x18\x03 \x03(\x03\x12\r\n\x05nulls\x18\x04 \x03(\x08\x12\x31\n\x0cint64_values\x18\x05 \x01(\x0b\x32\x19.timefence.v1.Int64ValuesH\x00\x12\x33\n\rdouble_values\x18\x06 \x01(\x0b\x32\x1a.timefence.v1.DoubleValuesH\x00\x12\x31\n\x0c\x66loat_values\x18\x07 \x01(\x0b\x32\x19.timefence.v1.FloatValuesH\x00\x12\x33\n\rstring_values\x18\x08 \x01(\x0b\x32\x1a.timefence.v1.StringValuesH\x00\x12/\n\x0b\x62ool_values\x18\t \x01(\x0b\x32\x18.timefence.v1.BoolValuesH\x00\x12\x31\n\x0c\x62ytes_values\x18\n \x01(\x0b\x32\x19.timefence.v1.BytesValuesH\x00\x12:\n\x11\x66loat_list_values\x18\x0b \x01(\x0b\x32\x1d.timefence.v1.FloatListValuesH\x00\x12\x31\n\x0cint32_values\x18\x0c \x01(\x0b\x32\x19.timefence.v1.Int32ValuesH\x00\x12:\n\x11int32_list_values\x18\r \x01(\x0b\x32\x1d.timefence.v1.Int32ListValuesH\x00\x12:\n\x11int64_list_values\x18\x0e \x01(\x0b\x32\x1d.timefence.v1.Int64ListValuesH\x00\x12<\n\x12\x64ouble_list_values\x18\x0f \x01(\x0b\x32\x1e.timefence.v1.DoubleListValuesH\x00\x12<\n\x12string_list_values\x18\x10 \x01(\x0b\x32\x1e.timefence.v1.StringListValuesH\x00\x12\x38\n\x10\x62ool_list_values\x18\x11 \x01(\x0b\x32\x1c.timefence.v1.BoolListValuesH\x00\x12:\n\x11\x62ytes_list_values\x18\x12 \x01(\x0b\x32\x1d.timefence.v1.BytesListValuesH\x00\x42\x08\n\x06values\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1d\n\x0b\x46loatValues\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1c\n\nBoolValues\x12\x0e\n\x06values\x18\x01 \x03(\x08\"\x1d\n\x0b\x42ytesValues\x12\x0e\n\x06values\x18\x01 \x03(\x0c\":\n\x0f\x46loatListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.FloatList\"\x1d\n\x0bInt32Values\x12\x0e\n\x06values\x18\x01 \x03(\x05\":\n\x0fInt32ListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.Int32List\":\n\x0fInt64ListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.Int64List\"<\n\x10\x44oubleListValues\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.timefence.v1.DoubleList\"<\n\x10StringListValues\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.timefence.v1.StringList\"8\n\x0e\x42oolListValues\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.timefence.v1.BoolList\":\n\x0f\x42ytesListValues\x12\'\n\x06values\x18\x01 \x03(\x0b\x32\x17.timefence.v1.BytesList\"\xb1\x01\n\x19GetOnlineFeaturesResponse\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12,\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1b.timefence.v1.FeatureColumn\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\twatermark\x18\x04 \x01(\x03\x12\x12\n\nrequest_id\x18\x05 \x01(\t*\x83\x01\n\rFeatureStatus\x12\x1e\n\x1a\x46\x45\x41TURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x46\x45\x41TURE_STATUS_PRESENT\x10\x01\x12\x1c\n\x18\x46\x45\x41TURE_STATUS_NOT_FOUND\x10\x02\x12\x18\n\x14\x46\x45\x41TURE_STATUS_STALE\x10\x03\x32u\n\rOnlineService\x12\x64\n\x11GetOnlineFeatures\x12&.timefence.v1.GetOnlineFeaturesRequest\x1a\'.timefence.v1.GetOnlineFeaturesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'timefence._proto.timefence.v1.online_service_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
-  _globals['_FEATURESTATUS']._serialized_start=2072
-  _globals['_FEATURESTATUS']._serialized_end=2203
+  _globals['_GETONLINEFEATURESREQUEST_CONTEXTENTRY']._options = None
+  _globals['_GETONLINEFEATURESREQUEST_CONTEXTENTRY']._serialized_options = b'8\001'
+  _globals['_FEATURESTATUS']._serialized_start=2264
+  _globals['_FEATURESTATUS']._serialized_end=2395
   _globals['_GETONLINEFEATURESREQUEST']._serialized_start=111
-  _globals['_GETONLINEFEATURESREQUEST']._serialized_end=278
-  _globals['_ENTITYROW']._serialized_start=280
-  _globals['_ENTITYROW']._serialized_end=328
-  _globals['_FEATURECOLUMN']._serialized_start=331
-  _globals['_FEATURECOLUMN']._serialized_end=1269
-  _globals['_INT64VALUES']._serialized_start=1271
-  _globals['_INT64VALUES']._serialized_end=1300
-  _globals['_DOUBLEVALUES']._serialized_start=1302
-  _globals['_DOUBLEVALUES']._serialized_end=1332
-  _globals['_FLOATVALUES']._serialized_start=1334
-  _globals['_FLOATVALUES']._serialized_end=1363
-  _globals['_STRINGVALUES']._serialized_start=1365
-  _globals['_STRINGVALUES']._serialized_end=1395
-  _globals['_BOOLVALUES']._serialized_start=1397
-  _globals['_BOOLVALUES']._serialized_end=1425
-  _globals['_BYTESVALUES']._serialized_start=1427
-  _globals['_BYTESVALUES']._serialized_end=1456
-  _globals['_FLOATLISTVALUES']._serialized_start=1458
-  _globals['_FLOATLISTVALUES']._serialized_end=1516
-  _globals['_INT32VALUES']._serialized_start=1518
-  _globals['_INT32VALUES']._serialized_end=1547
-  _globals['_INT32LISTVALUES']._serialized_start=1549
-  _globals['_INT32LISTVALUES']._serialized_end=1607
-  _globals['_INT64LISTVALUES']._serialized_start=1609
-  _globals['_INT64LISTVALUES']._serialized_end=1667
-  _globals['_DOUBLELISTVALUES']._serialized_start=1669
-  _globals['_DOUBLELISTVALUES']._serialized_end=1729
-  _globals['_STRINGLISTVALUES']._serialized_start=1731
-  _globals['_STRINGLISTVALUES']._serialized_end=1791
-  _globals['_BOOLLISTVALUES']._serialized_start=1793
-  _globals['_BOOLLISTVALUES']._serialized_end=1849
-  _globals['_BYTESLISTVALUES']._serialized_start=1851
-  _globals['_BYTESLISTVALUES']._serialized_end=1909
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=1912
-  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=2069
-  _globals['_ONLINESERVICE']._serialized_start=2205
-  _globals['_ONLINESERVICE']._serialized_end=2322
+  _globals['_GETONLINEFEATURESREQUEST']._serialized_end=450
+  _globals['_GETONLINEFEATURESREQUEST_CONTEXTENTRY']._serialized_start=383
+  _globals['_GETONLINEFEATURESREQUEST_CONTEXTENTRY']._serialized_end=450
+  _globals['_ENTITYROW']._serialized_start=452
+  _globals['_ENTITYROW']._serialized_end=500
+  _globals['_FEATURECOLUMN']._serialized_start=503
+  _globals['_FEATURECOLUMN']._serialized_end=1441
+  _globals['_INT64VALUES']._serialized_start=1443
+  _globals['_INT64VALUES']._serialized_end=1472
+  _globals['_DOUBLEVALUES']._serialized_start=1474
+  _globals['_DOUBLEVALUES']._serialized_end=1504
+  _globals['_FLOATVALUES']._serialized_start=1506
+  _globals['_FLOATVALUES']._serialized_end=1535
+  _globals['_STRINGVALUES']._serialized_start=1537
+  _globals['_STRINGVALUES']._serialized_end=1567
+  _globals['_BOOLVALUES']._serialized_start=1569
+  _globals['_BOOLVALUES']._serialized_end=1597
+  _globals['_BYTESVALUES']._serialized_start=1599
+  _globals['_BYTESVALUES']._serialized_end=1628
+  _globals['_FLOATLISTVALUES']._serialized_start=1630
+  _globals['_FLOATLISTVALUES']._serialized_end=1688
+  _globals['_INT32VALUES']._serialized_start=1690
+  _globals['_INT32VALUES']._serialized_end=1719
+  _globals['_INT32LISTVALUES']._serialized_start=1721
+  _globals['_INT32LISTVALUES']._serialized_end=1779
+  _globals['_INT64LISTVALUES']._serialized_start=1781
+  _globals['_INT64LISTVALUES']._serialized_end=1839
+  _globals['_DOUBLELISTVALUES']._serialized_start=1841
+  _globals['_DOUBLELISTVALUES']._serialized_end=1901
+  _globals['_STRINGLISTVALUES']._serialized_start=1903
+  _globals['_STRINGLISTVALUES']._serialized_end=1963
+  _globals['_BOOLLISTVALUES']._serialized_start=1965
+  _globals['_BOOLLISTVALUES']._serialized_end=2021
+  _globals['_BYTESLISTVALUES']._serialized_start=2023
+  _globals['_BYTESLISTVALUES']._serialized_end=2081
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_start=2084
+  _globals['_GETONLINEFEATURESRESPONSE']._serialized_end=2261
+  _globals['_ONLINESERVICE']._serialized_start=2397
+  _globals['_ONLINESERVICE']._serialized_end=2514
 # @@protoc_insertion_point(module_scope)

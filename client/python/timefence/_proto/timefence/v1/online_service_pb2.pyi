@@ -20,18 +20,31 @@ FEATURE_STATUS_NOT_FOUND: FeatureStatus
 FEATURE_STATUS_STALE: FeatureStatus
 
 class GetOnlineFeaturesRequest(_message.Message):
-    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split")
+    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split", "log", "request_id", "context")
+    class ContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Value, _Mapping]] = ...) -> None: ...
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     JOIN_KEYS_FIELD_NUMBER: _ClassVar[int]
     ENTITY_ROWS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
     join_keys: _containers.RepeatedScalarFieldContainer[str]
     entity_rows: _containers.RepeatedCompositeFieldContainer[EntityRow]
     as_of: _timestamp_pb2.Timestamp
     split: str
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ...) -> None: ...
+    log: bool
+    request_id: str
+    context: _containers.MessageMap[str, _types_pb2.Value]
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ..., log: bool = ..., request_id: _Optional[str] = ..., context: _Optional[_Mapping[str, _types_pb2.Value]] = ...) -> None: ...
 
 class EntityRow(_message.Message):
     __slots__ = ("values",)
@@ -164,13 +177,15 @@ class BytesListValues(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.BytesList, _Mapping]]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
-    __slots__ = ("features", "columns", "read_time", "watermark")
+    __slots__ = ("features", "columns", "read_time", "watermark", "request_id")
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     READ_TIME_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
     columns: _containers.RepeatedCompositeFieldContainer[FeatureColumn]
     read_time: _timestamp_pb2.Timestamp
     watermark: int
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,81 @@
+"""The serving log and the skew report against the real server: lookups
+logged while live rows arrive replay to what they served; a backfill that
+rewrites the past after them is reported with the version responsible."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from helpers import define_user_view
+
+import timefence
+from timefence import Feature
+
+
+def _report(client: timefence.Client, since: pd.Timestamp, lookups: int) -> timefence.SkewReport:
+    """Polls until the log holds the lookups: it stores them in the background."""
+    deadline = time.monotonic() + 60
+    while True:
+        rep = client.skew_report(since=since)
+        if rep.lookups >= lookups or time.monotonic() > deadline:
+            assert rep.lookups == lookups
+            return rep
+        time.sleep(0.05)
+
+
+def test_skew_report_is_zero_then_names_a_backfill(client: timefence.Client, uid: str) -> None:
+    n = define_user_view(client, uid, features=[Feature("clicks", "int64"), Feature("country", "string")])
+    view = n["view"]
+    since = pd.Timestamp.now(tz="UTC")
+    now = since.floor("ms")
+    live = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [now - pd.Timedelta(minutes=1)] * 2,
+                         "clicks": [10, 20], "country": ["DE", "FR"]})
+    client.write(view, live)
+
+    first = client.get_online_features({"user_id": [1, 2]}, [view], log=True, request_id=f"checkout-{uid}",
+                                       context={"device": "ios", "basket": 3, "promo": True, "at": now})
+    assert first.attrs["timefence"]["request_id"] == f"checkout-{uid}"
+    client.write(view, live.assign(clicks=[11, 21], event_timestamp=now - pd.Timedelta(seconds=30)))
+    second = client.get_online_features(entity_rows=[{"user_id": 1}, {"user_id": 3}], features=[view], log=True)
+    assert len(second.attrs["timefence"]["request_id"]) == 16
+    plain = client.get_online_features({"user_id": [1]}, [view])
+    assert plain.attrs["timefence"]["request_id"] is None
+
+    rep = _report(client, since, 2)
+    assert rep.ok and rep.mismatches == 0
+    assert rep.values == 2 * 2 * 2
+    assert rep.features.to_dict("records") == [
+        {"feature": f"{view}:clicks", "values": 4, "mismatches": 0},
+        {"feature": f"{view}:country", "values": 4, "mismatches": 0},
+    ]
+    assert rep.examples.empty and list(rep.examples.columns) == list(timefence.SkewReport.EXAMPLE_COLUMNS)
+
+    # User 2 backfilled, available before the first lookup: a training join
+    # reads 99 where production served 20.
+    read_time = first.attrs["timefence"]["read_time"]
+    late = pd.DataFrame({"user_id": [2], "event_timestamp": [now - pd.Timedelta(seconds=50)],
+                         "available_at": [pd.Timestamp(read_time) - pd.Timedelta(seconds=1)],
+                         "clicks": [99], "country": ["FR"]})
+    client.write(view, late, backfill=True)
+    rep = client.skew_report(since=since)
+    assert not rep.ok
+    assert rep.mismatches == 1, rep.examples
+    ex = rep.examples.iloc[0]
+    assert ex["request_id"] == f"checkout-{uid}"
+    assert ex["feature"] == f"{view}:clicks" and ex["row"] == 1 and ex["entity_key"] == "user_id=2"
+    assert (ex["served_value"], ex["replayed_value"]) == ("20", "99")
+    assert ex["served_status"] == ex["replayed_status"] == "present"
+    assert bool(ex["replayed_backfilled"]) and ex["replayed_seq"] > ex["watermark"]
+    assert "was backfilled after the lookup" in ex["cause"]
+    # Up to a time before the lookups, nothing is replayed.
+    assert client.skew_report(since=since, until=since).lookups == 0
+
+
+def test_bad_log_fields_are_refused(client: timefence.Client, uid: str) -> None:
+    n = define_user_view(client, uid, features=[Feature("clicks", "int64")])
+    with pytest.raises(timefence.InvalidArgument, match="context\\['x'\\]: list is not a context value"):
+        client.get_online_features({"user_id": [1]}, [n["view"]], log=True, context={"x": [1]})
+    with pytest.raises(timefence.InvalidArgument, match="request_id: 129 bytes, at most 128"):
+        client.get_online_features({"user_id": [1]}, [n["view"]], log=True, request_id="x" * 129)

@@ -346,7 +346,9 @@ func (x *FeatureSkew) GetMismatches() int64 {
 	return 0
 }
 
-// SkewMismatch is one value a lookup served that a replay reads otherwise.
+// SkewMismatch is one value a lookup served that a replay reads otherwise:
+// another status or value. A replay that reads another version with the
+// same value is no mismatch: the model sees the same input.
 type SkewMismatch struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -77,6 +78,10 @@ func TestSandbox(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// Lookups logged before and after the cutoff.
+	require.NoError(t, src.AppendLog([]LogRecord{{ReadTime: cutoff - 1, RequestID: "before", Data: []byte("logged before-cutoff-7d1f")},
+		{ReadTime: cutoff + 1, RequestID: "after", Data: []byte("logged after-cutoff-7d1f")}}))
+
 	// A caller allowed only some splits gets only those, and their manifests.
 	var scoped bytes.Buffer
 	only, err := src.Sandbox(ctx, &scoped, "train", func(name string) bool { return name == "train" })
@@ -123,6 +128,15 @@ func TestSandbox(t *testing.T) {
 	require.Equal(t, src.ID(), got.SourceID)
 	require.NotEqual(t, src.ID(), sb.ID(), "a sandbox is a store of its own")
 	require.Equal(t, src.Watermark(), sb.Watermark())
+
+	// The lookups logged by the cutoff; a sandbox logs none.
+	var logged []string
+	require.NoError(t, sb.ScanLog(ctx, math.MinInt64, math.MaxInt64, func(r LogRecord) error {
+		logged = append(logged, r.RequestID+": "+string(r.Data))
+		return nil
+	}))
+	require.Equal(t, []string{"before: logged before-cutoff-7d1f"}, logged)
+	require.ErrorIs(t, sb.AppendLog([]LogRecord{{ReadTime: cutoff, RequestID: "x"}}), ErrReadOnly)
 
 	// The splits and manifests kept.
 	require.Len(t, sb.Splits(), 2)

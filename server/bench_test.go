@@ -109,6 +109,7 @@ func BenchmarkHistoricalJoin(b *testing.B) {
 //
 //   - health: a gRPC health check on the same connection, the floor;
 //   - call: the client's GetOnline, end to end;
+//   - call-logged: the same, every lookup kept in the serving log;
 //   - raw: the gRPC call with a request built once, the result not converted;
 //   - handler: the server's handler called directly (resolve, lookup, build
 //     the response), without gRPC;
@@ -171,6 +172,11 @@ func BenchmarkOnline(b *testing.B) {
 		}{
 			{"call", func() error {
 				_, err := c.GetOnline(ctx, []string{"wide"}, []string{"user_id"}, keys)
+				return err
+			}},
+			// Every call kept in the serving log, stored in the background.
+			{"call-logged", func() error {
+				_, err := c.GetOnline(ctx, []string{"wide"}, []string{"user_id"}, keys, client.Logged())
 				return err
 			}},
 			{"raw", func() error { _, err := online.GetOnlineFeatures(ctx, req); return err }},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -45,6 +46,7 @@ type servingLog struct {
 
 	queued  atomic.Int64 // estimated bytes of the queued records
 	ch      chan logItem
+	flushes chan chan struct{}
 	start   sync.Once
 	stop    chan struct{}
 	stopped chan struct{}
@@ -58,7 +60,7 @@ type servingLog struct {
 
 func newServingLog(store Store, rate float64, maxBytes int64, log *slog.Logger) *servingLog {
 	l := &servingLog{store: store, rate: rate, maxBytes: maxBytes, log: log,
-		ch: make(chan logItem, 4096), stop: make(chan struct{}), stopped: make(chan struct{}),
+		ch: make(chan logItem, 4096), flushes: make(chan chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{}),
 		readOnly: store.ReadOnly("") != nil,
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "timefence_serving_log_records_total",
@@ -135,22 +137,54 @@ func (l *servingLog) run() {
 		select {
 		case it := <-l.ch:
 			batch = append(batch, it)
+		case done := <-l.flushes:
+			l.drain(batch)
+			close(done)
+			continue
 		case <-l.stop:
-			for {
-				batch = batch[:0]
-				for len(batch) < logBatch && len(l.ch) > 0 {
-					batch = append(batch, <-l.ch)
-				}
-				if len(batch) == 0 {
-					return
-				}
-				l.write(batch)
-			}
+			l.drain(batch)
+			return
 		}
 		for len(batch) < logBatch && len(l.ch) > 0 {
 			batch = append(batch, <-l.ch)
 		}
 		l.write(batch)
+	}
+}
+
+// drain stores every queued record, in batches.
+func (l *servingLog) drain(batch []logItem) {
+	for {
+		batch = batch[:0]
+		for len(batch) < logBatch && len(l.ch) > 0 {
+			batch = append(batch, <-l.ch)
+		}
+		if len(batch) == 0 {
+			return
+		}
+		l.write(batch)
+	}
+}
+
+// flush stores the records queued before it, so that a skew report on this
+// server sees every lookup it logged before the report began.
+func (l *servingLog) flush(ctx context.Context) error {
+	if !l.running.Load() {
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case l.flushes <- done:
+	case <-l.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -35,6 +35,9 @@ const (
 // value mismatches when its status or value differs from the one served:
 // another version with the same value is what the model saw.
 func (s *Server) GetSkewReport(ctx context.Context, req *timefencev1.GetSkewReportRequest) (*timefencev1.GetSkewReportResponse, error) {
+	if err := s.servingLog.flush(ctx); err != nil {
+		return nil, toStatus(err)
+	}
 	at, watermark := s.store.ReadTime()
 	since, until := int64(math.MinInt64), at
 	var err error

@@ -211,6 +211,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.GetHistoryStatus(ctx)
 			return err
 		}},
+		{"skew report", []string{"admin", "reader"}, func(c *client.Client) error {
+			_, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+			return err
+		}},
 		{"statistics in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
 			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "train", FeatureView: "stats"})
 			return err

@@ -17,8 +17,7 @@ import (
 )
 
 // The serving log keeps online lookups at now with what they served, so that
-// GetSkewReport can replay them (skew.go) and training sets can be built
-// from what production served. A lookup is logged when it asks to be
+// GetSkewReport can replay them (skew.go). A lookup is logged when it asks to be
 // (GetOnlineFeaturesRequest.log) or when the sample rate picks it. It is
 // queued as it is and encoded and stored by one goroutine, in batches, so a
 // lookup never waits on the log: when the queue holds its bound of bytes,

@@ -2,7 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/flight"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
@@ -26,4 +30,41 @@ func (c *Client) SkewReport(ctx context.Context, since, until time.Time, maxMism
 		return nil, fromStatus(err)
 	}
 	return resp, nil
+}
+
+// ServingLogSummary describes a serving log table read by ServingLog.
+type ServingLogSummary struct {
+	Split   string `json:"split"`
+	Lookups int64  `json:"lookups"` // logged lookups in the table
+	Rows    int64  `json:"rows"`    // their entity rows
+}
+
+// ServingLog reads, under split, the logged lookups read within its window
+// that served every feature of features ("view:feature" or "view"): what
+// production served, to join with labels that arrived since. fn gets the
+// table's records: request_id, row, read_time, the join keys, context (the
+// request-time inputs as a JSON object, null when none), then one column per
+// feature as served (null unless present). A lookup read after the split's
+// end is never in it.
+func (c *Client) ServingLog(ctx context.Context, split string, features []string, fn func(arrow.Record) error, opts ...Option) (*ServingLogSummary, error) {
+	_, ctx, cancel, err := apply(ctx, "ServingLog", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	body, err := json.Marshal(map[string]any{"op": "serving_log", "split": split, "features": features})
+	if err != nil {
+		return nil, err
+	}
+	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
+	defer end()
+	stream, err := c.flight().DoGet(ctx, &flight.Ticket{Ticket: body})
+	if err != nil {
+		return nil, flightError(nil, err)
+	}
+	sum := &ServingLogSummary{}
+	if err := readResults(stream, stream, fn, sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
 }

@@ -21,6 +21,7 @@ import (
 //	DoExchange {"op": "historical", ...}  spine in, point-in-time join out
 //	DoPut      {"op": "write", ...}       a table in, written as one batch
 //	DoGet      {"op": "export", ...}      a view's versions within a split out
+//	DoGet      {"op": "serving_log", ...} logged lookups within a split out
 //
 // See docs/flight.md for every field.
 type flightServer struct {
@@ -134,6 +135,16 @@ func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) 
 }
 
 func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	var op struct {
+		Op string `json:"op"`
+	}
+	if json.Unmarshal(t.GetTicket(), &op) == nil && op.Op == "serving_log" {
+		var cmd logCmd
+		if err := parseCommand(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}, "serving_log", &cmd); err != nil {
+			return toStatus(err)
+		}
+		return toStatus(f.s.work.low(func() error { return f.s.servingLogTable(stream.Context(), cmd, stream) }))
+	}
 	var cmd exportCmd
 	if err := parseCommand(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}, "export", &cmd); err != nil {
 		return toStatus(err)

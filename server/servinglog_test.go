@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
@@ -199,4 +200,75 @@ func TestServingLogSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(50), rep.GetLookups())
 	require.Zero(t, rep.GetMismatches())
+}
+
+// TestServingLogTable: the log read as a table under a split holds what was
+// served, row by row, and only lookups read within the split's window.
+func TestServingLogTable(t *testing.T) {
+	env := startLimited(t, server.DefaultConfig())
+	ctx := context.Background()
+	now := time.Now()
+	_, err := env.client.Write(ctx, "stats", []client.Row{
+		{Key: []any{1, "eu"}, EventTime: now.Add(-time.Minute), Values: []any{int64(10), 0.5}},
+		{Key: []any{2, "eu"}, EventTime: now.Add(-time.Minute), Values: []any{nil, 1.5}},
+	})
+	require.NoError(t, err)
+	keys := [][]any{{1, "eu"}, {2, "eu"}, {3, "eu"}}
+	first, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys,
+		client.Logged(), client.WithRequestID("r1"), client.WithContext(map[string]any{"device": "ios", "basket": 3}))
+	require.NoError(t, err)
+	// Another lookup of one feature only, and one read later.
+	_, err = env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, keys[:1], client.Logged(), client.WithRequestID("r2"))
+	require.NoError(t, err)
+	time.Sleep(5 * time.Millisecond)
+	cut := time.Now()
+	_, err = env.client.GetOnline(ctx, []string{"stats"}, []string{"region", "user_id"}, [][]any{{"eu", 2}}, client.Logged(), client.WithRequestID("r3"))
+	require.NoError(t, err)
+
+	read := func(split string, features ...string) ([]map[string]any, *client.ServingLogSummary) {
+		var rows []map[string]any
+		sum, err := env.client.ServingLog(ctx, split, features, func(rec arrow.Record) error {
+			for i := range int(rec.NumRows()) {
+				row := map[string]any{}
+				for j, f := range rec.Schema().Fields() {
+					if rec.Column(j).IsNull(i) {
+						row[f.Name] = nil
+					} else {
+						row[f.Name] = rec.Column(j).GetOneForMarshal(i)
+					}
+				}
+				rows = append(rows, row)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		return rows, sum
+	}
+	rows, sum := read("all", "stats")
+	require.Equal(t, &client.ServingLogSummary{Split: "all", Lookups: 2, Rows: 4}, sum, "r2 did not serve stats:score")
+	require.Equal(t, "r1", rows[0]["request_id"])
+	require.Equal(t, []any{int32(0), int64(1), "eu", `{"basket":3,"device":"ios"}`, int64(10), 0.5},
+		[]any{rows[0]["row"], rows[0]["user_id"], rows[0]["region"], rows[0]["context"], rows[0]["stats:clicks"], rows[0]["stats:score"]})
+	require.Equal(t, []any{int32(1), int64(2), nil, 1.5}, []any{rows[1]["row"], rows[1]["user_id"], rows[1]["stats:clicks"], rows[1]["stats:score"]})
+	require.Equal(t, []any{int32(2), int64(3), nil, nil}, []any{rows[2]["row"], rows[2]["user_id"], rows[2]["stats:clicks"], rows[2]["stats:score"]})
+	require.Equal(t, []any{"r3", int32(0), int64(2), "eu", nil}, []any{rows[3]["request_id"], rows[3]["row"], rows[3]["user_id"], rows[3]["region"], rows[3]["context"]})
+	require.Equal(t, first.Rows[0][0].Value, rows[0]["stats:clicks"])
+
+	rows, sum = read("all", "stats:clicks")
+	require.Equal(t, int64(3), sum.Lookups)
+	require.Len(t, rows, 5)
+
+	// Under a split that ends before r3, r3 is not in the table.
+	_, err = env.client.CreateSplit(ctx, "early", now.Add(-time.Hour), cut)
+	require.NoError(t, err)
+	rows, sum = read("early", "stats")
+	require.Equal(t, int64(1), sum.Lookups)
+	require.Len(t, rows, 3)
+	for _, r := range rows {
+		require.Equal(t, "r1", r["request_id"])
+	}
+
+	// Without a split it is refused, as every training-side read is.
+	_, err = env.client.ServingLog(ctx, "", []string{"stats"}, func(arrow.Record) error { return nil })
+	require.ErrorIs(t, err, client.ErrSplitRequired)
 }

@@ -79,3 +79,45 @@ def test_bad_log_fields_are_refused(client: timefence.Client, uid: str) -> None:
         client.get_online_features({"user_id": [1]}, [n["view"]], log=True, context={"x": [1]})
     with pytest.raises(timefence.InvalidArgument, match="request_id: 129 bytes, at most 128"):
         client.get_online_features({"user_id": [1]}, [n["view"]], log=True, request_id="x" * 129)
+
+
+def test_training_set_from_log(client: timefence.Client, uid: str) -> None:
+    """Log and wait: the served features of logged lookups, with labels keyed
+    by request id that arrived by the split's end, and none after it."""
+    n = define_user_view(client, uid, features=[Feature("clicks", "int64"), Feature("country", "string")])
+    view, labels = n["view"], f"outcome_{uid}"
+    client.apply([
+        timefence.Entity(f"req_{uid}", join_keys=[("request_id", "string")]),
+        timefence.FeatureView(labels, entity=f"req_{uid}", features=[Feature("converted", "bool")]),
+    ])
+    start = pd.Timestamp.now(tz="UTC")
+    client.write(view, pd.DataFrame({"user_id": [1, 2], "event_timestamp": [start - pd.Timedelta(minutes=1)] * 2,
+                                     "clicks": [10, 20], "country": ["DE", None]}))
+    client.get_online_features({"user_id": [1, 2]}, [view], log=True, request_id=f"a-{uid}", context={"device": "ios"})
+    client.get_online_features({"user_id": [3]}, [view], log=True, request_id=f"b-{uid}")
+    client.write(labels, pd.DataFrame({"request_id": [f"a-{uid}"], "event_timestamp": [pd.Timestamp.now(tz="UTC")],
+                                       "converted": [True]}))
+    time.sleep(0.01)
+    split = f"served_{uid}"
+    client.create_split(split, start=start - pd.Timedelta(hours=1), end=pd.Timestamp.now(tz="UTC"))
+    time.sleep(0.01)
+    # After the split's end: a label of b and another lookup, neither read under it.
+    client.write(labels, pd.DataFrame({"request_id": [f"b-{uid}"], "event_timestamp": [pd.Timestamp.now(tz="UTC")],
+                                       "converted": [False]}))
+    client.get_online_features({"user_id": [1]}, [view], log=True, request_id=f"c-{uid}")
+
+    log = client.serving_log(split, view)
+    assert log.attrs["timefence"] == {"split": split, "lookups": 2, "rows": 3}
+    assert list(log.columns) == ["request_id", "row", "read_time", "user_id", "context", "clicks", "country"]
+    assert log["request_id"].tolist() == [f"a-{uid}", f"a-{uid}", f"b-{uid}"]
+    assert log["clicks"].tolist()[:2] == [10, 20] and pd.isna(log["clicks"].iloc[2])
+    assert log["context"].iloc[0] == '{"device":"ios"}' and pd.isna(log["context"].iloc[2])
+
+    training = client.training_set_from_log(split, view, [f"{labels}:converted"])
+    assert list(training.columns) == list(log.columns) + ["converted"]
+    assert training["converted"].tolist()[:2] == [True, True]
+    assert pd.isna(training["converted"].iloc[2]), "b's label arrived after the split's end"
+    assert training["user_id"].tolist() == [1, 2, 3]
+
+    with pytest.raises(timefence.SplitRequired):
+        client.serving_log("", view)

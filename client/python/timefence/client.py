@@ -760,6 +760,59 @@ class Client:
         return pd.DataFrame(rows, columns=["feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs",
                                            "tail_versions", "last_compaction"])
 
+    def serving_log(self, split: str, features: FeatureRefs, *, as_arrow: bool = False) -> Union[pd.DataFrame, pa.Table]:
+        """What production served, under ``split``: the logged lookups read
+        within the split's window that served every one of ``features``
+        (``"view:feature"`` or ``"view"``), one row per entity row, with
+        ``request_id``, ``row``, ``read_time``, the join keys, ``context``
+        (the request-time inputs as a JSON object, null when none), then one
+        column per feature as served (null unless it was present). A lookup
+        read after the split's end is never in it. Lookups are logged with
+        ``get_online_features(log=True)`` or the server's sample rate."""
+        cmd = {"op": "serving_log", "split": split, "features": _refs(features)}
+        reader = _flight.StreamReader()
+        call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
+        try:
+            for fd in call:
+                reader.add(fd)
+        except grpc.RpcError as err:
+            raise _split_hint(from_rpc_error(err), "serving_log") from None
+        summary = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+        table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
+        if as_arrow:
+            return table
+        out = _arrow.to_pandas(table)
+        out.attrs["timefence"] = summary
+        return out
+
+    def training_set_from_log(
+        self,
+        split: str,
+        features: FeatureRefs,
+        labels: FeatureRefs,
+        *,
+        label_key: str = "request_id",
+    ) -> pd.DataFrame:
+        """Log and wait: the lookups production served under ``split``
+        (:meth:`serving_log`), each with its labels, which arrived after it.
+        ``labels`` are features of a view keyed by the request id (a join key
+        named ``label_key``, of type string), written when the outcome is
+        known. Each label is read by a point-in-time join at the split's end,
+        under the split: the latest label available by the cutoff, and none
+        that arrived after it; null where none had arrived. The features are
+        exactly what production served, not a recomputation."""
+        log = self.serving_log(split, features)
+        end = self.get_split(split).end
+        spine = pd.DataFrame({label_key: log["request_id"].astype(object), "event_timestamp": pd.Series([end] * len(log), dtype="datetime64[ns, UTC]")})
+        joined = self.get_historical_features(spine, labels, split=split)
+        extra = [c for c in joined.columns if c not in spine.columns]
+        clash = [c for c in extra if c in log.columns]
+        if clash:
+            raise InvalidArgument(f"labels: {clash} name columns of the serving log too; rename the label features")
+        out = pd.concat([log.reset_index(drop=True), joined[extra].reset_index(drop=True)], axis=1)
+        out.attrs["timefence"] = {"serving_log": log.attrs.get("timefence", {}), "labels": joined.attrs.get("timefence", {})}
+        return out
+
     def skew_report(
         self,
         since: Optional[_time.TimeLike] = None,

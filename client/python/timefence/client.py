@@ -760,15 +760,18 @@ class Client:
         return pd.DataFrame(rows, columns=["feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs",
                                            "tail_versions", "last_compaction"])
 
-    def serving_log(self, split: str, features: FeatureRefs, *, as_arrow: bool = False) -> Union[pd.DataFrame, pa.Table]:
+    def serving_log(
+        self, split: str, features: FeatureRefs, *, full_feature_names: bool = False, as_arrow: bool = False
+    ) -> Union[pd.DataFrame, pa.Table]:
         """What production served, under ``split``: the logged lookups read
         within the split's window that served every one of ``features``
         (``"view:feature"`` or ``"view"``), one row per entity row, with
         ``request_id``, ``row``, ``read_time``, the join keys, ``context``
         (the request-time inputs as a JSON object, null when none), then one
-        column per feature as served (null unless it was present). A lookup
-        read after the split's end is never in it. Lookups are logged with
-        ``get_online_features(log=True)`` or the server's sample rate."""
+        column per feature as served (null unless it was present), named as
+        the feature, or ``view__feature`` with ``full_feature_names``. A
+        lookup read after the split's end is never in it. Lookups are logged
+        with ``get_online_features(log=True)`` or the server's sample rate."""
         cmd = {"op": "serving_log", "split": split, "features": _refs(features)}
         reader = _flight.StreamReader()
         call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
@@ -779,6 +782,12 @@ class Client:
             raise _split_hint(from_rpc_error(err), "serving_log") from None
         summary = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
         table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
+        names = [c.replace(":", "__") if full_feature_names else c.partition(":")[2] or c for c in table.column_names]
+        if len(set(names)) != len(names):
+            raise InvalidArgument(
+                "features: two columns would have the same name; pass full_feature_names=True to name them view__feature"
+            )
+        table = table.rename_columns(names)
         if as_arrow:
             return table
         out = _arrow.to_pandas(table)
@@ -792,6 +801,7 @@ class Client:
         labels: FeatureRefs,
         *,
         label_key: str = "request_id",
+        full_feature_names: bool = False,
     ) -> pd.DataFrame:
         """Log and wait: the lookups production served under ``split``
         (:meth:`serving_log`), each with its labels, which arrived after it.
@@ -801,10 +811,10 @@ class Client:
         under the split: the latest label available by the cutoff, and none
         that arrived after it; null where none had arrived. The features are
         exactly what production served, not a recomputation."""
-        log = self.serving_log(split, features)
+        log = self.serving_log(split, features, full_feature_names=full_feature_names)
         end = self.get_split(split).end
         spine = pd.DataFrame({label_key: log["request_id"].astype(object), "event_timestamp": pd.Series([end] * len(log), dtype="datetime64[ns, UTC]")})
-        joined = self.get_historical_features(spine, labels, split=split)
+        joined = self.get_historical_features(spine, labels, split=split, full_feature_names=full_feature_names)
         extra = [c for c in joined.columns if c not in spine.columns]
         clash = [c for c in extra if c in log.columns]
         if clash:

@@ -37,6 +37,18 @@ func TestSkew(t *testing.T) {
 	require.Contains(t, report, ": 0 mismatches\n")
 	require.Regexp(t, `user_stats:clicks\s+4\s+0`, report)
 
+	// What was served, under a split up to now, as Parquet.
+	c.ok("split", "create", "recent", "--start", now.Add(-time.Hour).Format(time.RFC3339), "--end", time.Now().UTC().Format(time.RFC3339Nano))
+	require.Contains(t, c.ok("served", "--split", "recent", "--features", "user_stats:clicks", "-o", "served.parquet"),
+		"wrote 4 rows of 2 logged lookups served under split recent to served.parquet")
+	served := readParquet(t, c.dir+"/served.parquet")
+	require.Len(t, served, 4)
+	require.Equal(t, "checkout-1", served[0]["request_id"])
+	require.Equal(t, []any{int64(2), int64(20)}, []any{served[1]["user_id"], served[1]["user_stats:clicks"]})
+	require.Equal(t, int64(11), served[2]["user_stats:clicks"], "the second lookup read the second write")
+	require.Nil(t, served[3]["user_stats:clicks"], "user 3 was not found")
+	require.Contains(t, c.fail("served", "--split", "recent", "--features", "user_stats", "-o", "x.csv"), "name it *.parquet")
+
 	// A backfill of user 2, available before the first lookup: training
 	// would read 99 where production served 20.
 	backfill := "user_id,event_timestamp,available_at,clicks,spend,country,is_subscriber\n" +

@@ -291,21 +291,27 @@ func (c *Client) ExportDataset(ctx context.Context, datasetID string, fn func(ar
 }
 
 func (c *Client) export(ctx context.Context, cmd exportCmd, fn func(arrow.Record) error) (*ExportSummary, error) {
+	sum := &ExportSummary{}
+	if err := c.doGet(ctx, cmd, fn, sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// doGet runs a Flight DoGet with the ticket cmd (JSON), gives fn each
+// record, and decodes the last record's app metadata into summary.
+func (c *Client) doGet(ctx context.Context, cmd any, fn func(arrow.Record) error, summary any) error {
 	body, err := json.Marshal(cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
 	defer end()
 	stream, err := c.flight().DoGet(ctx, &flight.Ticket{Ticket: body})
 	if err != nil {
-		return nil, flightError(nil, err)
+		return flightError(nil, err)
 	}
-	sum := &ExportSummary{}
-	if err := readResults(stream, stream, fn, sum); err != nil {
-		return nil, err
-	}
-	return sum, nil
+	return readResults(stream, stream, fn, summary)
 }
 
 // flightError converts the error of a Flight call into *Error. The server

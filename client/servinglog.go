@@ -2,11 +2,9 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/flight"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
@@ -52,18 +50,8 @@ func (c *Client) ServingLog(ctx context.Context, split string, features []string
 		return nil, err
 	}
 	defer cancel()
-	body, err := json.Marshal(map[string]any{"op": "serving_log", "split": split, "features": features})
-	if err != nil {
-		return nil, err
-	}
-	ctx, end := context.WithCancel(ctx) // ends the stream on an early return
-	defer end()
-	stream, err := c.flight().DoGet(ctx, &flight.Ticket{Ticket: body})
-	if err != nil {
-		return nil, flightError(nil, err)
-	}
 	sum := &ServingLogSummary{}
-	if err := readResults(stream, stream, fn, sum); err != nil {
+	if err := c.doGet(ctx, map[string]any{"op": "serving_log", "split": split, "features": features}, fn, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil

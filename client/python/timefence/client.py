@@ -632,16 +632,8 @@ class Client:
             cmd: Dict[str, Any] = {"op": "export", "split": split, "feature_view": view}
             if dataset_ids and view in dataset_ids:
                 cmd = {"op": "export", "dataset_id": dataset_ids[view]}
-            reader = _flight.StreamReader()
-            call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
-            try:
-                for fd in call:
-                    reader.add(fd)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from None
-            summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+            table, summary = self._get_table(cmd)
             summaries[view] = summary
-            table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
             if directory is not None:
                 write_parquet(table, directory / f"{view}.parquet")
                 manifest = self.manifest(summary["dataset_id"])
@@ -760,6 +752,20 @@ class Client:
         return pd.DataFrame(rows, columns=["feature_view", "file_runs", "file_versions", "file_bytes", "tail_runs",
                                            "tail_versions", "last_compaction"])
 
+    def _get_table(self, cmd: Dict[str, Any]) -> Tuple[pa.Table, Dict[str, Any]]:
+        """Runs a Flight DoGet with the ticket cmd; returns the table, its
+        timestamps in UTC and its summary (the last app metadata) under the
+        schema metadata key ``timefence``, and the summary."""
+        reader = _flight.StreamReader()
+        call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
+        try:
+            for fd in call:
+                reader.add(fd)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        summary: Dict[str, Any] = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
+        return _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)}), summary
+
     def serving_log(
         self, split: str, features: FeatureRefs, *, full_feature_names: bool = False, as_arrow: bool = False
     ) -> Union[pd.DataFrame, pa.Table]:
@@ -773,15 +779,10 @@ class Client:
         lookup read after the split's end is never in it. Lookups are logged
         with ``get_online_features(log=True)`` or the server's sample rate."""
         cmd = {"op": "serving_log", "split": split, "features": _refs(features)}
-        reader = _flight.StreamReader()
-        call = self._do_get(json.dumps(cmd).encode(), metadata=self._metadata, timeout=self.timeout)
         try:
-            for fd in call:
-                reader.add(fd)
-        except grpc.RpcError as err:
-            raise _split_hint(from_rpc_error(err), "serving_log") from None
-        summary = json.loads(reader.last_app_metadata) if reader.last_app_metadata else {}
-        table = _arrow.utc_timestamps(reader.table()).replace_schema_metadata({"timefence": json.dumps(summary)})
+            table, summary = self._get_table(cmd)
+        except SplitRequired as e:
+            raise _split_hint(e, "serving_log") from None
         names = [c.replace(":", "__") if full_feature_names else c.partition(":")[2] or c for c in table.column_names]
         if len(set(names)) != len(names):
             raise InvalidArgument(

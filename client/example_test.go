@@ -663,3 +663,54 @@ func ExampleClient_Close() {
 	// <nil>
 	// true
 }
+
+func ExampleClient_SkewReport() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	// A lookup kept in the serving log, then replayed as a training join
+	// reads it now: 0 mismatches.
+	res, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{1}, {2}},
+		client.Logged(), client.WithRequestID("checkout-1"))
+	if err != nil {
+		panic(err)
+	}
+	rep, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.RequestID, "lookups", rep.GetLookups(), "values", rep.GetValues(), "mismatches", rep.GetMismatches())
+	// Output: checkout-1 lookups 1 values 2 mismatches 0
+}
+
+func ExampleClient_ServingLog() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	// What production served, under a split that ends after the lookup.
+	_, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{1}, {2}},
+		client.Logged(), client.WithContext(map[string]any{"device": "ios"}))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := c.CreateSplit(ctx, "served", time.Unix(0, 0), time.Now()); err != nil {
+		panic(err)
+	}
+	sum, err := c.ServingLog(ctx, "served", []string{"user_stats:clicks"}, func(rec arrow.Record) error {
+		fmt.Println(rec.Schema().Field(3).Name, rec.Schema().Field(4).Name, rec.Schema().Field(5).Name, "rows", rec.NumRows())
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("lookups", sum.Lookups, "rows", sum.Rows)
+	// Output:
+	// user_id context user_stats:clicks rows 2
+	// lookups 1 rows 2
+}

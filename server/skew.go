@@ -109,7 +109,10 @@ func (s *Server) replay(ctx context.Context, rec *timefencev1.ServingLogRecord, 
 	if err == nil {
 		err = bindKeys(reads, rec.GetJoinKeys(), "join_keys")
 	}
-	if err != nil || len(names) != len(rec.GetColumns()) {
+	if err == nil && len(names) != len(rec.GetColumns()) {
+		err = fmt.Errorf("%d features and %d columns served", len(names), len(rec.GetColumns()))
+	}
+	if err != nil {
 		// The definitions the lookup read are gone: nothing can be replayed.
 		for j, name := range rec.GetFeatures() {
 			f := feature(name)

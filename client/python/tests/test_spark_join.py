@@ -106,14 +106,17 @@ def test_spark_join_equals_server(
         timefence.FeatureView(fast, entity=entity, features=features, ttl="6h"),
         timefence.FeatureView(slow, entity=entity, features=[Feature("clicks", "int64"), Feature("label", "string")]),
     ])
+    written = []
     for view, cols in ((fast, ["clicks", "score", "seen"]), (slow, ["clicks", "label"])):
         for batch in _history(rng, 12):
             client.write(view, batch[["user_id", "region", "event_timestamp", "available_at", "deleted", *cols]], backfill=True)
+            written.append(batch)
     split = f"march_{uid}"
     client.create_split(split, start=BASE, end=BASE + pd.Timedelta(days=2))
     client.export(split, [fast, slow], tmp_path)
 
-    # Spine times on whole minutes too, and on the version times exactly.
+    # Spine times on whole minutes too, and some exactly where a version
+    # becomes visible or its ttl ends (the bounds are inclusive).
     n = 400
     spine = pd.DataFrame({
         "user_id": [rng.randint(1, 7) for _ in range(n)],
@@ -121,6 +124,15 @@ def test_spark_join_equals_server(
         "event_timestamp": [BASE + pd.Timedelta(minutes=rng.randint(0, 2 * 24 * 60)) for _ in range(n)],
         "label_y": [rng.random() < 0.5 for _ in range(n)],
     })
+    versions = pd.concat(written, ignore_index=True)
+    edges = pd.concat([
+        versions.assign(event_timestamp=versions[["event_timestamp", "available_at"]].max(axis=1)),
+        versions.assign(event_timestamp=versions["event_timestamp"] + pd.Timedelta(hours=6)),
+    ], ignore_index=True)
+    edges = edges[edges["event_timestamp"] <= BASE + pd.Timedelta(days=2)]
+    for i in rng.sample(range(n), 150):
+        e = edges.iloc[rng.randrange(len(edges))]
+        spine.loc[i, ["user_id", "region", "event_timestamp"]] = [e["user_id"], e["region"], e["event_timestamp"]]
     # Interleaved views: the columns come in the order given.
     refs = [f"{fast}:clicks", f"{slow}:label", f"{fast}:score", f"{fast}:seen"]
     want = client.get_historical_features(spine, refs, split=split)

@@ -100,20 +100,24 @@ def test_spark_join_equals_server(
 ) -> None:
     rng = random.Random(seed)
     entity, fast, slow = f"acct_{uid}", f"fast_{uid}", f"slow_{uid}"
+    person, plain = f"person_{uid}", f"plain_{uid}"  # another entity: keys of its own
     features = [Feature("clicks", "int64"), Feature("score", "double"), Feature("seen", "timestamp")]
     client.apply([
         timefence.Entity(entity, join_keys=[("user_id", "int64"), ("region", "string")]),
         timefence.FeatureView(fast, entity=entity, features=features, ttl="6h"),
         timefence.FeatureView(slow, entity=entity, features=[Feature("clicks", "int64"), Feature("label", "string")]),
+        timefence.Entity(person, join_keys=[("user_id", "int64")]),
+        timefence.FeatureView(plain, entity=person, features=[Feature("level", "int64")]),
     ])
     written = []
-    for view, cols in ((fast, ["clicks", "score", "seen"]), (slow, ["clicks", "label"])):
+    for view, cols in ((fast, ["region", "clicks", "score", "seen"]), (slow, ["region", "clicks", "label"]), (plain, ["level"])):
         for batch in _history(rng, 12):
-            client.write(view, batch[["user_id", "region", "event_timestamp", "available_at", "deleted", *cols]], backfill=True)
+            batch["level"] = batch["clicks"]
+            client.write(view, batch[["user_id", "event_timestamp", "available_at", "deleted", *cols]], backfill=True)
             written.append(batch)
     split = f"march_{uid}"
     client.create_split(split, start=BASE, end=BASE + pd.Timedelta(days=2))
-    client.export(split, [fast, slow], tmp_path)
+    client.export(split, [fast, slow, plain], tmp_path)
 
     # Spine times on whole minutes too, and some exactly where a version
     # becomes visible or its ttl ends (the bounds are inclusive).
@@ -134,10 +138,11 @@ def test_spark_join_equals_server(
         e = edges.iloc[rng.randrange(len(edges))]
         spine.loc[i, ["user_id", "region", "event_timestamp"]] = [e["user_id"], e["region"], e["event_timestamp"]]
     # Interleaved views: the columns come in the order given.
-    refs = [f"{fast}:clicks", f"{slow}:label", f"{fast}:score", f"{fast}:seen"]
+    refs = [f"{fast}:clicks", f"{slow}:label", f"{plain}:level", f"{fast}:score", f"{fast}:seen"]
     want = client.get_historical_features(spine, refs, split=split)
     assert want["clicks"].notna().sum() > 50 and want["clicks"].isna().sum() > 20, "the spine exercises values and nulls"
     assert want["label"].notna().sum() > 50 and want["label"].isna().sum() > 20
+    assert want["level"].notna().sum() > 50 and want["level"].isna().sum() > 20
 
     for given in (spine, _in_parts(spark, spine, 3)):
         got = tfspark.get_historical_features(spark, tmp_path, given, refs, ttl={fast: "6h"}).toArrow().to_pandas()
@@ -145,7 +150,7 @@ def test_spark_join_equals_server(
         assert list(got["label_y"]) == list(spine["label_y"]), "the rows come in the spine's order"
         differences = [
             (i, c, _plain(want[c].iloc[i]), _plain(got[c].iloc[i]))
-            for c in ("clicks", "label", "score", "seen") for i in range(n)
+            for c in ("clicks", "label", "level", "score", "seen") for i in range(n)
             if _plain(want[c].iloc[i]) != _plain(got[c].iloc[i])
         ]
         assert differences == []

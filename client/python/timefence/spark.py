@@ -7,10 +7,10 @@ it. :func:`get_historical_features` joins a spine with them on Spark and
 returns what the server's ``get_historical_features`` returns under the
 same split.
 
-The join is Spark's own operators, no Python code per row: for each view,
-the spine rows and the versions are put in one table, partitioned by the
-entity key and sorted by time, and a running maximum over the versions
-seen so far gives each spine row its winner. A version is a candidate at
+The join is Spark's own operators, no Python code per row: for the views
+of one entity, the spine rows and the versions are put in one table,
+partitioned by the entity key and sorted by time, and a running maximum
+over each view's versions seen so far gives each spine row its winner. A version is a candidate at
 ``t`` when both its times are ``<= t``, that is from
 ``max(event_timestamp, available_at)`` on, and the winner is the greatest
 candidate in (event_timestamp, available_at, order in the file), so the
@@ -88,8 +88,10 @@ def get_historical_features(
     ``spark``.
 
     ``spine`` is a Spark DataFrame (its row order is the order of its
-    partitions, as ``collect()`` gives them), or a pandas DataFrame or
-    pyarrow Table. ``ttl`` maps a view to its definition's ttl (a timedelta
+    partitions, as ``collect()`` gives them; its time a timestamp, a
+    timestamp without zone (UTC), a date, or a long of Unix nanoseconds, as
+    Spark reads Parquet nanosecond times under ``NANOS_AS_LONG``), or a
+    pandas DataFrame or pyarrow Table. ``ttl`` maps a view to its definition's ttl (a timedelta
     or a duration such as ``"7d"``; none when absent): the files do not
     record it. The result is a Spark DataFrame with the spine's columns,
     then one column per feature, in the order given, in the spine's row
@@ -120,9 +122,13 @@ def get_historical_features(
         indexed = _indexed_arrow_spine(spark, table, views, timestamp_column)
 
     spark.conf.set(NANOS_AS_LONG, "true")
-    out = indexed
+    # Views with the same join keys (of one entity) share one pass.
+    groups: Dict[Tuple[Tuple[str, str], ...], List[_View]] = {}
     for v in views:
-        out = _join_view(spark, out, v, ttl_nanos((ttl or {}).get(v.name)))
+        groups.setdefault(tuple((k, str(v.schema.field(k).type)) for k in v.keys), []).append(v)
+    out = indexed
+    for group in groups.values():
+        out = _join_views(spark, out, group, [ttl_nanos((ttl or {}).get(v.name)) for v in group])
     return out.orderBy(_ROW).select(*[_col(c) for c in columns], *[_col(f) for f in refs])
 
 
@@ -216,6 +222,8 @@ def _indexed_spark_spine(spine: "DataFrame", views: List[_View], timestamp_colum
         nanos = F.expr(f"timestampdiff(MICROSECOND, TIMESTAMP_NTZ'1970-01-01 00:00:00', {_quote(timestamp_column)})") * 1000
     elif isinstance(dtype, T.DateType):  # midnight UTC
         nanos = F.unix_date(ts).cast("long") * (86_400 * 10**9)
+    elif isinstance(dtype, T.LongType):  # Parquet nanoseconds, read under NANOS_AS_LONG
+        nanos = ts
     else:
         raise InvalidArgument(f"spine: column {timestamp_column!r} must hold timestamps, got Spark type {dtype.simpleString()}")
     keys = _key_types(views)
@@ -267,42 +275,56 @@ def _positions(indexed: "DataFrame", ids: List[int]) -> List[int]:
     return [offsets[i >> _PARTITION_SHIFT] + (i & low) for i in ids]
 
 
-def _join_view(spark: "SparkSession", spine: "DataFrame", view: _View, ttl_ns: int) -> "DataFrame":
-    """spine with the features of one view, by the rule."""
+def _join_views(spark: "SparkSession", spine: "DataFrame", views: List[_View], ttls: List[int]) -> "DataFrame":
+    """spine with the features of views that have the same join keys, by
+    the rule: the spine rows and the versions of every view in one table,
+    partitioned by key and sorted by time, each view's winner the running
+    maximum of its versions."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    versions = spark.read.parquet(str(view.path))
-    event, available = _col("event_timestamp"), _col("available_at")
-    # Compared field by field: the order in the file is unique, so the
-    # features after it never decide.
-    version = F.struct(
-        event.alias("event"), available.alias("available"), F.col("_metadata.row_index").alias("order"),
-        _col("deleted").alias("deleted"), *[_col(f).alias(f"f{j}") for j, f in enumerate(view.features)],
-    )
-    keys = [f"{_PREFIX}k{i}" for i in range(len(view.keys))]
-    key_types = [str(versions.schema[k].dataType.simpleString()) for k in view.keys]
-    rows = spine.select(
-        "*", *[_col(k).cast(typ).alias(name) for k, typ, name in zip(view.keys, key_types, keys)],
-        F.lit(1).alias(_KIND),
-    )
-    # A version is a candidate from the time both its times have passed;
-    # at equal times it sorts before the spine rows (bounds are inclusive).
-    cands = versions.select(
-        *[_col(k).alias(name) for k, name in zip(view.keys, keys)],
-        F.greatest(event, available).alias(_T), F.lit(0).alias(_KIND), version.alias(_VERSION),
-    )
+    names = views[0].keys
+    keys = [f"{_PREFIX}k{i}" for i in range(len(names))]
+    slots = [f"{_VERSION}{i}" for i in range(len(views))]
+    first = spark.read.parquet(str(views[0].path))
+    key_types = [first.schema[k].dataType.simpleString() for k in names]
+    parts = [spine.select(
+        "*", *[_col(k).cast(typ).alias(name) for k, typ, name in zip(names, key_types, keys)], F.lit(1).alias(_KIND),
+    )]
+    for view, slot in zip(views, slots):
+        versions = first if view is views[0] else spark.read.parquet(str(view.path))
+        event, available = _col("event_timestamp"), _col("available_at")
+        # Compared field by field: the order in the file is unique, so the
+        # fields after it never decide.
+        version = F.struct(
+            event.alias("event"), available.alias("available"), F.col("_metadata.row_index").alias("order"),
+            _col("deleted").alias("deleted"), *[_col(f).alias(f"f{j}") for j, f in enumerate(view.features)],
+        )
+        # A version is a candidate from the time both its times have
+        # passed; at equal times it sorts before the spine rows (bounds are
+        # inclusive).
+        parts.append(versions.select(
+            *[_col(k).alias(name) for k, name in zip(names, keys)],
+            F.greatest(event, available).alias(_T), F.lit(0).alias(_KIND), version.alias(slot),
+        ))
+    both = parts[0]
+    for part in parts[1:]:
+        both = both.unionByName(part, allowMissingColumns=True)
     seen = Window.partitionBy(*keys).orderBy(_T, _KIND).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    both = rows.unionByName(cands, allowMissingColumns=True)
-    both = both.withColumn(_WINNER, F.max(_VERSION).over(seen)).filter(F.col(_KIND) == 1)
-    winner = F.col(_WINNER)
-    gone = winner.isNull() | winner.getField("deleted")
-    if ttl_ns > 0:
-        gone = gone | (F.col(_T) - winner.getField("event") > ttl_ns)
-    values = [
-        _from_nanos(F.when(~gone, winner.getField(f"f{j}")), view.schema.field(f).type).alias(f)
-        for j, f in enumerate(view.features)
-    ]
+    both = both.select(
+        *[_col(c) for c in spine.columns], F.col(_KIND),
+        *[F.max(slot).over(seen).alias(slot) for slot in slots],
+    ).filter(F.col(_KIND) == 1)
+    values = []
+    for view, slot, ttl_ns in zip(views, slots, ttls):
+        winner = F.col(slot)
+        gone = winner.isNull() | winner.getField("deleted")
+        if ttl_ns > 0:
+            gone = gone | (F.col(_T) - winner.getField("event") > ttl_ns)
+        values += [
+            _from_nanos(F.when(~gone, winner.getField(f"f{j}")), view.schema.field(f).type).alias(f)
+            for j, f in enumerate(view.features)
+        ]
     return both.select(*[_col(c) for c in spine.columns], *values)
 
 

@@ -163,6 +163,7 @@ def main() -> int:
     p.add_argument("--driver-memory", default="6g", help="Spark driver memory (local mode: all of Spark); default 6g")
     p.add_argument("--shuffle-partitions", type=int, default=16, help="spark.sql.shuffle.partitions; default 16")
     p.add_argument("--repeat", type=int, default=1, help="runs of each join per size (the median is shown); default 1")
+    p.add_argument("--command", help=argparse.SUPPRESS)  # the command line to report, from run.sh
     args = p.parse_args()
     sizes = [size(s) for s in args.sizes.split(",")]
 
@@ -235,9 +236,9 @@ def main() -> int:
     print(f"point-in-time join, {versions:,} versions ({len(VIEWS)} views, {len(refs)} features, {args.entities:,} entities), "
           f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average {load[0]:.2f} at the start and {end[0]:.2f} at the end")
     print(f"Spark {pyspark.__version__} ({args.master}, {args.shuffle_partitions} shuffle partitions, driver {args.driver_memory}), "
-          f"{java}, Python {platform.python_version()}; command: {' '.join(sys.argv)}")
+          f"{java}, Python {platform.python_version()}; command: {args.command or ' '.join(sys.argv)}")
     print()
-    print("| spine rows | server s | Spark s | Spark / server | server rows/s | Spark rows/s | values differing |")
+    print("| spine rows | server s | Spark s | Spark time / server time | server rows/s | Spark rows/s | values differing |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n, a, b, d in rows:
         print(f"| {n:,} | {a:.2f} | {b:.2f} | {b / a:.2f}× | {n / a:,.0f} | {n / b:,.0f} | {d} |")

@@ -12,6 +12,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$(dirname "$here")")"
+cmdline="bash benchmarks/spark/run.sh $*"
 
 venv="$here/.venv"
 python="${PYTHON:-python3}"
@@ -30,4 +31,4 @@ fi
 mkdir -p "$here/out/bin"
 echo "run.sh: building the server" >&2
 (cd "$repo" && go build -o "$here/out/bin/timefence" ./cmd/timefence)
-exec "$venv/bin/python" "$here/join.py" --binary "$here/out/bin/timefence" --work "$here/out/run" "$@"
+exec "$venv/bin/python" "$here/join.py" --binary "$here/out/bin/timefence" --work "$here/out/run" --command "$cmdline" "$@"

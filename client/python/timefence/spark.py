@@ -7,15 +7,15 @@ it. :func:`get_historical_features` joins a spine with them on Spark and
 returns what the server's ``get_historical_features`` returns under the
 same split.
 
-The join is Spark's own operators, no Python code per row: for the views
-of one entity, the spine rows and the versions are put in one table,
-partitioned by the entity key and sorted by time, and a running maximum
-over each view's versions seen so far gives each spine row its winner. A version is a candidate at
-``t`` when both its times are ``<= t``, that is from
+The join is Spark's own operators, no Python code per row. A version is a
+candidate at ``t`` when both its times are ``<= t``, that is from
 ``max(event_timestamp, available_at)`` on, and the winner is the greatest
-candidate in (event_timestamp, available_at, order in the file), so the
-running maximum of that triple is the winner. Each spine row depends only
-on the versions of its own key, so the work spreads over the keys.
+candidate in (event_timestamp, available_at, order in the file): so for
+the views of one entity, the spine rows and the versions go into one
+table, partitioned by the entity key and sorted by time, and the running
+maximum of each view's versions seen so far is each spine row's winner.
+Each spine row depends only on the versions of its own key, so the work
+spreads over the keys.
 
 The guard is carried in the files: they hold nothing after the split's end,
 and a spine with any time outside the split recorded in the manifest is
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 
 # The columns the join adds while it works; a spine may not have them.
-_ROW, _T, _KIND, _VERSION, _WINNER = "__tf_row", "__tf_t", "__tf_kind", "__tf_version", "__tf_winner"
+_ROW, _T, _KIND, _VERSION = "__tf_row", "__tf_t", "__tf_kind", "__tf_version"
 _PREFIX = "__tf_"
 
 # monotonically_increasing_id: the partition index above these bits, the
@@ -91,13 +91,15 @@ def get_historical_features(
     partitions, as ``collect()`` gives them; its time a timestamp, a
     timestamp without zone (UTC), a date, or a long of Unix nanoseconds, as
     Spark reads Parquet nanosecond times under ``NANOS_AS_LONG``), or a
-    pandas DataFrame or pyarrow Table. ``ttl`` maps a view to its definition's ttl (a timedelta
-    or a duration such as ``"7d"``; none when absent): the files do not
-    record it. The result is a Spark DataFrame with the spine's columns,
-    then one column per feature, in the order given, in the spine's row
-    order; values are null where the server's are (no version, a deletion,
-    or older than the ttl). A spine time outside the split in a view's
-    manifest raises :class:`~timefence.CutoffExceeded` before any join.
+    pandas DataFrame or pyarrow Table. ``ttl`` maps a view to its
+    definition's ttl (a timedelta or a duration such as ``"7d"``; none when
+    absent): the files do not record it. The result is a Spark DataFrame
+    with the spine's columns, then one column per feature, in the order
+    given, in the spine's row order; values are null where the server's are
+    (no version, a deletion, or older than the ttl). A spine time outside
+    the split in a view's manifest raises :class:`~timefence.CutoffExceeded`
+    before any join; a null time or join key raises
+    :class:`~timefence.InvalidArgument`.
 
     Spark's timestamps hold microseconds: the rule compares the spine's
     times to the nanosecond, as the server does, but timestamp columns
@@ -161,13 +163,13 @@ def _check_columns(columns: List[str], views: List[_View], refs: List[str], time
         raise InvalidArgument(f"spine: column {', '.join(internal)}: names starting with {_PREFIX} are the join's own")
 
 
-def _key_types(views: List[_View]) -> Dict[str, Tuple[str, pa.DataType]]:
-    """Each join key column of the views, with the first view using it and
-    its Arrow type there."""
-    out: Dict[str, Tuple[str, pa.DataType]] = {}
+def _key_types(views: List[_View]) -> Dict[str, pa.DataType]:
+    """Each join key column of the views, with its Arrow type in the first
+    view that has it."""
+    out: Dict[str, pa.DataType] = {}
     for v in views:
         for k in v.keys:
-            out.setdefault(k, (v.name, v.schema.field(k).type))
+            out.setdefault(k, v.schema.field(k).type)
     return out
 
 
@@ -186,7 +188,7 @@ def _indexed_arrow_spine(spark: "SparkSession", table: pa.Table, views: List[_Vi
     utc = col.type if col.type.tz else pa.timestamp(col.type.unit, "UTC")
     nanos = pc.cast(pc.cast(col, utc), pa.timestamp("ns", "UTC")).cast(pa.int64()).to_numpy()
     first_null: Optional[Tuple[int, str]] = None
-    for name, (_, want) in _key_types(views).items():
+    for name, want in _key_types(views).items():
         got = table.schema.field(name).type
         ints = pa.types.is_integer(got) and not pa.types.is_uint64(got)
         if not (ints if pa.types.is_integer(want) else (pa.types.is_string(got) or pa.types.is_large_string(got))):
@@ -227,7 +229,7 @@ def _indexed_spark_spine(spine: "DataFrame", views: List[_View], timestamp_colum
     else:
         raise InvalidArgument(f"spine: column {timestamp_column!r} must hold timestamps, got Spark type {dtype.simpleString()}")
     keys = _key_types(views)
-    for name, (_, want) in keys.items():
+    for name, want in keys.items():
         got = spine.schema[name].dataType
         ok = isinstance(got, (T.LongType, T.IntegerType, T.ShortType, T.ByteType)) if pa.types.is_integer(want) else isinstance(got, T.StringType)
         if not ok:

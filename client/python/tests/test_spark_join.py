@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pathlib
 import random
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -147,7 +147,8 @@ def test_spark_join_equals_server(
     for given in (spine, _in_parts(spark, spine, 3)):
         got = tfspark.get_historical_features(spark, tmp_path, given, refs, ttl={fast: "6h"}).toArrow().to_pandas()
         assert list(got.columns) == list(want.columns)
-        assert list(got["label_y"]) == list(spine["label_y"]), "the rows come in the spine's order"
+        assert list(got["user_id"]) == list(spine["user_id"]) and list(got["label_y"]) == list(spine["label_y"]), \
+            "the rows come in the spine's order"
         differences = [
             (i, c, _plain(want[c].iloc[i]), _plain(got[c].iloc[i]))
             for c in ("clicks", "label", "level", "score", "seen") for i in range(n)
@@ -156,7 +157,8 @@ def test_spark_join_equals_server(
         assert differences == []
 
 
-def _one_view(client: timefence.Client, uid: str, tmp_path: pathlib.Path) -> tuple:
+def _one_view(client: timefence.Client, uid: str, tmp_path: pathlib.Path) -> Tuple[str, str]:
+    """A view with one version, exported under a split of one day: its name and the split's."""
     entity, view = f"acct_{uid}", f"v_{uid}"
     client.apply([timefence.Entity(entity, join_keys=[("user_id", "int64")]),
                   timefence.FeatureView(view, entity=entity, features=[Feature("clicks", "int64")])])

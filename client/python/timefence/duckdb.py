@@ -15,22 +15,16 @@ message. Needs ``pip install './client/python[duckdb]'``.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import os
 import pathlib
 from importlib import resources
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
-from . import _arrow, _time
-from .errors import CutoffExceeded, InvalidArgument
-
-#: How many offending rows a refusal names, as the server's.
-MAX_REPORTED_ROWS = 5
-
-TTL = Union[_dt.timedelta, str, None]
+from . import _arrow
+from ._exported import TTL, check_split, read_manifest, ttl_nanos, wanted_features
+from .errors import InvalidArgument
 
 
 def sql() -> str:
@@ -68,16 +62,10 @@ def get_historical_features(
         raise InvalidArgument(f"spine: column {timestamp_column!r}: row {int(times.isna().to_numpy().argmax())}: timestamp is null")
     nanos = times.dt.as_unit("ns").astype("int64").to_numpy()
 
-    wanted: Dict[str, List[str]] = {}
-    for ref in features:
-        view, _, feature = ref.partition(":")
-        wanted.setdefault(view, [])
-        if feature:
-            wanted[view].append(feature)
     out = frame.copy()
-    for view, names in wanted.items():
-        manifest = _manifest(src, view)
-        _check_split(manifest, nanos)
+    for view, names in wanted_features(features).items():
+        manifest = read_manifest(src, view)
+        check_split(manifest, nanos)
         path = src / f"{view}.parquet"
         columns = con.sql(f"SELECT * FROM read_parquet({_literal(str(path))}) LIMIT 0").columns
         keys = columns[:columns.index("event_timestamp")]
@@ -93,7 +81,7 @@ def get_historical_features(
             raise InvalidArgument(f"features: more than one column named {', '.join(clash)}")
         spine_rel = pd.DataFrame({"_spine_row": range(len(frame)), "_t": nanos, **{k: frame[k] for k in keys}})
         con.register("_timefence_spine", spine_rel)
-        ttl_ns = _ttl_nanos((ttl or {}).get(view))
+        ttl_ns = ttl_nanos((ttl or {}).get(view))
         query = sql().format(
             versions=_literal(str(path)),
             spine="_timefence_spine",
@@ -110,45 +98,6 @@ def get_historical_features(
         for f in feats:
             out[f] = _arrow.to_pandas(joined.select([f]))[f].array
     return out
-
-
-def _manifest(src: pathlib.Path, view: str) -> Dict[str, Any]:
-    path = src / f"{view}.manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidArgument(f"source: no manifest {path}: export the view with its manifest") from None
-
-
-def _check_split(manifest: Dict[str, Any], nanos: Any) -> None:
-    """Refuses a spine with times outside the manifest's split, as the server does."""
-    sp = manifest["split"]
-    start, end = (pd.Timestamp(sp[k]).value if sp.get(k) else 0 for k in ("start", "end"))
-    bad = (nanos < start) | (nanos > end)
-    if not bad.any():
-        return
-    rows = [str(i) for i in bad.nonzero()[0][:MAX_REPORTED_ROWS]]
-    raise CutoffExceeded(
-        f"{int(bad.sum())} of {len(nanos)} rows have a timestamp outside split \"{sp['name']}\" "
-        f"[{_rfc3339(start)}, {_rfc3339(end)}] (first rows: {', '.join(rows)}); nothing was read",
-        reason=CutoffExceeded.REASON,
-        metadata={"split": sp["name"], "cutoff": _rfc3339(end), "offending_rows": str(int(bad.sum())), "first_rows": ",".join(rows)},
-    )
-
-
-def _rfc3339(ns: int) -> str:
-    """A time as the server writes it: RFC 3339 in UTC, to the nanosecond,
-    without trailing zeros."""
-    ts = pd.Timestamp(ns, tz="UTC")
-    frac = f"{ts.microsecond * 1000 + ts.nanosecond:09d}".rstrip("0")
-    return ts.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
-
-
-def _ttl_nanos(ttl: TTL) -> int:
-    if ttl is None:
-        return 0
-    td = _time.parse_duration(ttl, "ttl")
-    return 0 if td is None else int(pd.Timedelta(td).value)
 
 
 def _ident(name: str) -> str:

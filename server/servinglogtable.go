@@ -39,6 +39,10 @@ func (s *Server) servingLogTable(ctx context.Context, cmd logCmd, out flight.Dat
 	if len(cmd.Features) == 0 {
 		return invalid("features: name the features served, as \"view:feature\" or \"view\"")
 	}
+	// Every lookup logged before the read is in it.
+	if err := s.servingLog.flush(ctx); err != nil {
+		return err
+	}
 	reads, names, err := s.resolveFeatures(cmd.Features, nil)
 	if err != nil {
 		return err

@@ -4,15 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
 // The serving log keeps the online lookups the server chose to log, each
 // under l | read time (u64, sign bit flipped) | request id, so that a scan
-// by read time is a range of keys. The store keeps the records as the server
-// encodes them; it reads nothing in them. A sandbox keeps the records read
-// no later than its cutoff and appends none.
+// by read time is a range of keys. The value is the record as the server
+// encodes it, then its CRC-32C (u32, little endian): a damaged record is
+// refused as corrupt, never read as another. A sandbox keeps the records
+// read no later than its cutoff and appends none.
 
 // LogRecord is one logged lookup.
 type LogRecord struct {
@@ -58,11 +60,22 @@ func (s *Store) AppendLog(recs []LogRecord) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, r := range recs {
-		if err := wb.Set(logKey(r.ReadTime, r.RequestID), r.Data); err != nil {
+		v := binary.LittleEndian.AppendUint32(append(make([]byte, 0, len(r.Data)+4), r.Data...), crc32.Checksum(r.Data, crcTable))
+		if err := wb.Set(logKey(r.ReadTime, r.RequestID), v); err != nil {
 			return err
 		}
 	}
 	return wb.Flush()
+}
+
+// checkLogValue returns the record of a serving log value after checking
+// its checksum.
+func checkLogValue(key, v []byte) ([]byte, error) {
+	at, _ := logReadTime(key)
+	if len(v) < 4 || crc32.Checksum(v[:len(v)-4], crcTable) != binary.LittleEndian.Uint32(v[len(v)-4:]) {
+		return nil, fmt.Errorf("%w: serving log record %q read at %s fails its checksum", ErrCorrupt, key[min(len(key), 9):], FormatTime(at))
+	}
+	return v[:len(v)-4], nil
 }
 
 // ScanLog calls fn with each logged lookup read from since to until, both
@@ -87,7 +100,11 @@ func (s *Store) ScanLog(ctx context.Context, since, until int64, fn func(LogReco
 				return nil
 			}
 			err := it.Item().Value(func(v []byte) error {
-				return fn(LogRecord{ReadTime: at, RequestID: string(key[9:]), Data: v})
+				data, err := checkLogValue(key, v)
+				if err != nil {
+					return err
+				}
+				return fn(LogRecord{ReadTime: at, RequestID: string(key[9:]), Data: data})
 			})
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,4 +53,28 @@ func TestServingLog(t *testing.T) {
 	rep, err := st.Verify(ctx)
 	require.NoError(t, err)
 	require.Empty(t, rep.Problems)
+
+	// A flipped bit in a stored record is refused, by the scan and by
+	// verify, naming the record; never read as another record.
+	key := logKey(30, "b")
+	require.NoError(t, st.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		v[0] ^= 0x01
+		return txn.Set(key, v)
+	}))
+	err = st.ScanLog(ctx, math.MinInt64, math.MaxInt64, func(LogRecord) error { return nil })
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, `serving log record "b" read at 1970-01-01T00:00:00.00000003Z fails its checksum`)
+	require.Equal(t, "a1", scan(-5, 29), "the records before it are read")
+	rep, err = st.Verify(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Problems, 1)
+	require.Contains(t, rep.Problems[0], `serving log record "b"`)
 }

@@ -94,6 +94,8 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 				case prefixServingLog:
 					if len(k) <= 9 || len(k) > 9+MaxRequestIDBytes {
 						rep.problem("serving log key %q is malformed", k)
+					} else if _, err := checkLogValue(k, val); err != nil {
+						rep.problem("%v", err)
 					}
 				case prefixMeta:
 				default:

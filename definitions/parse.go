@@ -91,7 +91,7 @@ var defsKeys = map[string]mappingKeys{
 	"definitions":  {allowed: []string{"entities", "feature_views", "splits"}},
 	"entity":       {allowed: []string{"name", "description", "join_keys"}, required: []string{"name", "join_keys"}},
 	"join_key":     {allowed: []string{"name", "type"}, required: []string{"name", "type"}},
-	"feature_view": {allowed: []string{"name", "entity", "ttl", "description", "owner", "tags", "features"}, required: []string{"name", "entity", "features"}},
+	"feature_view": {allowed: []string{"name", "entity", "ttl", "description", "owner", "tags", "serving_log_rate", "features"}, required: []string{"name", "entity", "features"}},
 	"feature":      {allowed: []string{"name", "type", "description", "required"}, required: []string{"name", "type"}},
 	"split":        {allowed: []string{"name", "start", "end", "description"}, required: []string{"name", "end"}},
 }
@@ -263,6 +263,11 @@ func (p *parser) view(n *yaml.Node, path string) (*timefencev1.FeatureView, erro
 	}
 	if v.Owner, err = p.str(f["owner"], path+".owner"); err != nil {
 		return nil, err
+	}
+	if n := f["serving_log_rate"]; n != nil {
+		if v.ServingLogRate, err = p.rate(n, path+".serving_log_rate"); err != nil {
+			return nil, err
+		}
 	}
 	if n := f["ttl"]; n != nil {
 		d, err := p.ttl(n, path+".ttl")

@@ -333,6 +333,12 @@ func TestSchemaAgreesWithParser(t *testing.T) {
 		view("    tags: {a: null}\n"),
 		view("    tags: [a]\n"),
 		view("    owner: 5\n"),
+		view("    serving_log_rate: 0.25\n"),
+		view("    serving_log_rate: 1\n"),
+		view("    serving_log_rate: 0\n"),
+		view("    serving_log_rate: 1.5\n"),
+		view("    serving_log_rate: -0.1\n"),
+		view("    serving_log_rate: all\n"),
 		view("    description: text\n"),
 		"feature_views:\n  - {name: v, entity: e, features: []}\n",
 		"feature_views:\n  - {name: v, entity: e, features: [{name: a, type: float_list, required: true}]}\n",
@@ -361,4 +367,15 @@ func TestSchemaAgreesWithParser(t *testing.T) {
 		serr := sch.Validate(yamlToJSON(t, data))
 		require.Equal(t, perr == nil, serr == nil, "parser and schema disagree on\n%s\nparser: %v\nschema: %v", doc, perr, serr)
 	}
+}
+
+// TestServingLogRate: a view's serving_log_rate is read as a number from 0
+// to 1, and anything else is refused at its line.
+func TestServingLogRate(t *testing.T) {
+	doc := "feature_views:\n  - name: v\n    entity: e\n    serving_log_rate: 0.25\n    features: [{name: a, type: int64}]\n"
+	defs, err := Parse("d.yaml", []byte(doc))
+	require.NoError(t, err)
+	require.Equal(t, 0.25, defs.FeatureViews[0].Def.GetServingLogRate())
+	_, err = Parse("d.yaml", []byte(strings.Replace(doc, "0.25", "2", 1)))
+	require.ErrorContains(t, err, "d.yaml:4: feature_views[0].serving_log_rate: expected a number from 0 to 1, got 2")
 }

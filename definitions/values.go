@@ -138,3 +138,15 @@ func typeList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// rate returns a number from 0 to 1.
+func (p *parser) rate(n *yaml.Node, path string) (float64, error) {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+		return 0, p.errorf(n, path, "expected a number from 0 to 1, got %s", describe(n))
+	}
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || !(v >= 0 && v <= 1) {
+		return 0, p.errorf(n, path, "expected a number from 0 to 1, got %s", n.Value)
+	}
+	return v, nil
+}

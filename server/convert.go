@@ -149,7 +149,7 @@ func toView(v *timefencev1.FeatureView) (storage.View, error) {
 		return storage.View{}, invalid("feature_view: missing")
 	}
 	out := storage.View{Name: v.GetName(), Entity: v.GetEntity(), Description: v.GetDescription(),
-		Tags: v.GetTags(), Owner: v.GetOwner()}
+		Tags: v.GetTags(), Owner: v.GetOwner(), ServingLogRate: v.GetServingLogRate()}
 	if v.GetTtl() != nil {
 		if err := v.GetTtl().CheckValid(); err != nil {
 			return out, invalid(fmt.Sprintf("feature_view.ttl: %v", err))
@@ -168,7 +168,7 @@ func toView(v *timefencev1.FeatureView) (storage.View, error) {
 
 func fromView(v *storage.View) *timefencev1.FeatureView {
 	out := &timefencev1.FeatureView{Name: v.Name, Entity: v.Entity, Description: v.Description,
-		Tags: v.Tags, Owner: v.Owner, Version: v.Version}
+		Tags: v.Tags, Owner: v.Owner, Version: v.Version, ServingLogRate: v.ServingLogRate}
 	if v.TTL > 0 {
 		out.Ttl = durationpb.New(v.TTL)
 	}

@@ -100,9 +100,14 @@ func checkLogFields(req *timefencev1.GetOnlineFeaturesRequest) error {
 }
 
 // offer queues a lookup at now for the log if it asks to be logged or the
-// sample rate picks it, and sets resp.RequestId when it was queued.
+// sample rate picks it (the server's, or the highest of the views read),
+// and sets resp.RequestId when it was queued.
 func (l *servingLog) offer(req *timefencev1.GetOnlineFeaturesRequest, resp *timefencev1.GetOnlineFeaturesResponse, reads []*viewRead) {
-	if req.GetAsOf() != nil || l.readOnly || !(req.GetLog() || (l.rate > 0 && rand.Float64() < l.rate)) {
+	rate := l.rate
+	for _, vr := range reads {
+		rate = max(rate, vr.proj.View.ServingLogRate)
+	}
+	if req.GetAsOf() != nil || l.readOnly || !(req.GetLog() || (rate > 0 && rand.Float64() < rate)) {
 		return
 	}
 	id := req.GetRequestId()

@@ -161,6 +161,22 @@ func TestServingLogChoosesLookups(t *testing.T) {
 			return sample(t, scrape(t, env.srv), "timefence_serving_log_records_total", "result", "logged") == 5
 		})
 	})
+	t.Run("a view's rate logs its lookups", func(t *testing.T) {
+		env := startLimited(t, server.DefaultConfig())
+		view, err := env.client.GetFeatureView(ctx, "stats")
+		require.NoError(t, err)
+		view.ServingLogRate, view.Version = 1, 0
+		_, err = env.client.ApplyFeatureView(ctx, view)
+		require.NoError(t, err)
+		res, err := env.client.GetOnline(ctx, []string{"stats:clicks"}, []string{"user_id", "region"}, keys)
+		require.NoError(t, err)
+		require.NotEmpty(t, res.RequestID)
+		view.ServingLogRate = 1.5
+		_, err = env.client.ApplyFeatureView(ctx, view)
+		require.Equal(t, codes.InvalidArgument, codeOf(err))
+		require.ErrorContains(t, err, `feature view "stats": serving_log_rate 1.5 is not between 0 and 1`)
+		skewOnceLogged(t, env.client, 1)
+	})
 	t.Run("bad log fields are refused", func(t *testing.T) {
 		env := startLimited(t, server.DefaultConfig())
 		_, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys,

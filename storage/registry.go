@@ -48,8 +48,11 @@ type View struct {
 	Description string            `json:"description,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	Owner       string            `json:"owner,omitempty"`
-	Version     int64             `json:"version"`
-	ID          uint32            `json:"id"`
+	// ServingLogRate is the share of online lookups of the view that the
+	// server's serving log keeps, from 0 to 1.
+	ServingLogRate float64 `json:"serving_log_rate,omitempty"`
+	Version        int64   `json:"version"`
+	ID             uint32  `json:"id"`
 	// JoinKeys are the entity's keys, copied in when the view is applied.
 	JoinKeys []JoinKey `json:"join_keys"`
 }
@@ -513,6 +516,9 @@ func (st *staged) view(v View) (*View, bool, error) {
 	if v.TTL < 0 {
 		return nil, false, fmt.Errorf("%w: feature view %q: ttl must not be negative", ErrInvalid, v.Name)
 	}
+	if !(v.ServingLogRate >= 0 && v.ServingLogRate <= 1) {
+		return nil, false, fmt.Errorf("%w: feature view %q: serving_log_rate %g is not between 0 and 1", ErrInvalid, v.Name, v.ServingLogRate)
+	}
 	seen := map[string]bool{}
 	for _, f := range v.Features {
 		if err := checkName("feature", f.Name); err != nil {
@@ -632,7 +638,8 @@ func (v *View) nextFeatureID() uint32 {
 
 func viewEqual(a, b *View) bool {
 	return a.Entity == b.Entity && slices.Equal(a.Features, b.Features) && a.TTL == b.TTL &&
-		a.Description == b.Description && maps.Equal(a.Tags, b.Tags) && a.Owner == b.Owner
+		a.Description == b.Description && maps.Equal(a.Tags, b.Tags) && a.Owner == b.Owner &&
+		a.ServingLogRate == b.ServingLogRate
 }
 
 // CreateSplit creates an immutable split. Creating an identical split again

@@ -990,9 +990,13 @@ type FeatureView struct {
 	Tags        map[string]string    `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Owner       string               `protobuf:"bytes,7,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Output only: the definition version, starting at 1.
-	Version       int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	// The share of online lookups at now reading this view that the serving
+	// log keeps, from 0 to 1, on top of the server's rate and of lookups that
+	// ask to be logged. A lookup of several views takes the highest rate.
+	ServingLogRate float64 `protobuf:"fixed64,9,opt,name=serving_log_rate,json=servingLogRate,proto3" json:"serving_log_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -1077,6 +1081,13 @@ func (x *FeatureView) GetOwner() string {
 func (x *FeatureView) GetVersion() int64 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *FeatureView) GetServingLogRate() float64 {
+	if x != nil {
+		return x.ServingLogRate
 	}
 	return 0
 }
@@ -1220,7 +1231,7 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.timefence.v1.ValueTypeR\x04type\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brequired\x18\x04 \x01(\bR\brequired\"\xdd\x02\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"\x87\x03\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x121\n" +
@@ -1229,7 +1240,8 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x127\n" +
 	"\x04tags\x18\x06 \x03(\v2#.timefence.v1.FeatureView.TagsEntryR\x04tags\x12\x14\n" +
 	"\x05owner\x18\a \x01(\tR\x05owner\x12\x18\n" +
-	"\aversion\x18\b \x01(\x03R\aversion\x1a7\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\x12(\n" +
+	"\x10serving_log_rate\x18\t \x01(\x01R\x0eservingLogRate\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x01\n" +

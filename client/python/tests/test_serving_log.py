@@ -121,3 +121,13 @@ def test_training_set_from_log(client: timefence.Client, uid: str) -> None:
 
     with pytest.raises(timefence.SplitRequired):
         client.serving_log("", view)
+
+
+def test_view_serving_log_rate(client: timefence.Client, uid: str) -> None:
+    """A view whose definition keeps every lookup in the log."""
+    view = timefence.FeatureView(f"sampled_{uid}", entity=timefence.Entity(f"acct_{uid}", join_keys=[("user_id", "int64")]),
+                                 features=[Feature("clicks", "int64")], serving_log_rate=1.0)
+    client.apply([view])
+    assert client.get_feature_view(view.name).serving_log_rate == 1.0
+    out = client.get_online_features({"user_id": [1]}, [view.name])
+    assert len(out.attrs["timefence"]["request_id"]) == 16

@@ -205,6 +205,8 @@ class FeatureView:
     description: str = ""
     tags: Dict[str, str] = field(default_factory=dict)
     owner: str = ""
+    #: The share of online lookups of the view kept in the serving log (0 to 1).
+    serving_log_rate: float = 0.0
     #: Output only: the definition version, starting at 1.
     version: int = 0
 
@@ -235,6 +237,7 @@ class FeatureView:
             description=self.description,
             tags=self.tags,
             owner=self.owner,
+            serving_log_rate=self.serving_log_rate,
         )
         ttl = _time.to_proto_duration(self.ttl)
         if ttl is not None:
@@ -251,6 +254,7 @@ class FeatureView:
             description=v.description,
             tags=dict(v.tags),
             owner=v.owner,
+            serving_log_rate=v.serving_log_rate,
             version=v.version,
         )
 

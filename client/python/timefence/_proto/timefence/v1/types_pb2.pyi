@@ -164,7 +164,7 @@ class Feature(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[ValueType, str]] = ..., description: _Optional[str] = ..., required: bool = ...) -> None: ...
 
 class FeatureView(_message.Message):
-    __slots__ = ("name", "entity", "features", "ttl", "description", "tags", "owner", "version")
+    __slots__ = ("name", "entity", "features", "ttl", "description", "tags", "owner", "version", "serving_log_rate")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +180,7 @@ class FeatureView(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVING_LOG_RATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     entity: str
     features: _containers.RepeatedCompositeFieldContainer[Feature]
@@ -188,7 +189,8 @@ class FeatureView(_message.Message):
     tags: _containers.ScalarMap[str, str]
     owner: str
     version: int
-    def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    serving_log_rate: float
+    def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ..., serving_log_rate: _Optional[float] = ...) -> None: ...
 
 class Split(_message.Message):
     __slots__ = ("name", "start", "end", "description", "create_time")

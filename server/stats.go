@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/axiomhq/hyperloglog"
 
@@ -280,6 +281,8 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 		accs[i] = newFeatureAcc(f)
 		byName[f.Name] = accs[i]
 	}
+	lag := newFeatureAcc(storage.Feature{Type: storage.TypeFloat64})
+	byName[""] = lag // feature names are never empty
 	w := s.store.Watermark()
 	resp := &timefencev1.GetStatisticsResponse{Split: sp.Name, FeatureView: proj.View.Name, ViewVersion: proj.View.Version, Watermark: int64(w)}
 	var lastKey []byte
@@ -289,7 +292,7 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 	}
 	defer leave()
 	err = s.work.low(func() error {
-		return s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, statsBatchRows, s.statsBatch(resp, accs, &lastKey))
+		return s.store.ScanColumns(ctx, proj, storage.Window{Start: sp.Start, End: sp.End}, w, statsBatchRows, s.statsBatch(resp, accs, lag, &lastKey))
 	})
 	if err != nil {
 		return nil, nil, err
@@ -297,14 +300,20 @@ func (s *Server) statistics(ctx context.Context, splitName, viewName string, fea
 	for _, a := range accs {
 		resp.Features = append(resp.Features, a.result())
 	}
+	resp.ArrivalLag = lag.result()
 	return resp, byName, nil
 }
 
 // statsBatch returns the scan callback of statistics: it counts versions
-// and entities and adds each feature's column to its accumulator.
-func (s *Server) statsBatch(resp *timefencev1.GetStatisticsResponse, accs []*featureAcc, lastKey *[]byte) func(b *storage.ColumnBatch) error {
+// and entities, adds each feature's column to its accumulator, and each
+// version's arrival lag to lag.
+func (s *Server) statsBatch(resp *timefencev1.GetStatisticsResponse, accs []*featureAcc, lag *featureAcc, lastKey *[]byte) func(b *storage.ColumnBatch) error {
 	return func(b *storage.ColumnBatch) error {
 		resp.Versions += int64(b.Len())
+		for i := range b.Len() {
+			lag.count++
+			lag.addNumber(float64(b.AvailableAt[i]-b.EventTime[i]) / 1e9)
+		}
 		for _, k := range b.Keys {
 			if string(k) != string(*lastKey) {
 				resp.Entities++
@@ -334,6 +343,7 @@ const (
 	newValueShare      = 0.10 // share of current values never seen in the baseline
 	distributionLInf   = 0.20 // largest change in any value's share
 	meanShiftInStddevs = 0.5  // |mean change| in baseline standard deviations
+	minLagIncrease     = time.Minute
 )
 
 func (s *Server) CompareStatistics(ctx context.Context, req *timefencev1.CompareStatisticsRequest) (*timefencev1.CompareStatisticsResponse, error) {
@@ -349,7 +359,37 @@ func (s *Server) CompareStatistics(ctx context.Context, req *timefencev1.Compare
 	for _, bs := range base.Features {
 		resp.Anomalies = append(resp.Anomalies, compareFeature(baseAcc[bs.Feature], curAcc[bs.Feature])...)
 	}
+	if a := compareLag(base.GetArrivalLag(), cur.GetArrivalLag()); a != nil {
+		resp.Anomalies = append(resp.Anomalies, a)
+	}
 	return resp, nil
+}
+
+// compareLag flags values arriving later than in the baseline: the median or
+// the 95th percentile of the arrival lag at least doubled, and by at least
+// minLagIncrease, so that a pipeline a few seconds slower on a fast
+// baseline does not raise an alarm.
+func compareLag(b, c *timefencev1.FeatureStatistics) *timefencev1.Anomaly {
+	if b.GetCount() < minRowsToCompare || c.GetCount() < minRowsToCompare || len(b.GetQuantiles()) != len(quantileLevels) || len(c.GetQuantiles()) != len(quantileLevels) {
+		return nil
+	}
+	for _, level := range []struct {
+		name string
+		i    int
+	}{{"median", 3}, {"95th percentile", 5}} {
+		bq, cq := b.GetQuantiles()[level.i], c.GetQuantiles()[level.i]
+		if cq > 2*bq && cq-bq >= minLagIncrease.Seconds() {
+			return &timefencev1.Anomaly{Kind: "LAG_INCREASE", Severity: timefencev1.AnomalySeverity_ANOMALY_SEVERITY_WARNING,
+				BaselineValue: bq, CurrentValue: cq,
+				Description: fmt.Sprintf("values arrive later: the %s of the arrival lag rose from %s to %s", level.name, lagText(bq), lagText(cq))}
+		}
+	}
+	return nil
+}
+
+// lagText formats seconds as a rounded duration.
+func lagText(sec float64) string {
+	return time.Duration(sec * float64(time.Second)).Round(time.Second).String()
 }
 
 func anomaly(a *featureAcc, kind string, sev timefencev1.AnomalySeverity, base, cur float64, format string, args ...any) *timefencev1.Anomaly {

@@ -166,3 +166,55 @@ func TestCompareStatistics(t *testing.T) {
 	require.Contains(t, kinds, "coupon/COMPLETENESS_DROP")
 	require.Len(t, kinds, 4, "%v", kinds)
 }
+
+// TestArrivalLag: statistics report how late versions arrived, and a
+// comparison flags a window whose values arrive much later than the
+// baseline's, not one whose lag only wobbles.
+func TestArrivalLag(t *testing.T) {
+	env := startServer(t)
+	ctx := context.Background()
+	c := env.client
+	_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "item", JoinKeys: []*timefencev1.JoinKey{{Name: "item_id", Type: tInt64}}})
+	require.NoError(t, err)
+	_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "feed", Entity: "item", Features: []*timefencev1.Feature{{Name: "price", Type: tDouble}}})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(4, 4))
+	day := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	// window writes 500 versions over the day d with the given lag, ±30 s.
+	window := func(name string, d int, lag time.Duration) {
+		start := day.AddDate(0, 0, d)
+		var rows []client.Row
+		for i := range 500 {
+			at := start.Add(time.Duration(i) * time.Minute)
+			jitter := time.Duration(rng.IntN(60)-30) * time.Second
+			rows = append(rows, client.Row{Key: []any{int64(i % 50)}, EventTime: at, AvailableAt: at.Add(lag + jitter), Values: []any{rng.Float64()}})
+		}
+		_, err := c.Write(ctx, "feed", rows, client.Backfill())
+		require.NoError(t, err)
+		_, err = c.CreateSplit(ctx, name, start, start.Add(24*time.Hour-time.Nanosecond))
+		require.NoError(t, err)
+	}
+	window("base", 0, 2*time.Minute)
+	window("steady", 1, 2*time.Minute+20*time.Second)
+	window("late", 2, 30*time.Minute)
+
+	st, err := c.GetStatistics(ctx, "base", "feed")
+	require.NoError(t, err)
+	lag := st.GetArrivalLag()
+	require.Equal(t, int64(500), lag.GetCount())
+	require.InDelta(t, 120, lag.GetQuantiles()[3], 10, "the median lag, in seconds")
+	require.InDelta(t, 90, lag.GetMin(), 1)
+	require.InDelta(t, 149, lag.GetMax(), 1)
+
+	steady, err := c.CompareStatistics(ctx, "feed", "base", "steady")
+	require.NoError(t, err)
+	require.Empty(t, steady.GetAnomalies(), "20 s more lag is no alarm")
+	late, err := c.CompareStatistics(ctx, "feed", "base", "late")
+	require.NoError(t, err)
+	require.Len(t, late.GetAnomalies(), 1, "%v", late.GetAnomalies())
+	a := late.GetAnomalies()[0]
+	require.Equal(t, "LAG_INCREASE", a.GetKind())
+	require.Equal(t, "", a.GetFeature())
+	require.InDelta(t, 1800, a.GetCurrentValue(), 10)
+	require.Regexp(t, `^values arrive later: the median of the arrival lag rose from 2m\d+s to (29m\d+s|30m\d+s)$`, a.GetDescription())
+}

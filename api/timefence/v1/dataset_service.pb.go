@@ -952,9 +952,14 @@ type GetStatisticsResponse struct {
 	ViewVersion int64                  `protobuf:"varint,3,opt,name=view_version,json=viewVersion,proto3" json:"view_version,omitempty"`
 	Watermark   int64                  `protobuf:"varint,4,opt,name=watermark,proto3" json:"watermark,omitempty"`
 	// Versions in the window, deletions included.
-	Versions      int64                `protobuf:"varint,5,opt,name=versions,proto3" json:"versions,omitempty"`
-	Entities      int64                `protobuf:"varint,6,opt,name=entities,proto3" json:"entities,omitempty"`
-	Features      []*FeatureStatistics `protobuf:"bytes,7,rep,name=features,proto3" json:"features,omitempty"`
+	Versions int64                `protobuf:"varint,5,opt,name=versions,proto3" json:"versions,omitempty"`
+	Entities int64                `protobuf:"varint,6,opt,name=entities,proto3" json:"entities,omitempty"`
+	Features []*FeatureStatistics `protobuf:"bytes,7,rep,name=features,proto3" json:"features,omitempty"`
+	// The arrival lag of the versions in the window (available_at minus
+	// event_time, in seconds, deletions included): how stale production's
+	// values were when they arrived. Its feature is "" and its type DOUBLE;
+	// count, min, max, mean, stddev and quantiles are set.
+	ArrivalLag    *FeatureStatistics `protobuf:"bytes,8,opt,name=arrival_lag,json=arrivalLag,proto3" json:"arrival_lag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1038,6 +1043,13 @@ func (x *GetStatisticsResponse) GetFeatures() []*FeatureStatistics {
 	return nil
 }
 
+func (x *GetStatisticsResponse) GetArrivalLag() *FeatureStatistics {
+	if x != nil {
+		return x.ArrivalLag
+	}
+	return nil
+}
+
 type CompareStatisticsRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	FeatureView string                 `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
@@ -1113,7 +1125,8 @@ type Anomaly struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Feature string                 `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
 	// A short code: NO_DATA, COMPLETENESS_DROP, NEW_VALUES, TOP_VALUE_CHANGED,
-	// DISTRIBUTION_SHIFT, MEAN_SHIFT.
+	// DISTRIBUTION_SHIFT, MEAN_SHIFT; and LAG_INCREASE, of the view's arrival
+	// lag, whose feature is "".
 	Kind          string          `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Severity      AnomalySeverity `protobuf:"varint,3,opt,name=severity,proto3,enum=timefence.v1.AnomalySeverity" json:"severity,omitempty"`
 	Description   string          `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
@@ -1521,7 +1534,7 @@ const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\x05_meanB\t\n" +
 	"\a_stddevB\r\n" +
 	"\v_min_lengthB\r\n" +
-	"\v_max_length\"\x86\x02\n" +
+	"\v_max_length\"\xc8\x02\n" +
 	"\x15GetStatisticsResponse\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\x12!\n" +
 	"\ffeature_view\x18\x02 \x01(\tR\vfeatureView\x12!\n" +
@@ -1529,7 +1542,9 @@ const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\twatermark\x18\x04 \x01(\x03R\twatermark\x12\x1a\n" +
 	"\bversions\x18\x05 \x01(\x03R\bversions\x12\x1a\n" +
 	"\bentities\x18\x06 \x01(\x03R\bentities\x12;\n" +
-	"\bfeatures\x18\a \x03(\v2\x1f.timefence.v1.FeatureStatisticsR\bfeatures\"\xa5\x01\n" +
+	"\bfeatures\x18\a \x03(\v2\x1f.timefence.v1.FeatureStatisticsR\bfeatures\x12@\n" +
+	"\varrival_lag\x18\b \x01(\v2\x1f.timefence.v1.FeatureStatisticsR\n" +
+	"arrivalLag\"\xa5\x01\n" +
 	"\x18CompareStatisticsRequest\x12!\n" +
 	"\ffeature_view\x18\x01 \x01(\tR\vfeatureView\x12%\n" +
 	"\x0ebaseline_split\x18\x02 \x01(\tR\rbaselineSplit\x12#\n" +
@@ -1626,29 +1641,30 @@ var file_timefence_v1_dataset_service_proto_depIdxs = []int32{
 	23, // 11: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
 	11, // 12: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
 	12, // 13: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
-	0,  // 14: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
-	13, // 15: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
-	13, // 16: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
-	15, // 17: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
-	19, // 18: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
-	22, // 19: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
-	6,  // 20: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
-	8,  // 21: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
-	10, // 22: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
-	14, // 23: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
-	17, // 24: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
-	1,  // 25: timefence.v1.DatasetService.CreateSandbox:input_type -> timefence.v1.CreateSandboxRequest
-	7,  // 26: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
-	9,  // 27: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
-	13, // 28: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
-	16, // 29: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
-	18, // 30: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
-	2,  // 31: timefence.v1.DatasetService.CreateSandbox:output_type -> timefence.v1.CreateSandboxResponse
-	26, // [26:32] is the sub-list for method output_type
-	20, // [20:26] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	12, // 14: timefence.v1.GetStatisticsResponse.arrival_lag:type_name -> timefence.v1.FeatureStatistics
+	0,  // 15: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
+	13, // 16: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
+	13, // 17: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
+	15, // 18: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
+	19, // 19: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
+	22, // 20: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
+	6,  // 21: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
+	8,  // 22: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
+	10, // 23: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
+	14, // 24: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
+	17, // 25: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
+	1,  // 26: timefence.v1.DatasetService.CreateSandbox:input_type -> timefence.v1.CreateSandboxRequest
+	7,  // 27: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
+	9,  // 28: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
+	13, // 29: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
+	16, // 30: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
+	18, // 31: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
+	2,  // 32: timefence.v1.DatasetService.CreateSandbox:output_type -> timefence.v1.CreateSandboxResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_dataset_service_proto_init() }

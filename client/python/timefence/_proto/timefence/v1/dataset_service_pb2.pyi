@@ -177,7 +177,7 @@ class FeatureStatistics(_message.Message):
     def __init__(self, feature: _Optional[str] = ..., type: _Optional[_Union[_types_pb2.ValueType, str]] = ..., count: _Optional[int] = ..., null_count: _Optional[int] = ..., null_rate: _Optional[float] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ..., quantiles: _Optional[_Iterable[float]] = ..., top_values: _Optional[_Iterable[_Union[ValueCount, _Mapping]]] = ..., distinct_count: _Optional[int] = ..., distinct_approximate: bool = ..., min_length: _Optional[int] = ..., max_length: _Optional[int] = ...) -> None: ...
 
 class GetStatisticsResponse(_message.Message):
-    __slots__ = ("split", "feature_view", "view_version", "watermark", "versions", "entities", "features")
+    __slots__ = ("split", "feature_view", "view_version", "watermark", "versions", "entities", "features", "arrival_lag")
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
     VIEW_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,7 @@ class GetStatisticsResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_LAG_FIELD_NUMBER: _ClassVar[int]
     split: str
     feature_view: str
     view_version: int
@@ -192,7 +193,8 @@ class GetStatisticsResponse(_message.Message):
     versions: int
     entities: int
     features: _containers.RepeatedCompositeFieldContainer[FeatureStatistics]
-    def __init__(self, split: _Optional[str] = ..., feature_view: _Optional[str] = ..., view_version: _Optional[int] = ..., watermark: _Optional[int] = ..., versions: _Optional[int] = ..., entities: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ...) -> None: ...
+    arrival_lag: FeatureStatistics
+    def __init__(self, split: _Optional[str] = ..., feature_view: _Optional[str] = ..., view_version: _Optional[int] = ..., watermark: _Optional[int] = ..., versions: _Optional[int] = ..., entities: _Optional[int] = ..., features: _Optional[_Iterable[_Union[FeatureStatistics, _Mapping]]] = ..., arrival_lag: _Optional[_Union[FeatureStatistics, _Mapping]] = ...) -> None: ...
 
 class CompareStatisticsRequest(_message.Message):
     __slots__ = ("feature_view", "baseline_split", "current_split", "features")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -152,6 +153,10 @@ func writeStats(w io.Writer, st *timefencev1.GetStatisticsResponse) {
 		fmt.Fprintln(w)
 		q.write(w)
 	}
+	if lag := st.GetArrivalLag(); lag.GetCount() > 0 && len(lag.GetQuantiles()) == len(quantileNames) {
+		fmt.Fprintf(w, "\narrival lag (available_at - event_time): median %s, 95th percentile %s, max %s\n",
+			seconds(lag.GetQuantiles()[3]), seconds(lag.GetQuantiles()[5]), seconds(lag.GetMax()))
+	}
 	if len(tops) > 0 {
 		fmt.Fprintln(w, "\nmost frequent values (count):")
 		for _, line := range tops {
@@ -180,7 +185,16 @@ func writeAnomalies(w io.Writer, resp *timefencev1.CompareStatisticsResponse) {
 	t.indent = "  "
 	for _, a := range as {
 		sev := strings.ToLower(strings.TrimPrefix(a.GetSeverity().String(), "ANOMALY_SEVERITY_"))
-		t.add(sev, a.GetFeature(), a.GetKind(), formatNumber(a.GetBaselineValue()), formatNumber(a.GetCurrentValue()), a.GetDescription())
+		feature, base, cur := a.GetFeature(), formatNumber(a.GetBaselineValue()), formatNumber(a.GetCurrentValue())
+		if feature == "" { // the view's arrival lag, in seconds
+			feature, base, cur = "(arrival lag)", seconds(a.GetBaselineValue()), seconds(a.GetCurrentValue())
+		}
+		t.add(sev, feature, a.GetKind(), base, cur, a.GetDescription())
 	}
 	t.write(w)
+}
+
+// seconds formats a number of seconds as a duration, to the millisecond.
+func seconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
 }

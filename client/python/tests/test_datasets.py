@@ -117,6 +117,12 @@ def test_statistics_match_pandas(client: timefence.Client, uid: str) -> None:
         for name, q in zip(["p1", "p25", "p50", "p75", "p99"], [0.01, 0.25, 0.5, 0.75, 0.99]):
             assert row[name] == pytest.approx(col.quantile(q), rel=1e-9), name
         assert row["distinct"] == col.nunique()
+    lag = (window.available_at - window.event_timestamp).dt.total_seconds()
+    got = stats.attrs["arrival_lag_seconds"]
+    assert got["count"] == len(window)
+    assert (got["min"], got["max"]) == pytest.approx((lag.min(), lag.max()), rel=1e-9)
+    assert got["median"] == pytest.approx(lag.quantile(0.5), rel=1e-9)
+    assert got["mean"] == pytest.approx(lag.mean(), rel=1e-9)
     with pytest.raises(timefence.SplitRequired):
         client.statistics("", names["view"])
     assert client.compare_statistics(names["view"], split, split) == []

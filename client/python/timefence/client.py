@@ -681,7 +681,9 @@ class Client:
         mean, standard deviation, quantiles (1, 5, 25, 50, 75, 95, 99 %), most
         frequent values and distinct count, over the view's versions within
         the split only. One row per feature; the response's totals
-        (``versions``, ``entities``, ``watermark``) are in ``df.attrs``. A
+        (``versions``, ``entities``, ``watermark``) are in ``df.attrs``, and
+        how late the versions arrived in ``df.attrs["arrival_lag_seconds"]``
+        (``count``, ``min``, ``median``, ``p95``, ``max``, ``mean``). A
         view with no version under the split gets a
         :class:`~timefence.NoDataUnderSplit` warning."""
         req = dataset_service_pb2.GetStatisticsRequest(split=split, feature_view=view, features=list(features or []))
@@ -1179,6 +1181,11 @@ def _stats_frame(resp: Any) -> pd.DataFrame:
         {"split": resp.split, "feature_view": resp.feature_view, "view_version": resp.view_version,
          "watermark": resp.watermark, "versions": resp.versions, "entities": resp.entities}
     )
+    lag = resp.arrival_lag
+    if lag.count and len(lag.quantiles) == 7:
+        # How late versions arrived (available_at - event_time), in seconds.
+        df.attrs["arrival_lag_seconds"] = {"count": lag.count, "min": lag.min, "median": lag.quantiles[3],
+                                           "p95": lag.quantiles[5], "max": lag.max, "mean": lag.mean}
     return df
 
 

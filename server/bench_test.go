@@ -290,3 +290,52 @@ func BenchmarkSmallBatches(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
 	b.ReportMetric(float64(b.N*rows*3)/b.Elapsed().Seconds(), "values/s")
 }
+
+// BenchmarkSkewReport replays 2,000 logged lookups of 1 entity × 50
+// features, and 200 of 100 × 50, with GetSkewReport. Run with
+//
+//	go test ./server -run XXX -bench SkewReport
+func BenchmarkSkewReport(b *testing.B) {
+	for _, shape := range []struct{ entities, lookups int }{{1, 2000}, {100, 200}} {
+		b.Run(fmt.Sprintf("entities=%d", shape.entities), func(b *testing.B) {
+			env := startServerWith(b, benchStoreOptions)
+			c := env.client
+			ctx := context.Background()
+			_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}}})
+			require.NoError(b, err)
+			var feats []*timefencev1.Feature
+			for i := range 50 {
+				feats = append(feats, &timefencev1.Feature{Name: fmt.Sprint("f", i), Type: tDouble})
+			}
+			_, err = c.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "wide", Entity: "user", Features: feats})
+			require.NoError(b, err)
+			var rows []client.Row
+			for u := range 1000 {
+				vals := make([]any, 50)
+				for i := range vals {
+					vals[i] = float64(u * i)
+				}
+				rows = append(rows, client.Row{Key: []any{int64(u)}, EventTime: time.Now().Add(-time.Minute), Values: vals})
+			}
+			_, err = c.Write(ctx, "wide", rows)
+			require.NoError(b, err)
+			for n := range shape.lookups {
+				keys := make([][]any, shape.entities)
+				for i := range keys {
+					keys[i] = []any{int64((n*31 + i*97) % 1000)}
+				}
+				_, err := c.GetOnline(ctx, []string{"wide"}, []string{"user_id"}, keys, client.Logged())
+				require.NoError(b, err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				rep, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+				require.NoError(b, err)
+				require.Equal(b, int64(shape.lookups), rep.GetLookups())
+				require.Zero(b, rep.GetMismatches())
+			}
+			b.ReportMetric(float64(shape.lookups*b.N)/b.Elapsed().Seconds(), "lookups/s")
+			b.ReportMetric(float64(shape.lookups*shape.entities*50*b.N)/b.Elapsed().Seconds(), "values/s")
+		})
+	}
+}

@@ -37,10 +37,11 @@ func (s *Server) resolveFeatures(refs []string, versions map[string]int64) ([]*v
 		whole = !whole
 		var view *storage.View
 		var err error
-		if ver, ok := versions[viewName]; ok {
+		view, err = s.store.View(viewName)
+		if ver, ok := versions[viewName]; ok && (err != nil || view.Version != ver) {
+			// An older definition is read from the registry's history; the
+			// current one is at hand.
 			view, err = s.store.ViewVersion(viewName, ver)
-		} else {
-			view, err = s.store.View(viewName)
 		}
 		if errors.Is(err, storage.ErrUnknownView) {
 			return nil, nil, &requestError{code: codes.NotFound, reason: ReasonUnknownView,

@@ -175,7 +175,7 @@ func servedValue(col *timefencev1.FeatureColumn, i int) (storage.Value, error) {
 	if err != nil {
 		return storage.Value{}, err
 	}
-	short := fmt.Errorf("%w: a logged column of %s has fewer than %d values", storage.ErrCorrupt, t, i+1)
+
 	switch v := col.GetValues().(type) {
 	case *timefencev1.FeatureColumn_Int64Values:
 		if x := v.Int64Values.GetValues(); i < len(x) {
@@ -237,7 +237,7 @@ func servedValue(col *timefencev1.FeatureColumn, i int) (storage.Value, error) {
 			return storage.BytesList(x[i].GetValues()), nil
 		}
 	}
-	return storage.Value{}, short
+	return storage.Value{}, fmt.Errorf("%w: a logged column of %s has fewer than %d values", storage.ErrCorrupt, t, i+1)
 }
 
 // appendValue appends v, or a null, to a builder of arrowType(v's type).

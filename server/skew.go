@@ -147,10 +147,15 @@ func (s *Server) replay(ctx context.Context, rec *timefencev1.ServingLogRecord, 
 			f.Values += int64(len(rows))
 			rep.resp.Values += int64(len(rows))
 			for i := range rows {
-				sc, rc := servedCell(served, i), servedCell(replayed, i)
-				if sc.GetStatus() == rc.GetStatus() && sc.GetValue() == rc.GetValue() {
+				sv, err := servedValue(served, i)
+				if err != nil {
+					return fmt.Errorf("serving log record %q: %s: %w", rec.GetRequestId(), names[c], err)
+				}
+				rv, _ := servedValue(replayed, i)
+				if served.GetStatuses()[i] == replayed.GetStatuses()[i] && sameValue(sv, rv) {
 					continue
 				}
+				sc, rc := servedCell(served, i), servedCell(replayed, i)
 				f.Mismatches++
 				rep.resp.Mismatches++
 				if len(rep.resp.Examples) >= rep.max {
@@ -182,7 +187,12 @@ func skewCause(view string, rec *timefencev1.ServingLogRecord, served *timefence
 		view, storage.FormatTime(served.GetEventTimeUnixNanos()), rec.GetWatermark())
 }
 
-// servedCell is row i of a response column, as text.
+// sameValue reports whether two values are the same, NaN included.
+func sameValue(a, b storage.Value) bool {
+	return a.Type == b.Type && a.Int == b.Int && math.Float64bits(a.Float) == math.Float64bits(b.Float) && a.Str == b.Str
+}
+
+// servedCell is row i of a response column, as text, for a report.
 func servedCell(col *timefencev1.FeatureColumn, i int) *timefencev1.SkewCell {
 	c := &timefencev1.SkewCell{Value: "null"}
 	if i >= len(col.GetStatuses()) || i >= len(col.GetNulls()) || i >= len(col.GetEventTimeUnixNanos()) {

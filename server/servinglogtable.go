@@ -165,7 +165,7 @@ type logSummary struct {
 // servedValue is row i of a response column as a storage value; null unless
 // the row was present with a value.
 func servedValue(col *timefencev1.FeatureColumn, i int) (storage.Value, error) {
-	if i >= len(col.GetStatuses()) || i >= len(col.GetNulls()) {
+	if i >= len(col.GetStatuses()) || i >= len(col.GetNulls()) || i >= len(col.GetEventTimeUnixNanos()) {
 		return storage.Value{}, fmt.Errorf("%w: a logged column has %d rows, fewer than %d", storage.ErrCorrupt, len(col.GetStatuses()), i+1)
 	}
 	if col.GetStatuses()[i] != timefencev1.FeatureStatus_FEATURE_STATUS_PRESENT || col.GetNulls()[i] {

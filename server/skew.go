@@ -6,11 +6,9 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
@@ -194,54 +192,11 @@ func sameValue(a, b storage.Value) bool {
 
 // servedCell is row i of a response column, as text, for a report.
 func servedCell(col *timefencev1.FeatureColumn, i int) *timefencev1.SkewCell {
-	c := &timefencev1.SkewCell{Value: "null"}
-	if i >= len(col.GetStatuses()) || i >= len(col.GetNulls()) || i >= len(col.GetEventTimeUnixNanos()) {
-		c.Value = "missing"
-		return c
+	v, err := servedValue(col, i)
+	if err != nil {
+		return &timefencev1.SkewCell{Value: "missing"}
 	}
-	c.Status, c.EventTimeUnixNanos = col.GetStatuses()[i], col.GetEventTimeUnixNanos()[i]
-	if col.GetNulls()[i] {
-		return c
-	}
-	m := col.ProtoReflect()
-	oneof := m.Descriptor().Oneofs().ByName("values")
-	fd := m.WhichOneof(oneof)
-	if fd == nil {
-		c.Value = "missing"
-		return c
-	}
-	holder := m.Get(fd).Message()
-	list := holder.Get(holder.Descriptor().Fields().ByName("values")).List()
-	if i >= list.Len() {
-		c.Value = "missing"
-		return c
-	}
-	c.Value = valueText(list.Get(i))
-	return c
-}
-
-// valueText formats a scalar or a list message (a message whose one field
-// is a repeated scalar) exactly: equal texts mean equal values.
-func valueText(v protoreflect.Value) string {
-	switch x := v.Interface().(type) {
-	case protoreflect.Message:
-		items := x.Get(x.Descriptor().Fields().Get(0)).List()
-		parts := make([]string, items.Len())
-		for k := range parts {
-			parts[k] = valueText(items.Get(k))
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case []byte:
-		return strconv.Quote(string(x))
-	case string:
-		return strconv.Quote(x)
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	default:
-		return fmt.Sprint(x)
-	}
+	return &timefencev1.SkewCell{Status: col.GetStatuses()[i], EventTimeUnixNanos: col.GetEventTimeUnixNanos()[i], Value: v.String()}
 }
 
 // entityText formats an entity row as "user_id=7, region=\"eu\"".

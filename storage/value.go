@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -426,8 +427,10 @@ func (v Value) String() string {
 		return fmt.Sprintf("%dns", v.Int)
 	case TypeBool:
 		return fmt.Sprint(v.Int != 0)
-	case TypeFloat64, TypeFloat32:
+	case TypeFloat64:
 		return fmt.Sprint(v.Float)
+	case TypeFloat32:
+		return strconv.FormatFloat(v.Float, 'g', -1, 32)
 	case TypeString:
 		return fmt.Sprintf("%q", v.Str)
 	case TypeBytes:

@@ -207,6 +207,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.Export(ctx, "train", "stats", nop)
 			return err
 		}},
+		{"serving log in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
+			_, err := c.ServingLog(ctx, "train", []string{"stats"}, nop)
+			return err
+		}},
 		{"history status", []string{"admin", "reader"}, func(c *client.Client) error {
 			_, err := c.GetHistoryStatus(ctx)
 			return err
@@ -266,6 +270,14 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			call    func(c *client.Client) error
 		}{"sandbox out of scope", []string{"admin"}, func(c *client.Client) error {
 			_, err := c.CreateSandbox(ctx, "holdout", io.Discard)
+			return err
+		}},
+		struct {
+			name    string
+			allowed []string
+			call    func(c *client.Client) error
+		}{"serving log out of scope", []string{"admin"}, func(c *client.Client) error {
+			_, err := c.ServingLog(ctx, "holdout", []string{"stats"}, nop)
 			return err
 		}},
 	)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
@@ -287,4 +290,74 @@ func TestServingLogTable(t *testing.T) {
 	// Without a split it is refused, as every training-side read is.
 	_, err = env.client.ServingLog(ctx, "", []string{"stats"}, func(arrow.Record) error { return nil })
 	require.ErrorIs(t, err, client.ErrSplitRequired)
+}
+
+// TestServingLogBadInput: malformed requests to the new endpoints get a clear
+// error naming what is wrong, and nothing is logged or written.
+func TestServingLogBadInput(t *testing.T) {
+	env := startLimited(t, server.DefaultConfig())
+	ctx := context.Background()
+	logs := timefencev1.NewServingLogServiceClient(env.client.Conn())
+	now := time.Now()
+	for _, c := range []struct {
+		req  *timefencev1.GetSkewReportRequest
+		want string
+	}{
+		{&timefencev1.GetSkewReportRequest{Since: timestamppb.New(now), Until: timestamppb.New(now.Add(-time.Hour))}, "since: after until"},
+		{&timefencev1.GetSkewReportRequest{MaxMismatches: -1}, "max_mismatches: -1, want 0 to 10000"},
+		{&timefencev1.GetSkewReportRequest{MaxMismatches: 10_001}, "max_mismatches: 10001, want 0 to 10000"},
+		{&timefencev1.GetSkewReportRequest{Since: &timestamppb.Timestamp{Seconds: 1, Nanos: -5}}, "since"},
+	} {
+		_, err := logs.GetSkewReport(ctx, c.req)
+		require.Equal(t, codes.InvalidArgument, codeOf(err), c.want)
+		require.Contains(t, messageOf(err), c.want)
+	}
+
+	keys := [][]any{{1, "eu"}}
+	for _, c := range []struct {
+		ctx  map[string]any
+		want string
+	}{
+		{map[string]any{"": 1}, "context: an entry has an empty name"},
+	} {
+		_, err := env.client.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, keys, client.Logged(), client.WithContext(c.ctx))
+		require.Equal(t, codes.InvalidArgument, codeOf(err))
+		require.ErrorContains(t, err, c.want)
+	}
+	online := timefencev1.NewOnlineServiceClient(env.client.Conn())
+	req := &timefencev1.GetOnlineFeaturesRequest{Features: []string{"stats"}, JoinKeys: []string{"user_id", "region"}, Log: true,
+		EntityRows: []*timefencev1.EntityRow{{Values: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: 1}}, {Kind: &timefencev1.Value_StringValue{StringValue: "eu"}}}}},
+		Context:    map[string]*timefencev1.Value{"device": {}}}
+	_, err := online.GetOnlineFeatures(ctx, req)
+	require.Equal(t, codes.InvalidArgument, codeOf(err))
+	require.Contains(t, messageOf(err), `context["device"]: the value has no kind set`)
+	req.Context = map[string]*timefencev1.Value{}
+	for i := range 257 {
+		req.Context[fmt.Sprint("k", i)] = &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: 1}}
+	}
+	_, err = online.GetOnlineFeatures(ctx, req)
+	require.Contains(t, messageOf(err), "context: 257 entries, at most 256")
+
+	// The serving log's table: a missing split, an unknown split, no
+	// features, an unknown feature, an unknown field.
+	fc := flight.NewClientFromConn(env.client.Conn(), nil)
+	for ticket, want := range map[string]string{
+		`{"op":"serving_log","features":["stats"]}`:                     "split: a training-side read",
+		`{"op":"serving_log","split":"nope","features":["stats"]}`:      `split: unknown split "nope"`,
+		`{"op":"serving_log","split":"all"}`:                            "features: name the features served",
+		`{"op":"serving_log","split":"all","features":["stats:nope"]}`:  `feature view "stats" has no feature "nope"`,
+		`{"op":"serving_log","split":"all","features":["stats"],"x":1}`: `unknown field "x"`,
+	} {
+		stream, err := fc.DoGet(ctx, &flight.Ticket{Ticket: []byte(ticket)})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		require.Error(t, err, ticket)
+		require.Contains(t, messageOf(err), want, ticket)
+	}
+
+	// Nothing of any refused request was logged.
+	rep, err := env.client.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+	require.NoError(t, err)
+	require.Zero(t, rep.GetLookups())
 }

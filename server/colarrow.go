@@ -73,40 +73,70 @@ func packedListArray(c *storage.Column, n int) arrow.Array {
 	b := array.NewListBuilder(memory.DefaultAllocator, arrowType(c.Type.Elem()))
 	defer b.Release()
 	b.Reserve(n)
-	items := b.ValueBuilder()
 	for i := range n {
 		if c.Valid != nil && c.Valid[i>>3]&(1<<(i&7)) == 0 {
 			b.AppendNull()
 			continue
 		}
+		appendValue(b, storage.Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])})
+	}
+	return b.NewArray()
+}
+
+// appendValue appends v, or a null, to a builder of arrowType(v's type).
+func appendValue(b array.Builder, v storage.Value) {
+	if v.IsNull() {
+		b.AppendNull()
+		return
+	}
+	switch b := b.(type) {
+	case *array.Int64Builder:
+		b.Append(v.Int)
+	case *array.Int32Builder:
+		b.Append(int32(v.Int))
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v.Int))
+	case *array.Float64Builder:
+		b.Append(v.Float)
+	case *array.Float32Builder:
+		b.Append(float32(v.Float))
+	case *array.StringBuilder:
+		b.Append(v.Str)
+	case *array.BinaryBuilder:
+		b.Append([]byte(v.Str))
+	case *array.BooleanBuilder:
+		b.Append(v.Int != 0)
+	case *array.ListBuilder:
 		b.Append(true)
-		v := storage.Value{Type: c.Type, Str: string(c.Data[c.Offsets[i]:c.Offsets[i+1]])}
-		switch ib := items.(type) {
+		switch items := b.ValueBuilder().(type) {
 		case *array.Int64Builder:
-			ib.AppendValues(v.Ints(), nil)
+			items.AppendValues(v.Ints(), nil)
 		case *array.Int32Builder:
 			for _, x := range v.Ints() {
-				ib.Append(int32(x))
+				items.Append(int32(x))
 			}
 		case *array.TimestampBuilder:
 			for _, x := range v.Ints() {
-				ib.Append(arrow.Timestamp(x))
+				items.Append(arrow.Timestamp(x))
 			}
 		case *array.Float64Builder:
-			ib.AppendValues(v.Floats(), nil)
+			items.AppendValues(v.Floats(), nil)
+		case *array.Float32Builder:
+			items.AppendValues(v.Float32s(), nil)
 		case *array.BooleanBuilder:
-			ib.AppendValues(v.Bools(), nil)
+			items.AppendValues(v.Bools(), nil)
 		case *array.StringBuilder:
-			ib.AppendValues(v.Strings(), nil)
+			items.AppendValues(v.Strings(), nil)
 		case *array.BinaryBuilder:
 			for _, x := range v.Strings() {
-				ib.AppendString(x)
+				items.AppendString(x)
 			}
 		default:
-			panic(fmt.Sprintf("no list builder for %s", c.Type))
+			panic(fmt.Sprintf("appendValue: no list items of %s", v.Type))
 		}
+	default:
+		panic(fmt.Sprintf("appendValue: no case for %T", b))
 	}
-	return b.NewArray()
 }
 
 // timestampArray shares ns as a non-null UTC nanosecond timestamp array.

@@ -240,59 +240,6 @@ func servedValue(col *timefencev1.FeatureColumn, i int) (storage.Value, error) {
 	return storage.Value{}, fmt.Errorf("%w: a logged column of %s has fewer than %d values", storage.ErrCorrupt, t, i+1)
 }
 
-// appendValue appends v, or a null, to a builder of arrowType(v's type).
-func appendValue(b array.Builder, v storage.Value) {
-	if v.IsNull() {
-		b.AppendNull()
-		return
-	}
-	switch b := b.(type) {
-	case *array.Int64Builder:
-		b.Append(v.Int)
-	case *array.Int32Builder:
-		b.Append(int32(v.Int))
-	case *array.TimestampBuilder:
-		b.Append(arrow.Timestamp(v.Int))
-	case *array.Float64Builder:
-		b.Append(v.Float)
-	case *array.Float32Builder:
-		b.Append(float32(v.Float))
-	case *array.StringBuilder:
-		b.Append(v.Str)
-	case *array.BinaryBuilder:
-		b.Append([]byte(v.Str))
-	case *array.BooleanBuilder:
-		b.Append(v.Int != 0)
-	case *array.ListBuilder:
-		b.Append(true)
-		items := b.ValueBuilder()
-		switch v.Type {
-		case storage.TypeFloatList:
-			for _, x := range v.Float32s() {
-				appendValue(items, storage.Float32(x))
-			}
-		case storage.TypeFloat64List:
-			for _, x := range v.Floats() {
-				appendValue(items, storage.Float64(x))
-			}
-		case storage.TypeBoolList:
-			for _, x := range v.Bools() {
-				appendValue(items, storage.Bool(x))
-			}
-		case storage.TypeStringList, storage.TypeBytesList:
-			for _, x := range v.Strings() {
-				appendValue(items, storage.Value{Type: v.Type.Elem(), Str: x})
-			}
-		default: // int32, int64 and timestamp lists
-			for _, x := range v.Ints() {
-				appendValue(items, storage.Value{Type: v.Type.Elem(), Int: x})
-			}
-		}
-	default:
-		panic(fmt.Sprintf("appendValue: no case for %T", b))
-	}
-}
-
 // contextJSON is a lookup's context as a JSON object, "" when it has none.
 func contextJSON(ctx map[string]*timefencev1.Value) (string, error) {
 	if len(ctx) == 0 {

@@ -322,7 +322,7 @@ func onlineTyped(t *testing.T, env *testEnv, features []string, want []timefence
 		require.Equal(t, want[j], col.GetType(), resp.GetFeatures()[j])
 		require.IsType(t, fields[j], col.GetValues(), resp.GetFeatures()[j])
 	}
-	res, err := env.client.GetOnline(ctx, features, []string{"item_id"}, rows)
+	res, err := env.client.GetOnline(ctx, features, []string{"item_id"}, rows, client.Logged())
 	require.NoError(t, err)
 	require.Equal(t, want, res.Types)
 	return res
@@ -439,6 +439,31 @@ func TestEveryTypeOnEveryPath(t *testing.T) {
 		}
 	}
 	checkExport()
+
+	// The serving log's table holds what the logged lookup served, in the
+	// export's types.
+	served := map[int64][]any{}
+	_, err = env.client.ServingLog(ctx, "all", []string{"typed"}, func(rec arrow.Record) error {
+		for j, tc := range typeCases {
+			f := rec.Schema().Field(5 + j)
+			require.Equal(t, "typed:"+tc.name, f.Name)
+			require.True(t, arrow.TypeEqual(tc.out, f.Type), "%s: %s", tc.name, f.Type)
+		}
+		for i := range int(rec.NumRows()) {
+			k := rec.Column(3).(*array.Int64).Value(i)
+			for j := range typeCases {
+				served[k] = append(served[k], arrowCell(rec.Column(5+j), i))
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for j, tc := range typeCases {
+		require.Nil(t, served[0][j], tc.name)
+		for _, k := range []int64{1, 2, 41} {
+			require.Equal(t, canonical(tc.value), canonical(served[k][j]), "item %d: %s", k, tc.name)
+		}
+	}
 
 	// Statistics count 42 versions of each feature, one null.
 	st, err := env.client.GetStatistics(ctx, "all", "typed")

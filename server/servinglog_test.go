@@ -3,9 +3,15 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +24,7 @@ import (
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
 	"github.com/timefence/timefence/server"
+	"github.com/timefence/timefence/storage"
 )
 
 // skewOnceLogged polls the skew report until it has replayed want lookups:
@@ -360,4 +367,62 @@ func TestServingLogBadInput(t *testing.T) {
 	rep, err := env.client.SkewReport(ctx, time.Time{}, time.Time{}, 0)
 	require.NoError(t, err)
 	require.Zero(t, rep.GetLookups())
+}
+
+// TestServingLogOnFullDisk fills a small tmpfs holding the data directory:
+// lookups are still served, the log's records are dropped and counted, not
+// half written, and logging resumes once space returns.
+func TestServingLogOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := storage.Open(storage.DefaultOptions(dir).WithLogger(quiet).WithMemTableBytes(2 << 20).WithReserveBytes(16 << 20))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cfg := server.DefaultConfig()
+	cfg.Logger = quiet
+	srv := server.New(st, cfg)
+	c, stop := serveOn(t, srv)
+	t.Cleanup(stop)
+	(&testEnv{client: c, store: st}).defineUsers(t, 0)
+	ctx := context.Background()
+	lookup := func() {
+		res, err := c.GetOnline(ctx, []string{"stats"}, []string{"user_id", "region"}, [][]any{{1, "eu"}}, client.Logged())
+		require.NoError(t, err, "the lookup is served whatever the log's disk")
+		require.NotEmpty(t, res.RequestID)
+	}
+
+	// Leave 4 MiB free: less than half the 16 MiB reserve, which the log,
+	// like manifests, keeps free.
+	var fs syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(dir, &fs))
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	chunk := make([]byte, 1<<20)
+	for range int64(fs.Bavail)*int64(fs.Bsize)/(1<<20) - 4 {
+		_, err := f.Write(chunk)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+
+	lookup()
+	rep, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0) // stores the queue first
+	require.NoError(t, err)
+	require.Zero(t, rep.GetLookups())
+	require.Equal(t, 1.0, sample(t, scrape(t, srv), "timefence_serving_log_records_total", "result", "dropped_error"))
+
+	require.NoError(t, os.Remove(filler))
+	lookup()
+	rep, err = c.SkewReport(ctx, time.Time{}, time.Time{}, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), rep.GetLookups())
+	require.Zero(t, rep.GetMismatches())
+	require.Equal(t, 1.0, sample(t, scrape(t, srv), "timefence_serving_log_records_total", "result", "logged"))
 }

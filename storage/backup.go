@@ -80,7 +80,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 		return info, err
 	}
 	info.Watermark = seq
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, AllVersions: true})
+	// An incremental backup skips, without reading them, Badger's tables
+	// and entries older than its start.
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, AllVersions: true, SinceTs: info.Since - min(info.Since, 1)})
 	defer it.Close()
 	var last []byte
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -89,7 +91,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, after *BackupInfo) (Bac
 			continue // an older version of a key already written or skipped
 		}
 		last = item.KeyCopy(last[:0])
-		if !info.includes(last, item.Version()) {
+		if string(last) == string(metaReplica) || !info.includes(last, item.Version()) {
 			continue
 		}
 		if (info.Keys+info.Deletes)%4096 == 0 {
@@ -165,21 +167,16 @@ func (b *backupWriter) finish(info BackupInfo) error {
 }
 
 // includes tells whether a key whose newest Badger version is version
-// belongs in the backup: it changed since the earlier backup, or it is a
-// chunk committed since (whose batch may have written it before the earlier
-// snapshot and committed after it). Uncommitted data is left out; a chunk
-// key that does not decode is kept, for Verify to report.
+// belongs in the backup: it changed since the earlier backup. A batch's
+// chunks and the records that publish it are committed in one Badger
+// transaction, so they are in the same backup. A chunk above the watermark
+// is left out; a chunk key that does not decode is kept, for Verify to
+// report.
 func (info *BackupInfo) includes(key []byte, version uint64) bool {
-	switch key[0] {
-	case prefixChunk:
-		_, _, last, err := parseChunkKey(key)
-		if err != nil {
-			break
-		}
-		if last > info.Watermark {
+	if key[0] == prefixChunk {
+		if _, _, last, err := parseChunkKey(key); err == nil && last > info.Watermark {
 			return false
 		}
-		return version >= info.Since || last > info.SinceWatermark
 	}
 	return version >= info.Since
 }

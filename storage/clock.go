@@ -48,6 +48,13 @@ func (c *clock) end(lastSeq uint64, ok bool) {
 	c.inflight = 0
 }
 
+// publish makes the versions up to seq visible, on a replica.
+func (c *clock) publish(seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.committed = max(c.committed, seq)
+}
+
 // watermark returns the highest visible sequence number.
 func (c *clock) watermark() uint64 {
 	c.mu.Lock()

@@ -239,6 +239,12 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
+	return buildRun(v, rows, after, committed)
+}
+
+// buildRun sorts the rows of v with seqs in (after, upto] in run order and
+// builds their heap run.
+func buildRun(v *View, rows []chunkRow, after, upto uint64) (*run, error) {
 	slices.SortFunc(rows, func(a, b chunkRow) int {
 		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
@@ -262,7 +268,7 @@ func (s *Store) readTail(v *View, after uint64) (*run, error) {
 		}
 		b.add(r.key, r.event, r.available, r.seq, flags, vals)
 	}
-	return b.finish(after, committed), nil
+	return b.finish(after, upto), nil
 }
 
 // compactLoop runs compactions until stop is closed: after writes (wake),

@@ -67,6 +67,9 @@ func (s *Store) PutManifest(m Manifest) (Manifest, error) {
 		stored = m
 		return txn.Set(manifestKey(m.DatasetID), b)
 	})
+	if err == nil {
+		s.notify()
+	}
 	return stored, err
 }
 

@@ -23,6 +23,6 @@ var (
 	// free space is below the configured reserve.
 	ErrStorageFull = errors.New("storage: storage full")
 	// ErrReadOnly means a write or a change to the definitions was refused
-	// because the store is a sandbox (see Store.Sandbox).
-	ErrReadOnly = errors.New("storage: read-only sandbox")
+	// because the store is a sandbox (see Store.Sandbox) or a replica.
+	ErrReadOnly = errors.New("storage: read-only store")
 )

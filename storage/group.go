@@ -181,6 +181,7 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 		w.h.add(w.run, now)
 	}
 	s.clock.end(committed[len(committed)-1].res.LastSeq, true)
+	s.notify()
 	select {
 	case s.compactWake <- struct{}{}:
 	default:

@@ -36,6 +36,9 @@ type Options struct {
 	ReserveBytes int64
 	// MemTableBytes is the size of Badger's memtables. Default 64 MiB.
 	MemTableBytes int64
+	// ReplicaOf is the address of a replica's primary, named when a write
+	// is refused.
+	ReplicaOf string
 
 	// chunkBytes, in tests, cuts chunks at this size instead of Badger's
 	// value threshold.

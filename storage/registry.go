@@ -427,6 +427,7 @@ func (s *Store) commitDefinitions(plan []Change) error {
 		}
 		s.histMu.Unlock()
 	}
+	s.notify()
 	// Answered only once the ack file records the change too.
 	return s.ack.recordRegistry(gen)
 }

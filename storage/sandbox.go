@@ -109,7 +109,7 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed 
 			switch {
 			case key[0] == prefixChunk:
 				return sb.cutChunk(bk, &info, key, v, cutoff, s.chunkBytes())
-			case key[0] == prefixBatch, string(key) == string(metaID), string(key) == string(metaSandbox):
+			case key[0] == prefixBatch, string(key) == string(metaID), string(key) == string(metaSandbox), string(key) == string(metaReplica):
 				return nil
 			case strings.HasPrefix(string(key), viewSeqPrefix) && len(key) == len(viewSeqPrefix)+4:
 				// A view's last seq: its last kept (chunks come first in key order).
@@ -267,6 +267,14 @@ func readSandbox(db *badger.DB) (*SandboxInfo, error) {
 // ReadOnly returns an error wrapping ErrReadOnly, saying why, when the
 // store is a sandbox: what (e.g. "write to user_stats") is refused.
 func (s *Store) ReadOnly(what string) error {
+	if s.replica != nil {
+		where := "its primary"
+		if s.opts.ReplicaOf != "" {
+			where = "its primary at " + s.opts.ReplicaOf
+		}
+		return fmt.Errorf("%w: %s: this store is a read replica of store %s; it serves reads only, so write to %s",
+			ErrReadOnly, what, s.ID(), where)
+	}
 	if s.sandbox == nil {
 		return nil
 	}

@@ -65,7 +65,11 @@ func (s *Store) AppendLog(recs []LogRecord) error {
 			return err
 		}
 	}
-	return wb.Flush()
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	s.notify()
+	return nil
 }
 
 // checkLogValue returns the record of a serving log value after checking

@@ -42,6 +42,7 @@ type Store struct {
 	writeMu sync.Mutex   // serialises batch commits
 	ack     *ackFile     // the acknowledged-writes record; guarded by writeMu
 	sandbox *SandboxInfo // set when the store is a sandbox: read-only
+	replica *BackupInfo  // set when the store is a replica: its last increment; guarded by writeMu
 	clock   clock
 	closed  atomic.Bool
 
@@ -53,6 +54,9 @@ type Store struct {
 	compactDone chan struct{}
 	compactedMu sync.Mutex
 	compacted   chan struct{} // closed and replaced after each compaction round
+
+	changeMu sync.Mutex
+	changes  chan struct{} // closed and replaced at each change (Changes)
 }
 
 // Open opens (or creates) the store in opts.Dir and finishes or undoes any
@@ -119,6 +123,12 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
+	if s.replica, err = readReplica(db); err != nil {
+		s.ack.close()
+		db.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
+	}
+	s.changes = make(chan struct{})
 	if err := s.recover(); err != nil {
 		s.ack.close()
 		db.Close()

@@ -22,6 +22,108 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FollowRequest starts following the store.
+type FollowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The footer of the last backup the replica applied (required).
+	After         *BackupInfo `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowRequest) Reset() {
+	*x = FollowRequest{}
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowRequest) ProtoMessage() {}
+
+func (x *FollowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowRequest.ProtoReflect.Descriptor instead.
+func (*FollowRequest) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FollowRequest) GetAfter() *BackupInfo {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+// FollowResponse is the next part of the increments' stream.
+type FollowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the current increment's file.
+	Chunk []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Set on the last message of each increment: its footer. The next
+	// message starts the next increment's file.
+	Info          *BackupInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowResponse) Reset() {
+	*x = FollowResponse{}
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowResponse) ProtoMessage() {}
+
+func (x *FollowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowResponse.ProtoReflect.Descriptor instead.
+func (*FollowResponse) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FollowResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *FollowResponse) GetInfo() *BackupInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
 // BackupRequest asks for a backup.
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +136,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +148,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +161,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BackupRequest) GetAfter() *BackupInfo {
@@ -93,7 +195,7 @@ type BackupInfo struct {
 
 func (x *BackupInfo) Reset() {
 	*x = BackupInfo{}
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +207,7 @@ func (x *BackupInfo) String() string {
 func (*BackupInfo) ProtoMessage() {}
 
 func (x *BackupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +220,7 @@ func (x *BackupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupInfo.ProtoReflect.Descriptor instead.
 func (*BackupInfo) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BackupInfo) GetStoreId() string {
@@ -190,7 +292,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +304,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_admin_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +317,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_timefence_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -237,6 +339,11 @@ var File_timefence_v1_admin_service_proto protoreflect.FileDescriptor
 const file_timefence_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	" timefence/v1/admin_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n" +
+	"\rFollowRequest\x12.\n" +
+	"\x05after\x18\x01 \x01(\v2\x18.timefence.v1.BackupInfoR\x05after\"T\n" +
+	"\x0eFollowResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12,\n" +
+	"\x04info\x18\x02 \x01(\v2\x18.timefence.v1.BackupInfoR\x04info\"?\n" +
 	"\rBackupRequest\x12.\n" +
 	"\x05after\x18\x01 \x01(\v2\x18.timefence.v1.BackupInfoR\x05after\"\x87\x02\n" +
 	"\n" +
@@ -252,9 +359,10 @@ const file_timefence_v1_admin_service_proto_rawDesc = "" +
 	"\acreated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"T\n" +
 	"\x0eBackupResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12,\n" +
-	"\x04info\x18\x02 \x01(\v2\x18.timefence.v1.BackupInfoR\x04info2U\n" +
+	"\x04info\x18\x02 \x01(\v2\x18.timefence.v1.BackupInfoR\x04info2\x9c\x01\n" +
 	"\fAdminService\x12E\n" +
-	"\x06Backup\x12\x1b.timefence.v1.BackupRequest\x1a\x1c.timefence.v1.BackupResponse0\x01B\xb3\x01\n" +
+	"\x06Backup\x12\x1b.timefence.v1.BackupRequest\x1a\x1c.timefence.v1.BackupResponse0\x01\x12E\n" +
+	"\x06Follow\x12\x1b.timefence.v1.FollowRequest\x1a\x1c.timefence.v1.FollowResponse0\x01B\xb3\x01\n" +
 	"\x10com.timefence.v1B\x11AdminServiceProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
 var (
@@ -269,24 +377,30 @@ func file_timefence_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_timefence_v1_admin_service_proto_rawDescData
 }
 
-var file_timefence_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_timefence_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_timefence_v1_admin_service_proto_goTypes = []any{
-	(*BackupRequest)(nil),         // 0: timefence.v1.BackupRequest
-	(*BackupInfo)(nil),            // 1: timefence.v1.BackupInfo
-	(*BackupResponse)(nil),        // 2: timefence.v1.BackupResponse
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*FollowRequest)(nil),         // 0: timefence.v1.FollowRequest
+	(*FollowResponse)(nil),        // 1: timefence.v1.FollowResponse
+	(*BackupRequest)(nil),         // 2: timefence.v1.BackupRequest
+	(*BackupInfo)(nil),            // 3: timefence.v1.BackupInfo
+	(*BackupResponse)(nil),        // 4: timefence.v1.BackupResponse
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_timefence_v1_admin_service_proto_depIdxs = []int32{
-	1, // 0: timefence.v1.BackupRequest.after:type_name -> timefence.v1.BackupInfo
-	3, // 1: timefence.v1.BackupInfo.created:type_name -> google.protobuf.Timestamp
-	1, // 2: timefence.v1.BackupResponse.info:type_name -> timefence.v1.BackupInfo
-	0, // 3: timefence.v1.AdminService.Backup:input_type -> timefence.v1.BackupRequest
-	2, // 4: timefence.v1.AdminService.Backup:output_type -> timefence.v1.BackupResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 0: timefence.v1.FollowRequest.after:type_name -> timefence.v1.BackupInfo
+	3, // 1: timefence.v1.FollowResponse.info:type_name -> timefence.v1.BackupInfo
+	3, // 2: timefence.v1.BackupRequest.after:type_name -> timefence.v1.BackupInfo
+	5, // 3: timefence.v1.BackupInfo.created:type_name -> google.protobuf.Timestamp
+	3, // 4: timefence.v1.BackupResponse.info:type_name -> timefence.v1.BackupInfo
+	2, // 5: timefence.v1.AdminService.Backup:input_type -> timefence.v1.BackupRequest
+	0, // 6: timefence.v1.AdminService.Follow:input_type -> timefence.v1.FollowRequest
+	4, // 7: timefence.v1.AdminService.Backup:output_type -> timefence.v1.BackupResponse
+	1, // 8: timefence.v1.AdminService.Follow:output_type -> timefence.v1.FollowResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_admin_service_proto_init() }
@@ -300,7 +414,7 @@ func file_timefence_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_admin_service_proto_rawDesc), len(file_timefence_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

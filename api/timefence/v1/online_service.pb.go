@@ -93,7 +93,12 @@ type GetOnlineFeaturesRequest struct {
 	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Request-time inputs that are not in the store, kept with the logged
 	// lookup (e.g. {"device": "ios"}); they are not read from the store.
-	Context       map[string]*Value `protobuf:"bytes,8,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Context map[string]*Value `protobuf:"bytes,8,rep,name=context,proto3" json:"context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Read-your-writes: the lowest watermark the read may be served at, for
+	// example a write's last_seq. A read replica behind it waits for it,
+	// within the call's deadline and at most 5 s, then refuses the read
+	// (UNAVAILABLE, reason REPLICA_BEHIND, with its lag). 0: any.
+	MinWatermark  int64 `protobuf:"varint,9,opt,name=min_watermark,json=minWatermark,proto3" json:"min_watermark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,6 +187,13 @@ func (x *GetOnlineFeaturesRequest) GetContext() map[string]*Value {
 		return x.Context
 	}
 	return nil
+}
+
+func (x *GetOnlineFeaturesRequest) GetMinWatermark() int64 {
+	if x != nil {
+		return x.MinWatermark
+	}
+	return 0
 }
 
 type EntityRow struct {
@@ -1249,7 +1261,7 @@ var File_timefence_v1_online_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\n" +
-	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xa5\x03\n" +
+	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xca\x03\n" +
 	"\x18GetOnlineFeaturesRequest\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12\x1b\n" +
 	"\tjoin_keys\x18\x02 \x03(\tR\bjoinKeys\x128\n" +
@@ -1260,7 +1272,8 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\x03log\x18\x06 \x01(\bR\x03log\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\a \x01(\tR\trequestId\x12M\n" +
-	"\acontext\x18\b \x03(\v23.timefence.v1.GetOnlineFeaturesRequest.ContextEntryR\acontext\x1aO\n" +
+	"\acontext\x18\b \x03(\v23.timefence.v1.GetOnlineFeaturesRequest.ContextEntryR\acontext\x12#\n" +
+	"\rmin_watermark\x18\t \x01(\x03R\fminWatermark\x1aO\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.timefence.v1.ValueR\x05value:\x028\x01\"8\n" +

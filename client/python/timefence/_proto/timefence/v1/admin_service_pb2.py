@@ -15,19 +15,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n timefence/v1/admin_service.proto\x12\x0ctimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\rBackupRequest\x12\'\n\x05\x61\x66ter\x18\x01 \x01(\x0b\x32\x18.timefence.v1.BackupInfo\"\xb9\x01\n\nBackupInfo\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\r\n\x05since\x18\x02 \x01(\x04\x12\x17\n\x0fsince_watermark\x18\x03 \x01(\x04\x12\x12\n\nnext_since\x18\x04 \x01(\x04\x12\x11\n\twatermark\x18\x05 \x01(\x04\x12\x0c\n\x04keys\x18\x06 \x01(\x03\x12\x0f\n\x07\x64\x65letes\x18\x07 \x01(\x03\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x0e\x42\x61\x63kupResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12&\n\x04info\x18\x02 \x01(\x0b\x32\x18.timefence.v1.BackupInfo2U\n\x0c\x41\x64minService\x12\x45\n\x06\x42\x61\x63kup\x12\x1b.timefence.v1.BackupRequest\x1a\x1c.timefence.v1.BackupResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n timefence/v1/admin_service.proto\x12\x0ctimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\rFollowRequest\x12\'\n\x05\x61\x66ter\x18\x01 \x01(\x0b\x32\x18.timefence.v1.BackupInfo\"G\n\x0e\x46ollowResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12&\n\x04info\x18\x02 \x01(\x0b\x32\x18.timefence.v1.BackupInfo\"8\n\rBackupRequest\x12\'\n\x05\x61\x66ter\x18\x01 \x01(\x0b\x32\x18.timefence.v1.BackupInfo\"\xb9\x01\n\nBackupInfo\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\r\n\x05since\x18\x02 \x01(\x04\x12\x17\n\x0fsince_watermark\x18\x03 \x01(\x04\x12\x12\n\nnext_since\x18\x04 \x01(\x04\x12\x11\n\twatermark\x18\x05 \x01(\x04\x12\x0c\n\x04keys\x18\x06 \x01(\x03\x12\x0f\n\x07\x64\x65letes\x18\x07 \x01(\x03\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x0e\x42\x61\x63kupResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12&\n\x04info\x18\x02 \x01(\x0b\x32\x18.timefence.v1.BackupInfo2\x9c\x01\n\x0c\x41\x64minService\x12\x45\n\x06\x42\x61\x63kup\x12\x1b.timefence.v1.BackupRequest\x1a\x1c.timefence.v1.BackupResponse0\x01\x12\x45\n\x06\x46ollow\x12\x1b.timefence.v1.FollowRequest\x1a\x1c.timefence.v1.FollowResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'timefence._proto.timefence.v1.admin_service_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
-  _globals['_BACKUPREQUEST']._serialized_start=83
-  _globals['_BACKUPREQUEST']._serialized_end=139
-  _globals['_BACKUPINFO']._serialized_start=142
-  _globals['_BACKUPINFO']._serialized_end=327
-  _globals['_BACKUPRESPONSE']._serialized_start=329
-  _globals['_BACKUPRESPONSE']._serialized_end=400
-  _globals['_ADMINSERVICE']._serialized_start=402
-  _globals['_ADMINSERVICE']._serialized_end=487
+  _globals['_FOLLOWREQUEST']._serialized_start=83
+  _globals['_FOLLOWREQUEST']._serialized_end=139
+  _globals['_FOLLOWRESPONSE']._serialized_start=141
+  _globals['_FOLLOWRESPONSE']._serialized_end=212
+  _globals['_BACKUPREQUEST']._serialized_start=214
+  _globals['_BACKUPREQUEST']._serialized_end=270
+  _globals['_BACKUPINFO']._serialized_start=273
+  _globals['_BACKUPINFO']._serialized_end=458
+  _globals['_BACKUPRESPONSE']._serialized_start=460
+  _globals['_BACKUPRESPONSE']._serialized_end=531
+  _globals['_ADMINSERVICE']._serialized_start=534
+  _globals['_ADMINSERVICE']._serialized_end=690
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,20 @@ from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Opti
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FollowRequest(_message.Message):
+    __slots__ = ("after",)
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    after: BackupInfo
+    def __init__(self, after: _Optional[_Union[BackupInfo, _Mapping]] = ...) -> None: ...
+
+class FollowResponse(_message.Message):
+    __slots__ = ("chunk", "info")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    info: BackupInfo
+    def __init__(self, chunk: _Optional[bytes] = ..., info: _Optional[_Union[BackupInfo, _Mapping]] = ...) -> None: ...
+
 class BackupRequest(_message.Message):
     __slots__ = ("after",)
     AFTER_FIELD_NUMBER: _ClassVar[int]

@@ -21,6 +21,11 @@ class AdminServiceStub(object):
                 request_serializer=timefence_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
                 response_deserializer=timefence_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
                 )
+        self.Follow = channel.unary_stream(
+                '/timefence.v1.AdminService/Follow',
+                request_serializer=timefence_dot_v1_dot_admin__service__pb2.FollowRequest.SerializeToString,
+                response_deserializer=timefence_dot_v1_dot_admin__service__pb2.FollowResponse.FromString,
+                )
 
 
 class AdminServiceServicer(object):
@@ -38,6 +43,16 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Follow(self, request, context):
+        """Follow streams a read replica the store's changes: incremental backups
+        one after the other, the first after `after`, each sent as soon as the
+        store changed and at least once a second (an empty one when nothing
+        did). It ends only when the replica hangs up or the server stops.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -45,6 +60,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Backup,
                     request_deserializer=timefence_dot_v1_dot_admin__service__pb2.BackupRequest.FromString,
                     response_serializer=timefence_dot_v1_dot_admin__service__pb2.BackupResponse.SerializeToString,
+            ),
+            'Follow': grpc.unary_stream_rpc_method_handler(
+                    servicer.Follow,
+                    request_deserializer=timefence_dot_v1_dot_admin__service__pb2.FollowRequest.FromString,
+                    response_serializer=timefence_dot_v1_dot_admin__service__pb2.FollowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -72,5 +92,22 @@ class AdminService(object):
         return grpc.experimental.unary_stream(request, target, '/timefence.v1.AdminService/Backup',
             timefence_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
             timefence_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Follow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/timefence.v1.AdminService/Follow',
+            timefence_dot_v1_dot_admin__service__pb2.FollowRequest.SerializeToString,
+            timefence_dot_v1_dot_admin__service__pb2.FollowResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -20,7 +20,7 @@ FEATURE_STATUS_NOT_FOUND: FeatureStatus
 FEATURE_STATUS_STALE: FeatureStatus
 
 class GetOnlineFeaturesRequest(_message.Message):
-    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split", "log", "request_id", "context")
+    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split", "log", "request_id", "context", "min_watermark")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class GetOnlineFeaturesRequest(_message.Message):
     LOG_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    MIN_WATERMARK_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
     join_keys: _containers.RepeatedScalarFieldContainer[str]
     entity_rows: _containers.RepeatedCompositeFieldContainer[EntityRow]
@@ -44,7 +45,8 @@ class GetOnlineFeaturesRequest(_message.Message):
     log: bool
     request_id: str
     context: _containers.MessageMap[str, _types_pb2.Value]
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ..., log: bool = ..., request_id: _Optional[str] = ..., context: _Optional[_Mapping[str, _types_pb2.Value]] = ...) -> None: ...
+    min_watermark: int
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ..., log: bool = ..., request_id: _Optional[str] = ..., context: _Optional[_Mapping[str, _types_pb2.Value]] = ..., min_watermark: _Optional[int] = ...) -> None: ...
 
 class EntityRow(_message.Message):
     __slots__ = ("values",)

@@ -47,9 +47,14 @@ var (
 	// ErrStorageFull: a write was refused because the server's data
 	// directory has less free space than its reserve. Nothing was written.
 	ErrStorageFull = errors.New("timefence: storage full")
-	// ErrReadOnly: the server serves a sandbox, which refuses writes and
-	// changes to its definitions; the message names where it was cut.
-	ErrReadOnly = errors.New("timefence: read-only sandbox")
+	// ErrReadOnly: the server serves a sandbox or is a read replica, which
+	// refuse writes and changes to their definitions; the message names
+	// where the sandbox was cut, or the replica's primary.
+	ErrReadOnly = errors.New("timefence: read-only store")
+	// ErrReplicaBehind: a read replica had not reached the read's
+	// MinWatermark within the call's deadline (at most 5 s); the message
+	// gives its lag. Retry, or read from the primary.
+	ErrReplicaBehind = errors.New("timefence: replica behind min watermark")
 	// ErrDataLoss: stored data failed a check and was not served.
 	ErrDataLoss = errors.New("timefence: data loss")
 	// ErrPermissionDenied: the credential may not make the call.
@@ -88,6 +93,7 @@ var reasons = map[string]error{
 	"STREAM_IDLE":          ErrStreamIdle,
 	"STORAGE_FULL":         ErrStorageFull,
 	"READ_ONLY":            ErrReadOnly,
+	"REPLICA_BEHIND":       ErrReplicaBehind,
 	"DATA_LOSS":            ErrDataLoss,
 	"PERMISSION_DENIED":    ErrPermissionDenied,
 	"UNAUTHENTICATED":      ErrUnauthenticated,

@@ -40,6 +40,7 @@ type joinCmd struct {
 	FullFeatureNames bool     `json:"full_feature_names,omitempty"`
 	DatasetID        string   `json:"dataset_id,omitempty"`
 	Progress         bool     `json:"progress,omitempty"`
+	MinWatermark     int64    `json:"min_watermark,omitempty"`
 }
 
 // Progress reports the server's work on a call before its result: the
@@ -63,13 +64,13 @@ type Progress struct {
 // ErrFutureTime; no split returns ErrSplitRequired.
 func (c *Client) GetHistorical(ctx context.Context, split string, features []string, spine array.RecordReader,
 	fn func(arrow.Record) error, opts ...Option) (*JoinSummary, error) {
-	o, ctx, cancel, err := apply(ctx, "GetHistorical", opts, "WithTimestampColumn", "WithFullFeatureNames", "WithDatasetID", "WithProgress")
+	o, ctx, cancel, err := apply(ctx, "GetHistorical", opts, "WithTimestampColumn", "WithFullFeatureNames", "WithDatasetID", "WithProgress", "MinWatermark")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	body, err := json.Marshal(joinCmd{Op: "historical", Split: split, Features: features, TimestampColumn: o.timestamp,
-		FullFeatureNames: o.fullNames, DatasetID: o.datasetID, Progress: o.progress != nil})
+		FullFeatureNames: o.fullNames, DatasetID: o.datasetID, Progress: o.progress != nil, MinWatermark: o.minWM})
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +266,8 @@ type exportCmd struct {
 	FeatureView string   `json:"feature_view,omitempty"`
 	Features    []string `json:"features,omitempty"`
 	DatasetID   string   `json:"dataset_id,omitempty"`
+	// MinWatermark as MinWatermark sets it.
+	MinWatermark int64 `json:"min_watermark,omitempty"`
 }
 
 // Export streams every version of view (all features, or WithFeatures)
@@ -272,22 +275,22 @@ type exportCmd struct {
 // record to fn. Columns: the join keys, event_timestamp, available_at,
 // deleted, backfilled, then the features.
 func (c *Client) Export(ctx context.Context, split, view string, fn func(arrow.Record) error, opts ...Option) (*ExportSummary, error) {
-	o, ctx, cancel, err := apply(ctx, "Export", opts, "WithFeatures")
+	o, ctx, cancel, err := apply(ctx, "Export", opts, "WithFeatures", "MinWatermark")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	return c.export(ctx, exportCmd{Op: "export", Split: split, FeatureView: view, Features: o.features}, fn)
+	return c.export(ctx, exportCmd{Op: "export", Split: split, FeatureView: view, Features: o.features, MinWatermark: o.minWM}, fn)
 }
 
 // ExportDataset re-exports a recorded export byte for byte.
 func (c *Client) ExportDataset(ctx context.Context, datasetID string, fn func(arrow.Record) error, opts ...Option) (*ExportSummary, error) {
-	_, ctx, cancel, err := apply(ctx, "ExportDataset", opts)
+	o, ctx, cancel, err := apply(ctx, "ExportDataset", opts, "MinWatermark")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	return c.export(ctx, exportCmd{Op: "export", DatasetID: datasetID}, fn)
+	return c.export(ctx, exportCmd{Op: "export", DatasetID: datasetID, MinWatermark: o.minWM}, fn)
 }
 
 func (c *Client) export(ctx context.Context, cmd exportCmd, fn func(arrow.Record) error) (*ExportSummary, error) {

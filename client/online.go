@@ -48,14 +48,14 @@ type OnlineResult struct {
 // with AsOf, ErrSplitRequired or ErrCutoffExceeded when the split does not
 // allow it and ErrFutureTime when the time is later than the server's now.
 func (c *Client) GetOnline(ctx context.Context, features, keyNames []string, keys [][]any, opts ...Option) (*OnlineResult, error) {
-	o, ctx, cancel, err := apply(ctx, "GetOnline", opts, "AsOf", "UnderSplit", "Logged", "WithRequestID", "WithContext")
+	o, ctx, cancel, err := apply(ctx, "GetOnline", opts, "AsOf", "UnderSplit", "Logged", "WithRequestID", "WithContext", "MinWatermark")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	req := &timefencev1.GetOnlineFeaturesRequest{Features: features, JoinKeys: keyNames,
 		EntityRows: make([]*timefencev1.EntityRow, len(keys)), AsOf: tsOrNil(o.asOf), Split: o.split,
-		Log: o.logged, RequestId: o.requestID}
+		Log: o.logged, RequestId: o.requestID, MinWatermark: o.minWM}
 	if len(o.logContext) > 0 {
 		req.Context = make(map[string]*timefencev1.Value, len(o.logContext))
 		for k, x := range o.logContext {

@@ -36,6 +36,7 @@ type op struct {
 	logged      bool
 	requestID   string
 	logContext  map[string]any
+	minWM       int64
 }
 
 func (o *op) set(name string) { o.given = append(o.given, name) }
@@ -170,6 +171,15 @@ func Logged() Option {
 // the server makes one when none is given.
 func WithRequestID(id string) Option {
 	return func(o *op) { o.set("WithRequestID"); o.requestID = id }
+}
+
+// MinWatermark makes GetOnline, GetHistorical, Export and ExportDataset
+// read at watermark w or later: read your writes, with w a write's LastSeq.
+// A read replica behind w waits for it, within the call's deadline and at
+// most 5 s, then returns ErrReplicaBehind; a primary is never behind a
+// watermark it gave out.
+func MinWatermark[T int64 | uint64](w T) Option {
+	return func(o *op) { o.set("MinWatermark"); o.minWM = int64(w) }
 }
 
 // WithContext attaches request-time inputs that are not in the store to

@@ -44,6 +44,7 @@ const (
 	ReasonStorageFull      = "STORAGE_FULL"
 	ReasonDataLoss         = "DATA_LOSS"
 	ReasonReadOnly         = "READ_ONLY"
+	ReasonReplicaBehind    = "REPLICA_BEHIND"
 )
 
 // requestError is an error found by the server itself, with its code and reason.

@@ -131,6 +131,9 @@ func (f *flightServer) DoExchange(stream flight.FlightService_DoExchangeServer) 
 	if err := parseCommand(rdr.LatestFlightDescriptor(), "historical", &cmd); err != nil {
 		return toStatus(err)
 	}
+	if err := f.s.awaitWatermark(stream.Context(), cmd.MinWatermark); err != nil {
+		return toStatus(err)
+	}
 	return toStatus(f.s.work.low(func() error { return f.s.historical(stream.Context(), cmd, rdr, stream) }))
 }
 
@@ -147,6 +150,9 @@ func (f *flightServer) DoGet(t *flight.Ticket, stream flight.FlightService_DoGet
 	}
 	var cmd exportCmd
 	if err := parseCommand(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: t.GetTicket()}, "export", &cmd); err != nil {
+		return toStatus(err)
+	}
+	if err := f.s.awaitWatermark(stream.Context(), cmd.MinWatermark); err != nil {
 		return toStatus(err)
 	}
 	return toStatus(f.s.work.low(func() error { return f.s.export(stream.Context(), cmd, stream) }))

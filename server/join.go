@@ -33,6 +33,9 @@ type historicalCmd struct {
 	DatasetID string `json:"dataset_id,omitempty"`
 	// Progress asks for progress messages before the first result record.
 	Progress bool `json:"progress,omitempty"`
+	// MinWatermark is the lowest watermark to read at (read your writes);
+	// see GetOnlineFeaturesRequest.min_watermark.
+	MinWatermark int64 `json:"min_watermark,omitempty"`
 }
 
 // joinSummary is sent as the app metadata of the last message of a join.

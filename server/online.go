@@ -15,6 +15,10 @@ var statusToProto = [...]timefencev1.FeatureStatus{
 }
 
 func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnlineFeaturesRequest) (*timefencev1.GetOnlineFeaturesResponse, error) {
+	// First: a view a replica has yet to receive is not unknown.
+	if err := s.awaitWatermark(ctx, req.GetMinWatermark()); err != nil {
+		return nil, toStatus(err)
+	}
 	reads, names, err := s.onlinePlan(req.GetFeatures())
 	if err != nil {
 		return nil, toStatus(err)

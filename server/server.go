@@ -53,6 +53,10 @@ type Store interface {
 	Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (storage.SandboxInfo, error)
 	SandboxInfo() (storage.SandboxInfo, bool)
 	ReadOnly(what string) error
+	ReplicaInfo() (storage.BackupInfo, bool)
+	ApplyIncrement(ctx context.Context, path string) (storage.BackupInfo, error)
+	Changes() <-chan struct{}
+	WaitWatermark(ctx context.Context, w uint64, wait time.Duration) uint64
 	AppendLog([]storage.LogRecord) error
 	ScanLog(ctx context.Context, since, until int64, fn func(storage.LogRecord) error) error
 }
@@ -192,6 +196,10 @@ type Server struct {
 	health  *health.Server
 	// servingLog keeps logged online lookups (servinglog.go).
 	servingLog *servingLog
+	// replicaMetrics describe following the primary, on a replica.
+	replicaMetrics *replicaMetrics
+	// stopping is closed when a graceful stop begins.
+	stopping chan struct{}
 }
 
 // New returns a server over store.
@@ -220,7 +228,12 @@ func New(store Store, cfg Config) *Server {
 	sl := newServingLog(store, cfg.ServingLogRate, cfg.ServingLogQueueBytes, cfg.Logger)
 	m := newMetrics(store, w)
 	m.reg.MustRegister(sl.collectors()...)
-	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: m, work: w, health: health.NewServer(), servingLog: sl}
+	rm := newReplicaMetrics(store)
+	if _, ok := store.ReplicaInfo(); ok {
+		m.reg.MustRegister(rm.collectors()...)
+	}
+	return &Server{store: store, cfg: cfg, log: cfg.Logger, metrics: m, work: w, health: health.NewServer(), servingLog: sl,
+		replicaMetrics: rm, stopping: make(chan struct{})}
 }
 
 // GRPCServer builds a grpc.Server with the limits of the config and every
@@ -287,6 +300,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.log.Info("stopping gracefully", "timeout_s", s.cfg.StopTimeout.Seconds())
 	// Load balancers and orchestrators watching health stop sending calls.
 	s.health.Shutdown()
+	close(s.stopping) // replicas following this server are let go
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {

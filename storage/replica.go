@@ -116,12 +116,10 @@ func readReplica(db *badger.DB) (*BackupInfo, error) {
 // ReplicaInfo returns the footer of the last increment a replica applied;
 // ok is false when the store is not a replica.
 func (s *Store) ReplicaInfo() (info BackupInfo, ok bool) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.replica == nil {
-		return BackupInfo{}, false
+	if r := s.replica.Load(); r != nil {
+		return *r, true
 	}
-	return *s.replica, true
+	return BackupInfo{}, false
 }
 
 // ApplyIncrement applies the incremental backup at path to a replica, which
@@ -138,7 +136,7 @@ func (s *Store) ApplyIncrement(ctx context.Context, path string) (BackupInfo, er
 	if s.closed.Load() {
 		return info, ErrClosed
 	}
-	last := s.replica
+	last := s.replica.Load()
 	switch {
 	case last == nil:
 		return info, fmt.Errorf("%w: store %s is not a replica", ErrInvalid, s.ID())
@@ -151,7 +149,7 @@ func (s *Store) ApplyIncrement(ctx context.Context, path string) (BackupInfo, er
 	if info.Keys+info.Deletes == 0 {
 		// Nothing changed: only the position moves, in memory. After a
 		// restart the same empty range is asked for again.
-		s.replica = &info
+		s.replica.Store(&info)
 		return info, nil
 	}
 	if err := s.checkSpace(info.Keys*64, s.recordKeep()); err != nil {
@@ -172,7 +170,7 @@ func (s *Store) ApplyIncrement(ctx context.Context, path string) (BackupInfo, er
 	if err := s.addChunks(chunks, last.Watermark, info.Watermark); err != nil {
 		return info, fmt.Errorf("%w: applying versions %d to %d: %v", ErrCorrupt, last.Watermark+1, info.Watermark, err)
 	}
-	s.replica = &info
+	s.replica.Store(&info)
 	s.clock.publish(info.Watermark)
 	s.notify()
 	return info, nil

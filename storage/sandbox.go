@@ -267,7 +267,7 @@ func readSandbox(db *badger.DB) (*SandboxInfo, error) {
 // ReadOnly returns an error wrapping ErrReadOnly, saying why, when the
 // store is a sandbox: what (e.g. "write to user_stats") is refused.
 func (s *Store) ReadOnly(what string) error {
-	if s.replica != nil {
+	if s.replica.Load() != nil {
 		where := "its primary"
 		if s.opts.ReplicaOf != "" {
 			where = "its primary at " + s.opts.ReplicaOf

@@ -42,7 +42,7 @@ type Store struct {
 	writeMu sync.Mutex   // serialises batch commits
 	ack     *ackFile     // the acknowledged-writes record; guarded by writeMu
 	sandbox *SandboxInfo // set when the store is a sandbox: read-only
-	replica *BackupInfo  // set when the store is a replica: its last increment; guarded by writeMu
+	replica atomic.Pointer[BackupInfo] // set when the store is a replica: its last increment
 	clock   clock
 	closed  atomic.Bool
 
@@ -123,11 +123,13 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
-	if s.replica, err = readReplica(db); err != nil {
+	replica, err := readReplica(db)
+	if err != nil {
 		s.ack.close()
 		db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
+	s.replica.Store(replica)
 	s.changes = make(chan struct{})
 	if err := s.recover(); err != nil {
 		s.ack.close()

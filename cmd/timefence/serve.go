@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -44,6 +46,7 @@ Ctrl-C stops it gracefully.`,
 	reserve := sizeFlag(storage.DefaultOptions("").ReserveBytes)
 	fs.Var(&reserve, "reserve", "refuse writes (RESOURCE_EXHAUSTED, STORAGE_FULL) while the data directory has less than this free, so the store can always flush and compact; 0 turns the check off")
 	authFile := fs.String("auth-file", "", "require bearer tokens listed in this JSON file (see docs/auth.md; 'timefence token create' makes entries)")
+	replica := addReplicaFlags(fs)
 	cfg := server.DefaultConfig()
 	limitFlags(fs, &cfg)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -75,11 +78,25 @@ Ctrl-C stops it gracefully.`,
 				log.Warn("auth is on without TLS: bearer tokens travel in clear text")
 			}
 		}
-		st, err := storage.Open(storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle).WithReserveBytes(reserveOption(reserve)))
+		if *replica.of != "" {
+			if err := prepareReplica(ctx, replica, *dir, log); err != nil {
+				return err
+			}
+		}
+		opts := storage.DefaultOptions(*dir).WithLogger(log).WithFlushVersions(*flushVersions).WithFlushIdle(*flushIdle).WithReserveBytes(reserveOption(reserve))
+		opts.ReplicaOf = *replica.of
+		st, err := storage.Open(opts)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		_, isReplica := st.ReplicaInfo()
+		switch {
+		case *replica.of != "" && !isReplica:
+			return fmt.Errorf("--replica-of: %s holds a store that is not a replica; a replica starts in an empty directory", *dir)
+		case *replica.of == "" && isReplica:
+			log.Warn("this store is a read replica, and without --replica-of it follows no primary: it serves reads as of its last change applied")
+		}
 		lis, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("cannot listen on %s: %w", *addr, err)
@@ -114,8 +131,32 @@ Ctrl-C stops it gracefully.`,
 			defer hs.Close()
 			log.Info("serving metrics", "address", mlis.Addr().String(), "pprof", *pprofOn)
 		}
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		var followErr error
+		if *replica.of != "" {
+			primary, err := replica.dial(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer primary.Close()
+			done := make(chan struct{})
+			defer func() { stop(); <-done }()
+			go func() {
+				defer close(done)
+				if err := srv.FollowPrimary(ctx, primary.Conn(), filepath.Join(*dir, "incoming")); ctx.Err() == nil {
+					followErr = err
+					log.Error("replica: cannot follow the primary; stopping", "primary", *replica.of, "err", err)
+					stop()
+				}
+			}()
+			log.Info("serving as a read replica", "primary", *replica.of, "watermark", st.Watermark())
+		}
 		if err := srv.Serve(ctx, lis); err != nil {
 			return err
+		}
+		if followErr != nil {
+			return fmt.Errorf("--replica-of %s: %w", *replica.of, followErr)
 		}
 		log.Info("stopped")
 		return nil

@@ -43,6 +43,7 @@ __all__ = [
     "StreamIdle",
     "StorageFull",
     "ReadOnly",
+    "ReplicaBehind",
     "DataLoss",
     "DeadlineExceeded",
     "Cancelled",
@@ -284,11 +285,19 @@ class StreamIdle(TimefenceError):
 
 
 class ReadOnly(TimefenceError):
-    """The server serves a sandbox, which refuses writes and changes to its
-    definitions (``READ_ONLY``); the message names where it was cut. Write
-    to the store it was cut from."""
+    """The server serves a sandbox or is a read replica, which refuse writes
+    and changes to their definitions (``READ_ONLY``); the message names where
+    the sandbox was cut, or the replica's primary. Write there."""
 
     REASON = "READ_ONLY"
+
+
+class ReplicaBehind(TimefenceError):
+    """A read replica had not reached the read's ``min_watermark`` within the
+    call's deadline, at most 5 s (``REPLICA_BEHIND``); the message gives its
+    lag. Retry, or read from the primary."""
+
+    REASON = "REPLICA_BEHIND"
 
 
 class StorageFull(TimefenceError):
@@ -359,6 +368,7 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         StreamIdle,
         StorageFull,
         ReadOnly,
+        ReplicaBehind,
         DataLoss,
         DeadlineExceeded,
         Cancelled,

@@ -143,6 +143,19 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.Backup(ctx, io.Discard, nil)
 			return err
 		}},
+		{"Follow", []string{"admin"}, func(c *client.Client) error {
+			full, err := admin.Backup(ctx, io.Discard, nil)
+			if err != nil {
+				return err
+			}
+			fctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			stream, err := timefencev1.NewAdminServiceClient(c.Conn()).Follow(fctx, &timefencev1.FollowRequest{After: full})
+			if err == nil {
+				_, err = stream.Recv()
+			}
+			return err
+		}},
 		{"ApplyEntity", []string{"admin"}, func(c *client.Client) error {
 			_, err := c.ApplyEntity(ctx, &timefencev1.Entity{Name: "user", JoinKeys: []*timefencev1.JoinKey{{Name: "user_id", Type: tInt64}, {Name: "region", Type: tString}}})
 			return err

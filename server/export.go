@@ -18,15 +18,15 @@ import (
 
 // exportCmd is the Flight DoGet ticket of a snapshot export.
 type exportCmd struct {
-	Op string `json:"op"`
-	// MinWatermark is the lowest watermark to read at (read your writes);
-	// see GetOnlineFeaturesRequest.min_watermark.
-	MinWatermark int64    `json:"min_watermark,omitempty"`
-	Split        string   `json:"split"`
-	FeatureView  string   `json:"feature_view"`
-	Features     []string `json:"features,omitempty"`
+	Op          string   `json:"op"`
+	Split       string   `json:"split"`
+	FeatureView string   `json:"feature_view"`
+	Features    []string `json:"features,omitempty"`
 	// DatasetID re-exports a recorded export byte for byte.
 	DatasetID string `json:"dataset_id,omitempty"`
+	// MinWatermark is the lowest watermark to read at (read your writes);
+	// see GetOnlineFeaturesRequest.min_watermark.
+	MinWatermark int64 `json:"min_watermark,omitempty"`
 }
 
 // exportSummary is the app metadata of an export's last record.

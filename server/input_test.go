@@ -316,7 +316,7 @@ func TestFlightCommandFieldsMatchExactly(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ cmd, msg string }{
-		{`{"op":"export","Split":"all","feature_view":"stats"}`, `unknown field "Split"; the fields of "export" are op, split, feature_view, features, dataset_id`},
+		{`{"op":"export","Split":"all","feature_view":"stats"}`, `unknown field "Split"; the fields of "export" are op, split, feature_view, features, dataset_id, min_watermark`},
 		{`{"op":"export","split":"all","feature_view":"stats","FEATURE_VIEW":"profile"}`, `unknown field "FEATURE_VIEW"`},
 		{`{"op":"export","split":"all","feature_view":"stats","feature_view":"profile"}`, `field "feature_view" appears twice`},
 		{`{"op":"export","split":"all","feature_view":"stats","spilt":"x"}`, `unknown field "spilt"`},

@@ -176,29 +176,35 @@ func (s *Server) receiveIncrement(stream timefencev1.AdminService_FollowClient, 
 	return info, nil
 }
 
-// awaitWatermark waits until the store's watermark reaches min (read your
+// awaitWatermark waits until the store's watermark reaches minWM (read your
 // writes). A primary is never behind a watermark it gave out; a replica
 // waits, within the call's deadline and maxWatermarkWait, then refuses with
 // its lag.
-func (s *Server) awaitWatermark(ctx context.Context, min int64) error {
+func (s *Server) awaitWatermark(ctx context.Context, minWM int64) error {
 	switch {
-	case min < 0:
-		return invalid(fmt.Sprintf("min_watermark: %d is negative", min))
-	case min == 0 || s.store.Watermark() >= uint64(min):
+	case minWM < 0:
+		return invalid(fmt.Sprintf("min_watermark: %d is negative", minWM))
+	case minWM == 0 || s.store.Watermark() >= uint64(minWM):
 		return nil
 	}
 	if _, ok := s.store.ReplicaInfo(); !ok {
 		return invalid(fmt.Sprintf("min_watermark: %d is above this store's watermark %d; pass a watermark the store gave out, such as a write's last_seq",
-			min, s.store.Watermark()))
+			minWM, s.store.Watermark()))
 	}
-	got := s.store.WaitWatermark(ctx, uint64(min), maxWatermarkWait)
-	if got >= uint64(min) {
+	// The refusal must reach the caller before its deadline does.
+	wait := maxWatermarkWait
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d)
+		wait = min(wait, left-max(left/10, 10*time.Millisecond))
+	}
+	got := s.store.WaitWatermark(ctx, uint64(minWM), wait)
+	if got >= uint64(minWM) {
 		return nil
 	}
 	last, _ := s.store.ReplicaInfo()
 	return &requestError{code: codes.Unavailable, reason: ReasonReplicaBehind, msg: fmt.Sprintf(
 		"this read replica is at watermark %d, behind min_watermark %d; it last caught up with its primary %s ago. Retry, or read from the primary",
-		got, min, time.Since(time.Unix(0, last.Created)).Round(time.Millisecond))}
+		got, minWM, time.Since(time.Unix(0, last.Created)).Round(time.Millisecond))}
 }
 
 // replicaMetrics describe a replica's following of its primary.

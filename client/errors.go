@@ -47,6 +47,10 @@ var (
 	// ErrStorageFull: a write was refused because the server's data
 	// directory has less free space than its reserve. Nothing was written.
 	ErrStorageFull = errors.New("timefence: storage full")
+	// ErrExpectationFailed: a write batch failed a hard expectation of its
+	// feature view; the message names it and the first failing rows.
+	// Nothing of the batch was written.
+	ErrExpectationFailed = errors.New("timefence: expectation failed")
 	// ErrReadOnly: the server serves a sandbox, which refuses writes and
 	// changes to its definitions; the message names where it was cut.
 	ErrReadOnly = errors.New("timefence: read-only sandbox")
@@ -88,6 +92,7 @@ var reasons = map[string]error{
 	"STREAM_IDLE":          ErrStreamIdle,
 	"STORAGE_FULL":         ErrStorageFull,
 	"READ_ONLY":            ErrReadOnly,
+	"EXPECTATION_FAILED":   ErrExpectationFailed,
 	"DATA_LOSS":            ErrDataLoss,
 	"PERMISSION_DENIED":    ErrPermissionDenied,
 	"UNAUTHENTICATED":      ErrUnauthenticated,

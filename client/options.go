@@ -36,6 +36,8 @@ type op struct {
 	logged      bool
 	requestID   string
 	logContext  map[string]any
+	view        string
+	maxEvents   int
 }
 
 func (o *op) set(name string) { o.given = append(o.given, name) }
@@ -177,4 +179,15 @@ func WithRequestID(id string) Option {
 // those GetOnline takes for keys, plus the Values table's types.
 func WithContext(values map[string]any) Option {
 	return func(o *op) { o.set("WithContext"); o.logContext = values }
+}
+
+// ForView limits ValidationReport to the events of one feature view.
+func ForView(name string) Option {
+	return func(o *op) { o.set("ForView"); o.view = name }
+}
+
+// MaxEvents bounds the events ValidationReport returns (default 100, at
+// most 10,000); its counts cover every event.
+func MaxEvents(n int) Option {
+	return func(o *op) { o.set("MaxEvents"); o.maxEvents = n }
 }

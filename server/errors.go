@@ -44,6 +44,9 @@ const (
 	ReasonStorageFull      = "STORAGE_FULL"
 	ReasonDataLoss         = "DATA_LOSS"
 	ReasonReadOnly         = "READ_ONLY"
+	// ReasonExpectationFailed refuses a write batch that fails a hard
+	// expectation of its view (expect.go).
+	ReasonExpectationFailed = "EXPECTATION_FAILED"
 )
 
 // requestError is an error found by the server itself, with its code and reason.

@@ -55,6 +55,7 @@ type Store interface {
 	ReadOnly(what string) error
 	AppendLog([]storage.LogRecord) error
 	ScanLog(ctx context.Context, since, until int64, fn func(storage.LogRecord) error) error
+	ValidationEvents(ctx context.Context, since, until int64, view string, fn func(storage.ValidationEvent) error) error
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -43,6 +43,7 @@ __all__ = [
     "StreamIdle",
     "StorageFull",
     "ReadOnly",
+    "ExpectationFailed",
     "DataLoss",
     "DeadlineExceeded",
     "Cancelled",
@@ -99,6 +100,14 @@ class InvalidArgument(TimefenceError, ValueError):
     Nothing of a refused write was written."""
 
     REASON = "INVALID_ARGUMENT"
+
+
+class ExpectationFailed(InvalidArgument):
+    """A write batch failed a hard expectation of its feature view
+    (``EXPECTATION_FAILED``); the message names the expectation and the
+    first failing rows. Nothing of the batch was written."""
+
+    REASON = "EXPECTATION_FAILED"
 
 
 class UnknownEntity(TimefenceError, LookupError):
@@ -359,6 +368,7 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         StreamIdle,
         StorageFull,
         ReadOnly,
+        ExpectationFailed,
         DataLoss,
         DeadlineExceeded,
         Cancelled,

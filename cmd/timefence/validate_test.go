@@ -32,7 +32,9 @@ feature_views:
 
 	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano)
 	header := "user_id,event_timestamp,clicks,country\n"
-	row := func(user, clicks int, country string) string { return fmt.Sprintf("%d,%s,%d,%s\n", user, now, clicks, country) }
+	row := func(user, clicks int, country string) string {
+		return fmt.Sprintf("%d,%s,%d,%s\n", user, now, clicks, country)
+	}
 	msg := c.fail("write", "user_stats", c.write("bad.csv", header+row(1, 5, "DE")+row(2, -3, "DE")+row(3, 2000, "FR")))
 	require.Contains(t, msg, `feature view "user_stats": hard expectation range(clicks) (min 0, max 1000) failed: 2 of 3 rows fail (row 1: -3, row 2: 2000); nothing of the batch was written`)
 	require.Contains(t, c.ok("validate", "report"), "0 validation events")
@@ -45,5 +47,7 @@ feature_views:
 	require.Contains(t, c.ok("validate", "report", "--until", "2h"), "0 validation events")
 	require.Contains(t, c.ok("validate", "report", "--json"), `"rows_failed": "1"`)
 	require.Contains(t, c.fail("validate", "report", "--view", "nope"), `unknown feature view "nope"`)
-	require.Contains(t, c.fail("validate"), "expected a subcommand: report")
+	res := c.run("validate")
+	require.Equal(t, 2, res.code)
+	require.Contains(t, res.stderr, "expected a subcommand: report")
 }

@@ -30,7 +30,9 @@ type checker struct {
 type check struct {
 	index int
 	exp   *storage.Expectation
-	col   int // the feature's column in the batch; -1 when the batch has none
+	kind  string
+	nulls bool // whether the failing rows are the null ones
+	col   int  // the feature's column in the batch; -1 when the batch has none
 	lo    float64
 	hi    float64
 	strs  map[string]bool
@@ -55,14 +57,15 @@ func newChecker(view *storage.View, features []string, now int64) *checker {
 	c := &checker{view: view, now: now}
 	for i := range view.Expectations {
 		e := &view.Expectations[i]
-		k := &check{index: i, exp: e, col: slices.Index(features, e.Feature), lo: math.Inf(-1), hi: math.Inf(1)}
+		k := &check{index: i, exp: e, kind: e.Kind(), col: slices.Index(features, e.Feature), lo: math.Inf(-1), hi: math.Inf(1)}
+		k.nulls = k.kind == storage.KindNotNull || k.kind == storage.KindMaxNullRate
 		if e.Min != nil {
 			k.lo = *e.Min
 		}
 		if e.Max != nil {
 			k.hi = *e.Max
 		}
-		if e.Allowed != nil {
+		if len(e.Allowed) > 0 {
 			k.strs, k.ints = map[string]bool{}, map[int64]bool{}
 			for _, a := range e.Allowed {
 				k.strs[a] = true
@@ -88,7 +91,7 @@ func (k *check) fail(row int, value string) {
 
 // value checks one non-null value of row.
 func (k *check) value(row int, v storage.Value) {
-	switch k.exp.Kind() {
+	switch k.kind {
 	case storage.KindRange:
 		f := v.Float
 		if v.Type == storage.TypeInt64 || v.Type == storage.TypeInt32 {
@@ -104,17 +107,11 @@ func (k *check) value(row int, v storage.Value) {
 	}
 }
 
-// nullCounts tells whether nulls are what the check counts.
-func (k *check) countsNulls() bool {
-	kind := k.exp.Kind()
-	return kind == storage.KindNotNull || kind == storage.KindMaxNullRate
-}
-
 // rows checks the rows of a WriteBatch.
 func (c *checker) rows(rows []storage.Row, backfill bool) {
 	c.arrivals(rows, backfill)
 	for _, k := range c.checks {
-		if k.exp.Kind() == storage.KindMaxArrivalLag {
+		if k.kind == storage.KindMaxArrivalLag {
 			continue
 		}
 		for i := range rows {
@@ -129,10 +126,10 @@ func (c *checker) rows(rows []storage.Row, backfill bool) {
 			}
 			switch {
 			case v.IsNull():
-				if k.countsNulls() {
+				if k.nulls {
 					k.fail(i, "null")
 				}
-			case !k.countsNulls():
+			case !k.nulls:
 				k.value(i, v)
 			}
 		}
@@ -142,7 +139,7 @@ func (c *checker) rows(rows []storage.Row, backfill bool) {
 // arrivals checks each row's arrival after its event time.
 func (c *checker) arrivals(rows []storage.Row, backfill bool) {
 	for _, k := range c.checks {
-		if k.exp.Kind() != storage.KindMaxArrivalLag {
+		if k.kind != storage.KindMaxArrivalLag {
 			continue
 		}
 		limit := int64(k.exp.MaxArrivalLag)
@@ -179,12 +176,12 @@ func (c *checker) record(feats []*column, del *array.Boolean, row0 int) {
 		}
 	}
 	for _, k := range c.checks {
-		if k.exp.Kind() == storage.KindMaxArrivalLag {
+		if k.kind == storage.KindMaxArrivalLag {
 			continue
 		}
 		k.checked += int64(live)
 		if k.col < 0 || k.col >= len(feats) {
-			if k.countsNulls() {
+			if k.nulls {
 				for i := range n {
 					if !isDeleted(del, i) {
 						k.fail(row0+i, "null")
@@ -194,7 +191,7 @@ func (c *checker) record(feats []*column, del *array.Boolean, row0 int) {
 			continue
 		}
 		f := feats[k.col]
-		if k.countsNulls() {
+		if k.nulls {
 			if f.arr.NullN() == 0 {
 				continue
 			}
@@ -205,7 +202,7 @@ func (c *checker) record(feats []*column, del *array.Boolean, row0 int) {
 			}
 			continue
 		}
-		if k.exp.Kind() == storage.KindRange {
+		if k.kind == storage.KindRange {
 			switch a := f.arr.(type) {
 			case *array.Int64:
 				outOfRange(k, a.Int64Values(), a, del, row0)
@@ -240,7 +237,7 @@ func outOfRange[T int64 | int32 | float64 | float32](k *check, vals []T, arr arr
 
 // failing tells whether the check fails the batch.
 func (k *check) failing() bool {
-	if k.exp.Kind() == storage.KindMaxNullRate {
+	if k.kind == storage.KindMaxNullRate {
 		return k.checked > 0 && float64(k.failed)/float64(k.checked) > *k.exp.MaxNullRate
 	}
 	return k.failed > 0

@@ -68,7 +68,7 @@ func (e *Expectation) Kind() string {
 	switch {
 	case e.Min != nil || e.Max != nil:
 		return KindRange
-	case e.Allowed != nil:
+	case len(e.Allowed) > 0:
 		return KindAllowed
 	case e.NotNull:
 		return KindNotNull
@@ -128,7 +128,7 @@ func checkExpectation(v *View, e *Expectation, path string) error {
 		return bad("level %q: expected hard or warn", e.Level)
 	}
 	kinds := 0
-	for _, set := range []bool{e.Min != nil || e.Max != nil, e.Allowed != nil, e.NotNull, e.MaxNullRate != nil, e.MaxArrivalLag != 0} {
+	for _, set := range []bool{e.Min != nil || e.Max != nil, len(e.Allowed) > 0, e.NotNull, e.MaxNullRate != nil, e.MaxArrivalLag != 0} {
 		if set {
 			kinds++
 		}
@@ -177,9 +177,6 @@ func checkExpectation(v *View, e *Expectation, path string) error {
 			}
 		default:
 			return bad("allowed: feature %q is %s; allowed applies to string, int64 and int32 features", f.Name, f.Type)
-		}
-		if len(e.Allowed) == 0 {
-			return bad("allowed: the list is empty")
 		}
 	case KindMaxNullRate:
 		if r := *e.MaxNullRate; !(r >= 0 && r <= 1) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -129,7 +128,7 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 	if missing != "" {
 		batch.Features = nil // every row is a deletion, of no values
 	}
-	check := newChecker(view, featNames, time.Now().UnixNano())
+	check := newChecker(view, featNames)
 	row := 0
 	add := func(rec arrow.Record) error {
 		n := int(rec.NumRows())

@@ -23,7 +23,7 @@ import (
 type checker struct {
 	view   *storage.View
 	checks []*check
-	now    int64 // arrival time of live rows, for max_arrival_lag
+	now    int64 // arrival time of live rows, for max_arrival_lag: when the checker is made
 }
 
 // check is one expectation's tally over the batch.
@@ -45,10 +45,11 @@ type check struct {
 // newChecker returns the checker of a batch of view whose columns are the
 // features named (all of the view's, in order, when none are); nil when the
 // view has no expectations.
-func newChecker(view *storage.View, features []string, now int64) *checker {
+func newChecker(view *storage.View, features []string) *checker {
 	if len(view.Expectations) == 0 {
 		return nil
 	}
+	now := time.Now().UnixNano()
 	if len(features) == 0 {
 		for _, f := range view.Features {
 			features = append(features, f.Name)

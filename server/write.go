@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"time"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
@@ -56,7 +55,7 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 			}
 		}
 	}
-	c := newChecker(view, b.Features, time.Now().UnixNano())
+	c := newChecker(view, b.Features)
 	if c != nil {
 		c.rows(b.Rows, b.Backfill)
 	}

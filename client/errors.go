@@ -55,6 +55,10 @@ var (
 	// MinWatermark within the call's deadline (at most 5 s); the message
 	// gives its lag. Retry, or read from the primary.
 	ErrReplicaBehind = errors.New("timefence: replica behind min watermark")
+	// ErrExpectationFailed: a write batch failed a hard expectation of its
+	// feature view; the message names it and the first failing rows.
+	// Nothing of the batch was written.
+	ErrExpectationFailed = errors.New("timefence: expectation failed")
 	// ErrDataLoss: stored data failed a check and was not served.
 	ErrDataLoss = errors.New("timefence: data loss")
 	// ErrPermissionDenied: the credential may not make the call.
@@ -94,6 +98,7 @@ var reasons = map[string]error{
 	"STORAGE_FULL":         ErrStorageFull,
 	"READ_ONLY":            ErrReadOnly,
 	"REPLICA_BEHIND":       ErrReplicaBehind,
+	"EXPECTATION_FAILED":   ErrExpectationFailed,
 	"DATA_LOSS":            ErrDataLoss,
 	"PERMISSION_DENIED":    ErrPermissionDenied,
 	"UNAUTHENTICATED":      ErrUnauthenticated,

@@ -686,6 +686,41 @@ func ExampleClient_SkewReport() {
 	// Output: checkout-1 lookups 1 values 2 mismatches 0
 }
 
+func ExampleClient_ValidationReport() {
+	addr, stop := startTour()
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	// Warn when a country outside the list is written: the batch is
+	// written, and a validation event recorded with it.
+	view, err := c.GetFeatureView(ctx, "user_stats")
+	if err != nil {
+		panic(err)
+	}
+	view.Expectations = []*timefencev1.Expectation{{Feature: "country", Allowed: []string{"DE", "FR", "US"},
+		Level: timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN}}
+	if _, err := c.ApplyFeatureView(ctx, view); err != nil {
+		panic(err)
+	}
+	_, err = c.Write(ctx, "user_stats", []client.Row{
+		{Key: []any{1}, EventTime: time.Now(), Values: []any{3, 9.5, "DE", true}},
+		{Key: []any{2}, EventTime: time.Now(), Values: []any{1, 0.0, "XX", false}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	rep, err := c.ValidationReport(ctx, time.Time{}, time.Time{}, client.ForView("user_stats"))
+	if err != nil {
+		panic(err)
+	}
+	ev := rep.GetEvents()[0]
+	fmt.Println(ev.GetFeatureView(), ev.GetKind(), ev.GetRowsFailed(), "of", ev.GetRowsChecked(), "rows; row",
+		ev.GetFailedRows()[0].GetRow(), ev.GetFailedRows()[0].GetValue())
+	// Output: user_stats allowed 1 of 2 rows; row 1 "XX"
+}
+
 func ExampleClient_ServingLog() {
 	addr, stop := startTour()
 	defer stop()

@@ -37,6 +37,8 @@ type op struct {
 	requestID   string
 	logContext  map[string]any
 	minWM       int64
+	view        string
+	maxEvents   int
 }
 
 func (o *op) set(name string) { o.given = append(o.given, name) }
@@ -187,4 +189,15 @@ func MinWatermark[T int64 | uint64](w T) Option {
 // those GetOnline takes for keys, plus the Values table's types.
 func WithContext(values map[string]any) Option {
 	return func(o *op) { o.set("WithContext"); o.logContext = values }
+}
+
+// ForView limits ValidationReport to the events of one feature view.
+func ForView(name string) Option {
+	return func(o *op) { o.set("ForView"); o.view = name }
+}
+
+// MaxEvents bounds the events ValidationReport returns (default 100, at
+// most 10,000); its counts cover every event.
+func MaxEvents(n int) Option {
+	return func(o *op) { o.set("MaxEvents"); o.maxEvents = n }
 }

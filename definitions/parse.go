@@ -91,7 +91,8 @@ var defsKeys = map[string]mappingKeys{
 	"definitions":  {allowed: []string{"entities", "feature_views", "splits"}},
 	"entity":       {allowed: []string{"name", "description", "join_keys"}, required: []string{"name", "join_keys"}},
 	"join_key":     {allowed: []string{"name", "type"}, required: []string{"name", "type"}},
-	"feature_view": {allowed: []string{"name", "entity", "ttl", "description", "owner", "tags", "serving_log_rate", "features"}, required: []string{"name", "entity", "features"}},
+	"feature_view": {allowed: []string{"name", "entity", "ttl", "description", "owner", "tags", "serving_log_rate", "features", "expectations"}, required: []string{"name", "entity", "features"}},
+	"expectation":  {allowed: []string{"feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag"}},
 	"feature":      {allowed: []string{"name", "type", "description", "required"}, required: []string{"name", "type"}},
 	"split":        {allowed: []string{"name", "start", "end", "description"}, required: []string{"name", "end"}},
 }
@@ -322,6 +323,15 @@ func (p *parser) view(n *yaml.Node, path string) (*timefencev1.FeatureView, erro
 	}
 	if len(v.Features) == 0 {
 		return nil, p.errorf(f["features"], featsPath, "a feature view needs at least one feature")
+	}
+	if n := f["expectations"]; n != nil {
+		if err := p.list(n, path+".expectations", func(item *yaml.Node, epath string) error {
+			e, err := p.expectation(item, epath, v)
+			v.Expectations = append(v.Expectations, e)
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }

@@ -140,6 +140,9 @@ var methodRoles = map[string][]Role{
 	// Replays logged lookups at their read times with every version the
 	// store holds, after any cutoff too: not for trainers.
 	"/timefence.v1.ServingLogService/GetSkewReport": {RoleReader},
+	// Validation events describe writes, after any cutoff too, with some of
+	// their values: for writers and readers, not for trainers.
+	"/timefence.v1.DatasetService/GetValidationReport": {RoleWriter, RoleReader},
 	// A sandbox holds what exports under its split hold, and the definitions.
 	"/timefence.v1.DatasetService/CreateSandbox": {RoleTrainer},
 	"/arrow.flight.protocol.FlightService/DoPut": {RoleWriter},

@@ -232,6 +232,10 @@ func TestRolesOnEveryRPC(t *testing.T) {
 			_, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0)
 			return err
 		}},
+		{"validation report", []string{"admin", "writer", "reader"}, func(c *client.Client) error {
+			_, err := c.ValidationReport(ctx, time.Time{}, time.Time{})
+			return err
+		}},
 		{"statistics in scope", []string{"admin", "trainer"}, func(c *client.Client) error {
 			_, err := timefencev1.NewDatasetServiceClient(c.Conn()).GetStatistics(ctx, &timefencev1.GetStatisticsRequest{Split: "train", FeatureView: "stats"})
 			return err

@@ -128,6 +128,7 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 	if missing != "" {
 		batch.Features = nil // every row is a deletion, of no values
 	}
+	check := newChecker(view, featNames)
 	row := 0
 	add := func(rec arrow.Record) error {
 		n := int(rec.NumRows())
@@ -162,6 +163,9 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 		}
 		if err := checkWriteRecord(et, av, del, feats, featRequired, row); err != nil {
 			return err
+		}
+		if check != nil {
+			check.record(feats, del, row)
 		}
 		keyVals := make([]storage.Value, n*len(keys))
 		vals := make([]storage.Value, n*len(feats))
@@ -223,9 +227,12 @@ func (s *Server) bulkWrite(ctx context.Context, cmd writeCmd, rdr recordStream, 
 			return nil, err
 		}
 	}
+	if check != nil {
+		check.arrivals(batch.Rows, batch.Backfill)
+	}
 	rep.start()
 	batch.Progress = rep.progress()
-	res, err := s.store.Write(ctx, batch)
+	res, err := s.writeChecked(ctx, check, batch)
 	if err != nil {
 		return nil, err
 	}

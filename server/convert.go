@@ -163,7 +163,47 @@ func toView(v *timefencev1.FeatureView) (storage.View, error) {
 		}
 		out.Features = append(out.Features, storage.Feature{Name: f.GetName(), Type: t, Description: f.GetDescription(), Required: f.GetRequired()})
 	}
+	for i, e := range v.GetExpectations() {
+		x, err := toExpectation(e, fmt.Sprintf("feature_view.expectations[%d]", i))
+		if err != nil {
+			return out, err
+		}
+		out.Expectations = append(out.Expectations, x)
+	}
 	return out, nil
+}
+
+// toExpectation converts an expectation; the store checks it against its view.
+func toExpectation(e *timefencev1.Expectation, path string) (storage.Expectation, error) {
+	out := storage.Expectation{Feature: e.GetFeature(), Min: e.Min, Max: e.Max, Allowed: e.GetAllowed(),
+		NotNull: e.GetNotNull(), MaxNullRate: e.MaxNullRate}
+	switch e.GetLevel() {
+	case timefencev1.ExpectationLevel_EXPECTATION_LEVEL_UNSPECIFIED, timefencev1.ExpectationLevel_EXPECTATION_LEVEL_HARD:
+		out.Level = storage.LevelHard
+	case timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN:
+		out.Level = storage.LevelWarn
+	default:
+		return out, invalid(fmt.Sprintf("%s.level: unknown level %d", path, e.GetLevel()))
+	}
+	if lag := e.GetMaxArrivalLag(); lag != nil {
+		if err := lag.CheckValid(); err != nil {
+			return out, invalid(fmt.Sprintf("%s.max_arrival_lag: %v", path, err))
+		}
+		out.MaxArrivalLag = lag.AsDuration()
+	}
+	return out, nil
+}
+
+func fromExpectation(e *storage.Expectation) *timefencev1.Expectation {
+	out := &timefencev1.Expectation{Feature: e.Feature, Level: timefencev1.ExpectationLevel_EXPECTATION_LEVEL_HARD,
+		Min: e.Min, Max: e.Max, Allowed: e.Allowed, NotNull: e.NotNull, MaxNullRate: e.MaxNullRate}
+	if e.IsWarn() {
+		out.Level = timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN
+	}
+	if e.MaxArrivalLag != 0 {
+		out.MaxArrivalLag = durationpb.New(e.MaxArrivalLag)
+	}
+	return out
 }
 
 func fromView(v *storage.View) *timefencev1.FeatureView {
@@ -174,6 +214,9 @@ func fromView(v *storage.View) *timefencev1.FeatureView {
 	}
 	for _, f := range v.Features {
 		out.Features = append(out.Features, &timefencev1.Feature{Name: f.Name, Type: typeToProto[f.Type], Description: f.Description, Required: f.Required})
+	}
+	for i := range v.Expectations {
+		out.Expectations = append(out.Expectations, fromExpectation(&v.Expectations[i]))
 	}
 	return out
 }

@@ -45,6 +45,9 @@ const (
 	ReasonDataLoss         = "DATA_LOSS"
 	ReasonReadOnly         = "READ_ONLY"
 	ReasonReplicaBehind    = "REPLICA_BEHIND"
+	// ReasonExpectationFailed refuses a write batch that fails a hard
+	// expectation of its view (expect.go).
+	ReasonExpectationFailed = "EXPECTATION_FAILED"
 )
 
 // requestError is an error found by the server itself, with its code and reason.

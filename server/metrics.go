@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -32,6 +33,10 @@ type metrics struct {
 	reg      *prometheus.Registry
 	grpc     *grpcprom.ServerMetrics
 	refusals *prometheus.CounterVec
+	// events counts validation events; expectationRefusals counts the
+	// batches hard expectations refused.
+	events              *prometheus.CounterVec
+	expectationRefusals *prometheus.CounterVec
 }
 
 func newMetrics(store Store, w *work) *metrics {
@@ -43,6 +48,14 @@ func newMetrics(store Store, w *work) *metrics {
 			Name: "timefence_guard_refusals_total",
 			Help: "Training-side reads the guard refused, by reason.",
 		}, []string{"reason"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "timefence_validation_events_total",
+			Help: "Write batches written although they failed a warn expectation, by view and expectation.",
+		}, []string{"view", "expectation", "level"}),
+		expectationRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "timefence_expectation_refusals_total",
+			Help: "Write batches refused whole because they failed a hard expectation, by view and expectation.",
+		}, []string{"view", "expectation"}),
 	}
 	for _, r := range guardReasons {
 		m.refusals.WithLabelValues(r)
@@ -52,6 +65,8 @@ func newMetrics(store Store, w *work) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpc,
 		m.refusals,
+		m.events,
+		m.expectationRefusals,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "timefence_watermark",
 			Help: "The highest write sequence number visible to reads.",
@@ -91,6 +106,22 @@ func (m *metrics) countRefusal(err error) {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && slices.Contains(guardReasons, info.GetReason()) {
 			m.refusals.WithLabelValues(info.GetReason()).Inc()
 		}
+	}
+}
+
+// countValidationEvents counts the validation events of a written batch.
+func (m *metrics) countValidationEvents(view string, events []storage.ValidationEvent) {
+	for i := range events {
+		e := &events[i].Expectation
+		m.events.WithLabelValues(view, e.Name(), e.LevelName()).Inc()
+	}
+}
+
+// countExpectationRefusal counts a batch refused by a hard expectation.
+func (m *metrics) countExpectationRefusal(err error) {
+	var re *requestError
+	if errors.As(err, &re) && re.reason == ReasonExpectationFailed {
+		m.expectationRefusals.WithLabelValues(re.metadata["feature_view"], re.metadata["expectation"]).Inc()
 	}
 }
 

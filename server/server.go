@@ -59,6 +59,7 @@ type Store interface {
 	WaitWatermark(ctx context.Context, w uint64, wait time.Duration) uint64
 	AppendLog([]storage.LogRecord) error
 	ScanLog(ctx context.Context, since, until int64, fn func(storage.LogRecord) error) error
+	ValidationEvents(ctx context.Context, since, until int64, view string, fn func(storage.ValidationEvent) error) error
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -55,7 +55,11 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 			}
 		}
 	}
-	res, err := s.store.Write(ctx, b)
+	c := newChecker(view, b.Features)
+	if c != nil {
+		c.rows(b.Rows, b.Backfill)
+	}
+	res, err := s.writeChecked(ctx, c, b)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -84,4 +88,24 @@ func keyType(view *storage.View, j int) storage.Type {
 		return view.JoinKeys[j].Type
 	}
 	return storage.TypeNull
+}
+
+// writeChecked writes a batch that c (nil when the view has no
+// expectations) has checked: a failing hard expectation refuses it, failing
+// warn ones are recorded with it, and both are counted.
+func (s *Server) writeChecked(ctx context.Context, c *checker, b storage.Batch) (storage.WriteResult, error) {
+	if c == nil {
+		return s.store.Write(ctx, b)
+	}
+	events, err := c.verdict()
+	if err != nil {
+		s.metrics.countExpectationRefusal(err)
+		return storage.WriteResult{}, err
+	}
+	b.Validation = events
+	res, err := s.store.Write(ctx, b)
+	if err == nil && !res.Duplicate {
+		s.metrics.countValidationEvents(b.View, events)
+	}
+	return res, err
 }

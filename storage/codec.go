@@ -14,6 +14,7 @@ const (
 	prefixBatch      = 'b' // b/<batch id>
 	prefixDataset    = 'd' // d/<dataset id>: a manifest
 	prefixServingLog = 'l' // l | read time u64 | request id: a logged lookup (servinglog.go)
+	prefixValidation = 'e' // e | commit time u64 | first seq u64 | index u16: a validation event (expect.go)
 
 	// prefixVersionV0 held one version per key in stores of the first
 	// development releases; Open refuses such a store (see checkFormat).

@@ -103,4 +103,10 @@
 //   - A sandbox is a backup of a new store cut at a split: what is after the
 //     cutoff is dropped while the backup is written, never copied then
 //     removed; a store that is a sandbox refuses writes (sandbox.go).
+//
+// # Expectations
+//
+// A view's expectations are checked by the server before a batch is
+// written; the validation events of a batch that failed warn expectations
+// are committed in the batch's own transaction (expect.go).
 package storage

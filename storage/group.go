@@ -206,7 +206,7 @@ func (s *Store) commitTogether(ws []*queuedWrite) ([]*queuedWrite, error) {
 		}
 	}
 	for i, w := range ws {
-		if err := s.commit(w.view.ID, w.b, w.rows, w.res); err != nil {
+		if err := s.commit(w.view, w.b, w.rows, w.res); err != nil {
 			return ws[:i], err
 		}
 	}
@@ -222,6 +222,9 @@ func (s *Store) commitOneTxn(ws []*queuedWrite) error {
 			return err
 		}
 		if err := s.finish(txn, w.view.ID, w.b.ID, w.res); err != nil {
+			return err
+		}
+		if err := setEvents(txn, w.view, w.b, w.res); err != nil {
 			return err
 		}
 	}

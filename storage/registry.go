@@ -51,8 +51,10 @@ type View struct {
 	// ServingLogRate is the share of online lookups of the view that the
 	// server's serving log keeps, from 0 to 1.
 	ServingLogRate float64 `json:"serving_log_rate,omitempty"`
-	Version        int64   `json:"version"`
-	ID             uint32  `json:"id"`
+	// Expectations are checked on every write batch (expect.go).
+	Expectations []Expectation `json:"expectations,omitempty"`
+	Version      int64         `json:"version"`
+	ID           uint32        `json:"id"`
 	// JoinKeys are the entity's keys, copied in when the view is applied.
 	JoinKeys []JoinKey `json:"join_keys"`
 }
@@ -539,6 +541,15 @@ func (st *staged) view(v View) (*View, bool, error) {
 	}
 	nv := v
 	nv.Features = slices.Clone(v.Features)
+	nv.Expectations = slices.Clone(v.Expectations)
+	for i := range nv.Expectations {
+		e := &nv.Expectations[i]
+		if err := checkExpectation(&nv, e, fmt.Sprintf("feature view %q: expectations[%d]", v.Name, i)); err != nil {
+			return nil, false, err
+		}
+		e.Level = e.LevelName()
+		e.Allowed = slices.Clone(e.Allowed)
+	}
 	nv.Tags = maps.Clone(v.Tags)
 	nv.JoinKeys = slices.Clone(ent.JoinKeys)
 	old, exists := st.views[v.Name]
@@ -640,7 +651,7 @@ func (v *View) nextFeatureID() uint32 {
 func viewEqual(a, b *View) bool {
 	return a.Entity == b.Entity && slices.Equal(a.Features, b.Features) && a.TTL == b.TTL &&
 		a.Description == b.Description && maps.Equal(a.Tags, b.Tags) && a.Owner == b.Owner &&
-		a.ServingLogRate == b.ServingLogRate
+		a.ServingLogRate == b.ServingLogRate && slices.EqualFunc(a.Expectations, b.Expectations, Expectation.equal)
 }
 
 // CreateSplit creates an immutable split. Creating an identical split again

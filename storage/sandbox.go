@@ -131,6 +131,11 @@ func (s *Store) Sandbox(ctx context.Context, w io.Writer, split string, allowed 
 				if at, ok := logReadTime(key); !ok || at > cutoff {
 					return nil
 				}
+			case key[0] == prefixValidation:
+				// Events of batches committed after the cutoff are after it.
+				if at, ok := eventTime(key); !ok || at > cutoff {
+					return nil
+				}
 			case key[0] == prefixDataset:
 				var m Manifest
 				if err := json.Unmarshal(v, &m); err != nil {

@@ -37,7 +37,8 @@ func (r *VerifyReport) problem(format string, args ...any) {
 // acknowledged-writes record, and every run file's checksums; Verify adds:
 //
 //   - every key decodes: chunks (checksum, rows, entity keys and values) against their view's
-//     definition, registry entries, batch records, manifests;
+//     definition, registry entries, batch records, manifests, serving log
+//     records and validation events (their checksums);
 //   - every chunk belongs to a known view, and none is above the watermark;
 //   - each view's history holds exactly the versions Badger holds, and its
 //     last-seq record matches;
@@ -96,6 +97,12 @@ func (s *Store) Verify(ctx context.Context) (VerifyReport, error) {
 						rep.problem("serving log key %q is malformed", k)
 					} else if _, err := checkLogValue(k, val); err != nil {
 						rep.problem("%v", err)
+					}
+				case prefixValidation:
+					if ev, err := decodeEvent(k, val); err != nil {
+						rep.problem("%v", err)
+					} else if ev.LastSeq > committed {
+						rep.problem("validation event of seqs %d-%d is above the watermark %d", ev.FirstSeq, ev.LastSeq, committed)
 					}
 				case prefixMeta:
 				default:

@@ -40,6 +40,9 @@ type Batch struct {
 	Rows     []Row
 	// Backfill writes rows with an explicit AvailableAt and flags them.
 	Backfill bool
+	// Validation holds the batch's failed warn expectations: each is
+	// recorded as a ValidationEvent if and only if the batch commits.
+	Validation []ValidationEvent
 	// Progress, when set, shows how far Write has come: "validating" and
 	// encoding the rows, "indexing" them for reads, "committing" them to
 	// Badger (each counted in rows), then "syncing": Badger's commit and
@@ -237,12 +240,15 @@ func (s *Store) checkOneTxn(rows int, encoded int64) error {
 
 // commit writes a batch in one transaction; checkOneTxn has refused a batch
 // that would not fit.
-func (s *Store) commit(viewID uint32, b *Batch, rows []encodedRow, res WriteResult) error {
+func (s *Store) commit(view *View, b *Batch, rows []encodedRow, res WriteResult) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	err := s.setRows(txn, viewID, rows, res, b.Progress)
+	err := s.setRows(txn, view.ID, rows, res, b.Progress)
 	if err == nil {
-		err = s.finish(txn, viewID, b.ID, res)
+		err = s.finish(txn, view.ID, b.ID, res)
+	}
+	if err == nil {
+		err = setEvents(txn, view, b, res)
 	}
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ Commands that talk to a server take --addr (env TIMEFENCE_ADDR, default ` + defa
 	}
 	add("server", serveCmd(), quickstartCmd())
 	add("data", applyCmd(), writeCmd(), deleteCmd(), splitCmd(), schemaCmd(), importCmd())
-	add("read", joinCmd(), exportCmd(), getCmd(), statsCmd(), skewCmd(), servedCmd(), sandboxCmd())
+	add("read", joinCmd(), exportCmd(), getCmd(), statsCmd(), skewCmd(), validateCmd(), servedCmd(), sandboxCmd())
 	add("ops", statusCmd(), backupCmd(), restoreCmd(), verifyCmd(), promoteCmd(), tokenCmd())
 	add("ops", versionCmd())
 	root.SetHelpCommandGroupID("ops")

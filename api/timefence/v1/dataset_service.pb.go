@@ -71,6 +71,412 @@ func (AnomalySeverity) EnumDescriptor() ([]byte, []int) {
 	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
 }
 
+type GetValidationReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commit times of the events to report; both inclusive. Unset since
+	// means from the first event, unset until up to now.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// Only this feature view's events; empty for all.
+	FeatureView string `protobuf:"bytes,3,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	// How many events to return, newest last; the counts cover them all.
+	// Default 100, at most 10000.
+	MaxEvents     int32 `protobuf:"varint,4,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetValidationReportRequest) Reset() {
+	*x = GetValidationReportRequest{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetValidationReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetValidationReportRequest) ProtoMessage() {}
+
+func (x *GetValidationReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetValidationReportRequest.ProtoReflect.Descriptor instead.
+func (*GetValidationReportRequest) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetValidationReportRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *GetValidationReportRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *GetValidationReportRequest) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *GetValidationReportRequest) GetMaxEvents() int32 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
+}
+
+type GetValidationReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, in commit time order (the first max_events).
+	Events []*ValidationEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// One entry per view and expectation with events.
+	Counts []*ValidationCount `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty"`
+	// Every event in the window, including those not returned.
+	TotalEvents   int64 `protobuf:"varint,3,opt,name=total_events,json=totalEvents,proto3" json:"total_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetValidationReportResponse) Reset() {
+	*x = GetValidationReportResponse{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetValidationReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetValidationReportResponse) ProtoMessage() {}
+
+func (x *GetValidationReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetValidationReportResponse.ProtoReflect.Descriptor instead.
+func (*GetValidationReportResponse) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetValidationReportResponse) GetEvents() []*ValidationEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *GetValidationReportResponse) GetCounts() []*ValidationCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetValidationReportResponse) GetTotalEvents() int64 {
+	if x != nil {
+		return x.TotalEvents
+	}
+	return 0
+}
+
+// ValidationEvent records a write batch that failed a warn expectation.
+type ValidationEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The batch's commit time.
+	Time        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	FeatureView string                 `protobuf:"bytes,2,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	ViewVersion int64                  `protobuf:"varint,3,opt,name=view_version,json=viewVersion,proto3" json:"view_version,omitempty"`
+	BatchId     string                 `protobuf:"bytes,4,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	FirstSeq    int64                  `protobuf:"varint,5,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	LastSeq     int64                  `protobuf:"varint,6,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Expectation *Expectation           `protobuf:"bytes,7,opt,name=expectation,proto3" json:"expectation,omitempty"`
+	// The expectation's kind ("range", "allowed", "not_null",
+	// "max_null_rate", "max_arrival_lag") and its bound as text.
+	Kind        string `protobuf:"bytes,8,opt,name=kind,proto3" json:"kind,omitempty"`
+	Bound       string `protobuf:"bytes,9,opt,name=bound,proto3" json:"bound,omitempty"`
+	RowsChecked int64  `protobuf:"varint,10,opt,name=rows_checked,json=rowsChecked,proto3" json:"rows_checked,omitempty"`
+	RowsFailed  int64  `protobuf:"varint,11,opt,name=rows_failed,json=rowsFailed,proto3" json:"rows_failed,omitempty"`
+	// The first failing rows.
+	FailedRows    []*FailedRow `protobuf:"bytes,12,rep,name=failed_rows,json=failedRows,proto3" json:"failed_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidationEvent) Reset() {
+	*x = ValidationEvent{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidationEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidationEvent) ProtoMessage() {}
+
+func (x *ValidationEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidationEvent.ProtoReflect.Descriptor instead.
+func (*ValidationEvent) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ValidationEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ValidationEvent) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *ValidationEvent) GetViewVersion() int64 {
+	if x != nil {
+		return x.ViewVersion
+	}
+	return 0
+}
+
+func (x *ValidationEvent) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *ValidationEvent) GetFirstSeq() int64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *ValidationEvent) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *ValidationEvent) GetExpectation() *Expectation {
+	if x != nil {
+		return x.Expectation
+	}
+	return nil
+}
+
+func (x *ValidationEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ValidationEvent) GetBound() string {
+	if x != nil {
+		return x.Bound
+	}
+	return ""
+}
+
+func (x *ValidationEvent) GetRowsChecked() int64 {
+	if x != nil {
+		return x.RowsChecked
+	}
+	return 0
+}
+
+func (x *ValidationEvent) GetRowsFailed() int64 {
+	if x != nil {
+		return x.RowsFailed
+	}
+	return 0
+}
+
+func (x *ValidationEvent) GetFailedRows() []*FailedRow {
+	if x != nil {
+		return x.FailedRows
+	}
+	return nil
+}
+
+// FailedRow is a row of a batch that fails an expectation.
+type FailedRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's index in the batch.
+	Row int64 `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	// Its value as text ("null" for none; the lag for max_arrival_lag).
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailedRow) Reset() {
+	*x = FailedRow{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailedRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailedRow) ProtoMessage() {}
+
+func (x *FailedRow) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailedRow.ProtoReflect.Descriptor instead.
+func (*FailedRow) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FailedRow) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *FailedRow) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// ValidationCount counts the events of one expectation of a view.
+type ValidationCount struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	FeatureView string                 `protobuf:"bytes,1,opt,name=feature_view,json=featureView,proto3" json:"feature_view,omitempty"`
+	// The expectation's short name, e.g. "range(clicks)".
+	Expectation   string `protobuf:"bytes,2,opt,name=expectation,proto3" json:"expectation,omitempty"`
+	Level         string `protobuf:"bytes,3,opt,name=level,proto3" json:"level,omitempty"`
+	Events        int64  `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
+	RowsFailed    int64  `protobuf:"varint,5,opt,name=rows_failed,json=rowsFailed,proto3" json:"rows_failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidationCount) Reset() {
+	*x = ValidationCount{}
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidationCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidationCount) ProtoMessage() {}
+
+func (x *ValidationCount) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidationCount.ProtoReflect.Descriptor instead.
+func (*ValidationCount) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ValidationCount) GetFeatureView() string {
+	if x != nil {
+		return x.FeatureView
+	}
+	return ""
+}
+
+func (x *ValidationCount) GetExpectation() string {
+	if x != nil {
+		return x.Expectation
+	}
+	return ""
+}
+
+func (x *ValidationCount) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
+func (x *ValidationCount) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *ValidationCount) GetRowsFailed() int64 {
+	if x != nil {
+		return x.RowsFailed
+	}
+	return 0
+}
+
 type CreateSandboxRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The split to cut at.
@@ -81,7 +487,7 @@ type CreateSandboxRequest struct {
 
 func (x *CreateSandboxRequest) Reset() {
 	*x = CreateSandboxRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -93,7 +499,7 @@ func (x *CreateSandboxRequest) String() string {
 func (*CreateSandboxRequest) ProtoMessage() {}
 
 func (x *CreateSandboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[0]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -106,7 +512,7 @@ func (x *CreateSandboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSandboxRequest.ProtoReflect.Descriptor instead.
 func (*CreateSandboxRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{0}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateSandboxRequest) GetSplit() string {
@@ -128,7 +534,7 @@ type CreateSandboxResponse struct {
 
 func (x *CreateSandboxResponse) Reset() {
 	*x = CreateSandboxResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +546,7 @@ func (x *CreateSandboxResponse) String() string {
 func (*CreateSandboxResponse) ProtoMessage() {}
 
 func (x *CreateSandboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[1]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +559,7 @@ func (x *CreateSandboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSandboxResponse.ProtoReflect.Descriptor instead.
 func (*CreateSandboxResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{1}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateSandboxResponse) GetChunk() []byte {
@@ -192,7 +598,7 @@ type SandboxInfo struct {
 
 func (x *SandboxInfo) Reset() {
 	*x = SandboxInfo{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +610,7 @@ func (x *SandboxInfo) String() string {
 func (*SandboxInfo) ProtoMessage() {}
 
 func (x *SandboxInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[2]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +623,7 @@ func (x *SandboxInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxInfo.ProtoReflect.Descriptor instead.
 func (*SandboxInfo) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{2}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SandboxInfo) GetSplit() *Split {
@@ -288,7 +694,7 @@ type FeatureRef struct {
 
 func (x *FeatureRef) Reset() {
 	*x = FeatureRef{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +706,7 @@ func (x *FeatureRef) String() string {
 func (*FeatureRef) ProtoMessage() {}
 
 func (x *FeatureRef) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[3]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +719,7 @@ func (x *FeatureRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureRef.ProtoReflect.Descriptor instead.
 func (*FeatureRef) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{3}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FeatureRef) GetFeatureView() string {
@@ -365,7 +771,7 @@ type Manifest struct {
 
 func (x *Manifest) Reset() {
 	*x = Manifest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +783,7 @@ func (x *Manifest) String() string {
 func (*Manifest) ProtoMessage() {}
 
 func (x *Manifest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[4]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +796,7 @@ func (x *Manifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
 func (*Manifest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{4}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Manifest) GetDatasetId() string {
@@ -507,7 +913,7 @@ type GetManifestRequest struct {
 
 func (x *GetManifestRequest) Reset() {
 	*x = GetManifestRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +925,7 @@ func (x *GetManifestRequest) String() string {
 func (*GetManifestRequest) ProtoMessage() {}
 
 func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[5]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +938,7 @@ func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestRequest.ProtoReflect.Descriptor instead.
 func (*GetManifestRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{5}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetManifestRequest) GetDatasetId() string {
@@ -551,7 +957,7 @@ type GetManifestResponse struct {
 
 func (x *GetManifestResponse) Reset() {
 	*x = GetManifestResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +969,7 @@ func (x *GetManifestResponse) String() string {
 func (*GetManifestResponse) ProtoMessage() {}
 
 func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[6]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +982,7 @@ func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestResponse.ProtoReflect.Descriptor instead.
 func (*GetManifestResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{6}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetManifestResponse) GetManifest() *Manifest {
@@ -594,7 +1000,7 @@ type ListManifestsRequest struct {
 
 func (x *ListManifestsRequest) Reset() {
 	*x = ListManifestsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +1012,7 @@ func (x *ListManifestsRequest) String() string {
 func (*ListManifestsRequest) ProtoMessage() {}
 
 func (x *ListManifestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[7]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +1025,7 @@ func (x *ListManifestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListManifestsRequest.ProtoReflect.Descriptor instead.
 func (*ListManifestsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{7}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{12}
 }
 
 type ListManifestsResponse struct {
@@ -631,7 +1037,7 @@ type ListManifestsResponse struct {
 
 func (x *ListManifestsResponse) Reset() {
 	*x = ListManifestsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +1049,7 @@ func (x *ListManifestsResponse) String() string {
 func (*ListManifestsResponse) ProtoMessage() {}
 
 func (x *ListManifestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[8]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +1062,7 @@ func (x *ListManifestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListManifestsResponse.ProtoReflect.Descriptor instead.
 func (*ListManifestsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{8}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListManifestsResponse) GetManifests() []*Manifest {
@@ -678,7 +1084,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +1096,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[9]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +1109,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{9}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatisticsRequest) GetSplit() string {
@@ -738,7 +1144,7 @@ type ValueCount struct {
 
 func (x *ValueCount) Reset() {
 	*x = ValueCount{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1156,7 @@ func (x *ValueCount) String() string {
 func (*ValueCount) ProtoMessage() {}
 
 func (x *ValueCount) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[10]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1169,7 @@ func (x *ValueCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueCount.ProtoReflect.Descriptor instead.
 func (*ValueCount) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{10}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ValueCount) GetValue() string {
@@ -812,7 +1218,7 @@ type FeatureStatistics struct {
 
 func (x *FeatureStatistics) Reset() {
 	*x = FeatureStatistics{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1230,7 @@ func (x *FeatureStatistics) String() string {
 func (*FeatureStatistics) ProtoMessage() {}
 
 func (x *FeatureStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[11]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1243,7 @@ func (x *FeatureStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureStatistics.ProtoReflect.Descriptor instead.
 func (*FeatureStatistics) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{11}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FeatureStatistics) GetFeature() string {
@@ -966,7 +1372,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1384,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[12]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1397,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{12}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetStatisticsResponse) GetSplit() string {
@@ -1064,7 +1470,7 @@ type CompareStatisticsRequest struct {
 
 func (x *CompareStatisticsRequest) Reset() {
 	*x = CompareStatisticsRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1482,7 @@ func (x *CompareStatisticsRequest) String() string {
 func (*CompareStatisticsRequest) ProtoMessage() {}
 
 func (x *CompareStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[13]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1495,7 @@ func (x *CompareStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompareStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*CompareStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{13}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CompareStatisticsRequest) GetFeatureView() string {
@@ -1138,7 +1544,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1556,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[14]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1569,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{14}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Anomaly) GetFeature() string {
@@ -1219,7 +1625,7 @@ type CompareStatisticsResponse struct {
 
 func (x *CompareStatisticsResponse) Reset() {
 	*x = CompareStatisticsResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1637,7 @@ func (x *CompareStatisticsResponse) String() string {
 func (*CompareStatisticsResponse) ProtoMessage() {}
 
 func (x *CompareStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[15]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1650,7 @@ func (x *CompareStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompareStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*CompareStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{15}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CompareStatisticsResponse) GetBaseline() *GetStatisticsResponse {
@@ -1276,7 +1682,7 @@ type GetHistoryStatusRequest struct {
 
 func (x *GetHistoryStatusRequest) Reset() {
 	*x = GetHistoryStatusRequest{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1694,7 @@ func (x *GetHistoryStatusRequest) String() string {
 func (*GetHistoryStatusRequest) ProtoMessage() {}
 
 func (x *GetHistoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[16]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1707,7 @@ func (x *GetHistoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetHistoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{16}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{21}
 }
 
 type GetHistoryStatusResponse struct {
@@ -1314,7 +1720,7 @@ type GetHistoryStatusResponse struct {
 
 func (x *GetHistoryStatusResponse) Reset() {
 	*x = GetHistoryStatusResponse{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1732,7 @@ func (x *GetHistoryStatusResponse) String() string {
 func (*GetHistoryStatusResponse) ProtoMessage() {}
 
 func (x *GetHistoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[17]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1745,7 @@ func (x *GetHistoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetHistoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{17}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetHistoryStatusResponse) GetViews() []*ViewHistory {
@@ -1368,7 +1774,7 @@ type ViewHistory struct {
 
 func (x *ViewHistory) Reset() {
 	*x = ViewHistory{}
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1786,7 @@ func (x *ViewHistory) String() string {
 func (*ViewHistory) ProtoMessage() {}
 
 func (x *ViewHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_dataset_service_proto_msgTypes[18]
+	mi := &file_timefence_v1_dataset_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1799,7 @@ func (x *ViewHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewHistory.ProtoReflect.Descriptor instead.
 func (*ViewHistory) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{18}
+	return file_timefence_v1_dataset_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ViewHistory) GetFeatureView() string {
@@ -1449,7 +1855,43 @@ var File_timefence_v1_dataset_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\n" +
-	"\"timefence/v1/dataset_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\",\n" +
+	"\"timefence/v1/dataset_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xc2\x01\n" +
+	"\x1aGetValidationReportRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12!\n" +
+	"\ffeature_view\x18\x03 \x01(\tR\vfeatureView\x12\x1d\n" +
+	"\n" +
+	"max_events\x18\x04 \x01(\x05R\tmaxEvents\"\xae\x01\n" +
+	"\x1bGetValidationReportResponse\x125\n" +
+	"\x06events\x18\x01 \x03(\v2\x1d.timefence.v1.ValidationEventR\x06events\x125\n" +
+	"\x06counts\x18\x02 \x03(\v2\x1d.timefence.v1.ValidationCountR\x06counts\x12!\n" +
+	"\ftotal_events\x18\x03 \x01(\x03R\vtotalEvents\"\xbf\x03\n" +
+	"\x0fValidationEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
+	"\ffeature_view\x18\x02 \x01(\tR\vfeatureView\x12!\n" +
+	"\fview_version\x18\x03 \x01(\x03R\vviewVersion\x12\x19\n" +
+	"\bbatch_id\x18\x04 \x01(\tR\abatchId\x12\x1b\n" +
+	"\tfirst_seq\x18\x05 \x01(\x03R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\x06 \x01(\x03R\alastSeq\x12;\n" +
+	"\vexpectation\x18\a \x01(\v2\x19.timefence.v1.ExpectationR\vexpectation\x12\x12\n" +
+	"\x04kind\x18\b \x01(\tR\x04kind\x12\x14\n" +
+	"\x05bound\x18\t \x01(\tR\x05bound\x12!\n" +
+	"\frows_checked\x18\n" +
+	" \x01(\x03R\vrowsChecked\x12\x1f\n" +
+	"\vrows_failed\x18\v \x01(\x03R\n" +
+	"rowsFailed\x128\n" +
+	"\vfailed_rows\x18\f \x03(\v2\x17.timefence.v1.FailedRowR\n" +
+	"failedRows\"3\n" +
+	"\tFailedRow\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xa5\x01\n" +
+	"\x0fValidationCount\x12!\n" +
+	"\ffeature_view\x18\x01 \x01(\tR\vfeatureView\x12 \n" +
+	"\vexpectation\x18\x02 \x01(\tR\vexpectation\x12\x14\n" +
+	"\x05level\x18\x03 \x01(\tR\x05level\x12\x16\n" +
+	"\x06events\x18\x04 \x01(\x03R\x06events\x12\x1f\n" +
+	"\vrows_failed\x18\x05 \x01(\x03R\n" +
+	"rowsFailed\",\n" +
 	"\x14CreateSandboxRequest\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\"\\\n" +
 	"\x15CreateSandboxResponse\x12\x14\n" +
@@ -1576,14 +2018,15 @@ const file_timefence_v1_dataset_service_proto_rawDesc = "" +
 	"\x0fAnomalySeverity\x12 \n" +
 	"\x1cANOMALY_SEVERITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ANOMALY_SEVERITY_WARNING\x10\x01\x12\x1a\n" +
-	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xbd\x04\n" +
+	"\x16ANOMALY_SEVERITY_ERROR\x10\x022\xa9\x05\n" +
 	"\x0eDatasetService\x12R\n" +
 	"\vGetManifest\x12 .timefence.v1.GetManifestRequest\x1a!.timefence.v1.GetManifestResponse\x12X\n" +
 	"\rListManifests\x12\".timefence.v1.ListManifestsRequest\x1a#.timefence.v1.ListManifestsResponse\x12X\n" +
 	"\rGetStatistics\x12\".timefence.v1.GetStatisticsRequest\x1a#.timefence.v1.GetStatisticsResponse\x12d\n" +
 	"\x11CompareStatistics\x12&.timefence.v1.CompareStatisticsRequest\x1a'.timefence.v1.CompareStatisticsResponse\x12a\n" +
 	"\x10GetHistoryStatus\x12%.timefence.v1.GetHistoryStatusRequest\x1a&.timefence.v1.GetHistoryStatusResponse\x12Z\n" +
-	"\rCreateSandbox\x12\".timefence.v1.CreateSandboxRequest\x1a#.timefence.v1.CreateSandboxResponse0\x01B\xb5\x01\n" +
+	"\rCreateSandbox\x12\".timefence.v1.CreateSandboxRequest\x1a#.timefence.v1.CreateSandboxResponse0\x01\x12j\n" +
+	"\x13GetValidationReport\x12(.timefence.v1.GetValidationReportRequest\x1a).timefence.v1.GetValidationReportResponseB\xb5\x01\n" +
 	"\x10com.timefence.v1B\x13DatasetServiceProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
 var (
@@ -1599,72 +2042,87 @@ func file_timefence_v1_dataset_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_dataset_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_timefence_v1_dataset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_timefence_v1_dataset_service_proto_goTypes = []any{
-	(AnomalySeverity)(0),              // 0: timefence.v1.AnomalySeverity
-	(*CreateSandboxRequest)(nil),      // 1: timefence.v1.CreateSandboxRequest
-	(*CreateSandboxResponse)(nil),     // 2: timefence.v1.CreateSandboxResponse
-	(*SandboxInfo)(nil),               // 3: timefence.v1.SandboxInfo
-	(*FeatureRef)(nil),                // 4: timefence.v1.FeatureRef
-	(*Manifest)(nil),                  // 5: timefence.v1.Manifest
-	(*GetManifestRequest)(nil),        // 6: timefence.v1.GetManifestRequest
-	(*GetManifestResponse)(nil),       // 7: timefence.v1.GetManifestResponse
-	(*ListManifestsRequest)(nil),      // 8: timefence.v1.ListManifestsRequest
-	(*ListManifestsResponse)(nil),     // 9: timefence.v1.ListManifestsResponse
-	(*GetStatisticsRequest)(nil),      // 10: timefence.v1.GetStatisticsRequest
-	(*ValueCount)(nil),                // 11: timefence.v1.ValueCount
-	(*FeatureStatistics)(nil),         // 12: timefence.v1.FeatureStatistics
-	(*GetStatisticsResponse)(nil),     // 13: timefence.v1.GetStatisticsResponse
-	(*CompareStatisticsRequest)(nil),  // 14: timefence.v1.CompareStatisticsRequest
-	(*Anomaly)(nil),                   // 15: timefence.v1.Anomaly
-	(*CompareStatisticsResponse)(nil), // 16: timefence.v1.CompareStatisticsResponse
-	(*GetHistoryStatusRequest)(nil),   // 17: timefence.v1.GetHistoryStatusRequest
-	(*GetHistoryStatusResponse)(nil),  // 18: timefence.v1.GetHistoryStatusResponse
-	(*ViewHistory)(nil),               // 19: timefence.v1.ViewHistory
-	nil,                               // 20: timefence.v1.Manifest.OptionsEntry
-	(*Split)(nil),                     // 21: timefence.v1.Split
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
-	(ValueType)(0),                    // 23: timefence.v1.ValueType
+	(AnomalySeverity)(0),                // 0: timefence.v1.AnomalySeverity
+	(*GetValidationReportRequest)(nil),  // 1: timefence.v1.GetValidationReportRequest
+	(*GetValidationReportResponse)(nil), // 2: timefence.v1.GetValidationReportResponse
+	(*ValidationEvent)(nil),             // 3: timefence.v1.ValidationEvent
+	(*FailedRow)(nil),                   // 4: timefence.v1.FailedRow
+	(*ValidationCount)(nil),             // 5: timefence.v1.ValidationCount
+	(*CreateSandboxRequest)(nil),        // 6: timefence.v1.CreateSandboxRequest
+	(*CreateSandboxResponse)(nil),       // 7: timefence.v1.CreateSandboxResponse
+	(*SandboxInfo)(nil),                 // 8: timefence.v1.SandboxInfo
+	(*FeatureRef)(nil),                  // 9: timefence.v1.FeatureRef
+	(*Manifest)(nil),                    // 10: timefence.v1.Manifest
+	(*GetManifestRequest)(nil),          // 11: timefence.v1.GetManifestRequest
+	(*GetManifestResponse)(nil),         // 12: timefence.v1.GetManifestResponse
+	(*ListManifestsRequest)(nil),        // 13: timefence.v1.ListManifestsRequest
+	(*ListManifestsResponse)(nil),       // 14: timefence.v1.ListManifestsResponse
+	(*GetStatisticsRequest)(nil),        // 15: timefence.v1.GetStatisticsRequest
+	(*ValueCount)(nil),                  // 16: timefence.v1.ValueCount
+	(*FeatureStatistics)(nil),           // 17: timefence.v1.FeatureStatistics
+	(*GetStatisticsResponse)(nil),       // 18: timefence.v1.GetStatisticsResponse
+	(*CompareStatisticsRequest)(nil),    // 19: timefence.v1.CompareStatisticsRequest
+	(*Anomaly)(nil),                     // 20: timefence.v1.Anomaly
+	(*CompareStatisticsResponse)(nil),   // 21: timefence.v1.CompareStatisticsResponse
+	(*GetHistoryStatusRequest)(nil),     // 22: timefence.v1.GetHistoryStatusRequest
+	(*GetHistoryStatusResponse)(nil),    // 23: timefence.v1.GetHistoryStatusResponse
+	(*ViewHistory)(nil),                 // 24: timefence.v1.ViewHistory
+	nil,                                 // 25: timefence.v1.Manifest.OptionsEntry
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*Expectation)(nil),                 // 27: timefence.v1.Expectation
+	(*Split)(nil),                       // 28: timefence.v1.Split
+	(ValueType)(0),                      // 29: timefence.v1.ValueType
 }
 var file_timefence_v1_dataset_service_proto_depIdxs = []int32{
-	3,  // 0: timefence.v1.CreateSandboxResponse.info:type_name -> timefence.v1.SandboxInfo
-	21, // 1: timefence.v1.SandboxInfo.split:type_name -> timefence.v1.Split
-	22, // 2: timefence.v1.SandboxInfo.created:type_name -> google.protobuf.Timestamp
-	4,  // 3: timefence.v1.Manifest.features:type_name -> timefence.v1.FeatureRef
-	21, // 4: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
-	20, // 5: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
-	22, // 6: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
-	22, // 7: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
-	22, // 8: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 9: timefence.v1.GetManifestResponse.manifest:type_name -> timefence.v1.Manifest
-	5,  // 10: timefence.v1.ListManifestsResponse.manifests:type_name -> timefence.v1.Manifest
-	23, // 11: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
-	11, // 12: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
-	12, // 13: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
-	12, // 14: timefence.v1.GetStatisticsResponse.arrival_lag:type_name -> timefence.v1.FeatureStatistics
-	0,  // 15: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
-	13, // 16: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
-	13, // 17: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
-	15, // 18: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
-	19, // 19: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
-	22, // 20: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
-	6,  // 21: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
-	8,  // 22: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
-	10, // 23: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
-	14, // 24: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
-	17, // 25: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
-	1,  // 26: timefence.v1.DatasetService.CreateSandbox:input_type -> timefence.v1.CreateSandboxRequest
-	7,  // 27: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
-	9,  // 28: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
-	13, // 29: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
-	16, // 30: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
-	18, // 31: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
-	2,  // 32: timefence.v1.DatasetService.CreateSandbox:output_type -> timefence.v1.CreateSandboxResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	26, // 0: timefence.v1.GetValidationReportRequest.since:type_name -> google.protobuf.Timestamp
+	26, // 1: timefence.v1.GetValidationReportRequest.until:type_name -> google.protobuf.Timestamp
+	3,  // 2: timefence.v1.GetValidationReportResponse.events:type_name -> timefence.v1.ValidationEvent
+	5,  // 3: timefence.v1.GetValidationReportResponse.counts:type_name -> timefence.v1.ValidationCount
+	26, // 4: timefence.v1.ValidationEvent.time:type_name -> google.protobuf.Timestamp
+	27, // 5: timefence.v1.ValidationEvent.expectation:type_name -> timefence.v1.Expectation
+	4,  // 6: timefence.v1.ValidationEvent.failed_rows:type_name -> timefence.v1.FailedRow
+	8,  // 7: timefence.v1.CreateSandboxResponse.info:type_name -> timefence.v1.SandboxInfo
+	28, // 8: timefence.v1.SandboxInfo.split:type_name -> timefence.v1.Split
+	26, // 9: timefence.v1.SandboxInfo.created:type_name -> google.protobuf.Timestamp
+	9,  // 10: timefence.v1.Manifest.features:type_name -> timefence.v1.FeatureRef
+	28, // 11: timefence.v1.Manifest.split:type_name -> timefence.v1.Split
+	25, // 12: timefence.v1.Manifest.options:type_name -> timefence.v1.Manifest.OptionsEntry
+	26, // 13: timefence.v1.Manifest.max_event_time:type_name -> google.protobuf.Timestamp
+	26, // 14: timefence.v1.Manifest.max_available_at:type_name -> google.protobuf.Timestamp
+	26, // 15: timefence.v1.Manifest.create_time:type_name -> google.protobuf.Timestamp
+	10, // 16: timefence.v1.GetManifestResponse.manifest:type_name -> timefence.v1.Manifest
+	10, // 17: timefence.v1.ListManifestsResponse.manifests:type_name -> timefence.v1.Manifest
+	29, // 18: timefence.v1.FeatureStatistics.type:type_name -> timefence.v1.ValueType
+	16, // 19: timefence.v1.FeatureStatistics.top_values:type_name -> timefence.v1.ValueCount
+	17, // 20: timefence.v1.GetStatisticsResponse.features:type_name -> timefence.v1.FeatureStatistics
+	17, // 21: timefence.v1.GetStatisticsResponse.arrival_lag:type_name -> timefence.v1.FeatureStatistics
+	0,  // 22: timefence.v1.Anomaly.severity:type_name -> timefence.v1.AnomalySeverity
+	18, // 23: timefence.v1.CompareStatisticsResponse.baseline:type_name -> timefence.v1.GetStatisticsResponse
+	18, // 24: timefence.v1.CompareStatisticsResponse.current:type_name -> timefence.v1.GetStatisticsResponse
+	20, // 25: timefence.v1.CompareStatisticsResponse.anomalies:type_name -> timefence.v1.Anomaly
+	24, // 26: timefence.v1.GetHistoryStatusResponse.views:type_name -> timefence.v1.ViewHistory
+	26, // 27: timefence.v1.ViewHistory.last_compaction:type_name -> google.protobuf.Timestamp
+	11, // 28: timefence.v1.DatasetService.GetManifest:input_type -> timefence.v1.GetManifestRequest
+	13, // 29: timefence.v1.DatasetService.ListManifests:input_type -> timefence.v1.ListManifestsRequest
+	15, // 30: timefence.v1.DatasetService.GetStatistics:input_type -> timefence.v1.GetStatisticsRequest
+	19, // 31: timefence.v1.DatasetService.CompareStatistics:input_type -> timefence.v1.CompareStatisticsRequest
+	22, // 32: timefence.v1.DatasetService.GetHistoryStatus:input_type -> timefence.v1.GetHistoryStatusRequest
+	6,  // 33: timefence.v1.DatasetService.CreateSandbox:input_type -> timefence.v1.CreateSandboxRequest
+	1,  // 34: timefence.v1.DatasetService.GetValidationReport:input_type -> timefence.v1.GetValidationReportRequest
+	12, // 35: timefence.v1.DatasetService.GetManifest:output_type -> timefence.v1.GetManifestResponse
+	14, // 36: timefence.v1.DatasetService.ListManifests:output_type -> timefence.v1.ListManifestsResponse
+	18, // 37: timefence.v1.DatasetService.GetStatistics:output_type -> timefence.v1.GetStatisticsResponse
+	21, // 38: timefence.v1.DatasetService.CompareStatistics:output_type -> timefence.v1.CompareStatisticsResponse
+	23, // 39: timefence.v1.DatasetService.GetHistoryStatus:output_type -> timefence.v1.GetHistoryStatusResponse
+	7,  // 40: timefence.v1.DatasetService.CreateSandbox:output_type -> timefence.v1.CreateSandboxResponse
+	2,  // 41: timefence.v1.DatasetService.GetValidationReport:output_type -> timefence.v1.GetValidationReportResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_dataset_service_proto_init() }
@@ -1673,14 +2131,14 @@ func file_timefence_v1_dataset_service_proto_init() {
 		return
 	}
 	file_timefence_v1_types_proto_init()
-	file_timefence_v1_dataset_service_proto_msgTypes[11].OneofWrappers = []any{}
+	file_timefence_v1_dataset_service_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_dataset_service_proto_rawDesc), len(file_timefence_v1_dataset_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

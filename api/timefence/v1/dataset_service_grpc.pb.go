@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DatasetService_GetManifest_FullMethodName       = "/timefence.v1.DatasetService/GetManifest"
-	DatasetService_ListManifests_FullMethodName     = "/timefence.v1.DatasetService/ListManifests"
-	DatasetService_GetStatistics_FullMethodName     = "/timefence.v1.DatasetService/GetStatistics"
-	DatasetService_CompareStatistics_FullMethodName = "/timefence.v1.DatasetService/CompareStatistics"
-	DatasetService_GetHistoryStatus_FullMethodName  = "/timefence.v1.DatasetService/GetHistoryStatus"
-	DatasetService_CreateSandbox_FullMethodName     = "/timefence.v1.DatasetService/CreateSandbox"
+	DatasetService_GetManifest_FullMethodName         = "/timefence.v1.DatasetService/GetManifest"
+	DatasetService_ListManifests_FullMethodName       = "/timefence.v1.DatasetService/ListManifests"
+	DatasetService_GetStatistics_FullMethodName       = "/timefence.v1.DatasetService/GetStatistics"
+	DatasetService_CompareStatistics_FullMethodName   = "/timefence.v1.DatasetService/CompareStatistics"
+	DatasetService_GetHistoryStatus_FullMethodName    = "/timefence.v1.DatasetService/GetHistoryStatus"
+	DatasetService_CreateSandbox_FullMethodName       = "/timefence.v1.DatasetService/CreateSandbox"
+	DatasetService_GetValidationReport_FullMethodName = "/timefence.v1.DatasetService/GetValidationReport"
 )
 
 // DatasetServiceClient is the client API for DatasetService service.
@@ -58,6 +59,12 @@ type DatasetServiceClient interface {
 	// into a directory that `timefence serve --data` serves, read-only); the
 	// last one also carries what was cut.
 	CreateSandbox(ctx context.Context, in *CreateSandboxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CreateSandboxResponse], error)
+	// GetValidationReport returns the validation events recorded between
+	// since and until: write batches that failed a warn expectation and were
+	// written all the same. Batches refused by a hard expectation wrote
+	// nothing and have no event (timefence_expectation_refusals_total counts
+	// them).
+	GetValidationReport(ctx context.Context, in *GetValidationReportRequest, opts ...grpc.CallOption) (*GetValidationReportResponse, error)
 }
 
 type datasetServiceClient struct {
@@ -137,6 +144,16 @@ func (c *datasetServiceClient) CreateSandbox(ctx context.Context, in *CreateSand
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DatasetService_CreateSandboxClient = grpc.ServerStreamingClient[CreateSandboxResponse]
 
+func (c *datasetServiceClient) GetValidationReport(ctx context.Context, in *GetValidationReportRequest, opts ...grpc.CallOption) (*GetValidationReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetValidationReportResponse)
+	err := c.cc.Invoke(ctx, DatasetService_GetValidationReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DatasetServiceServer is the server API for DatasetService service.
 // All implementations must embed UnimplementedDatasetServiceServer
 // for forward compatibility.
@@ -168,6 +185,12 @@ type DatasetServiceServer interface {
 	// into a directory that `timefence serve --data` serves, read-only); the
 	// last one also carries what was cut.
 	CreateSandbox(*CreateSandboxRequest, grpc.ServerStreamingServer[CreateSandboxResponse]) error
+	// GetValidationReport returns the validation events recorded between
+	// since and until: write batches that failed a warn expectation and were
+	// written all the same. Batches refused by a hard expectation wrote
+	// nothing and have no event (timefence_expectation_refusals_total counts
+	// them).
+	GetValidationReport(context.Context, *GetValidationReportRequest) (*GetValidationReportResponse, error)
 	mustEmbedUnimplementedDatasetServiceServer()
 }
 
@@ -195,6 +218,9 @@ func (UnimplementedDatasetServiceServer) GetHistoryStatus(context.Context, *GetH
 }
 func (UnimplementedDatasetServiceServer) CreateSandbox(*CreateSandboxRequest, grpc.ServerStreamingServer[CreateSandboxResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method CreateSandbox not implemented")
+}
+func (UnimplementedDatasetServiceServer) GetValidationReport(context.Context, *GetValidationReportRequest) (*GetValidationReportResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetValidationReport not implemented")
 }
 func (UnimplementedDatasetServiceServer) mustEmbedUnimplementedDatasetServiceServer() {}
 func (UnimplementedDatasetServiceServer) testEmbeddedByValue()                        {}
@@ -318,6 +344,24 @@ func _DatasetService_CreateSandbox_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DatasetService_CreateSandboxServer = grpc.ServerStreamingServer[CreateSandboxResponse]
 
+func _DatasetService_GetValidationReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetValidationReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DatasetServiceServer).GetValidationReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DatasetService_GetValidationReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DatasetServiceServer).GetValidationReport(ctx, req.(*GetValidationReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DatasetService_ServiceDesc is the grpc.ServiceDesc for DatasetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -344,6 +388,10 @@ var DatasetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHistoryStatus",
 			Handler:    _DatasetService_GetHistoryStatus_Handler,
+		},
+		{
+			MethodName: "GetValidationReport",
+			Handler:    _DatasetService_GetValidationReport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -125,6 +125,59 @@ func (ValueType) EnumDescriptor() ([]byte, []int) {
 	return file_timefence_v1_types_proto_rawDescGZIP(), []int{0}
 }
 
+// ExpectationLevel says what a failing expectation does to a write batch.
+type ExpectationLevel int32
+
+const (
+	// Unset: hard.
+	ExpectationLevel_EXPECTATION_LEVEL_UNSPECIFIED ExpectationLevel = 0
+	// The batch is refused whole: INVALID_ARGUMENT, reason EXPECTATION_FAILED.
+	ExpectationLevel_EXPECTATION_LEVEL_HARD ExpectationLevel = 1
+	// The batch is written and a validation event recorded.
+	ExpectationLevel_EXPECTATION_LEVEL_WARN ExpectationLevel = 2
+)
+
+// Enum value maps for ExpectationLevel.
+var (
+	ExpectationLevel_name = map[int32]string{
+		0: "EXPECTATION_LEVEL_UNSPECIFIED",
+		1: "EXPECTATION_LEVEL_HARD",
+		2: "EXPECTATION_LEVEL_WARN",
+	}
+	ExpectationLevel_value = map[string]int32{
+		"EXPECTATION_LEVEL_UNSPECIFIED": 0,
+		"EXPECTATION_LEVEL_HARD":        1,
+		"EXPECTATION_LEVEL_WARN":        2,
+	}
+)
+
+func (x ExpectationLevel) Enum() *ExpectationLevel {
+	p := new(ExpectationLevel)
+	*p = x
+	return p
+}
+
+func (x ExpectationLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExpectationLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_timefence_v1_types_proto_enumTypes[1].Descriptor()
+}
+
+func (ExpectationLevel) Type() protoreflect.EnumType {
+	return &file_timefence_v1_types_proto_enumTypes[1]
+}
+
+func (x ExpectationLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExpectationLevel.Descriptor instead.
+func (ExpectationLevel) EnumDescriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
 // Value is one typed value. A Value with no kind set is null.
 type Value struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -995,8 +1048,11 @@ type FeatureView struct {
 	// log keeps, from 0 to 1, on top of the server's rate and of lookups that
 	// ask to be logged. A lookup of several views takes the highest rate.
 	ServingLogRate float64 `protobuf:"fixed64,9,opt,name=serving_log_rate,json=servingLogRate,proto3" json:"serving_log_rate,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Checks of every write batch (docs/validation.md). Changing them is a
+	// compatible change: a new definition version.
+	Expectations  []*Expectation `protobuf:"bytes,10,rep,name=expectations,proto3" json:"expectations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FeatureView) Reset() {
@@ -1092,6 +1148,123 @@ func (x *FeatureView) GetServingLogRate() float64 {
 	return 0
 }
 
+func (x *FeatureView) GetExpectations() []*Expectation {
+	if x != nil {
+		return x.Expectations
+	}
+	return nil
+}
+
+// Expectation is one check of a feature view's write batches. Exactly one
+// kind is set: min and/or max, allowed, not_null, max_null_rate or
+// max_arrival_lag. Deleted rows carry no values: feature kinds skip them.
+type Expectation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The feature checked; empty for max_arrival_lag.
+	Feature string           `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
+	Level   ExpectationLevel `protobuf:"varint,2,opt,name=level,proto3,enum=timefence.v1.ExpectationLevel" json:"level,omitempty"`
+	// Inclusive bounds of a numeric feature (int64, int32, double, float).
+	Min *float64 `protobuf:"fixed64,3,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max *float64 `protobuf:"fixed64,4,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	// The values a string or integer feature may take, as text.
+	Allowed []string `protobuf:"bytes,5,rep,name=allowed,proto3" json:"allowed,omitempty"`
+	// Null values fail.
+	NotNull bool `protobuf:"varint,6,opt,name=not_null,json=notNull,proto3" json:"not_null,omitempty"`
+	// The largest share of null values in a batch, from 0 to 1.
+	MaxNullRate *float64 `protobuf:"fixed64,7,opt,name=max_null_rate,json=maxNullRate,proto3,oneof" json:"max_null_rate,omitempty"`
+	// The longest a row may arrive after its event time: its available_at in a
+	// backfill, else the time the server checks the batch, just before commit.
+	MaxArrivalLag *durationpb.Duration `protobuf:"bytes,8,opt,name=max_arrival_lag,json=maxArrivalLag,proto3" json:"max_arrival_lag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Expectation) Reset() {
+	*x = Expectation{}
+	mi := &file_timefence_v1_types_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Expectation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Expectation) ProtoMessage() {}
+
+func (x *Expectation) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_types_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Expectation.ProtoReflect.Descriptor instead.
+func (*Expectation) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Expectation) GetFeature() string {
+	if x != nil {
+		return x.Feature
+	}
+	return ""
+}
+
+func (x *Expectation) GetLevel() ExpectationLevel {
+	if x != nil {
+		return x.Level
+	}
+	return ExpectationLevel_EXPECTATION_LEVEL_UNSPECIFIED
+}
+
+func (x *Expectation) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *Expectation) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *Expectation) GetAllowed() []string {
+	if x != nil {
+		return x.Allowed
+	}
+	return nil
+}
+
+func (x *Expectation) GetNotNull() bool {
+	if x != nil {
+		return x.NotNull
+	}
+	return false
+}
+
+func (x *Expectation) GetMaxNullRate() float64 {
+	if x != nil && x.MaxNullRate != nil {
+		return *x.MaxNullRate
+	}
+	return 0
+}
+
+func (x *Expectation) GetMaxArrivalLag() *durationpb.Duration {
+	if x != nil {
+		return x.MaxArrivalLag
+	}
+	return nil
+}
+
 // Split is a named, immutable time window [start, end] for training-side reads.
 // end is the cutoff: nothing that happened or arrived after it can be read under the split.
 type Split struct {
@@ -1108,7 +1281,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_timefence_v1_types_proto_msgTypes[12]
+	mi := &file_timefence_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1293,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_timefence_v1_types_proto_msgTypes[12]
+	mi := &file_timefence_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1306,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_timefence_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_timefence_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Split) GetName() string {
@@ -1231,7 +1404,7 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x17.timefence.v1.ValueTypeR\x04type\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brequired\x18\x04 \x01(\bR\brequired\"\x87\x03\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"\xc6\x03\n" +
 	"\vFeatureView\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x121\n" +
@@ -1241,10 +1414,24 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x04tags\x18\x06 \x03(\v2#.timefence.v1.FeatureView.TagsEntryR\x04tags\x12\x14\n" +
 	"\x05owner\x18\a \x01(\tR\x05owner\x12\x18\n" +
 	"\aversion\x18\b \x01(\x03R\aversion\x12(\n" +
-	"\x10serving_log_rate\x18\t \x01(\x01R\x0eservingLogRate\x1a7\n" +
+	"\x10serving_log_rate\x18\t \x01(\x01R\x0eservingLogRate\x12=\n" +
+	"\fexpectations\x18\n" +
+	" \x03(\v2\x19.timefence.v1.ExpectationR\fexpectations\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x02\n" +
+	"\vExpectation\x12\x18\n" +
+	"\afeature\x18\x01 \x01(\tR\afeature\x124\n" +
+	"\x05level\x18\x02 \x01(\x0e2\x1e.timefence.v1.ExpectationLevelR\x05level\x12\x15\n" +
+	"\x03min\x18\x03 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x04 \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x18\n" +
+	"\aallowed\x18\x05 \x03(\tR\aallowed\x12\x19\n" +
+	"\bnot_null\x18\x06 \x01(\bR\anotNull\x12'\n" +
+	"\rmax_null_rate\x18\a \x01(\x01H\x02R\vmaxNullRate\x88\x01\x01\x12A\n" +
+	"\x0fmax_arrival_lag\x18\b \x01(\v2\x19.google.protobuf.DurationR\rmaxArrivalLagB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_maxB\x10\n" +
+	"\x0e_max_null_rate\"\xda\x01\n" +
 	"\x05Split\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
@@ -1272,7 +1459,11 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\x16VALUE_TYPE_STRING_LIST\x10\x0f\x12\x18\n" +
 	"\x14VALUE_TYPE_BOOL_LIST\x10\x10\x12\x19\n" +
 	"\x15VALUE_TYPE_BYTES_LIST\x10\x11\x12\x1d\n" +
-	"\x19VALUE_TYPE_TIMESTAMP_LIST\x10\x12B\xac\x01\n" +
+	"\x19VALUE_TYPE_TIMESTAMP_LIST\x10\x12*m\n" +
+	"\x10ExpectationLevel\x12!\n" +
+	"\x1dEXPECTATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16EXPECTATION_LEVEL_HARD\x10\x01\x12\x1a\n" +
+	"\x16EXPECTATION_LEVEL_WARN\x10\x02B\xac\x01\n" +
 	"\x10com.timefence.v1B\n" +
 	"TypesProtoP\x01Z;github.com/timefence/timefence/api/timefence/v1;timefencev1\xa2\x02\x03TXX\xaa\x02\fTimefence.V1\xca\x02\fTimefence\\V1\xe2\x02\x18Timefence\\V1\\GPBMetadata\xea\x02\rTimefence::V1b\x06proto3"
 
@@ -1288,50 +1479,55 @@ func file_timefence_v1_types_proto_rawDescGZIP() []byte {
 	return file_timefence_v1_types_proto_rawDescData
 }
 
-var file_timefence_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_timefence_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_timefence_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_timefence_v1_types_proto_goTypes = []any{
 	(ValueType)(0),                // 0: timefence.v1.ValueType
-	(*Value)(nil),                 // 1: timefence.v1.Value
-	(*FloatList)(nil),             // 2: timefence.v1.FloatList
-	(*Int32List)(nil),             // 3: timefence.v1.Int32List
-	(*Int64List)(nil),             // 4: timefence.v1.Int64List
-	(*DoubleList)(nil),            // 5: timefence.v1.DoubleList
-	(*StringList)(nil),            // 6: timefence.v1.StringList
-	(*BoolList)(nil),              // 7: timefence.v1.BoolList
-	(*BytesList)(nil),             // 8: timefence.v1.BytesList
-	(*JoinKey)(nil),               // 9: timefence.v1.JoinKey
-	(*Entity)(nil),                // 10: timefence.v1.Entity
-	(*Feature)(nil),               // 11: timefence.v1.Feature
-	(*FeatureView)(nil),           // 12: timefence.v1.FeatureView
-	(*Split)(nil),                 // 13: timefence.v1.Split
-	nil,                           // 14: timefence.v1.FeatureView.TagsEntry
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(ExpectationLevel)(0),         // 1: timefence.v1.ExpectationLevel
+	(*Value)(nil),                 // 2: timefence.v1.Value
+	(*FloatList)(nil),             // 3: timefence.v1.FloatList
+	(*Int32List)(nil),             // 4: timefence.v1.Int32List
+	(*Int64List)(nil),             // 5: timefence.v1.Int64List
+	(*DoubleList)(nil),            // 6: timefence.v1.DoubleList
+	(*StringList)(nil),            // 7: timefence.v1.StringList
+	(*BoolList)(nil),              // 8: timefence.v1.BoolList
+	(*BytesList)(nil),             // 9: timefence.v1.BytesList
+	(*JoinKey)(nil),               // 10: timefence.v1.JoinKey
+	(*Entity)(nil),                // 11: timefence.v1.Entity
+	(*Feature)(nil),               // 12: timefence.v1.Feature
+	(*FeatureView)(nil),           // 13: timefence.v1.FeatureView
+	(*Expectation)(nil),           // 14: timefence.v1.Expectation
+	(*Split)(nil),                 // 15: timefence.v1.Split
+	nil,                           // 16: timefence.v1.FeatureView.TagsEntry
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_timefence_v1_types_proto_depIdxs = []int32{
-	2,  // 0: timefence.v1.Value.float_list_value:type_name -> timefence.v1.FloatList
-	3,  // 1: timefence.v1.Value.int32_list_value:type_name -> timefence.v1.Int32List
-	4,  // 2: timefence.v1.Value.int64_list_value:type_name -> timefence.v1.Int64List
-	5,  // 3: timefence.v1.Value.double_list_value:type_name -> timefence.v1.DoubleList
-	6,  // 4: timefence.v1.Value.string_list_value:type_name -> timefence.v1.StringList
-	7,  // 5: timefence.v1.Value.bool_list_value:type_name -> timefence.v1.BoolList
-	8,  // 6: timefence.v1.Value.bytes_list_value:type_name -> timefence.v1.BytesList
-	4,  // 7: timefence.v1.Value.timestamp_list_value:type_name -> timefence.v1.Int64List
+	3,  // 0: timefence.v1.Value.float_list_value:type_name -> timefence.v1.FloatList
+	4,  // 1: timefence.v1.Value.int32_list_value:type_name -> timefence.v1.Int32List
+	5,  // 2: timefence.v1.Value.int64_list_value:type_name -> timefence.v1.Int64List
+	6,  // 3: timefence.v1.Value.double_list_value:type_name -> timefence.v1.DoubleList
+	7,  // 4: timefence.v1.Value.string_list_value:type_name -> timefence.v1.StringList
+	8,  // 5: timefence.v1.Value.bool_list_value:type_name -> timefence.v1.BoolList
+	9,  // 6: timefence.v1.Value.bytes_list_value:type_name -> timefence.v1.BytesList
+	5,  // 7: timefence.v1.Value.timestamp_list_value:type_name -> timefence.v1.Int64List
 	0,  // 8: timefence.v1.JoinKey.type:type_name -> timefence.v1.ValueType
-	9,  // 9: timefence.v1.Entity.join_keys:type_name -> timefence.v1.JoinKey
+	10, // 9: timefence.v1.Entity.join_keys:type_name -> timefence.v1.JoinKey
 	0,  // 10: timefence.v1.Feature.type:type_name -> timefence.v1.ValueType
-	11, // 11: timefence.v1.FeatureView.features:type_name -> timefence.v1.Feature
-	15, // 12: timefence.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
-	14, // 13: timefence.v1.FeatureView.tags:type_name -> timefence.v1.FeatureView.TagsEntry
-	16, // 14: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
-	16, // 15: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
-	16, // 16: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	12, // 11: timefence.v1.FeatureView.features:type_name -> timefence.v1.Feature
+	17, // 12: timefence.v1.FeatureView.ttl:type_name -> google.protobuf.Duration
+	16, // 13: timefence.v1.FeatureView.tags:type_name -> timefence.v1.FeatureView.TagsEntry
+	14, // 14: timefence.v1.FeatureView.expectations:type_name -> timefence.v1.Expectation
+	1,  // 15: timefence.v1.Expectation.level:type_name -> timefence.v1.ExpectationLevel
+	17, // 16: timefence.v1.Expectation.max_arrival_lag:type_name -> google.protobuf.Duration
+	18, // 17: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
+	18, // 18: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
+	18, // 19: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_types_proto_init() }
@@ -1359,13 +1555,14 @@ func file_timefence_v1_types_proto_init() {
 		(*Value_BytesListValue)(nil),
 		(*Value_TimestampListValue)(nil),
 	}
+	file_timefence_v1_types_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_types_proto_rawDesc), len(file_timefence_v1_types_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

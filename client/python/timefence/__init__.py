@@ -15,14 +15,15 @@
 
 from ._hints import NoDataUnderSplit
 from ._time import parse_duration, parse_time
-from .client import ApplyResult, Change, Client, HistoricalFeatures, OnlineFeatures, SkewReport
-from .definitions import VALUE_TYPES, Entity, Feature, FeatureView, JoinKey, Split
+from .client import ApplyResult, Change, Client, HistoricalFeatures, OnlineFeatures, SkewReport, ValidationReport
+from .definitions import VALUE_TYPES, Entity, Expectation, Feature, FeatureView, JoinKey, Split
 from .errors import (
     BatchConflict,
     Cancelled,
     CutoffExceeded,
     DatasetMismatch,
     DeadlineExceeded,
+    ExpectationFailed,
     FutureTime,
     Internal,
     InvalidArgument,
@@ -54,9 +55,11 @@ __all__ = [
     "HistoricalFeatures",
     "OnlineFeatures",
     "SkewReport",
+    "ValidationReport",
     "Entity",
     "JoinKey",
     "Feature",
+    "Expectation",
     "FeatureView",
     "Split",
     "VALUE_TYPES",
@@ -82,6 +85,7 @@ __all__ = [
     "LimitExceeded",
     "StreamIdle",
     "ReadOnly",
+    "ExpectationFailed",
     "StorageFull",
     "DataLoss",
     "DeadlineExceeded",

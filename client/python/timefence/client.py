@@ -874,6 +874,44 @@ class Client:
         return SkewReport(lookups=resp.lookups, values=resp.values, mismatches=resp.mismatches,
                           watermark=resp.watermark, features=features, examples=examples)
 
+    def validation_report(
+        self,
+        since: Optional[_time.TimeLike] = None,
+        until: Optional[_time.TimeLike] = None,
+        view: Optional[str] = None,
+        *,
+        max_events: int = 100,
+    ) -> "ValidationReport":
+        """Returns the validation events committed from ``since`` to ``until``
+        (both inclusive; default: all, up to now), of ``view`` or of every
+        view: the write batches that failed a warn expectation and were
+        written all the same. ``events`` has one row per event (at most
+        ``max_events``), ``counts`` one per view and expectation."""
+        req = dataset_service_pb2.GetValidationReportRequest(feature_view=view or "", max_events=max_events)
+        if since is not None:
+            req.since.CopyFrom(_time.to_proto_timestamp(since, "since"))
+        if until is not None:
+            req.until.CopyFrom(_time.to_proto_timestamp(until, "until"))
+        resp = self._call(self._datasets.GetValidationReport, req)
+        events = pd.DataFrame([{
+            "time": pd.Timestamp(e.time.ToNanoseconds(), tz="UTC"),
+            "feature_view": e.feature_view,
+            "view_version": e.view_version,
+            "batch_id": e.batch_id,
+            "expectation": e.kind + (f"({e.expectation.feature})" if e.expectation.feature else ""),
+            "level": "warn" if e.expectation.level == types_pb2.EXPECTATION_LEVEL_WARN else "hard",
+            "bound": e.bound,
+            "rows_checked": e.rows_checked,
+            "rows_failed": e.rows_failed,
+            "failed_rows": [(r.row, r.value) for r in e.failed_rows],
+            "first_seq": e.first_seq,
+            "last_seq": e.last_seq,
+        } for e in resp.events], columns=list(ValidationReport.EVENT_COLUMNS))
+        counts = pd.DataFrame([{"feature_view": c.feature_view, "expectation": c.expectation, "level": c.level,
+                                "events": c.events, "rows_failed": c.rows_failed} for c in resp.counts],
+                              columns=["feature_view", "expectation", "level", "events", "rows_failed"])
+        return ValidationReport(total_events=resp.total_events, events=events, counts=counts)
+
     def compare_statistics(
         self, view: str, baseline_split: str, current_split: str, features: Optional[Sequence[str]] = None
     ) -> List[Dict[str, Any]]:
@@ -1022,6 +1060,24 @@ class Client:
         if dtype_backend == "nullable":
             return _online.to_frame(resp, names, entities, keys, columns, include_status, attrs)
         return _online.arrow_frame(resp, names, entities, keys, columns, include_status, dtype_backend, attrs)
+
+
+@dataclass
+class ValidationReport:
+    """What :meth:`Client.validation_report` found: every event in the
+    window (``total_events``), the first of them in ``events`` (one row
+    each: its commit time, view, batch, expectation, rows checked and
+    failed, and the first failing rows as ``(row, value)`` pairs) and counts
+    per view and expectation in ``counts``."""
+
+    EVENT_COLUMNS = (
+        "time", "feature_view", "view_version", "batch_id", "expectation", "level", "bound",
+        "rows_checked", "rows_failed", "failed_rows", "first_seq", "last_seq",
+    )
+
+    total_events: int
+    events: pd.DataFrame
+    counts: pd.DataFrame
 
 
 @dataclass

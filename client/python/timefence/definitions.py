@@ -45,6 +45,7 @@ __all__ = [
     "JoinKey",
     "Entity",
     "Feature",
+    "Expectation",
     "FeatureView",
     "Split",
     "Definition",
@@ -188,6 +189,61 @@ class Feature:
         return cls(name=f.name, type=_TYPE_FROM_PROTO[f.type], description=f.description, required=f.required)
 
 
+_LEVELS = {"hard": types_pb2.EXPECTATION_LEVEL_HARD, "warn": types_pb2.EXPECTATION_LEVEL_WARN}
+
+
+@dataclass
+class Expectation:
+    """One check of a feature view's write batches (see docs/validation.md).
+
+    Give ``feature`` and one kind: ``min`` and/or ``max`` (numeric features),
+    ``allowed`` (string or integer features), ``not_null=True`` or
+    ``max_null_rate`` (0 to 1, per batch); or ``max_arrival_lag`` alone (a
+    ``timedelta``, a Go-style string like ``"1h"`` or seconds). ``level`` is
+    ``"hard"`` (the default: a failing batch is refused whole with
+    :class:`~timefence.ExpectationFailed`) or ``"warn"`` (the batch is written
+    and a validation event recorded; see :meth:`Client.validation_report`).
+    """
+
+    feature: str = ""
+    level: str = "hard"
+    min: Optional[float] = None
+    max: Optional[float] = None
+    allowed: Optional[List[Any]] = None
+    not_null: bool = False
+    max_null_rate: Optional[float] = None
+    max_arrival_lag: Optional[_dt.timedelta] = None
+
+    def __post_init__(self) -> None:
+        if self.level not in _LEVELS:
+            raise InvalidArgument(f"expectation level {self.level!r}: expected hard or warn")
+        self.max_arrival_lag = _time.parse_duration(self.max_arrival_lag, "max_arrival_lag")
+
+    def to_proto(self) -> types_pb2.Expectation:
+        msg = types_pb2.Expectation(feature=self.feature, level=_LEVELS[self.level],
+                                    allowed=[str(a) for a in self.allowed or []], not_null=self.not_null)
+        for name in ("min", "max", "max_null_rate"):
+            if getattr(self, name) is not None:
+                setattr(msg, name, float(getattr(self, name)))
+        lag = _time.to_proto_duration(self.max_arrival_lag)
+        if lag is not None:
+            msg.max_arrival_lag.CopyFrom(lag)
+        return msg
+
+    @classmethod
+    def from_proto(cls, e: types_pb2.Expectation) -> "Expectation":
+        return cls(
+            feature=e.feature,
+            level="warn" if e.level == types_pb2.EXPECTATION_LEVEL_WARN else "hard",
+            min=e.min if e.HasField("min") else None,
+            max=e.max if e.HasField("max") else None,
+            allowed=list(e.allowed) or None,
+            not_null=e.not_null,
+            max_null_rate=e.max_null_rate if e.HasField("max_null_rate") else None,
+            max_arrival_lag=_time.from_proto_duration(e.max_arrival_lag) if e.HasField("max_arrival_lag") else None,
+        )
+
+
 @dataclass
 class FeatureView:
     """A named group of features about one entity, written together.
@@ -195,7 +251,8 @@ class FeatureView:
     ``entity`` is the entity's name or an :class:`Entity` (applied along with
     the view). ``ttl`` is a ``timedelta``, a Go-style string (``"24h"``,
     ``"7d"``) or seconds; ``None``/``0`` means no limit. ``features`` accepts
-    :class:`Feature` objects, dicts, or ``(name, type)`` tuples.
+    :class:`Feature` objects, dicts, or ``(name, type)`` tuples;
+    ``expectations`` :class:`Expectation` objects or dicts of their fields.
     """
 
     name: str
@@ -207,11 +264,14 @@ class FeatureView:
     owner: str = ""
     #: The share of online lookups of the view kept in the serving log (0 to 1).
     serving_log_rate: float = 0.0
+    #: Checks of every write batch (see docs/validation.md).
+    expectations: List[Expectation] = field(default_factory=list)
     #: Output only: the definition version, starting at 1.
     version: int = 0
 
     def __post_init__(self) -> None:
         self.ttl = _time.parse_duration(self.ttl, f"feature view {self.name!r}: ttl")
+        self.expectations = [e if isinstance(e, Expectation) else Expectation(**e) for e in self.expectations]
         self.features = [_feature(f, f"feature view {self.name!r}: features[{i}]") for i, f in enumerate(self.features)]
         self.tags = {str(k): str(v) for k, v in (self.tags or {}).items()}
 
@@ -238,6 +298,7 @@ class FeatureView:
             tags=self.tags,
             owner=self.owner,
             serving_log_rate=self.serving_log_rate,
+            expectations=[e.to_proto() for e in self.expectations],
         )
         ttl = _time.to_proto_duration(self.ttl)
         if ttl is not None:
@@ -255,6 +316,7 @@ class FeatureView:
             tags=dict(v.tags),
             owner=v.owner,
             serving_log_rate=v.serving_log_rate,
+            expectations=[Expectation.from_proto(e) for e in v.expectations],
             version=v.version,
         )
 

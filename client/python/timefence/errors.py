@@ -44,6 +44,7 @@ __all__ = [
     "StorageFull",
     "ReadOnly",
     "ReplicaBehind",
+    "ExpectationFailed",
     "DataLoss",
     "DeadlineExceeded",
     "Cancelled",
@@ -100,6 +101,14 @@ class InvalidArgument(TimefenceError, ValueError):
     Nothing of a refused write was written."""
 
     REASON = "INVALID_ARGUMENT"
+
+
+class ExpectationFailed(InvalidArgument):
+    """A write batch failed a hard expectation of its feature view
+    (``EXPECTATION_FAILED``); the message names the expectation and the
+    first failing rows. Nothing of the batch was written."""
+
+    REASON = "EXPECTATION_FAILED"
 
 
 class UnknownEntity(TimefenceError, LookupError):
@@ -369,6 +378,7 @@ _BY_REASON: Dict[str, Type[TimefenceError]] = {
         StorageFull,
         ReadOnly,
         ReplicaBehind,
+        ExpectationFailed,
         DataLoss,
         DeadlineExceeded,
         Cancelled,

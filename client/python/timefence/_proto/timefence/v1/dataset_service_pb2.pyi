@@ -17,6 +17,78 @@ ANOMALY_SEVERITY_UNSPECIFIED: AnomalySeverity
 ANOMALY_SEVERITY_WARNING: AnomalySeverity
 ANOMALY_SEVERITY_ERROR: AnomalySeverity
 
+class GetValidationReportRequest(_message.Message):
+    __slots__ = ("since", "until", "feature_view", "max_events")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    feature_view: str
+    max_events: int
+    def __init__(self, since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., feature_view: _Optional[str] = ..., max_events: _Optional[int] = ...) -> None: ...
+
+class GetValidationReportResponse(_message.Message):
+    __slots__ = ("events", "counts", "total_events")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ValidationEvent]
+    counts: _containers.RepeatedCompositeFieldContainer[ValidationCount]
+    total_events: int
+    def __init__(self, events: _Optional[_Iterable[_Union[ValidationEvent, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[ValidationCount, _Mapping]]] = ..., total_events: _Optional[int] = ...) -> None: ...
+
+class ValidationEvent(_message.Message):
+    __slots__ = ("time", "feature_view", "view_version", "batch_id", "first_seq", "last_seq", "expectation", "kind", "bound", "rows_checked", "rows_failed", "failed_rows")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    VIEW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    ROWS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    feature_view: str
+    view_version: int
+    batch_id: str
+    first_seq: int
+    last_seq: int
+    expectation: _types_pb2.Expectation
+    kind: str
+    bound: str
+    rows_checked: int
+    rows_failed: int
+    failed_rows: _containers.RepeatedCompositeFieldContainer[FailedRow]
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., feature_view: _Optional[str] = ..., view_version: _Optional[int] = ..., batch_id: _Optional[str] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., expectation: _Optional[_Union[_types_pb2.Expectation, _Mapping]] = ..., kind: _Optional[str] = ..., bound: _Optional[str] = ..., rows_checked: _Optional[int] = ..., rows_failed: _Optional[int] = ..., failed_rows: _Optional[_Iterable[_Union[FailedRow, _Mapping]]] = ...) -> None: ...
+
+class FailedRow(_message.Message):
+    __slots__ = ("row", "value")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    value: str
+    def __init__(self, row: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ValidationCount(_message.Message):
+    __slots__ = ("feature_view", "expectation", "level", "events", "rows_failed")
+    FEATURE_VIEW_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATION_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    feature_view: str
+    expectation: str
+    level: str
+    events: int
+    rows_failed: int
+    def __init__(self, feature_view: _Optional[str] = ..., expectation: _Optional[str] = ..., level: _Optional[str] = ..., events: _Optional[int] = ..., rows_failed: _Optional[int] = ...) -> None: ...
+
 class CreateSandboxRequest(_message.Message):
     __slots__ = ("split",)
     SPLIT_FIELD_NUMBER: _ClassVar[int]

@@ -46,6 +46,11 @@ class DatasetServiceStub(object):
                 request_serializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.SerializeToString,
                 response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.FromString,
                 )
+        self.GetValidationReport = channel.unary_unary(
+                '/timefence.v1.DatasetService/GetValidationReport',
+                request_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportRequest.SerializeToString,
+                response_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportResponse.FromString,
+                )
 
 
 class DatasetServiceServicer(object):
@@ -107,6 +112,17 @@ class DatasetServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetValidationReport(self, request, context):
+        """GetValidationReport returns the validation events recorded between
+        since and until: write batches that failed a warn expectation and were
+        written all the same. Batches refused by a hard expectation wrote
+        nothing and have no event (timefence_expectation_refusals_total counts
+        them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatasetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +155,11 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.CreateSandbox,
                     request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.FromString,
                     response_serializer=timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.SerializeToString,
+            ),
+            'GetValidationReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetValidationReport,
+                    request_deserializer=timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportRequest.FromString,
+                    response_serializer=timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -251,5 +272,22 @@ class DatasetService(object):
         return grpc.experimental.unary_stream(request, target, '/timefence.v1.DatasetService/CreateSandbox',
             timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxRequest.SerializeToString,
             timefence_dot_v1_dot_dataset__service__pb2.CreateSandboxResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetValidationReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/timefence.v1.DatasetService/GetValidationReport',
+            timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportRequest.SerializeToString,
+            timefence_dot_v1_dot_dataset__service__pb2.GetValidationReportResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

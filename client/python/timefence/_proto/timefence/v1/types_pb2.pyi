@@ -29,6 +29,12 @@ class ValueType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VALUE_TYPE_BOOL_LIST: _ClassVar[ValueType]
     VALUE_TYPE_BYTES_LIST: _ClassVar[ValueType]
     VALUE_TYPE_TIMESTAMP_LIST: _ClassVar[ValueType]
+
+class ExpectationLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPECTATION_LEVEL_UNSPECIFIED: _ClassVar[ExpectationLevel]
+    EXPECTATION_LEVEL_HARD: _ClassVar[ExpectationLevel]
+    EXPECTATION_LEVEL_WARN: _ClassVar[ExpectationLevel]
 VALUE_TYPE_UNSPECIFIED: ValueType
 VALUE_TYPE_INT64: ValueType
 VALUE_TYPE_DOUBLE: ValueType
@@ -48,6 +54,9 @@ VALUE_TYPE_STRING_LIST: ValueType
 VALUE_TYPE_BOOL_LIST: ValueType
 VALUE_TYPE_BYTES_LIST: ValueType
 VALUE_TYPE_TIMESTAMP_LIST: ValueType
+EXPECTATION_LEVEL_UNSPECIFIED: ExpectationLevel
+EXPECTATION_LEVEL_HARD: ExpectationLevel
+EXPECTATION_LEVEL_WARN: ExpectationLevel
 
 class Value(_message.Message):
     __slots__ = ("int64_value", "double_value", "float_value", "string_value", "bool_value", "bytes_value", "float_list_value", "int32_value", "timestamp_value", "json_value", "map_value", "int32_list_value", "int64_list_value", "double_list_value", "string_list_value", "bool_list_value", "bytes_list_value", "timestamp_list_value")
@@ -164,7 +173,7 @@ class Feature(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[ValueType, str]] = ..., description: _Optional[str] = ..., required: bool = ...) -> None: ...
 
 class FeatureView(_message.Message):
-    __slots__ = ("name", "entity", "features", "ttl", "description", "tags", "owner", "version", "serving_log_rate")
+    __slots__ = ("name", "entity", "features", "ttl", "description", "tags", "owner", "version", "serving_log_rate", "expectations")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +190,7 @@ class FeatureView(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SERVING_LOG_RATE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTATIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     entity: str
     features: _containers.RepeatedCompositeFieldContainer[Feature]
@@ -190,7 +200,28 @@ class FeatureView(_message.Message):
     owner: str
     version: int
     serving_log_rate: float
-    def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ..., serving_log_rate: _Optional[float] = ...) -> None: ...
+    expectations: _containers.RepeatedCompositeFieldContainer[Expectation]
+    def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ..., serving_log_rate: _Optional[float] = ..., expectations: _Optional[_Iterable[_Union[Expectation, _Mapping]]] = ...) -> None: ...
+
+class Expectation(_message.Message):
+    __slots__ = ("feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    NOT_NULL_FIELD_NUMBER: _ClassVar[int]
+    MAX_NULL_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_ARRIVAL_LAG_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    level: ExpectationLevel
+    min: float
+    max: float
+    allowed: _containers.RepeatedScalarFieldContainer[str]
+    not_null: bool
+    max_null_rate: float
+    max_arrival_lag: _duration_pb2.Duration
+    def __init__(self, feature: _Optional[str] = ..., level: _Optional[_Union[ExpectationLevel, str]] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., allowed: _Optional[_Iterable[str]] = ..., not_null: bool = ..., max_null_rate: _Optional[float] = ..., max_arrival_lag: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Split(_message.Message):
     __slots__ = ("name", "start", "end", "description", "create_time")

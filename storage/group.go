@@ -157,6 +157,7 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 	commit := s.clock.begin()
 	next := s.clock.watermark() + 1
 	var ok []*queuedWrite
+	ends := map[*history]uint64{} // where the next run of each view starts
 	for _, w := range live {
 		res := WriteResult{FirstSeq: next, LastSeq: next + uint64(len(w.rows)) - 1, CommitTime: commit, Rows: len(w.rows), Hash: w.hash}
 		r, err := batchRun(w.view, w.b, w.rows, w.order, res)
@@ -164,6 +165,11 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 			w.err = err
 			continue
 		}
+		lo, seen := ends[w.h]
+		if !seen {
+			lo = w.h.end()
+		}
+		r.lo, ends[w.h] = lo, r.hi
 		w.run, w.res = r, res
 		next = res.LastSeq + 1
 		ok = append(ok, w)

@@ -69,6 +69,18 @@ func (h *history) replace(runs []*run) {
 	old.release()
 }
 
+// end returns the seq the view's runs cover up to: the last run's hi, 0
+// when there is none. A new run starts there, so that the runs chain from 0
+// without gaps, however the view's batches interleave with other views'.
+func (h *history) end() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if n := len(h.snap.runs); n > 0 {
+		return h.snap.runs[n-1].hi
+	}
+	return 0
+}
+
 // add appends the run of a committed batch.
 func (h *history) add(r *run, now time.Time) {
 	h.mu.Lock()

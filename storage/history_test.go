@@ -390,3 +390,36 @@ func checkFailingCompaction(t *testing.T, cause string, breakDir func(dir string
 	require.NoError(t, err, "writes resume once run files can be written")
 	checkOracle(t, st, view, ents, all, base, clk.Now().UnixNano()-int64(time.Second), rng, 3, 200)
 }
+
+// TestInterleavedViewsKeepTheirRunFiles: batches of two views interleave,
+// so neither view's versions start at seq 1 or follow each other; each
+// view's runs still chain from 0, and a restart uses its run files instead
+// of reading the versions back from Badger.
+func TestInterleavedViewsKeepTheirRunFiles(t *testing.T) {
+	opts := DefaultOptions(t.TempDir()).WithSyncWrites(false).WithCompactInterval(time.Hour).WithFlushIdle(time.Hour)
+	st, err := Open(opts)
+	require.NoError(t, err)
+	defineUser(t, st, 0)
+	_, _, err = st.ApplyView(View{Name: "other", Entity: "user", Features: []Feature{{Name: "n", Type: TypeInt64}}})
+	require.NoError(t, err)
+	ctx, key := context.Background(), []Value{Int64(1), String("a")}
+	for i := range 6 {
+		_, err = st.Write(ctx, Batch{View: "other", Rows: []Row{{Key: key, EventTime: int64(i + 1), Values: []Value{Int64(1)}}}})
+		require.NoError(t, err)
+		_, err = st.Write(ctx, Batch{View: "stats", Rows: []Row{{Key: key, EventTime: int64(i + 1), Values: []Value{Int64(1), Float64(1), String("x")}}}})
+		require.NoError(t, err)
+		if i%2 == 1 {
+			require.NoError(t, st.Compact()) // one run file per two batches of each view
+		}
+	}
+	before := st.HistoryStatus()
+	require.NoError(t, st.Close())
+	st, err = Open(opts)
+	require.NoError(t, err)
+	defer st.Close()
+	for i, h := range st.HistoryStatus() {
+		require.Zero(t, h.TailVersions, "view %s: versions read back from Badger at open", h.View)
+		require.EqualValues(t, 6, h.FileVersions)
+		require.Equal(t, before[i].View, h.View)
+	}
+}

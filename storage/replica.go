@@ -167,7 +167,7 @@ func (s *Store) ApplyIncrement(ctx context.Context, path string) (BackupInfo, er
 			return info, err
 		}
 	}
-	if err := s.addChunks(chunks, last.Watermark, info.Watermark); err != nil {
+	if err := s.addChunks(chunks, info.Watermark); err != nil {
 		return info, fmt.Errorf("%w: applying versions %d to %d: %v", ErrCorrupt, last.Watermark+1, info.Watermark, err)
 	}
 	s.replica.Store(&info)
@@ -341,9 +341,9 @@ func (s *Store) reloadRegistry() error {
 	return nil
 }
 
-// addChunks decodes the chunks of an increment, which hold the seqs
-// (after, upto], and adds each view's versions to its history as one run.
-func (s *Store) addChunks(chunks []incChunk, after, upto uint64) error {
+// addChunks decodes the chunks of an increment, whose seqs end at upto, and
+// adds each view's versions to its history as one run.
+func (s *Store) addChunks(chunks []incChunk, upto uint64) error {
 	byView := map[uint32][]chunkRow{}
 	for _, c := range chunks {
 		err := decodeChunk(c.value, c.first, c.last, func(r *chunkRow) error {
@@ -361,7 +361,7 @@ func (s *Store) addChunks(chunks []incChunk, after, upto uint64) error {
 		if v == nil || h == nil {
 			return fmt.Errorf("versions of view id %d, which the registry does not define", id)
 		}
-		r, err := buildRun(v, rows, after, upto)
+		r, err := buildRun(v, rows, h.end(), upto)
 		if err != nil {
 			return err
 		}

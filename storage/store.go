@@ -39,9 +39,9 @@ type Store struct {
 	queue   []*queuedWrite // batches waiting to commit, in arrival order
 	leading bool           // a writer is leading a group
 
-	writeMu sync.Mutex   // serialises batch commits
-	ack     *ackFile     // the acknowledged-writes record; guarded by writeMu
-	sandbox *SandboxInfo // set when the store is a sandbox: read-only
+	writeMu sync.Mutex                 // serialises batch commits
+	ack     *ackFile                   // the acknowledged-writes record; guarded by writeMu
+	sandbox *SandboxInfo               // set when the store is a sandbox: read-only
 	replica atomic.Pointer[BackupInfo] // set when the store is a replica: its last increment
 	clock   clock
 	closed  atomic.Bool

@@ -980,6 +980,7 @@ class Client:
         log: bool = False,
         request_id: Optional[str] = None,
         context: Optional[Mapping[str, Any]] = None,
+        min_watermark: int = 0,
     ) -> Union[pd.DataFrame, OnlineFeatures]:
         """Online lookup: the current feature values of some entities.
 
@@ -1016,6 +1017,10 @@ class Client:
             context: request-time inputs that are not in the store, kept with
                 the logged lookup: ``{"device": "ios", "basket": 3}`` (bool,
                 int, float, str, bytes or datetime values).
+            min_watermark: read your writes: the lowest watermark to read at,
+                e.g. ``client.write(...)["last_seq"]``. A read replica behind
+                it waits for it, up to 5 s within the call's timeout, then
+                raises :class:`ReplicaBehind`.
 
         Returns one row per entity, in order: the key columns, then one column
         per feature (null when not found or stale). ``df.attrs["timefence"]``
@@ -1049,6 +1054,7 @@ class Client:
             req = _online.request(refs, keys, columns, as_of, split)
             if log or request_id or context:
                 _online.add_log_fields(req, log, request_id, context)
+            req.min_watermark = min_watermark
             resp = self._call(self._online.GetOnlineFeatures, req)
         except SplitRequired as e:
             raise _split_hint(e, "get_online_features with as_of") from None

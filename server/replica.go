@@ -28,8 +28,12 @@ const (
 	// nothing changed, so a replica knows it is caught up.
 	followHeartbeat = time.Second
 	// followMinGap spaces increments under a stream of writes: each one
-	// carries what changed during the gap.
-	followMinGap = 5 * time.Millisecond
+	// carries what changed during the gap. The gap is also at least
+	// followGapFactor times what the last increment took to read and send,
+	// which bounds the primary's work for each follower to about a quarter
+	// of a core however large its memtable, the part every increment scans.
+	followMinGap    = 5 * time.Millisecond
+	followGapFactor = 3
 	// maxWatermarkWait bounds how long a read waits for its min_watermark.
 	maxWatermarkWait = 5 * time.Second
 	// maxFollowBackoff bounds the wait between attempts to reach the primary.
@@ -53,7 +57,7 @@ func (s *Server) Follow(req *timefencev1.FollowRequest, stream timefencev1.Admin
 	beat := time.NewTicker(followHeartbeat)
 	defer beat.Stop()
 	for {
-		changes := s.store.Changes()
+		changes, began := s.store.Changes(), time.Now()
 		w := bufio.NewWriterSize(chunkWriter(func(b []byte) error { return stream.Send(&timefencev1.FollowResponse{Chunk: b}) }), backupChunkBytes)
 		info, err := s.store.Backup(ctx, w, &after)
 		if err == nil {
@@ -66,6 +70,7 @@ func (s *Server) Follow(req *timefencev1.FollowRequest, stream timefencev1.Admin
 			return toStatus(err)
 		}
 		after = info
+		gap := max(followMinGap, followGapFactor*time.Since(began))
 		select {
 		case <-ctx.Done():
 			return toStatus(ctx.Err())
@@ -76,7 +81,7 @@ func (s *Server) Follow(req *timefencev1.FollowRequest, stream timefencev1.Admin
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(followMinGap):
+		case <-time.After(gap):
 		}
 	}
 }

@@ -60,6 +60,7 @@ type config struct {
 	searchMax                   float64
 	maxTime                     time.Duration
 	batchRows, writers          int
+	readFrom                    string
 }
 
 // stats summarises one fixed-rate step.
@@ -109,6 +110,7 @@ func main() {
 	flag.Float64Var(&c.searchMax, "search-max", 200000, "highest rate -search tries")
 	flag.DurationVar(&c.maxTime, "max-time", 3*time.Minute, "hard bound on the whole run")
 	flag.IntVar(&c.batchRows, "batch-rows", 100, "rows per batch (-target write)")
+	flag.StringVar(&c.readFrom, "read-from", "", "-target write: after each write, read one of its keys at this address with the write's last seq as min_watermark (read your writes; a replica waits for it)")
 	flag.IntVar(&c.writers, "writers", 0, "closed loop: this many callers, each sending its next request when the last returns (0: open loop at -rate)")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -579,6 +581,16 @@ func writeCaller(c config) (caller, func(), error) {
 	for i, f := range feats {
 		names[i] = f.GetName()
 	}
+	var reader timefencev1.OnlineServiceClient
+	if c.readFrom != "" {
+		cc, err := grpc.NewClient(c.readFrom, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, cc)
+		reader = timefencev1.NewOnlineServiceClient(cc)
+	}
 	call := func(ctx context.Context, i int) error {
 		r := rand.New(rand.NewPCG(c.seed, uint64(i+2)))
 		base := r.Int64N(c.keyspace)
@@ -609,6 +621,18 @@ func writeCaller(c config) (caller, func(), error) {
 		}
 		if got := resp.GetLastSeq() - resp.GetFirstSeq() + 1; got != int64(c.batchRows) {
 			return fmt.Errorf("response: %d rows written, want %d", got, c.batchRows)
+		}
+		if reader == nil {
+			return nil
+		}
+		got, err := reader.GetOnlineFeatures(ctx, &timefencev1.GetOnlineFeaturesRequest{
+			Features: []string{c.view + ":" + names[0]}, JoinKeys: []string{c.joinKey}, MinWatermark: resp.GetLastSeq(),
+			EntityRows: []*timefencev1.EntityRow{{Values: rows[0].GetJoinKeys()}}})
+		if err != nil {
+			return err
+		}
+		if got.GetWatermark() < resp.GetLastSeq() {
+			return fmt.Errorf("read at watermark %d after a write of seq %d", got.GetWatermark(), resp.GetLastSeq())
 		}
 		return nil
 	}

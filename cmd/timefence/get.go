@@ -37,6 +37,7 @@ at a past time instead; such a read is training-side and needs --split.`,
 	split := fs.String("split", "", "the split an --as-of read runs under")
 	logged := fs.Bool("log", false, "keep the lookup in the server's serving log (see 'timefence skew') and print its request id")
 	requestID := fs.String("request-id", "", "the lookup's id in the serving log (with --log; the server makes one when empty)")
+	minWM := fs.Int64("min-watermark", 0, "read at this watermark or later, e.g. a write's last seq: a read replica behind it waits for it (up to 5 s)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	completeFlags(cmd, conn, map[string]completer{"split": splitNames, "features": featureRefs})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -57,6 +58,9 @@ at a past time instead; such a read is training-side and needs --split.`,
 		}
 		if *requestID != "" {
 			opts = append(opts, client.WithRequestID(*requestID))
+		}
+		if *minWM != 0 {
+			opts = append(opts, client.MinWatermark(*minWM))
 		}
 		switch {
 		case *asOf != "" && *split == "":

@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 bin=benchmarks/out/bin
 mkdir -p "$bin"
 go build -o "$bin/timefence" ./cmd/timefence
@@ -61,16 +62,16 @@ echo "4/4 read your writes on the replica" >&2
 rw_replica=$(load -read-from "$replica")
 wp=$("$bin/timefence" get --addr "$primary" --features narrow:f00 --key user_id=1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["watermark"])')
 "$bin/timefence" get --addr "$replica" --features narrow:f00 --key user_id=1 --min-watermark "$wp" >/dev/null
-load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 - "$out" "$alone" "$followed" "$rw_primary" "$rw_replica" "$duration" "$load_avg" <<'PY'
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$out" "$alone" "$followed" "$rw_primary" "$rw_replica" "$duration" "$load_before" "$load_after" <<'PY'
 import json, sys, datetime
-out, alone, followed, rwp, rwr, duration, load = sys.argv[1], *[json.loads(a)["closed"] for a in sys.argv[2:6]], sys.argv[6], sys.argv[7]
+out, alone, followed, rwp, rwr, duration, before, after = sys.argv[1], *[json.loads(a)["closed"] for a in sys.argv[2:6]], *sys.argv[6:9]
 def vals(s): return s["throughput"] * 100 * 3  # batches/s × rows × features
 lines = [
     "# Read replicas: cost to the primary and read-your-writes delay",
     "",
     f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on one 2-core machine, primary, replica and load",
-    f"generator on the same cores; {duration} per phase; load average before the report {load}.",
+    f"generator on the same cores; {duration} per phase; load average {before} before the run, {after} after it (its own processes).",
     "Reproduce: `bash benchmarks/replica/run.sh`.",
     "",
     "| phase | batches/s | feature values/s | p50 ms | p99 ms | errors |",

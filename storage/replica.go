@@ -43,8 +43,7 @@ import (
 // A replica refuses writes and definition changes (ReadOnly). Manifests of
 // the datasets read on it are recorded locally, as in a sandbox; the
 // primary's own arrive with its increments. m/replica is never copied into
-// a backup, so a backup of a replica restores as an ordinary store, and a
-// replica of a replica follows its own source.
+// a backup, so a backup of a replica restores as an ordinary store.
 //
 // Promote turns a stopped replica into an ordinary store that takes writes:
 // its seqs and commit times continue from the primary's.

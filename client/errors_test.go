@@ -38,6 +38,7 @@ var sentinels = map[string]error{
 	"PERMISSION_DENIED": client.ErrPermissionDenied, "UNAUTHENTICATED": client.ErrUnauthenticated,
 	"UNAVAILABLE": client.ErrUnavailable, "DEADLINE_EXCEEDED": client.ErrDeadlineExceeded,
 	"CANCELLED": client.ErrCancelled, "INTERNAL": client.ErrInternal,
+	"READ_ONLY": client.ErrReadOnly, "REPLICA_BEHIND": client.ErrReplicaBehind, "EXPECTATION_FAILED": client.ErrExpectationFailed,
 }
 
 // requireReason checks that err is the server's refusal with reason and
@@ -70,7 +71,9 @@ func (s stalled) Next() bool { <-s.release; return false }
 // code and sentinel. DATA_LOSS, INTERNAL and UNAVAILABLE need a damaged
 // store, a bug or a closing server: the server's own tests cause those
 // (fault matrix, TestInternalErrorsKeepTheirCause), and
-// TestStatusWithoutReason checks their codes here.
+// TestStatusWithoutReason checks their codes here. READ_ONLY and
+// REPLICA_BEHIND need a sandbox or a replica: server/replica_test.go and the
+// sandbox tests cause them and match their sentinels.
 func TestEveryRefusalMapsToItsSentinel(t *testing.T) {
 	addr, stop := startServer(func(cfg *server.Config, _ *storage.Options) {
 		cfg.MaxWriteRows = 100

@@ -749,3 +749,32 @@ func ExampleClient_ServingLog() {
 	// user_id context user_stats:clicks rows 2
 	// lookups 1 rows 2
 }
+
+// Read your writes: a lookup given a write's last seq sees that write. On
+// a read replica (timefence serve --replica-of) it waits until the replica
+// has applied it; a replica still behind after the call's deadline, at most
+// 5 s, returns ErrReplicaBehind.
+func ExampleMinWatermark() {
+	addr, stop := startServer(nil)
+	defer stop()
+	c, _ := client.Dial(addr)
+	defer c.Close()
+	ctx := context.Background()
+
+	res, err := c.Write(ctx, "user_stats", []client.Row{{Key: []any{42}, EventTime: time.Now().Add(-time.Minute), Values: []any{7, 19.9, "DE", true}}})
+	if err != nil {
+		panic(err)
+	}
+	got, err := c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{42}},
+		client.MinWatermark(res.LastSeq), client.WithTimeout(time.Second))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(got.Rows[0][0].Value, got.Watermark >= res.LastSeq)
+	// A watermark this server never gave out is a mistake.
+	_, err = c.GetOnline(ctx, []string{"user_stats:clicks"}, []string{"user_id"}, [][]any{{42}}, client.MinWatermark(res.LastSeq+100))
+	fmt.Println(errors.Is(err, client.ErrInvalidArgument))
+	// Output:
+	// 7 true
+	// true
+}

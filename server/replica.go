@@ -214,13 +214,13 @@ func (s *Server) awaitWatermark(ctx context.Context, minWM int64) error {
 
 // replicaMetrics describe a replica's following of its primary.
 type replicaMetrics struct {
-	connected        prometheus.Gauge
-	applied, failed  prometheus.Counter
-	watermark, lagNs prometheus.GaugeFunc
+	connected       prometheus.Gauge
+	applied, failed prometheus.Counter
+	watermark, lag  prometheus.GaugeFunc
 }
 
 func newReplicaMetrics(store Store) *replicaMetrics {
-	created := func() float64 {
+	lag := func() float64 {
 		last, ok := store.ReplicaInfo()
 		if !ok {
 			return 0
@@ -236,11 +236,11 @@ func newReplicaMetrics(store Store) *replicaMetrics {
 			Help: "Increments refused (damaged, out of order, or the disk full); each is fetched again."}),
 		watermark: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "timefence_replica_watermark",
 			Help: "The watermark the replica serves: the last one it applied."}, func() float64 { return float64(store.Watermark()) }),
-		lagNs: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "timefence_replica_lag_seconds",
-			Help: "Seconds since the replica last held everything its primary had: the age of the primary's snapshot in the last increment applied. The primary sends one at least every second."}, created),
+		lag: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "timefence_replica_lag_seconds",
+			Help: "Seconds since the replica last held everything its primary had: the age of the primary's snapshot in the last increment applied. The primary sends one at least every second."}, lag),
 	}
 }
 
 func (m *replicaMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.connected, m.applied, m.failed, m.watermark, m.lagNs}
+	return []prometheus.Collector{m.connected, m.applied, m.failed, m.watermark, m.lag}
 }

@@ -151,7 +151,12 @@ func (s *Store) ApplyIncrement(ctx context.Context, path string) (BackupInfo, er
 		s.replica.Store(&info)
 		return info, nil
 	}
-	if err := s.checkSpace(info.Keys*64, s.recordKeep()); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return info, err
+	}
+	// Badger's log and tables hold the keys about twice; a run file, once.
+	if err := s.checkSpace(3*fi.Size(), s.writeKeep()); err != nil {
 		return info, err
 	}
 	chunks, reg, err := s.writeIncrement(ctx, path, info)

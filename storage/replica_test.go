@@ -4,7 +4,9 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,4 +233,68 @@ func TestPromote(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, info.Watermark+1, res.FirstSeq)
 	require.GreaterOrEqual(t, res.CommitTime, last.available)
+}
+
+// TestReplicaOnFullDisk fills a small tmpfs holding the replica: an
+// increment is refused with ErrStorageFull, nothing of it applied, reads go
+// on at the old watermark, and once space returns the same increment
+// applies.
+func TestReplicaOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	f := &historyFixture{dir: t.TempDir(), clk: &fakeClock{}}
+	f.clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	f.opts = DefaultOptions(f.dir).WithNow(f.clk.Now).WithSyncWrites(false)
+	primary, err := Open(f.opts)
+	require.NoError(t, err)
+	defer primary.Close()
+	view := defineUser(t, primary, 0)
+	f.ents = oracleEntities(t, view)
+	f.base = f.clk.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(21, 21))
+	f.all = writeRandomHistory(t, primary, f.clk, view, f.ents, rng, 30, nil)
+	bdir := t.TempDir()
+	full, _ := backupTo(t, primary, bdir, "full", nil)
+	rdir := filepath.Join(mnt, "replica")
+	_, err = InitReplica(rdir, full)
+	require.NoError(t, err)
+	replica, err := Open(DefaultOptions(rdir).WithNow(f.clk.Now).WithMemTableBytes(2 << 20).WithReserveBytes(16 << 20))
+	require.NoError(t, err)
+	defer replica.Close()
+	w := replica.Watermark()
+
+	f.all = append(f.all, writeRandomHistory(t, primary, f.clk, view, f.ents, rng, 30, nil)...)
+	f.end = f.clk.Now().UnixNano()
+	last, _ := replica.ReplicaInfo()
+	inc, info := backupTo(t, primary, bdir, "inc", &last)
+
+	var fs syscall.Statfs_t
+	require.NoError(t, syscall.Statfs(mnt, &fs))
+	filler := filepath.Join(mnt, "filler")
+	fill, err := os.Create(filler)
+	require.NoError(t, err)
+	chunk := make([]byte, 1<<20)
+	for range int64(fs.Bavail)*int64(fs.Bsize)/(1<<20) - 4 {
+		_, err := fill.Write(chunk)
+		require.NoError(t, err)
+	}
+	require.NoError(t, fill.Close())
+	_, err = replica.ApplyIncrement(context.Background(), inc)
+	require.ErrorIs(t, err, ErrStorageFull)
+	require.Equal(t, w, replica.Watermark())
+	rview, err := replica.View("stats")
+	require.NoError(t, err)
+	checkOracle(t, replica, rview, f.ents, upTo(f.all, w), f.base, f.end, rand.New(rand.NewPCG(1, 2)), 2, 100)
+
+	require.NoError(t, os.Remove(filler))
+	_, err = replica.ApplyIncrement(context.Background(), inc)
+	require.NoError(t, err)
+	require.Equal(t, info.Watermark, replica.Watermark())
+	checkOracle(t, replica, rview, f.ents, f.all, f.base, f.end, rand.New(rand.NewPCG(1, 3)), 2, 100)
 }

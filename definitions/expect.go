@@ -11,7 +11,8 @@ import (
 
 // expectation parses one expectation of view v: a feature and exactly one
 // kind (min and/or max, allowed, not_null, max_null_rate), or
-// max_arrival_lag alone; and a level, hard unless it says warn.
+// max_arrival_lag or max_batch_interval alone; and a level, hard unless it
+// says warn (max_batch_interval must).
 func (p *parser) expectation(n *yaml.Node, path string, v *timefencev1.FeatureView) (*timefencev1.Expectation, error) {
 	f, err := p.mapping(n, path, defsKeys["expectation"])
 	if err != nil {
@@ -28,13 +29,30 @@ func (p *parser) expectation(n *yaml.Node, path string, v *timefencev1.FeatureVi
 		}
 	}
 	var kinds []string
-	for _, k := range []string{"min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag"} {
+	for _, k := range []string{"min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag", "max_batch_interval"} {
 		if f[k] != nil && !(k == "max" && f["min"] != nil) {
 			kinds = append(kinds, k)
 		}
 	}
 	if len(kinds) != 1 {
-		return nil, p.errorf(n, path, "expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate or max_arrival_lag; got %d", len(kinds))
+		return nil, p.errorf(n, path, "expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate, max_arrival_lag or max_batch_interval; got %d", len(kinds))
+	}
+	if d := f["max_batch_interval"]; d != nil {
+		if f["feature"] != nil {
+			return nil, p.errorf(f["feature"], path+".feature", "max_batch_interval checks batches, not a feature: remove the feature")
+		}
+		if e.Level != timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN {
+			return nil, p.errorf(n, path, "max_batch_interval is a warn expectation: a late batch is still data, so it is recorded, not refused; add level: warn")
+		}
+		every, err := p.ttl(d, path+".max_batch_interval")
+		if err != nil {
+			return nil, err
+		}
+		if every == 0 {
+			return nil, p.errorf(d, path+".max_batch_interval", "expected a duration above 0, like 1h")
+		}
+		e.MaxBatchInterval = durationpb.New(every)
+		return e, nil
 	}
 	if d := f["max_arrival_lag"]; d != nil {
 		if f["feature"] != nil {

@@ -31,10 +31,11 @@ func TestExpectations(t *testing.T) {
 		"{feature: score, not_null: true, level: hard}",
 		"{max_arrival_lag: 1h, level: warn}",
 		"{feature: score, max: 1.5}",
+		"{max_batch_interval: 1h, level: warn}",
 	)))
 	require.NoError(t, err)
 	es := defs.FeatureViews[0].Def.GetExpectations()
-	require.Len(t, es, 7)
+	require.Len(t, es, 8)
 	hard, warn := timefencev1.ExpectationLevel_EXPECTATION_LEVEL_HARD, timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN
 	require.Equal(t, "clicks", es[0].GetFeature())
 	require.Equal(t, hard, es[0].GetLevel())
@@ -50,6 +51,8 @@ func TestExpectations(t *testing.T) {
 	require.Empty(t, es[5].GetFeature())
 	require.Nil(t, es[6].Min)
 	require.Equal(t, 1.5, es[6].GetMax())
+	require.Equal(t, time.Hour, es[7].GetMaxBatchInterval().AsDuration())
+	require.Equal(t, warn, es[7].GetLevel())
 }
 
 // TestExpectationErrors: a definition error names the line and key path.
@@ -59,11 +62,13 @@ func TestExpectationErrors(t *testing.T) {
 		{"min on a string", "{feature: country, min: 0}", `d.yaml:9: feature_views[0].expectations[0].min: feature "country" is string; min and max apply to int64, int32, double and float features`},
 		{"min above max", "{feature: clicks, min: 5, max: 1}", "d.yaml:9: feature_views[0].expectations[0].min: 5 is greater than max 1"},
 		{"bad level", "{feature: clicks, min: 0, level: soft}", `d.yaml:9: feature_views[0].expectations[0].level: expected hard or warn, got "soft"`},
-		{"no kind", "{feature: clicks, level: warn}", "d.yaml:9: feature_views[0].expectations[0]: expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate or max_arrival_lag; got 0"},
-		{"two kinds", "{feature: clicks, min: 0, not_null: true}", "d.yaml:9: feature_views[0].expectations[0]: expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate or max_arrival_lag; got 2"},
+		{"no kind", "{feature: clicks, level: warn}", "d.yaml:9: feature_views[0].expectations[0]: expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate, max_arrival_lag or max_batch_interval; got 0"},
+		{"two kinds", "{feature: clicks, min: 0, not_null: true}", "d.yaml:9: feature_views[0].expectations[0]: expected one kind of expectation: min and/or max, allowed, not_null, max_null_rate, max_arrival_lag or max_batch_interval; got 2"},
 		{"no feature", "{min: 0}", `d.yaml:9: feature_views[0].expectations[0]: missing required key "feature"`},
 		{"lag with a feature", "{feature: clicks, max_arrival_lag: 1h}", "d.yaml:9: feature_views[0].expectations[0].feature: max_arrival_lag checks rows, not a feature: remove the feature"},
 		{"lag without unit", "{max_arrival_lag: 60}", "d.yaml:9: feature_views[0].expectations[0].max_arrival_lag: 60 has no unit; write it like 90s, 30m, 1h30m or 7d (0 means no limit)"},
+		{"hard cadence", "{max_batch_interval: 1h}", "d.yaml:9: feature_views[0].expectations[0]: max_batch_interval is a warn expectation: a late batch is still data, so it is recorded, not refused; add level: warn"},
+		{"cadence with a feature", "{feature: clicks, max_batch_interval: 1h, level: warn}", "d.yaml:9: feature_views[0].expectations[0].feature: max_batch_interval checks batches, not a feature: remove the feature"},
 		{"zero lag", "{max_arrival_lag: 0}", "d.yaml:9: feature_views[0].expectations[0].max_arrival_lag: expected a duration above 0, like 1h"},
 		{"rate above 1", "{feature: score, max_null_rate: 1.5}", "d.yaml:9: feature_views[0].expectations[0].max_null_rate: expected a number from 0 to 1, got 1.5"},
 		{"string allowed on int", "{feature: clicks, allowed: [a]}", `d.yaml:9: feature_views[0].expectations[0].allowed[0]: expected a value of int64 feature "clicks", got "a"`},

@@ -92,7 +92,7 @@ var defsKeys = map[string]mappingKeys{
 	"entity":       {allowed: []string{"name", "description", "join_keys"}, required: []string{"name", "join_keys"}},
 	"join_key":     {allowed: []string{"name", "type"}, required: []string{"name", "type"}},
 	"feature_view": {allowed: []string{"name", "entity", "ttl", "description", "owner", "tags", "serving_log_rate", "features", "expectations"}, required: []string{"name", "entity", "features"}},
-	"expectation":  {allowed: []string{"feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag"}},
+	"expectation":  {allowed: []string{"feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag", "max_batch_interval"}},
 	"feature":      {allowed: []string{"name", "type", "description", "required"}, required: []string{"name", "type"}},
 	"split":        {allowed: []string{"name", "start", "end", "description"}, required: []string{"name", "end"}},
 }

@@ -191,6 +191,12 @@ func toExpectation(e *timefencev1.Expectation, path string) (storage.Expectation
 		}
 		out.MaxArrivalLag = lag.AsDuration()
 	}
+	if d := e.GetMaxBatchInterval(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return out, invalid(fmt.Sprintf("%s.max_batch_interval: %v", path, err))
+		}
+		out.MaxBatchInterval = d.AsDuration()
+	}
 	return out, nil
 }
 
@@ -202,6 +208,9 @@ func fromExpectation(e *storage.Expectation) *timefencev1.Expectation {
 	}
 	if e.MaxArrivalLag != 0 {
 		out.MaxArrivalLag = durationpb.New(e.MaxArrivalLag)
+	}
+	if e.MaxBatchInterval != 0 {
+		out.MaxBatchInterval = durationpb.New(e.MaxBatchInterval)
 	}
 	return out
 }

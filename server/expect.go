@@ -236,6 +236,20 @@ func outOfRange[T int64 | int32 | float64 | float32](k *check, vals []T, arr arr
 	}
 }
 
+// cadence checks the time since the view's previous batch, committed at
+// prev (0: none), against its expected cadence.
+func (c *checker) cadence(prev int64) {
+	for _, k := range c.checks {
+		if k.kind != storage.KindMaxBatchInterval || prev == 0 {
+			continue
+		}
+		k.checked++
+		if gap := c.now - prev; gap > int64(k.exp.MaxBatchInterval) {
+			k.fail(0, time.Duration(gap).Round(time.Millisecond).String()+" since the previous batch")
+		}
+	}
+}
+
 // failing tells whether the check fails the batch.
 func (k *check) failing() bool {
 	if k.kind == storage.KindMaxNullRate {

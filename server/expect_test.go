@@ -224,3 +224,50 @@ func TestWarnExpectationRecordsEvent(t *testing.T) {
 	_, err = env.client.ValidationReport(ctx, time.Time{}, time.Time{}, client.ForView("nope"))
 	require.ErrorIs(t, err, client.ErrUnknownFeatureView)
 }
+
+// TestBatchCadence: a view expecting a batch at least every 300ms records an
+// event with the first batch later than that after the previous one, also
+// across a restart (the previous batch's time is read back from the store),
+// and reports its last batch in the metrics. A hard cadence is refused.
+func TestBatchCadence(t *testing.T) {
+	ctx := context.Background()
+	env := startServer(t)
+	env.defineUsers(t, 0)
+	view, err := env.client.GetFeatureView(ctx, "stats")
+	require.NoError(t, err)
+	view.Expectations, view.Version = []*timefencev1.Expectation{{MaxBatchInterval: durationpb.New(300 * time.Millisecond)}}, 0
+	_, err = env.client.ApplyFeatureView(ctx, view)
+	require.ErrorIs(t, err, client.ErrInvalidArgument)
+	require.ErrorContains(t, err, "max_batch_interval is a warn expectation")
+	expect(t, env.client, &timefencev1.Expectation{MaxBatchInterval: durationpb.New(300 * time.Millisecond),
+		Level: timefencev1.ExpectationLevel_EXPECTATION_LEVEL_WARN})
+
+	write := func() {
+		t.Helper()
+		_, err := env.client.Write(ctx, "stats", clickRows([]int64{1}, []any{1.0}))
+		require.NoError(t, err)
+	}
+	events := func() []*timefencev1.ValidationEvent {
+		t.Helper()
+		rep, err := env.client.ValidationReport(ctx, time.Time{}, time.Time{})
+		require.NoError(t, err)
+		return rep.GetEvents()
+	}
+	write() // the first batch: nothing before it
+	write() // on time
+	require.Empty(t, events())
+	time.Sleep(400 * time.Millisecond)
+	before := time.Now()
+	write()
+	evs := events()
+	require.Len(t, evs, 1)
+	require.Equal(t, "max_batch_interval", evs[0].GetKind())
+	require.Equal(t, "batch interval <= 300ms", evs[0].GetBound())
+	require.Contains(t, evs[0].GetFailedRows()[0].GetValue(), "since the previous batch")
+
+	env.restart(t)
+	time.Sleep(400 * time.Millisecond)
+	write()
+	require.Len(t, events(), 2, "the previous batch's time survives a restart")
+	require.True(t, env.store.LastBatch("stats") >= before.UnixNano())
+}

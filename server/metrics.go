@@ -152,6 +152,8 @@ var historyMetrics = []historyMetric{
 		func(h storage.HistoryStatus) float64 { return float64(h.TailVersions) }),
 	viewMetric("timefence_history_last_compaction_timestamp_seconds", "When a compaction of the view last finished (0: never).", prometheus.GaugeValue,
 		func(h storage.HistoryStatus) float64 { return float64(h.LastCompaction) / 1e9 }),
+	viewMetric("timefence_view_last_batch_timestamp_seconds", "When the view's last write batch was committed (0: none yet); alert on time() minus it for a view's expected cadence.", prometheus.GaugeValue,
+		func(h storage.HistoryStatus) float64 { return float64(h.LastBatch) / 1e9 }),
 	viewMetric("timefence_history_compactions_total", "Compactions that changed the view's runs since the store opened.", prometheus.CounterValue,
 		func(h storage.HistoryStatus) float64 { return float64(h.Compactions) }),
 	viewMetric("timefence_history_compacting", "1 while a compaction of the view runs.", prometheus.GaugeValue,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -109,8 +110,53 @@ func TestReplicas(t *testing.T) {
 	}
 
 	// Read your writes: each write is read on a replica at once, with the
-	// write's last seq as the minimum watermark.
+	// write's last seq as the minimum watermark. Meanwhile joins on the
+	// primary are re-read on the replicas by their dataset ids, pinned to
+	// the primary's watermark while writes go on.
 	var wg sync.WaitGroup
+	writing := make(chan struct{})
+	rereads := 0
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		for i := 0; ; i++ {
+			select {
+			case <-writing:
+				return
+			default:
+			}
+			times := make([]time.Time, len(keys))
+			for j := range times {
+				times[j] = time.Now()
+			}
+			join := func(c *client.Client, opts ...client.Option) (*client.JoinSummary, error) {
+				spine, err := client.NewSpine([]string{"user_id", "region"}, keys, times)
+				if err != nil {
+					return nil, err
+				}
+				return c.GetHistorical(ctx, "all", []string{"stats"}, spine, func(arrow.Record) error { return nil }, opts...)
+			}
+			first, err := join(env.client)
+			if !assertNoError(t, err) {
+				return
+			}
+			var again *client.JoinSummary
+			for wait := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				again, err = join(reps[i%2].client, client.WithDatasetID(first.DatasetID), client.MinWatermark(first.Watermark))
+				if !errors.Is(err, client.ErrUnknownDataset) || time.Now().After(wait) {
+					break // the manifest arrives with an increment after the join's watermark
+				}
+			}
+			if !assertNoError(t, err) {
+				return
+			}
+			if again.Checksum != first.Checksum || again.Watermark != first.Watermark {
+				t.Errorf("dataset %s re-read on a replica: checksum %s at watermark %d, want %s at %d",
+					first.DatasetID, again.Checksum, again.Watermark, first.Checksum, first.Watermark)
+			}
+			rereads++
+		}
+	}()
 	for w := range 4 {
 		wg.Add(1)
 		go func() {
@@ -137,6 +183,9 @@ func TestReplicas(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(writing)
+	<-joined
+	require.Positive(t, rereads, "a dataset was re-read on a replica while writes went on")
 
 	// Parity: the same reads at the same watermark and time answer alike.
 	w := env.store.Watermark()

@@ -53,6 +53,7 @@ type Store interface {
 	Sandbox(ctx context.Context, w io.Writer, split string, allowed func(split string) bool) (storage.SandboxInfo, error)
 	SandboxInfo() (storage.SandboxInfo, bool)
 	ReadOnly(what string) error
+	LastBatch(view string) int64
 	ReplicaInfo() (storage.BackupInfo, bool)
 	ApplyIncrement(ctx context.Context, path string) (storage.BackupInfo, error)
 	Changes() <-chan struct{}

@@ -97,6 +97,7 @@ func (s *Server) writeChecked(ctx context.Context, c *checker, b storage.Batch) 
 	if c == nil {
 		return s.store.Write(ctx, b)
 	}
+	c.cadence(s.store.LastBatch(b.View))
 	events, err := c.verdict()
 	if err != nil {
 		s.metrics.countExpectationRefusal(err)

@@ -112,6 +112,9 @@ func (s *Store) openHistories() error {
 			runs = append(runs, tail)
 		}
 		h := newHistory(runs)
+		if last, err := s.lastChunkCommit(v.ID); err == nil {
+			h.lastCommit.Store(last)
+		}
 		// Until the next compaction, the last one is when the newest file
 		// was written.
 		for _, r := range runs {
@@ -463,4 +466,33 @@ func (s *Store) Compact() error {
 	}
 	s.compactAll(true)
 	return nil
+}
+
+// lastChunkCommit returns the commit time of a view's last chunk, 0 when it
+// has none: when its last batch was committed.
+func (s *Store) lastChunkCommit(viewID uint32) (int64, error) {
+	var last int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: chunkPrefix(viewID), Reverse: true, PrefetchValues: false})
+		defer it.Close()
+		// Reverse iteration starts at the greatest key under the seek key.
+		if it.Seek(append(chunkPrefix(viewID), 0xff)); !it.Valid() {
+			return nil
+		}
+		return it.Item().Value(func(v []byte) error { last = chunkCommit(v); return nil })
+	})
+	return last, err
+}
+
+// LastBatch returns the commit time of the last batch of the view named
+// name (Unix ns), 0 when it has none.
+func (s *Store) LastBatch(name string) int64 {
+	v, err := s.View(name)
+	if err != nil {
+		return 0
+	}
+	if h := s.historyFor(v.ID); h != nil {
+		return h.lastCommit.Load()
+	}
+	return 0
 }

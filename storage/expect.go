@@ -38,6 +38,8 @@ const (
 	KindNotNull       = "not_null"
 	KindMaxNullRate   = "max_null_rate"
 	KindMaxArrivalLag = "max_arrival_lag"
+	// KindMaxBatchInterval is the expected cadence of a view's batches.
+	KindMaxBatchInterval = "max_batch_interval"
 )
 
 // Expectation is one check of a view's written rows. Exactly one kind is
@@ -61,6 +63,10 @@ type Expectation struct {
 	// available_at in a backfill, else the time the batch is checked, just
 	// before it commits.
 	MaxArrivalLag time.Duration `json:"max_arrival_lag,omitempty"`
+	// MaxBatchInterval is the view's expected cadence: the longest time
+	// between the commits of two consecutive batches. A batch that comes
+	// later records an event (warn only: a late batch is still data).
+	MaxBatchInterval time.Duration `json:"max_batch_interval,omitempty"`
 }
 
 // Kind returns the expectation's kind, one of the Kind constants.
@@ -74,6 +80,8 @@ func (e *Expectation) Kind() string {
 		return KindNotNull
 	case e.MaxNullRate != nil:
 		return KindMaxNullRate
+	case e.MaxBatchInterval != 0:
+		return KindMaxBatchInterval
 	}
 	return KindMaxArrivalLag
 }
@@ -103,6 +111,8 @@ func (e *Expectation) Bound() string {
 		return "not null"
 	case KindMaxNullRate:
 		return "null rate <= " + formatFloat(*e.MaxNullRate)
+	case KindMaxBatchInterval:
+		return "batch interval <= " + e.MaxBatchInterval.String()
 	}
 	return "arrival lag <= " + e.MaxArrivalLag.String()
 }
@@ -128,15 +138,26 @@ func checkExpectation(v *View, e *Expectation, path string) error {
 		return bad("level %q: expected hard or warn", e.Level)
 	}
 	kinds := 0
-	for _, set := range []bool{e.Min != nil || e.Max != nil, len(e.Allowed) > 0, e.NotNull, e.MaxNullRate != nil, e.MaxArrivalLag != 0} {
+	for _, set := range []bool{e.Min != nil || e.Max != nil, len(e.Allowed) > 0, e.NotNull, e.MaxNullRate != nil, e.MaxArrivalLag != 0, e.MaxBatchInterval != 0} {
 		if set {
 			kinds++
 		}
 	}
 	if kinds != 1 {
-		return bad("expected exactly one of min/max, allowed, not_null, max_null_rate or max_arrival_lag, got %d", kinds)
+		return bad("expected exactly one of min/max, allowed, not_null, max_null_rate, max_arrival_lag or max_batch_interval, got %d", kinds)
 	}
 	kind := e.Kind()
+	if kind == KindMaxBatchInterval {
+		switch {
+		case e.Feature != "":
+			return bad("max_batch_interval checks batches, not a feature: remove feature %q", e.Feature)
+		case e.MaxBatchInterval < 0:
+			return bad("max_batch_interval %s: must not be negative", e.MaxBatchInterval)
+		case !e.IsWarn():
+			return bad("max_batch_interval is a warn expectation: a late batch is still data, so it is recorded, not refused; set level: warn")
+		}
+		return nil
+	}
 	if kind == KindMaxArrivalLag {
 		if e.Feature != "" {
 			return bad("max_arrival_lag checks rows, not a feature: remove feature %q", e.Feature)

@@ -28,7 +28,7 @@ func TestViewExpectationsAreChecked(t *testing.T) {
 			{Expectation{Feature: "clicks", Min: ptr(5), Max: ptr(1)}, "min 5 is greater than max 1"},
 			{Expectation{Feature: "clicks", Min: ptr(math.NaN())}, "is not a finite number"},
 			{Expectation{Feature: "clicks", Min: ptr(0), Level: "soft"}, `level "soft": expected hard or warn`},
-			{Expectation{Feature: "clicks"}, "expected exactly one of min/max, allowed, not_null, max_null_rate or max_arrival_lag, got 0"},
+			{Expectation{Feature: "clicks"}, "expected exactly one of min/max, allowed, not_null, max_null_rate, max_arrival_lag or max_batch_interval, got 0"},
 			{Expectation{Feature: "clicks", NotNull: true, Min: ptr(0)}, "got 2"},
 			{Expectation{Feature: "score", Allowed: []string{"1"}}, `allowed: feature "score" is double`},
 			{Expectation{Feature: "clicks", Allowed: []string{"x"}}, `allowed: "x" is not an integer`},

@@ -185,6 +185,7 @@ func (s *Store) commitGroup(group []*queuedWrite) {
 	now := s.opts.Now()
 	for _, w := range committed {
 		w.h.add(w.run, now)
+		w.h.lastCommit.Store(w.res.CommitTime)
 	}
 	s.clock.end(committed[len(committed)-1].res.LastSeq, true)
 	s.notify()

@@ -17,6 +17,7 @@ type history struct {
 	compactions    atomic.Int64 // compactions that changed the runs, since open
 	lastCompaction atomic.Int64
 	lastWrite      atomic.Int64 // wall time of the last added batch run
+	lastCommit     atomic.Int64 // commit time of the view's last batch (Unix ns), 0 if none
 	// failure is the error of the view's last compaction, nil if it worked.
 	failure atomic.Pointer[error]
 	// failLogged is when a compaction failure was last logged (Unix ns).
@@ -117,13 +118,16 @@ type HistoryStatus struct {
 	Compactions       int64
 	Compacting        bool
 	CompactionFailing bool
+	// LastBatch is when the view's last batch was committed (Unix
+	// nanoseconds, 0 if none).
+	LastBatch int64
 }
 
 func (h *history) status(name string) HistoryStatus {
 	s := h.acquire()
 	defer s.release()
 	st := HistoryStatus{View: name, LastCompaction: h.lastCompaction.Load(), Compactions: h.compactions.Load(),
-		Compacting: h.compacting.Load(), CompactionFailing: h.failure.Load() != nil}
+		Compacting: h.compacting.Load(), CompactionFailing: h.failure.Load() != nil, LastBatch: h.lastCommit.Load()}
 	for _, r := range s.runs {
 		if r.file != nil {
 			st.FileRuns++

@@ -349,7 +349,9 @@ func (s *Store) reloadRegistry() error {
 // adds each view's versions to its history as one run.
 func (s *Store) addChunks(chunks []incChunk, upto uint64) error {
 	byView := map[uint32][]chunkRow{}
+	commits := map[uint32]int64{}
 	for _, c := range chunks {
+		commits[c.view] = max(commits[c.view], chunkCommit(c.value))
 		err := decodeChunk(c.value, c.first, c.last, func(r *chunkRow) error {
 			byView[c.view] = append(byView[c.view], *r)
 			return nil
@@ -370,6 +372,7 @@ func (s *Store) addChunks(chunks []incChunk, upto uint64) error {
 			return err
 		}
 		h.add(r, now)
+		h.lastCommit.Store(max(h.lastCommit.Load(), commits[id]))
 	}
 	select {
 	case s.compactWake <- struct{}{}:

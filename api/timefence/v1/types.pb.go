@@ -1160,7 +1160,7 @@ func (x *FeatureView) GetExpectations() []*Expectation {
 // max_arrival_lag. Deleted rows carry no values: feature kinds skip them.
 type Expectation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The feature checked; empty for max_arrival_lag.
+	// The feature checked; empty for max_arrival_lag and max_batch_interval.
 	Feature string           `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
 	Level   ExpectationLevel `protobuf:"varint,2,opt,name=level,proto3,enum=timefence.v1.ExpectationLevel" json:"level,omitempty"`
 	// Inclusive bounds of a numeric feature (int64, int32, double, float).
@@ -1175,8 +1175,12 @@ type Expectation struct {
 	// The longest a row may arrive after its event time: its available_at in a
 	// backfill, else the time the server checks the batch, just before commit.
 	MaxArrivalLag *durationpb.Duration `protobuf:"bytes,8,opt,name=max_arrival_lag,json=maxArrivalLag,proto3" json:"max_arrival_lag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The view's expected cadence: the longest time between the commits of
+	// two consecutive batches; a later batch records a validation event
+	// (warn only).
+	MaxBatchInterval *durationpb.Duration `protobuf:"bytes,9,opt,name=max_batch_interval,json=maxBatchInterval,proto3" json:"max_batch_interval,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Expectation) Reset() {
@@ -1261,6 +1265,13 @@ func (x *Expectation) GetMaxNullRate() float64 {
 func (x *Expectation) GetMaxArrivalLag() *durationpb.Duration {
 	if x != nil {
 		return x.MaxArrivalLag
+	}
+	return nil
+}
+
+func (x *Expectation) GetMaxBatchInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MaxBatchInterval
 	}
 	return nil
 }
@@ -1419,7 +1430,7 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	" \x03(\v2\x19.timefence.v1.ExpectationR\fexpectations\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x03\n" +
 	"\vExpectation\x12\x18\n" +
 	"\afeature\x18\x01 \x01(\tR\afeature\x124\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x1e.timefence.v1.ExpectationLevelR\x05level\x12\x15\n" +
@@ -1428,7 +1439,8 @@ const file_timefence_v1_types_proto_rawDesc = "" +
 	"\aallowed\x18\x05 \x03(\tR\aallowed\x12\x19\n" +
 	"\bnot_null\x18\x06 \x01(\bR\anotNull\x12'\n" +
 	"\rmax_null_rate\x18\a \x01(\x01H\x02R\vmaxNullRate\x88\x01\x01\x12A\n" +
-	"\x0fmax_arrival_lag\x18\b \x01(\v2\x19.google.protobuf.DurationR\rmaxArrivalLagB\x06\n" +
+	"\x0fmax_arrival_lag\x18\b \x01(\v2\x19.google.protobuf.DurationR\rmaxArrivalLag\x12G\n" +
+	"\x12max_batch_interval\x18\t \x01(\v2\x19.google.protobuf.DurationR\x10maxBatchIntervalB\x06\n" +
 	"\x04_minB\x06\n" +
 	"\x04_maxB\x10\n" +
 	"\x0e_max_null_rate\"\xda\x01\n" +
@@ -1520,14 +1532,15 @@ var file_timefence_v1_types_proto_depIdxs = []int32{
 	14, // 14: timefence.v1.FeatureView.expectations:type_name -> timefence.v1.Expectation
 	1,  // 15: timefence.v1.Expectation.level:type_name -> timefence.v1.ExpectationLevel
 	17, // 16: timefence.v1.Expectation.max_arrival_lag:type_name -> google.protobuf.Duration
-	18, // 17: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
-	18, // 18: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
-	18, // 19: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	17, // 17: timefence.v1.Expectation.max_batch_interval:type_name -> google.protobuf.Duration
+	18, // 18: timefence.v1.Split.start:type_name -> google.protobuf.Timestamp
+	18, // 19: timefence.v1.Split.end:type_name -> google.protobuf.Timestamp
+	18, // 20: timefence.v1.Split.create_time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_types_proto_init() }

@@ -199,7 +199,9 @@ class Expectation:
     Give ``feature`` and one kind: ``min`` and/or ``max`` (numeric features),
     ``allowed`` (string or integer features), ``not_null=True`` or
     ``max_null_rate`` (0 to 1, per batch); or ``max_arrival_lag`` alone (a
-    ``timedelta``, a Go-style string like ``"1h"`` or seconds). ``level`` is
+    ``timedelta``, a Go-style string like ``"1h"`` or seconds); or
+    ``max_batch_interval`` alone, the view's expected cadence (``level="warn"``
+    only: a batch later than that after the previous one records an event). ``level`` is
     ``"hard"`` (the default: a failing batch is refused whole with
     :class:`~timefence.ExpectationFailed`) or ``"warn"`` (the batch is written
     and a validation event recorded; see :meth:`Client.validation_report`).
@@ -213,11 +215,13 @@ class Expectation:
     not_null: bool = False
     max_null_rate: Optional[float] = None
     max_arrival_lag: Optional[_dt.timedelta] = None
+    max_batch_interval: Optional[_dt.timedelta] = None
 
     def __post_init__(self) -> None:
         if self.level not in _LEVELS:
             raise InvalidArgument(f"expectation level {self.level!r}: expected hard or warn")
         self.max_arrival_lag = _time.parse_duration(self.max_arrival_lag, "max_arrival_lag")
+        self.max_batch_interval = _time.parse_duration(self.max_batch_interval, "max_batch_interval")
 
     def to_proto(self) -> types_pb2.Expectation:
         msg = types_pb2.Expectation(feature=self.feature, level=_LEVELS[self.level],
@@ -228,6 +232,9 @@ class Expectation:
         lag = _time.to_proto_duration(self.max_arrival_lag)
         if lag is not None:
             msg.max_arrival_lag.CopyFrom(lag)
+        every = _time.to_proto_duration(self.max_batch_interval)
+        if every is not None:
+            msg.max_batch_interval.CopyFrom(every)
         return msg
 
     @classmethod
@@ -241,6 +248,8 @@ class Expectation:
             not_null=e.not_null,
             max_null_rate=e.max_null_rate if e.HasField("max_null_rate") else None,
             max_arrival_lag=_time.from_proto_duration(e.max_arrival_lag) if e.HasField("max_arrival_lag") else None,
+            max_batch_interval=(_time.from_proto_duration(e.max_batch_interval)
+                                if e.HasField("max_batch_interval") else None),
         )
 
 

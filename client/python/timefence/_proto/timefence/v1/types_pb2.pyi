@@ -204,7 +204,7 @@ class FeatureView(_message.Message):
     def __init__(self, name: _Optional[str] = ..., entity: _Optional[str] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., version: _Optional[int] = ..., serving_log_rate: _Optional[float] = ..., expectations: _Optional[_Iterable[_Union[Expectation, _Mapping]]] = ...) -> None: ...
 
 class Expectation(_message.Message):
-    __slots__ = ("feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag")
+    __slots__ = ("feature", "level", "min", "max", "allowed", "not_null", "max_null_rate", "max_arrival_lag", "max_batch_interval")
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MIN_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +213,7 @@ class Expectation(_message.Message):
     NOT_NULL_FIELD_NUMBER: _ClassVar[int]
     MAX_NULL_RATE_FIELD_NUMBER: _ClassVar[int]
     MAX_ARRIVAL_LAG_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     feature: str
     level: ExpectationLevel
     min: float
@@ -221,7 +222,8 @@ class Expectation(_message.Message):
     not_null: bool
     max_null_rate: float
     max_arrival_lag: _duration_pb2.Duration
-    def __init__(self, feature: _Optional[str] = ..., level: _Optional[_Union[ExpectationLevel, str]] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., allowed: _Optional[_Iterable[str]] = ..., not_null: bool = ..., max_null_rate: _Optional[float] = ..., max_arrival_lag: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    max_batch_interval: _duration_pb2.Duration
+    def __init__(self, feature: _Optional[str] = ..., level: _Optional[_Union[ExpectationLevel, str]] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., allowed: _Optional[_Iterable[str]] = ..., not_null: bool = ..., max_null_rate: _Optional[float] = ..., max_arrival_lag: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_batch_interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Split(_message.Message):
     __slots__ = ("name", "start", "end", "description", "create_time")

@@ -60,3 +60,20 @@ def test_warn_expectation_records_an_event(client: timefence.Client, uid: str) -
     assert list(client.validation_report(until=since, view=view).events.columns) == list(timefence.ValidationReport.EVENT_COLUMNS)
     with pytest.raises(timefence.UnknownFeatureView):
         client.validation_report(view=f"nope_{uid}")
+
+
+def test_batch_cadence_records_a_late_batch(client: timefence.Client, uid: str) -> None:
+    import time
+
+    cadence = Expectation(max_batch_interval="300ms", level="warn")
+    view = _define(client, uid, [cadence])
+    assert client.get_feature_view(view).expectations == [cadence]
+    since = pd.Timestamp.now(tz="UTC")
+    client.write(view, _rows([1], ["DE"]))
+    client.write(view, _rows([2], ["DE"]))
+    assert client.validation_report(since=since, view=view).total_events == 0
+    time.sleep(0.4)
+    client.write(view, _rows([3], ["DE"]))
+    ev = client.validation_report(since=since, view=view).events.iloc[0]
+    assert (ev["expectation"], ev["bound"]) == ("max_batch_interval", "batch interval <= 300ms")
+    assert ev["failed_rows"][0][1].endswith("since the previous batch")

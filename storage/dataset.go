@@ -42,7 +42,9 @@ type Manifest struct {
 func manifestKey(id string) []byte { return append([]byte{prefixDataset, '/'}, id...) }
 
 // PutManifest records m unless a manifest with its id exists already; it
-// returns the stored manifest.
+// returns the stored manifest. On a replica the primary's manifest of the
+// same dataset may arrive meanwhile: the transaction then conflicts, and the
+// retry finds it stored.
 func (s *Store) PutManifest(m Manifest) (Manifest, error) {
 	if m.DatasetID == "" {
 		return m, fmt.Errorf("%w: manifest without dataset id", ErrInvalid)
@@ -50,6 +52,15 @@ func (s *Store) PutManifest(m Manifest) (Manifest, error) {
 	if err := s.checkSpace(0, s.recordKeep()); err != nil {
 		return m, err
 	}
+	for attempt := 0; ; attempt++ {
+		stored, err := s.putManifest(m)
+		if !errors.Is(err, badger.ErrConflict) || attempt == 3 {
+			return stored, err
+		}
+	}
+}
+
+func (s *Store) putManifest(m Manifest) (Manifest, error) {
 	var stored Manifest
 	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(manifestKey(m.DatasetID))

@@ -2,10 +2,12 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -297,4 +299,26 @@ func TestReplicaOnFullDisk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, info.Watermark, replica.Watermark())
 	checkOracle(t, replica, rview, f.ents, f.all, f.base, f.end, rand.New(rand.NewPCG(1, 3)), 2, 100)
+}
+
+// TestReplicaManifestRace: a join on a replica records the manifest of a
+// dataset while the primary's manifest of the same dataset id arrives with
+// an increment. Both writes succeed, whatever their order.
+func TestReplicaManifestRace(t *testing.T) {
+	rf, replica := newReplicaFixture(t)
+	ctx := context.Background()
+	for i := range 40 {
+		m := Manifest{DatasetID: fmt.Sprintf("ds%d", i), Kind: "historical", Watermark: rf.primary.Watermark()}
+		_, err := rf.primary.PutManifest(m)
+		require.NoError(t, err)
+		inc, _ := rf.increment(t, replica)
+		var wg sync.WaitGroup
+		var applyErr, putErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); _, applyErr = replica.ApplyIncrement(ctx, inc) }()
+		go func() { defer wg.Done(); _, putErr = replica.PutManifest(m) }()
+		wg.Wait()
+		require.NoError(t, applyErr)
+		require.NoError(t, putErr, "round %d", i)
+	}
 }

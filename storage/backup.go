@@ -304,6 +304,26 @@ func Restore(dir string, paths []string) (BackupInfo, error) {
 
 // loadBackup applies one checked backup file's records to db.
 func loadBackup(db *badger.DB, path string) error {
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	err := readBackupRecords(path, func(key, value []byte, del bool) error {
+		if del {
+			return wb.Delete(key)
+		}
+		return wb.Set(key, value)
+	})
+	if err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	return db.Sync()
+}
+
+// readBackupRecords calls fn for each record of a checked backup file; a
+// deletion has del set and a nil value.
+func readBackupRecords(path string, fn func(key, value []byte, del bool) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -319,12 +339,10 @@ func loadBackup(db *badger.DB, path string) error {
 	}
 	body := fi.Size() - int64(backupTail) - int64(binary.LittleEndian.Uint32(tail[:4])) - int64(len(backupMagic))
 	r := bufio.NewReaderSize(io.NewSectionReader(f, int64(len(backupMagic)), body), 1<<20)
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
 	for {
 		klen, err := binary.ReadUvarint(r)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		} else if err != nil {
 			return err
 		}
@@ -333,8 +351,11 @@ func loadBackup(db *badger.DB, path string) error {
 			return err
 		}
 		key, kind := rec[:klen], rec[klen]
+		if len(key) == 0 {
+			return fmt.Errorf("%w: empty key in backup %s", ErrCorrupt, path)
+		}
 		if kind == 1 {
-			if err := wb.Delete(key); err != nil {
+			if err := fn(key, nil, true); err != nil {
 				return err
 			}
 			continue
@@ -347,12 +368,8 @@ func loadBackup(db *badger.DB, path string) error {
 		if _, err := io.ReadFull(r, val); err != nil {
 			return err
 		}
-		if err := wb.Set(key, val); err != nil {
+		if err := fn(key, val, false); err != nil {
 			return err
 		}
 	}
-	if err := wb.Flush(); err != nil {
-		return err
-	}
-	return db.Sync()
 }

@@ -1,14 +1,11 @@
 package storage
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -93,23 +90,7 @@ func InitReplica(dir, path string) (BackupInfo, error) {
 
 // readReplica reads the m/replica record, if any.
 func readReplica(db *badger.DB) (*BackupInfo, error) {
-	var info *BackupInfo
-	err := db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(metaReplica)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			info = &BackupInfo{}
-			if err := json.Unmarshal(v, info); err != nil {
-				return fmt.Errorf("%w: replica record: %v", ErrCorrupt, err)
-			}
-			return nil
-		})
-	})
-	return info, err
+	return readRecord[BackupInfo](db, metaReplica, "replica")
 }
 
 // ReplicaInfo returns the footer of the last increment a replica applied;
@@ -256,59 +237,6 @@ func (s *Store) writeIncrement(ctx context.Context, path string, info BackupInfo
 		err = s.db.Sync()
 	}
 	return chunks, reg, err
-}
-
-// readBackupRecords calls fn for each record of a checked backup file; a
-// deletion has del set and a nil value.
-func readBackupRecords(path string, fn func(key, value []byte, del bool) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	tail := make([]byte, backupTail)
-	if _, err := f.ReadAt(tail, fi.Size()-int64(backupTail)); err != nil {
-		return err
-	}
-	body := fi.Size() - int64(backupTail) - int64(binary.LittleEndian.Uint32(tail[:4])) - int64(len(backupMagic))
-	r := bufio.NewReaderSize(io.NewSectionReader(f, int64(len(backupMagic)), body), 1<<20)
-	for {
-		klen, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		rec := make([]byte, klen+1)
-		if _, err := io.ReadFull(r, rec); err != nil {
-			return err
-		}
-		key, kind := rec[:klen], rec[klen]
-		if len(key) == 0 {
-			return fmt.Errorf("%w: empty key in backup %s", ErrCorrupt, path)
-		}
-		if kind == 1 {
-			if err := fn(key, nil, true); err != nil {
-				return err
-			}
-			continue
-		}
-		vlen, err := binary.ReadUvarint(r)
-		if err != nil {
-			return err
-		}
-		val := make([]byte, vlen)
-		if _, err := io.ReadFull(r, val); err != nil {
-			return err
-		}
-		if err := fn(key, val, false); err != nil {
-			return err
-		}
-	}
 }
 
 // reloadRegistry rereads the definitions after an increment changed them,

@@ -250,23 +250,28 @@ func (s *Store) SandboxInfo() (SandboxInfo, bool) {
 
 // readSandbox reads the m/sandbox record, if any.
 func readSandbox(db *badger.DB) (*SandboxInfo, error) {
-	var sb *SandboxInfo
+	return readRecord[SandboxInfo](db, metaSandbox, "sandbox")
+}
+
+// readRecord reads the JSON record under key, nil when there is none.
+func readRecord[T any](db *badger.DB, key []byte, what string) (*T, error) {
+	var rec *T
 	err := db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(metaSandbox)
+		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			sb = &SandboxInfo{}
-			if err := json.Unmarshal(v, sb); err != nil {
-				return fmt.Errorf("%w: sandbox record: %v", ErrCorrupt, err)
+			rec = new(T)
+			if err := json.Unmarshal(v, rec); err != nil {
+				return fmt.Errorf("%w: %s record: %v", ErrCorrupt, what, err)
 			}
 			return nil
 		})
 	})
-	return sb, err
+	return rec, err
 }
 
 // ReadOnly returns an error wrapping ErrReadOnly, saying why, when the

@@ -69,16 +69,9 @@ func (f *connFlags) dial(ctx context.Context) (*session, error) {
 		opts = append(opts, client.WithToken(token))
 	}
 	if useTLS || *f.tls || *f.ca != "" || *f.cert != "" || *f.key != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if *f.ca != "" {
-			pem, err := os.ReadFile(*f.ca)
-			if err != nil {
-				return nil, fileError(*f.ca, err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s holds no PEM certificate", *f.ca)
-			}
+		cfg, err := clientTLS(*f.ca)
+		if err != nil {
+			return nil, err
 		}
 		if *f.cert != "" || *f.key != "" {
 			if *f.cert == "" || *f.key == "" {
@@ -94,6 +87,24 @@ func (f *connFlags) dial(ctx context.Context) (*session, error) {
 	}
 	useTLS = useTLS || *f.tls || *f.ca != "" || *f.cert != ""
 	return dial(ctx, addr, dialed{token: token != "", tls: useTLS, clientCert: *f.cert != ""}, opts...)
+}
+
+// clientTLS is the TLS config of a client, trusting the PEM certificate
+// authority in the file ca, or the system's when ca is empty.
+func clientTLS(ca string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, fileError(ca, err)
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", ca)
+	}
+	return cfg, nil
 }
 
 // dialed is how a session connected, to explain its failures.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,16 +42,9 @@ func (f *replicaFlags) dial(ctx context.Context, check bool) (*client.Client, er
 		opts = append(opts, client.WithToken(token))
 	}
 	if useTLS || *f.ca != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if *f.ca != "" {
-			pem, err := os.ReadFile(*f.ca)
-			if err != nil {
-				return nil, fileError(*f.ca, err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s holds no PEM certificate", *f.ca)
-			}
+		cfg, err := clientTLS(*f.ca)
+		if err != nil {
+			return nil, err
 		}
 		opts = append(opts, client.WithTLS(cfg))
 	}

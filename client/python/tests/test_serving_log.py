@@ -123,6 +123,38 @@ def test_training_set_from_log(client: timefence.Client, uid: str) -> None:
         client.serving_log("", view)
 
 
+def test_training_set_from_log_with_entity_labels(client: timefence.Client, uid: str) -> None:
+    """Labels keyed by entity and time: each logged row takes its entity's
+    label whose event time lies within the label view's ttl after the
+    lookup; an older outcome does not count, and a window still open at the
+    split's end gives no label."""
+    n = define_user_view(client, uid)
+    view, labels = n["view"], f"churn_{uid}"
+    client.apply([timefence.FeatureView(labels, entity=n["entity"], ttl="2s", features=[Feature("churned", "bool")])])
+    t0 = pd.Timestamp.now(tz="UTC")
+    client.write(labels, pd.DataFrame({"user_id": [2], "event_timestamp": [t0 - pd.Timedelta(seconds=30)], "churned": [True]}))
+    client.write(view, pd.DataFrame({"user_id": [1, 2, 3], "event_timestamp": [t0 - pd.Timedelta(minutes=1)] * 3,
+                                     "clicks": [1, 2, 3], "score": [0.1, 0.2, 0.3]}))
+    client.get_online_features({"user_id": [1, 2, 3]}, [view], log=True, request_id=f"early-{uid}")
+    time.sleep(0.3)
+    client.write(labels, pd.DataFrame({"user_id": [1], "event_timestamp": [pd.Timestamp.now(tz="UTC")], "churned": [False]}))
+    time.sleep(2.2)
+    client.get_online_features({"user_id": [1]}, [view], log=True, request_id=f"late-{uid}")
+    split = f"churn_{uid}"
+    client.create_split(split, start=t0 - pd.Timedelta(hours=1), end=pd.Timestamp.now(tz="UTC"))
+
+    training = client.training_set_from_log(split, view, [f"{labels}:churned"], label_key=None)
+    got = {(r.request_id.split("-")[0], r.user_id): (r.churned, r.label_window_complete) for r in training.itertuples()}
+    assert got[("early", 1)] == (False, True), "user 1's outcome came within the window"
+    assert pd.isna(got[("early", 2)][0]) and got[("early", 2)][1], "user 2's outcome is older than the lookup"
+    assert pd.isna(got[("early", 3)][0]), "no outcome for user 3"
+    assert pd.isna(got[("late", 1)][0]) and not got[("late", 1)][1], "the window is still open at the split's end"
+
+    client.apply([timefence.FeatureView(f"nottl_{uid}", entity=n["entity"], features=[Feature("churned", "bool")])])
+    with pytest.raises(timefence.InvalidArgument, match="need a label view with a ttl"):
+        client.training_set_from_log(split, view, [f"nottl_{uid}:churned"], label_key=None)
+
+
 def test_view_serving_log_rate(client: timefence.Client, uid: str) -> None:
     """A view whose definition keeps every lookup in the log."""
     view = timefence.FeatureView(f"sampled_{uid}", entity=timefence.Entity(f"acct_{uid}", join_keys=[("user_id", "int64")]),

@@ -803,28 +803,66 @@ class Client:
         features: FeatureRefs,
         labels: FeatureRefs,
         *,
-        label_key: str = "request_id",
+        label_key: Optional[str] = "request_id",
         full_feature_names: bool = False,
     ) -> pd.DataFrame:
         """Log and wait: the lookups production served under ``split``
         (:meth:`serving_log`), each with its labels, which arrived after it.
-        ``labels`` are features of a view keyed by the request id (a join key
-        named ``label_key``, of type string), written when the outcome is
-        known. Each label is read by a point-in-time join at the split's end,
-        under the split: the latest label available by the cutoff, and none
-        that arrived after it; null where none had arrived. The features are
-        exactly what production served, not a recomputation."""
+        The features are exactly what production served, not a
+        recomputation. Labels are features of a view written when the outcome
+        is known, keyed one of two ways:
+
+        - by request id (the default): a view with a string join key named
+          ``label_key``. Each label is read by a point-in-time join at the
+          split's end, under the split: the latest label available by the
+          cutoff, none that arrived after it, null where none had arrived.
+        - by entity and time (``label_key=None``): a view of the entity the
+          lookups read, whose ttl is the label window, e.g. "churned within
+          7 days". Each row reads its entity's labels as of its read time plus
+          the ttl, so a label counts when its event time lies in
+          ``[read_time, read_time + ttl]``. A row whose window ends after the
+          split's end has null labels and ``label_window_complete`` False:
+          its outcome is not known by the cutoff.
+        """
         log = self.serving_log(split, features, full_feature_names=full_feature_names)
         end = self.get_split(split).end
-        spine = pd.DataFrame({label_key: log["request_id"].astype(object), "event_timestamp": pd.Series([end] * len(log), dtype="datetime64[ns, UTC]")})
+        complete = None
+        if label_key is not None:
+            spine = pd.DataFrame({label_key: log["request_id"].astype(object),
+                                  "event_timestamp": pd.Series([end] * len(log), dtype="datetime64[ns, UTC]")})
+        else:
+            window = self._label_window(labels)
+            keys = self.get_entity(self.get_feature_view(_refs(labels)[0].partition(":")[0]).entity).join_keys
+            missing = [k.name for k in keys if k.name not in log.columns]
+            if missing:
+                raise InvalidArgument(f"labels: the serving log of {_refs(features)} has no join key {missing} of the label view")
+            due = pd.to_datetime(log["read_time"], utc=True) + window
+            complete = (due <= end).to_numpy()
+            spine = log[[k.name for k in keys]].copy()
+            spine["event_timestamp"] = due.where(complete, end).astype("datetime64[ns, UTC]")
         joined = self.get_historical_features(spine, labels, split=split, full_feature_names=full_feature_names)
         extra = [c for c in joined.columns if c not in spine.columns]
         clash = [c for c in extra if c in log.columns]
         if clash:
             raise InvalidArgument(f"labels: {clash} name columns of the serving log too; rename the label features")
         out = pd.concat([log.reset_index(drop=True), joined[extra].reset_index(drop=True)], axis=1)
+        if complete is not None:
+            out.loc[~complete, extra] = None
+            out["label_window_complete"] = complete
         out.attrs["timefence"] = {"serving_log": log.attrs.get("timefence", {}), "labels": joined.attrs.get("timefence", {})}
         return out
+
+    def _label_window(self, labels: FeatureRefs) -> pd.Timedelta:
+        """The ttl shared by the views of ``labels``: the window after each
+        request in which its outcome counts."""
+        ttls = {self.get_feature_view(ref.partition(":")[0]).ttl for ref in _refs(labels)}
+        if len(ttls) != 1:
+            raise InvalidArgument(f"labels: the label views have different ttls {sorted(map(str, ttls))}; each is a label window, so join them one by one")
+        ttl = ttls.pop()
+        if not ttl:
+            raise InvalidArgument("labels keyed by entity and time need a label view with a ttl: the window after each request "
+                                  "in which its outcome counts (e.g. ttl: 7d)")
+        return pd.Timedelta(ttl)
 
     def skew_report(
         self,

@@ -7,17 +7,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/internal/tmpfs"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -373,14 +372,7 @@ func TestServingLogBadInput(t *testing.T) {
 // lookups are still served, the log's records are dropped and counted, not
 // half written, and logging resumes once space returns.
 func TestServingLogOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := tmpfs.Mount(t, "96m")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := storage.Open(storage.DefaultOptions(dir).WithLogger(quiet).WithMemTableBytes(2 << 20).WithReserveBytes(16 << 20))
 	require.NoError(t, err)
@@ -400,17 +392,7 @@ func TestServingLogOnFullDisk(t *testing.T) {
 
 	// Leave 4 MiB free: less than half the 16 MiB reserve, which the log,
 	// like manifests, keeps free.
-	var fs syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(dir, &fs))
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	require.NoError(t, err)
-	chunk := make([]byte, 1<<20)
-	for range int64(fs.Bavail)*int64(fs.Bsize)/(1<<20) - 4 {
-		_, err := f.Write(chunk)
-		require.NoError(t, err)
-	}
-	require.NoError(t, f.Close())
+	filler := tmpfs.Fill(t, dir, 4<<20)
 
 	lookup()
 	rep, err := c.SkewReport(ctx, time.Time{}, time.Time{}, 0) // stores the queue first

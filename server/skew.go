@@ -37,21 +37,9 @@ func (s *Server) GetSkewReport(ctx context.Context, req *timefencev1.GetSkewRepo
 		return nil, toStatus(err)
 	}
 	at, watermark := s.store.ReadTime()
-	since, until := int64(math.MinInt64), at
-	var err error
-	if req.GetSince() != nil {
-		if since, err = toNanos(req.GetSince(), "since"); err != nil {
-			return nil, toStatus(err)
-		}
-	}
-	if req.GetUntil() != nil {
-		if until, err = toNanos(req.GetUntil(), "until"); err != nil {
-			return nil, toStatus(err)
-		}
-		until = min(until, at)
-	}
-	if since > until && req.GetUntil() != nil {
-		return nil, toStatus(invalid("since: after until"))
+	since, until, err := timeRange(req.GetSince(), req.GetUntil(), at)
+	if err != nil {
+		return nil, toStatus(err)
 	}
 	maxExamples := int(req.GetMaxMismatches())
 	switch {

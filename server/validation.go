@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
 )
@@ -17,20 +19,9 @@ const (
 // GetValidationReport returns the validation events recorded from since to
 // until, with counts per view and expectation.
 func (s *Server) GetValidationReport(ctx context.Context, req *timefencev1.GetValidationReportRequest) (*timefencev1.GetValidationReportResponse, error) {
-	since, until := int64(math.MinInt64), int64(math.MaxInt64)
-	var err error
-	if req.GetSince() != nil {
-		if since, err = toNanos(req.GetSince(), "since"); err != nil {
-			return nil, toStatus(err)
-		}
-	}
-	if req.GetUntil() != nil {
-		if until, err = toNanos(req.GetUntil(), "until"); err != nil {
-			return nil, toStatus(err)
-		}
-		if since > until {
-			return nil, toStatus(invalid("since: after until"))
-		}
+	since, until, err := timeRange(req.GetSince(), req.GetUntil(), math.MaxInt64)
+	if err != nil {
+		return nil, toStatus(err)
 	}
 	if v := req.GetFeatureView(); v != "" {
 		if _, err := s.store.View(v); err != nil {
@@ -77,4 +68,25 @@ func fromEvent(ev *storage.ValidationEvent) *timefencev1.ValidationEvent {
 		out.FailedRows = append(out.FailedRows, &timefencev1.FailedRow{Row: r.Row, Value: r.Value})
 	}
 	return out
+}
+
+// timeRange reads a report's window [since, until]: since defaults to the
+// first time, until to latest, and a later until is cut to latest.
+func timeRange(since, until *timestamppb.Timestamp, latest int64) (from, to int64, err error) {
+	from, to = math.MinInt64, latest
+	if since != nil {
+		if from, err = toNanos(since, "since"); err != nil {
+			return 0, 0, err
+		}
+	}
+	if until != nil {
+		if to, err = toNanos(until, "until"); err != nil {
+			return 0, 0, err
+		}
+		to = min(to, latest)
+		if from > to {
+			return 0, 0, invalid("since: after until")
+		}
+	}
+	return from, to, nil
 }

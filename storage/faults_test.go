@@ -15,6 +15,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/internal/tmpfs"
 )
 
 // Each test here damages a copy of a real store the way a disk, a kill or an
@@ -319,14 +321,7 @@ func TestRolledBackRegistryRefused(t *testing.T) {
 // closes and reopens, and writes resume once space returns. Without the
 // reserve, Badger dies with SIGBUS writing its memory-mapped log.
 func TestFullDiskRefusesWrites(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := tmpfs.Mount(t, "48m")
 
 	clk := &fakeClock{}
 	clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())

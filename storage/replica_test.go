@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/timefence/timefence/internal/tmpfs"
 )
 
 // replicaFixture is a primary store and a replica of it.
@@ -242,14 +242,7 @@ func TestPromote(t *testing.T) {
 // on at the old watermark, and once space returns the same increment
 // applies.
 func TestReplicaOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	mnt := tmpfs.Mount(t, "96m")
 	f := &historyFixture{dir: t.TempDir(), clk: &fakeClock{}}
 	f.clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	f.opts = DefaultOptions(f.dir).WithNow(f.clk.Now).WithSyncWrites(false)
@@ -276,17 +269,7 @@ func TestReplicaOnFullDisk(t *testing.T) {
 	last, _ := replica.ReplicaInfo()
 	inc, info := backupTo(t, primary, bdir, "inc", &last)
 
-	var fs syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(mnt, &fs))
-	filler := filepath.Join(mnt, "filler")
-	fill, err := os.Create(filler)
-	require.NoError(t, err)
-	chunk := make([]byte, 1<<20)
-	for range int64(fs.Bavail)*int64(fs.Bsize)/(1<<20) - 4 {
-		_, err := fill.Write(chunk)
-		require.NoError(t, err)
-	}
-	require.NoError(t, fill.Close())
+	filler := tmpfs.Fill(t, mnt, 4<<20)
 	_, err = replica.ApplyIncrement(context.Background(), inc)
 	require.ErrorIs(t, err, ErrStorageFull)
 	require.Equal(t, w, replica.Watermark())

@@ -56,9 +56,29 @@ func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(desc.GetCmd()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invalid(fmt.Sprintf("flight command: field %q: expected %s, got a JSON %s", te.Field, jsonKind(te.Type), te.Value))
+		}
 		return invalid(fmt.Sprintf("flight command: %v", err))
 	}
 	return nil
+}
+
+// jsonKind names what a command field of type t takes, in JSON's words.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		_, item, _ := strings.Cut(jsonKind(t.Elem()), " ")
+		return "an array of " + item + "s"
+	}
+	return "a " + t.Kind().String()
 }
 
 // commandFields splits a JSON object into its fields, also returned in

@@ -324,6 +324,8 @@ func TestFlightCommandFieldsMatchExactly(t *testing.T) {
 		{`{"op":"write","split":"all","feature_view":"stats"}`, `op "write": this call takes "export"`},
 		{`{"op":"export","split":"all","feature_view":"stats"} {"op":"export"}`, `unexpected data after the JSON object`},
 		{`["op","export"]`, `not a JSON object`},
+		{`{"op":"export","split":"all","feature_view":"stats","min_watermark":"7"}`, `field "min_watermark": expected an integer, got a JSON string`},
+		{`{"op":"export","split":"all","feature_view":"stats","features":"clicks"}`, `field "features": expected an array of strings, got a JSON string`},
 	} {
 		t.Run(c.cmd, func(t *testing.T) {
 			err := doGet(c.cmd)

@@ -231,6 +231,27 @@ func TestReplicas(t *testing.T) {
 		require.Equal(t, want.Rows, got.Rows)
 	}
 
+	// The guard on a replica: a split created on the primary arrives with an
+	// increment, and a spine with one row after its cutoff is refused whole.
+	cut := time.Now()
+	_, err = env.client.CreateSplit(ctx, "before_cut", cut.Add(-time.Hour), cut)
+	require.NoError(t, err)
+	reps[0].caughtUp(t, env.store.Watermark())
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := reps[0].client.GetSplit(ctx, "before_cut"); err == nil || time.Now().After(wait) {
+			break
+		}
+	}
+	spine, err := client.NewSpine([]string{"user_id", "region"}, keys[:2], []time.Time{cut.Add(-time.Minute), cut.Add(time.Millisecond)})
+	require.NoError(t, err)
+	rows := 0
+	_, err = reps[0].client.GetHistorical(ctx, "before_cut", []string{"stats"}, spine, func(r arrow.Record) error {
+		rows += int(r.NumRows())
+		return nil
+	})
+	require.ErrorIs(t, err, client.ErrCutoffExceeded)
+	require.Zero(t, rows, "nothing streamed")
+
 	// Refusals: writes and definitions on a replica name the primary; a
 	// primary is never behind a watermark, so one above its own is a
 	// mistake.
@@ -322,4 +343,54 @@ func TestFollowRefusesAReplicaAhead(t *testing.T) {
 	_, err = stream.Recv()
 	require.Equal(t, codes.FailedPrecondition, codeOf(err))
 	require.Contains(t, messageOf(err), "ahead of its primary")
+
+	// Malformed: no position, and a position in another store.
+	admin := timefencev1.NewAdminServiceClient(env.client.Conn())
+	for _, tc := range []struct {
+		after *timefencev1.BackupInfo
+		msg   string
+	}{
+		{nil, "after: the footer of the replica's last backup needs store_id and next_since"},
+		{&timefencev1.BackupInfo{StoreId: "0123", NextSince: 1}, "the earlier backup is of store 0123"},
+	} {
+		stream, err := admin.Follow(context.Background(), &timefencev1.FollowRequest{After: tc.after})
+		require.NoError(t, err)
+		_, err = stream.Recv()
+		require.Equal(t, codes.InvalidArgument, codeOf(err))
+		require.Contains(t, messageOf(err), tc.msg)
+	}
+}
+
+// TestStalledFollowerIsCut: a follower that stops reading is cut by the
+// stream idle limit once the stream's flow-control window is full, so it
+// holds no more than that window on the primary.
+func TestStalledFollowerIsCut(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.StreamIdleTimeout = 300 * time.Millisecond
+	c, st, stop := startWith(t, cfg)
+	defer stop()
+	env := &testEnv{client: c, store: st}
+	env.defineUsers(t, 0)
+	ctx := context.Background()
+	full, err := c.Backup(ctx, io.Discard, nil)
+	require.NoError(t, err)
+	stream, err := timefencev1.NewAdminServiceClient(c.Conn()).Follow(ctx, &timefencev1.FollowRequest{After: full})
+	require.NoError(t, err)
+	// Megabytes of changes while the follower reads nothing.
+	for i := range 40 {
+		rows := make([]client.Row, 500)
+		for j := range rows {
+			rows[j] = client.Row{Key: []any{int64(i*500 + j), "eu"}, EventTime: time.Now(), Values: []any{int64(j), float64(j)}}
+		}
+		_, err := c.Write(ctx, "stats", rows)
+		require.NoError(t, err)
+	}
+	time.Sleep(time.Second)
+	for {
+		if _, err = stream.Recv(); err != nil {
+			break
+		}
+	}
+	require.Equal(t, codes.DeadlineExceeded, codeOf(err), "%v", err)
+	require.Contains(t, messageOf(err), "nothing for 300ms")
 }

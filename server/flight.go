@@ -69,7 +69,7 @@ func parseCommand(desc *flight.FlightDescriptor, want string, v any) error {
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Bool:
-		return "true or false"
+		return "a boolean"
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
 		return "an integer"
 	case reflect.String:

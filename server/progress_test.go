@@ -302,7 +302,7 @@ func TestProgressKeepsTheGuardAndRefusals(t *testing.T) {
 	_ = stream.CloseSend()
 	_, err = stream.Recv()
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
-	require.ErrorContains(t, err, "writeCmd.progress of type bool")
+	require.ErrorContains(t, err, `flight command: field "progress": expected a boolean, got a JSON string`)
 	require.Equal(t, before, env.store.Watermark())
 }
 

@@ -184,6 +184,12 @@ func BenchmarkOnline(b *testing.B) {
 			{"encode-request", func() error { _, err := proto.Marshal(req); return err }},
 			{"decode-request", func() error { return proto.Unmarshal(reqBytes, new(timefencev1.GetOnlineFeaturesRequest)) }},
 			{"encode-response", func() error { _, err := proto.Marshal(resp); return err }},
+			// As the server sends it (onlinewire.go).
+			{"encode-response-server", func() error {
+				b, err := server.MarshalResponse(resp)
+				b.Free()
+				return err
+			}},
 			{"decode-response", func() error { return proto.Unmarshal(respBytes, new(timefencev1.GetOnlineFeaturesResponse)) }},
 		}
 		for _, p := range parts {

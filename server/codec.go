@@ -13,24 +13,51 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	protov2 "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 )
 
 // gRPC reports a request that does not decode (invalid UTF-8 in a string
 // field, a truncated message) as INTERNAL, before any interceptor sees it.
-// requestCodec decodes like gRPC's own codec but, on failure, records the
+// serverCodec decodes like gRPC's own codec but, on failure, records the
 // error for the message instead; the recover interceptors, which see every
-// decoded message first, refuse it as INVALID_ARGUMENT naming the field.
-type requestCodec struct{ encoding.CodecV2 }
+// decoded message first, refuse it as INVALID_ARGUMENT naming the field. It
+// encodes online responses with onlineWire, everything else as gRPC does.
+type serverCodec struct{ encoding.CodecV2 }
 
 // undecodable holds the decoding error of each message that failed to
 // decode, until the interceptor that receives it takes it.
 var undecodable sync.Map // message pointer -> error
 
-func newRequestCodec() grpc.ServerOption {
-	return grpc.ForceServerCodecV2(requestCodec{encoding.GetCodecV2(proto.Name)})
+func newServerCodec() grpc.ServerOption {
+	return grpc.ForceServerCodecV2(serverCodec{encoding.GetCodecV2(proto.Name)})
 }
 
-func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c serverCodec) Marshal(v any) (mem.BufferSlice, error) {
+	resp, ok := v.(*timefencev1.GetOnlineFeaturesResponse)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	w, ok := planOnline(resp)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	if mem.IsBelowBufferPoolingThreshold(w.size) {
+		b, err := w.marshal(make([]byte, 0, w.size))
+		return mem.BufferSlice{mem.SliceBuffer(b)}, err
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(w.size)
+	b, err := w.marshal(*buf)
+	if err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
+	*buf = b
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	err := c.CodecV2.Unmarshal(data, v)
 	m, ok := v.(protov2.Message)
 	if err == nil || !ok {

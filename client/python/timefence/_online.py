@@ -328,6 +328,7 @@ def to_frame(
         if include_status:
             data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
             data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    floats: List[Tuple[np.ndarray, List[str]]] = []
     for field, (gnames, values, nulls) in groups.items():
         arr: np.ndarray = np.array(values, dtype=_NUMERIC[field]).reshape(len(gnames), n)
         masks = np.array(nulls, dtype=bool).reshape(len(gnames), n)
@@ -341,9 +342,70 @@ def to_frame(
             arr[masks] = np.nan
             for i, name in enumerate(gnames):
                 data[name] = arr[i]
-    out = pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
+            floats.append((arr, gnames))
+    out = frame(data, floats, n)
     out.attrs["timefence"] = attrs
     return out
+
+
+def frame(data: Dict[Any, Any], blocks: List[Tuple[np.ndarray, List[str]]], n: int) -> pd.DataFrame:
+    """``pd.DataFrame(data)`` with a RangeIndex, built from pandas blocks:
+    each array of ``blocks`` (one row per column it names, in ``data`` too)
+    is one block, every other column a block of its own. Creating a frame
+    column by column costs about 12 us a column, most of a 1 x 50 lookup;
+    this costs a few in all. Frames pandas' block API cannot take as they
+    are (Series, or pandas without the API) are built column by column."""
+    if _from_blocks is None or not data or not all(_blockable(v) for v in data.values()):
+        return pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
+    pos = {name: i for i, name in enumerate(data)}
+    parts: List[Tuple[Any, np.ndarray]] = []
+    grouped: set = set()
+    for arr, names in blocks:
+        parts.append((arr, np.array([pos[name] for name in names], dtype=np.intp)))
+        grouped.update(names)
+    for name, v in data.items():
+        if name not in grouped:
+            parts.append((v.reshape(1, -1) if isinstance(v, np.ndarray) else v, np.array([pos[name]], dtype=np.intp)))
+    return _from_blocks(parts, pd.RangeIndex(n), _column_index(tuple(data)))
+
+
+def _blockable(v: Any) -> bool:
+    """True for a 1-D numpy array or extension array."""
+    return isinstance(v, (np.ndarray, pd.api.extensions.ExtensionArray)) and v.ndim == 1
+
+
+def _column_index(names: Tuple[Any, ...]) -> pd.Index:
+    """The columns Index of names, cached: pandas infers its dtype, which
+    costs more than the rest of a small frame."""
+    idx = _INDEXES.get(names)
+    if idx is None:
+        idx = pd.Index(list(names))
+        with _INDEXES_LOCK:
+            if len(_INDEXES) >= Names.MAX:
+                _INDEXES.clear()
+            _INDEXES[names] = idx
+    return idx
+
+
+_INDEXES: Dict[Tuple[Any, ...], pd.Index] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _pandas2_from_blocks(parts: List[Tuple[Any, np.ndarray]], index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+    """pandas.api.internals.create_dataframe_from_blocks, for pandas 2."""
+    mgr = _BlockManager([_make_block(v, placement=p) for v, p in parts], [columns, index])
+    return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+
+
+try:
+    from pandas.api.internals import create_dataframe_from_blocks as _from_blocks  # pandas >= 3
+except ImportError:
+    try:
+        from pandas.core.internals import BlockManager as _BlockManager
+        from pandas.core.internals.api import make_block as _make_block
+        _from_blocks = _pandas2_from_blocks if hasattr(pd.DataFrame, "_from_mgr") else None
+    except ImportError:
+        _from_blocks = None
 
 
 _NUMERIC = {"int64_values": np.int64, "int32_values": np.int32, "double_values": np.float64, "float_values": np.float32,

@@ -46,15 +46,55 @@ func (c serverCodec) Marshal(v any) (mem.BufferSlice, error) {
 		b, err := w.marshal(make([]byte, 0, w.size))
 		return mem.BufferSlice{mem.SliceBuffer(b)}, err
 	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(w.size)
+	buf := wireBuffers.Get(w.size)
 	b, err := w.marshal(*buf)
 	if err != nil {
-		pool.Put(buf)
+		wireBuffers.Put(buf)
 		return nil, err
 	}
 	*buf = b
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+	return mem.BufferSlice{mem.NewBuffer(buf, wireBuffers)}, nil
+}
+
+// wireBuffers holds the buffers of encoded online responses. gRPC's own
+// pool clears each buffer it hands out, all of its capacity (1 MiB for a
+// 100 KB response); these are not cleared, since every byte of the
+// response is written.
+var wireBuffers = &bufferPool{}
+
+// bufferPool is a mem.BufferPool of buffers in powers of two from 4 KiB to
+// 8 MiB, handed out as they were returned.
+type bufferPool struct{ tiers [12]sync.Pool }
+
+// tier returns the tier of buffers of at least size bytes, or -1 when
+// there is none.
+func (p *bufferPool) tier(size int) int {
+	for i := range p.tiers {
+		if size <= 4096<<i {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *bufferPool) Get(size int) *[]byte {
+	i := p.tier(size)
+	if i < 0 {
+		b := make([]byte, size)
+		return &b
+	}
+	if b, ok := p.tiers[i].Get().(*[]byte); ok {
+		*b = (*b)[:size]
+		return b
+	}
+	b := make([]byte, size, 4096<<i)
+	return &b
+}
+
+func (p *bufferPool) Put(b *[]byte) {
+	if i := p.tier(cap(*b)); i >= 0 && cap(*b) == 4096<<i {
+		p.tiers[i].Put(b)
+	}
 }
 
 func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error {

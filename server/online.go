@@ -74,14 +74,23 @@ func (s *Server) readColumns(ctx context.Context, reads []*viewRead, rows []*tim
 				return fmt.Errorf("entity_rows[%d]: %w", i, err)
 			}
 		}
+		// The status and event time of a row are its view's winner's: every
+		// column of the view shares one slice of each.
+		statuses, times := make([]timefencev1.FeatureStatus, len(rows)), make([]int64, len(rows))
 		out := make([]*onlineColumn, len(vr.proj.Features))
 		for j, f := range vr.proj.Features {
-			out[j] = newOnlineColumn(f.Type, len(rows))
+			out[j] = newOnlineColumn(f.Type, statuses, times)
 		}
 		q := storage.Query{Proj: vr.proj, Keys: keys, Bounds: []storage.Bounds{storage.At(at)}, Watermark: watermark, WithSeq: each != nil}
 		err := s.store.LookupEach(ctx, q, 1, func(_, i int, r *storage.Result) {
+			statuses[i] = statusToProto[r.Status]
+			times[i] = r.EventTime // the winner's, a deletion's too; 0 without one
 			for j, c := range out {
-				c.set(i, r, j)
+				if r.Status == storage.Present && !r.Values[j].IsNull() {
+					c.value(i, r.Values[j])
+				} else {
+					c.col.Nulls[i] = true
+				}
 			}
 			if each != nil {
 				each(vr, i, r)
@@ -99,14 +108,15 @@ func (s *Server) readColumns(ctx context.Context, reads []*viewRead, rows []*tim
 
 // onlineColumn fills one FeatureColumn of a response.
 type onlineColumn struct {
-	col *timefencev1.FeatureColumn
-	set func(i int, r *storage.Result, j int)
+	col   *timefencev1.FeatureColumn
+	value func(i int, v storage.Value) // stores the present, non-null value of row i
 }
 
-func newOnlineColumn(t storage.Type, n int) *onlineColumn {
-	col := &timefencev1.FeatureColumn{Type: typeToProto[t], Statuses: make([]timefencev1.FeatureStatus, n),
-		EventTimeUnixNanos: make([]int64, n), Nulls: make([]bool, n)}
-	// value stores a present, non-null value of row i.
+// newOnlineColumn returns a column of type t with the given statuses and
+// event times, one per row, which its caller fills.
+func newOnlineColumn(t storage.Type, statuses []timefencev1.FeatureStatus, times []int64) *onlineColumn {
+	n := len(statuses)
+	col := &timefencev1.FeatureColumn{Type: typeToProto[t], Statuses: statuses, EventTimeUnixNanos: times, Nulls: make([]bool, n)}
 	var value func(i int, v storage.Value)
 	switch t {
 	case storage.TypeInt64, storage.TypeTimestamp: // timestamps as Unix ns
@@ -180,15 +190,7 @@ func newOnlineColumn(t storage.Type, n int) *onlineColumn {
 	default:
 		panic(fmt.Sprintf("no online column for type %s", t))
 	}
-	return &onlineColumn{col: col, set: func(i int, r *storage.Result, j int) {
-		col.Statuses[i] = statusToProto[r.Status]
-		col.EventTimeUnixNanos[i] = r.EventTime // the winner's, a deletion's too; 0 without one
-		if r.Status != storage.Present || r.Values[j].IsNull() {
-			col.Nulls[i] = true
-			return
-		}
-		value(i, r.Values[j])
-	}}
+	return &onlineColumn{col: col, value: value}
 }
 
 // onlineTime returns the read time and watermark: now, or as_of under a split.

@@ -14,8 +14,10 @@ import (
 // itself: protobuf's generic encoder spends about 50 ns a value on its
 // packed columns. onlineWire encodes a GetOnlineFeaturesResponse directly,
 // column by column, to the same bytes as proto.Marshal (onlinewire_test.go
-// checks this for every value type). Columns of lists, which are rare and
-// nested, are encoded by protobuf inside the frame written here.
+// checks this for every value type). The columns of one view share their
+// statuses and event times (readColumns), which are encoded once and copied.
+// Columns of lists, which are rare and nested, are encoded by protobuf
+// inside the frame written here.
 
 // Field numbers of GetOnlineFeaturesResponse, FeatureColumn and its value
 // messages (online_service.proto).
@@ -56,11 +58,13 @@ type onlineWire struct {
 // tags and length prefixes.
 type columnWire struct {
 	statuses, times int // packed payloads; nulls are one byte a row
-	values          int // the value message's payload
-	valuesNum       protowire.Number
-	packed          int // the packed payload inside the value message; 0 unless packed
-	nested          proto.Message
-	size            int // the column message's payload
+	// The statuses or event times are the previous column's slice.
+	sameStatuses, sameTimes bool
+	values                  int // the value message's payload
+	valuesNum               protowire.Number
+	packed                  int // the packed payload inside the value message; 0 unless packed
+	nested                  proto.Message
+	size                    int // the column message's payload
 }
 
 // planOnline returns the plan of resp, or false when it holds something
@@ -75,7 +79,12 @@ func planOnline(resp *timefencev1.GetOnlineFeaturesResponse) (*onlineWire, bool)
 		w.size += protowire.SizeTag(respFeatures) + protowire.SizeBytes(len(f))
 	}
 	for i, col := range resp.GetColumns() {
-		c, ok := planColumn(col)
+		var prev *timefencev1.FeatureColumn
+		var prevWire *columnWire
+		if i > 0 {
+			prev, prevWire = resp.GetColumns()[i-1], &w.cols[i-1]
+		}
+		c, ok := planColumn(col, prev, prevWire)
 		if !ok {
 			return nil, false
 		}
@@ -97,15 +106,25 @@ func planOnline(resp *timefencev1.GetOnlineFeaturesResponse) (*onlineWire, bool)
 	return w, true
 }
 
-func planColumn(col *timefencev1.FeatureColumn) (columnWire, bool) {
+// planColumn plans col, the column after prev, planned as prevWire (both
+// nil for the first).
+func planColumn(col, prev *timefencev1.FeatureColumn, prevWire *columnWire) (columnWire, bool) {
 	var c columnWire
 	if t := col.GetType(); t != 0 {
 		c.size += protowire.SizeTag(colType) + protowire.SizeVarint(uint64(int64(t)))
 	}
-	for _, s := range col.GetStatuses() {
-		c.statuses += protowire.SizeVarint(uint64(int64(s)))
+	if c.sameStatuses = prev != nil && sameSlice(col.GetStatuses(), prev.GetStatuses()); c.sameStatuses {
+		c.statuses = prevWire.statuses
+	} else {
+		for _, s := range col.GetStatuses() {
+			c.statuses += protowire.SizeVarint(uint64(int64(s)))
+		}
 	}
-	c.times = varintsSize(col.GetEventTimeUnixNanos())
+	if c.sameTimes = prev != nil && sameSlice(col.GetEventTimeUnixNanos(), prev.GetEventTimeUnixNanos()); c.sameTimes {
+		c.times = prevWire.times
+	} else {
+		c.times = varintsSize(col.GetEventTimeUnixNanos())
+	}
 	c.size += packedSize(colStatuses, c.statuses) + packedSize(colEventTimes, c.times) + packedSize(colNulls, len(col.GetNulls()))
 	switch v := col.GetValues().(type) {
 	case nil:
@@ -164,12 +183,13 @@ func (w *onlineWire) marshal(b []byte) ([]byte, error) {
 		b = protowire.AppendTag(b, respFeatures, protowire.BytesType)
 		b = protowire.AppendString(b, f)
 	}
+	var statuses, times wireSpan // the last encoded, with their tags
 	for i, col := range r.GetColumns() {
 		c := &w.cols[i]
 		b = protowire.AppendTag(b, respColumns, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(c.size))
 		var err error
-		if b, err = appendColumn(b, col, c); err != nil {
+		if b, err = appendColumn(b, col, c, &statuses, &times); err != nil {
 			return nil, err
 		}
 	}
@@ -196,22 +216,39 @@ func (w *onlineWire) marshal(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func appendColumn(b []byte, col *timefencev1.FeatureColumn, c *columnWire) ([]byte, error) {
+// wireSpan is where in the encoding a field was written.
+type wireSpan struct{ from, to int }
+
+// appendColumn appends col. statuses and times are where the last column's
+// were written; a column with the same slices copies them from there.
+func appendColumn(b []byte, col *timefencev1.FeatureColumn, c *columnWire, statuses, times *wireSpan) ([]byte, error) {
 	if t := col.GetType(); t != 0 {
 		b = protowire.AppendTag(b, colType, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(int64(t)))
 	}
 	if c.statuses > 0 {
-		b = appendPackedHeader(b, colStatuses, c.statuses)
-		for _, s := range col.GetStatuses() {
-			b = protowire.AppendVarint(b, uint64(int64(s)))
+		from := len(b)
+		if c.sameStatuses {
+			b = append(b, b[statuses.from:statuses.to]...)
+		} else {
+			b = appendPackedHeader(b, colStatuses, c.statuses)
+			for _, s := range col.GetStatuses() {
+				b = protowire.AppendVarint(b, uint64(int64(s)))
+			}
 		}
+		*statuses = wireSpan{from, len(b)}
 	}
 	if c.times > 0 {
-		b = appendPackedHeader(b, colEventTimes, c.times)
-		for _, t := range col.GetEventTimeUnixNanos() {
-			b = protowire.AppendVarint(b, uint64(t))
+		from := len(b)
+		if c.sameTimes {
+			b = append(b, b[times.from:times.to]...)
+		} else {
+			b = appendPackedHeader(b, colEventTimes, c.times)
+			for _, t := range col.GetEventTimeUnixNanos() {
+				b = protowire.AppendVarint(b, uint64(t))
+			}
 		}
+		*times = wireSpan{from, len(b)}
 	}
 	if nulls := col.GetNulls(); len(nulls) > 0 {
 		b = appendPackedHeader(b, colNulls, len(nulls))
@@ -258,6 +295,12 @@ func appendColumn(b []byte, col *timefencev1.FeatureColumn, c *columnWire) ([]by
 		return proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, c.nested)
 	}
 	return b, nil
+}
+
+// sameSlice reports whether a and b are the same slice: the same length
+// and, unless empty, the same first element.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func appendBools(b []byte, v []bool) []byte {

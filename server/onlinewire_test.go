@@ -19,8 +19,8 @@ import (
 
 // The online response encoder writes the same bytes as proto.Marshal, for
 // responses of every value type, with and without rows, nulls, negative and
-// extreme values, empty strings and lists, and every optional field set or
-// not.
+// extreme values, empty strings and lists, columns sharing their statuses
+// and event times or not, and every optional field set or not.
 func TestOnlineWireMatchesProtobuf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var types []storage.Type
@@ -30,12 +30,27 @@ func TestOnlineWireMatchesProtobuf(t *testing.T) {
 	for iter := range 400 {
 		n := []int{0, 1, 3, 100}[iter%4]
 		resp := &timefencev1.GetOnlineFeaturesResponse{}
+		// Columns of one view share their statuses and event times, as
+		// readColumns makes them; a new view starts with some columns.
+		var statuses []timefencev1.FeatureStatus
+		var times []int64
 		for c := range 1 + rng.IntN(6) {
+			if c == 0 || rng.IntN(3) == 0 {
+				statuses, times = make([]timefencev1.FeatureStatus, n), make([]int64, n)
+				for i := range n {
+					r := randomResult(rng, storage.TypeInt64)
+					statuses[i], times[i] = statusToProto[r.Status], r.EventTime
+				}
+			}
 			st := types[rng.IntN(len(types))]
-			col := newOnlineColumn(st, n)
+			col := newOnlineColumn(st, statuses, times)
 			for i := range n {
 				r := randomResult(rng, st)
-				col.set(i, &r, 0)
+				if statuses[i] == timefencev1.FeatureStatus_FEATURE_STATUS_PRESENT && !r.Values[0].IsNull() {
+					col.value(i, r.Values[0])
+				} else {
+					col.col.Nulls[i] = true
+				}
 			}
 			resp.Features = append(resp.Features, fmt.Sprintf("view_%d:f%d_é", iter, c))
 			resp.Columns = append(resp.Columns, col.col)
@@ -63,13 +78,18 @@ func TestOnlineWireMatchesProtobuf(t *testing.T) {
 // A column without values, an empty response and a negative type or status
 // (never sent, but valid protobuf) encode as protobuf does too.
 func TestOnlineWireEdges(t *testing.T) {
+	st, t1, t2 := []timefencev1.FeatureStatus{1, 2, 3}, []int64{-1, 1 << 60, 0}, []int64{5, 6, 7}
 	for name, resp := range map[string]*timefencev1.GetOnlineFeaturesResponse{
-		"empty":           {},
-		"no values":       {Columns: []*timefencev1.FeatureColumn{{Type: timefencev1.ValueType_VALUE_TYPE_DOUBLE, Statuses: []timefencev1.FeatureStatus{1}}}},
-		"nil value slice": {Columns: []*timefencev1.FeatureColumn{{Values: &timefencev1.FeatureColumn_Int64Values{}}}},
-		"negative enums":  {Columns: []*timefencev1.FeatureColumn{{Type: -3, Statuses: []timefencev1.FeatureStatus{-1, 2}}}},
-		"zero time":       {ReadTime: &timestamppb.Timestamp{}},
-		"nil list":        {Columns: []*timefencev1.FeatureColumn{{Values: &timefencev1.FeatureColumn_FloatListValues{}}}},
+		"shared statuses, own times": {Columns: []*timefencev1.FeatureColumn{
+			{Statuses: st, EventTimeUnixNanos: t1}, {Statuses: st, EventTimeUnixNanos: t2}, {Statuses: st, EventTimeUnixNanos: t1}}},
+		"shared prefix":     {Columns: []*timefencev1.FeatureColumn{{EventTimeUnixNanos: t1}, {EventTimeUnixNanos: t1[:2]}}},
+		"shared, then none": {Columns: []*timefencev1.FeatureColumn{{Statuses: st}, {Statuses: st}, {}, {Statuses: st}}},
+		"empty":             {},
+		"no values":         {Columns: []*timefencev1.FeatureColumn{{Type: timefencev1.ValueType_VALUE_TYPE_DOUBLE, Statuses: []timefencev1.FeatureStatus{1}}}},
+		"nil value slice":   {Columns: []*timefencev1.FeatureColumn{{Values: &timefencev1.FeatureColumn_Int64Values{}}}},
+		"negative enums":    {Columns: []*timefencev1.FeatureColumn{{Type: -3, Statuses: []timefencev1.FeatureStatus{-1, 2}}}},
+		"zero time":         {ReadTime: &timestamppb.Timestamp{}},
+		"nil list":          {Columns: []*timefencev1.FeatureColumn{{Values: &timefencev1.FeatureColumn_FloatListValues{}}}},
 	} {
 		want, err := proto.Marshal(resp)
 		require.NoError(t, err, name)
@@ -166,4 +186,23 @@ func listOf[T any](n int, f func() T) []T {
 		out[i] = f()
 	}
 	return out
+}
+
+// Buffers come in powers of two from 4 KiB, at the length asked; beyond the
+// last tier they are allocated and never pooled.
+func TestWireBuffers(t *testing.T) {
+	var p bufferPool
+	for _, size := range []int{0, 1, 4096, 4097, 100_000, 8 << 20} {
+		b := p.Get(size)
+		require.Len(t, *b, size)
+		require.Equal(t, 4096<<p.tier(size), cap(*b), "size %d", size)
+		p.Put(b)
+	}
+	huge := p.Get(8<<20 + 1)
+	require.Len(t, *huge, 8<<20+1)
+	require.Equal(t, -1, p.tier(cap(*huge)))
+	p.Put(huge) // dropped
+	odd := make([]byte, 5000)
+	p.Put(&odd) // not a tier's size: dropped
+	require.Equal(t, 8192, cap(*p.Get(5000)))
 }

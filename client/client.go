@@ -8,8 +8,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/grpcbuf"
 )
 
 // Client talks to one timefence server. It is safe for concurrent use.
@@ -57,6 +59,7 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		experimental.WithBufferPool(grpcbuf.Receive),
 	}
 	if cfg.token != "" {
 		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer{token: cfg.token, secure: cfg.tls != nil}))

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/grpcbuf"
 	"github.com/timefence/timefence/storage"
 )
 
@@ -259,6 +261,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		newServerCodec(),
+		experimental.BufferPool(grpcbuf.Receive),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.ChainUnaryInterceptor(unary...),

@@ -58,7 +58,8 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 	}
 	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20),
+			grpc.ForceCodecV2(grpcbuf.NewCodec())),
 		experimental.WithBufferPool(grpcbuf.Receive),
 	}
 	if cfg.token != "" {

@@ -7,14 +7,13 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	protov2 "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/grpcbuf"
 )
 
 // gRPC reports a request that does not decode (invalid UTF-8 in a string
@@ -23,24 +22,24 @@ import (
 // error for the message instead; the recover interceptors, which see every
 // decoded message first, refuse it as INVALID_ARGUMENT naming the field. It
 // encodes online responses with onlineWire, everything else as gRPC does.
-type serverCodec struct{ encoding.CodecV2 }
+type serverCodec struct{ grpcbuf.Codec }
 
 // undecodable holds the decoding error of each message that failed to
 // decode, until the interceptor that receives it takes it.
 var undecodable sync.Map // message pointer -> error
 
 func newServerCodec() grpc.ServerOption {
-	return grpc.ForceServerCodecV2(serverCodec{encoding.GetCodecV2(proto.Name)})
+	return grpc.ForceServerCodecV2(serverCodec{grpcbuf.NewCodec()})
 }
 
 func (c serverCodec) Marshal(v any) (mem.BufferSlice, error) {
 	resp, ok := v.(*timefencev1.GetOnlineFeaturesResponse)
 	if !ok {
-		return c.CodecV2.Marshal(v)
+		return c.Codec.Marshal(v)
 	}
 	w, ok := planOnline(resp)
 	if !ok {
-		return c.CodecV2.Marshal(v)
+		return c.Codec.Marshal(v)
 	}
 	if mem.IsBelowBufferPoolingThreshold(w.size) {
 		b, err := w.marshal(make([]byte, 0, w.size))
@@ -98,7 +97,7 @@ func (p *bufferPool) Put(b *[]byte) {
 }
 
 func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	err := c.CodecV2.Unmarshal(data, v)
+	err := c.Codec.Unmarshal(data, v)
 	m, ok := v.(protov2.Message)
 	if err == nil || !ok {
 		return err

@@ -8,12 +8,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/encoding"
-	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/grpcbuf"
 	"github.com/timefence/timefence/storage"
 )
 
@@ -112,7 +111,7 @@ func TestOnlineWireLeavesInvalidUTF8ToProtobuf(t *testing.T) {
 	} {
 		_, ok := planOnline(resp)
 		require.False(t, ok, name)
-		_, err := serverCodec{encoding.GetCodecV2(grpcproto.Name)}.Marshal(resp)
+		_, err := serverCodec{grpcbuf.NewCodec()}.Marshal(resp)
 		require.Error(t, err, name)
 	}
 }

@@ -1,8 +1,13 @@
 // Package grpcbuf holds the buffer pool that the client and the server
-// receive gRPC messages into.
+// receive gRPC messages into, and the protobuf codec that decodes from it.
 package grpcbuf
 
-import "google.golang.org/grpc/mem"
+import (
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+)
 
 // Receive is a pool with a tier for every power of two from 256 bytes to
 // 16 MiB. gRPC's default pool has tiers of 32 KiB and then 1 MiB, and clears
@@ -15,3 +20,20 @@ var Receive = func() mem.BufferPool {
 	}
 	return mem.NewTieredBufferPool(sizes...)
 }()
+
+// Codec is gRPC's protobuf codec, except that a message received in more
+// than one piece is put together in a buffer from Receive.
+type Codec struct{ encoding.CodecV2 }
+
+// NewCodec returns the codec.
+func NewCodec() Codec { return Codec{encoding.GetCodecV2(grpcproto.Name)} }
+
+func (c Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(Receive)
+	defer buf.Free()
+	return proto.Unmarshal(buf.ReadOnlyData(), m)
+}

@@ -32,6 +32,8 @@ def _columns(n: int):
 def test_frame_is_the_column_by_column_frame(n: int) -> None:
     data, blocks = _columns(n)
     want = pd.DataFrame(dict(data))
+    for name in blocks[0][1]:
+        data[name] = None  # as to_frame leaves the places of block columns
     got = _online.frame(data, blocks, n)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.index.equals(pd.RangeIndex(n))
@@ -42,6 +44,15 @@ def test_frame_is_the_column_by_column_frame(n: int) -> None:
     got.loc[0, "a"] = -1.0
     assert got["a"].iloc[0] == -1.0
     pd.testing.assert_series_equal(got["b"], want["b"])
+
+
+def test_frame_falls_back_with_blocks() -> None:
+    # A column the block API cannot take: the block columns are put in place.
+    floats = np.array([[1.0, 2.0], [3.0, 4.0]])
+    data = {"user_id": pd.Series([7, 8]), "a": None, "s": np.array(["x", "y"], dtype=object), "b": None}
+    got = _online.frame(data, [(floats, ["a", "b"])], 2)
+    want = pd.DataFrame({"user_id": [7, 8], "a": [1.0, 2.0], "s": ["x", "y"], "b": [3.0, 4.0]})
+    pd.testing.assert_frame_equal(got, want)
 
 
 def test_frame_without_blocks() -> None:

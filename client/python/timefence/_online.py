@@ -340,9 +340,7 @@ def to_frame(
                 data[name] = pd.arrays.BooleanArray(arr[i], masks[i])
         else:
             arr[masks] = np.nan
-            for i, name in enumerate(gnames):
-                data[name] = arr[i]
-            floats.append((arr, gnames))
+            floats.append((arr, gnames))  # their places in data stay None
     out = frame(data, floats, n)
     out.attrs["timefence"] = attrs
     return out
@@ -350,19 +348,20 @@ def to_frame(
 
 def frame(data: Dict[Any, Any], blocks: List[Tuple[np.ndarray, List[str]]], n: int) -> pd.DataFrame:
     """``pd.DataFrame(data)`` with a RangeIndex, built from pandas blocks:
-    each array of ``blocks`` (one row per column it names, in ``data`` too)
-    is one block, every other column a block of its own. Creating a frame
-    column by column costs about 12 us a column, most of a 1 x 50 lookup;
-    this costs a few in all. Frames pandas' block API cannot take as they
-    are (Series, or pandas without the API) are built column by column."""
-    if _from_blocks is None or not data or not all(_blockable(v) for v in data.values()):
+    each array of ``blocks`` holds, one per row, the columns it names (None
+    in ``data``, which gives the order); every other column is a block of
+    its own. Creating a frame column by column costs about 12 us a column,
+    most of a 1 x 50 lookup; this costs a few in all. Frames pandas' block
+    API cannot take as they are (Series, or pandas without the API) are
+    built column by column."""
+    grouped = {name: (arr, i) for arr, names in blocks for i, name in enumerate(names)}
+    if _from_blocks is None or not all(name in grouped or _blockable(v) for name, v in data.items()):
+        for name, (arr, i) in grouped.items():
+            data[name] = arr[i]
         return pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
     pos = {name: i for i, name in enumerate(data)}
-    parts: List[Tuple[Any, np.ndarray]] = []
-    grouped: set = set()
-    for arr, names in blocks:
-        parts.append((arr, np.array([pos[name] for name in names], dtype=np.intp)))
-        grouped.update(names)
+    parts: List[Tuple[Any, np.ndarray]] = [
+        (arr, np.array([pos[name] for name in names], dtype=np.intp)) for arr, names in blocks]
     for name, v in data.items():
         if name not in grouped:
             parts.append((v.reshape(1, -1) if isinstance(v, np.ndarray) else v, np.array([pos[name]], dtype=np.intp)))

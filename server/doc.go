@@ -9,6 +9,12 @@
 // parallelism and runs on threads of lower OS priority than online lookups
 // and writes, so that a join does not slow production's reads (work.go).
 //
+// An online response costs more to encode than to read: it is written column
+// by column to protobuf's own bytes, the statuses and event times of a
+// view's columns once, into buffers that are not cleared (onlinewire.go,
+// codec.go). Messages are received into buffers of their own size class
+// (internal/grpcbuf).
+//
 //	srv := server.New(store, server.DefaultConfig())
 //	err := srv.Serve(ctx, listener) // returns after ctx is done and a graceful stop
 package server

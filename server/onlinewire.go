@@ -226,30 +226,10 @@ func appendColumn(b []byte, col *timefencev1.FeatureColumn, c *columnWire, statu
 		b = protowire.AppendTag(b, colType, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(int64(t)))
 	}
-	if c.statuses > 0 {
-		from := len(b)
-		if c.sameStatuses {
-			b = append(b, b[statuses.from:statuses.to]...)
-		} else {
-			b = appendPackedHeader(b, colStatuses, c.statuses)
-			for _, s := range col.GetStatuses() {
-				b = protowire.AppendVarint(b, uint64(int64(s)))
-			}
-		}
-		*statuses = wireSpan{from, len(b)}
-	}
-	if c.times > 0 {
-		from := len(b)
-		if c.sameTimes {
-			b = append(b, b[times.from:times.to]...)
-		} else {
-			b = appendPackedHeader(b, colEventTimes, c.times)
-			for _, t := range col.GetEventTimeUnixNanos() {
-				b = protowire.AppendVarint(b, uint64(t))
-			}
-		}
-		*times = wireSpan{from, len(b)}
-	}
+	b = appendShared(b, colStatuses, c.statuses, col.GetStatuses(), c.sameStatuses, statuses,
+		func(s timefencev1.FeatureStatus) uint64 { return uint64(int64(s)) })
+	b = appendShared(b, colEventTimes, c.times, col.GetEventTimeUnixNanos(), c.sameTimes, times,
+		func(t int64) uint64 { return uint64(t) })
 	if nulls := col.GetNulls(); len(nulls) > 0 {
 		b = appendPackedHeader(b, colNulls, len(nulls))
 		b = appendBools(b, nulls)
@@ -295,6 +275,26 @@ func appendColumn(b []byte, col *timefencev1.FeatureColumn, c *columnWire, statu
 		return proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, c.nested)
 	}
 	return b, nil
+}
+
+// appendShared appends the packed varint field num of vals (payload bytes;
+// nothing when 0), or, when same, copies it from where it was last written,
+// at *last, which it then sets to where it wrote it.
+func appendShared[T any](b []byte, num protowire.Number, payload int, vals []T, same bool, last *wireSpan, varint func(T) uint64) []byte {
+	if payload == 0 {
+		return b
+	}
+	from := len(b)
+	if same {
+		b = append(b, b[last.from:last.to]...)
+	} else {
+		b = appendPackedHeader(b, num, payload)
+		for _, v := range vals {
+			b = protowire.AppendVarint(b, varint(v))
+		}
+	}
+	*last = wireSpan{from, len(b)}
+	return b
 }
 
 // sameSlice reports whether a and b are the same slice: the same length

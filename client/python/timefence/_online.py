@@ -351,9 +351,9 @@ def frame(data: Dict[Any, Any], blocks: List[Tuple[np.ndarray, List[str]]], n: i
     each array of ``blocks`` holds, one per row, the columns it names (None
     in ``data``, which gives the order); every other column is a block of
     its own. Creating a frame column by column costs about 12 us a column,
-    most of a 1 x 50 lookup; this costs a few in all. Frames pandas' block
-    API cannot take as they are (Series, or pandas without the API) are
-    built column by column."""
+    most of a 1 x 50 lookup; one block of all the float columns costs about
+    as much as one column. Frames pandas' block API cannot take as they are
+    (Series, or pandas without the API) are built column by column."""
     grouped = {name: (arr, i) for arr, names in blocks for i, name in enumerate(names)}
     if _from_blocks is None or not all(name in grouped or _blockable(v) for name, v in data.items()):
         for name, (arr, i) in grouped.items():

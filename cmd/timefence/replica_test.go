@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/stretchr/testify/require"
 
-	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
 )
 
@@ -48,64 +45,20 @@ func TestReplicasSurviveKills(t *testing.T) {
 	ctx := context.Background()
 	pc, err := client.Dial(paddr)
 	require.NoError(t, err)
-	_, err = pc.ApplyEntity(ctx, &timefencev1.Entity{Name: "item", JoinKeys: []*timefencev1.JoinKey{{Name: "item_id", Type: timefencev1.ValueType_VALUE_TYPE_INT64}}})
-	require.NoError(t, err)
-	_, err = pc.ApplyFeatureView(ctx, &timefencev1.FeatureView{Name: "v", Entity: "item", Features: []*timefencev1.Feature{
-		{Name: "batch", Type: timefencev1.ValueType_VALUE_TYPE_INT64}, {Name: "pad", Type: timefencev1.ValueType_VALUE_TYPE_STRING}}})
-	require.NoError(t, err)
-	_, err = pc.CreateSplit(ctx, "all", time.Unix(0, 0), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
-	require.NoError(t, err)
+	applyFaultView(t, pc)
 	pc.Close()
 	for _, r := range reps {
 		start(r)
 	}
 
-	var mu sync.Mutex
-	sizes, acked := map[int64]int{}, map[int64]bool{}
-	next := int64(0)
-	newBatch := func(rows int) int64 {
-		mu.Lock()
-		defer mu.Unlock()
-		next++
-		sizes[next] = rows
-		return next
-	}
+	l := newLedger()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	victims := [][]*node{{reps[0]}, {primary}, {reps[1], primary}}
 	for cycle, kills := range victims {
 		pc, err := client.Dial(paddr)
 		require.NoError(t, err)
 		wctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { // gRPC: small batches
-			defer wg.Done()
-			for wctx.Err() == nil {
-				id := newBatch(3)
-				rows := make([]client.Row, 3)
-				for r := range rows {
-					rows[r] = client.Row{Key: []any{id*1_000_000 + int64(r)}, EventTime: time.Now(), Values: []any{id, "g"}}
-				}
-				if _, err := pc.Write(wctx, "v", rows, client.WithBatchID(fmt.Sprint(id))); err != nil {
-					return
-				}
-				mu.Lock()
-				acked[id] = true
-				mu.Unlock()
-			}
-		}()
-		go func() { // Flight: medium batches
-			defer wg.Done()
-			for wctx.Err() == nil {
-				id := newBatch(2000)
-				if _, err := pc.WriteTable(wctx, "v", faultTable(id, 2000, 1), client.WithBatchID(fmt.Sprint(id))); err != nil {
-					return
-				}
-				mu.Lock()
-				acked[id] = true
-				mu.Unlock()
-			}
-		}()
+		wg := writeUntilDone(wctx, pc, l, func() int { return 2000 })
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		for _, n := range kills {
 			kill(n)
@@ -136,7 +89,7 @@ func TestReplicasSurviveKills(t *testing.T) {
 			_, err = rc.GetOnline(ctx, []string{"v:batch"}, []string{"item_id"}, [][]any{{int64(1)}},
 				client.MinWatermark(want.Watermark), client.WithTimeout(60*time.Second))
 			require.NoError(t, err, "cycle %d: replica %s", cycle, r.dir)
-			partial, lost := checkBatches(t, rc, sizes, acked)
+			partial, lost := checkBatches(t, rc, l.sizes, l.acked)
 			require.Zero(t, partial, "cycle %d: batches partly visible on a replica", cycle)
 			require.Zero(t, lost, "cycle %d: acknowledged batches missing on a replica", cycle)
 			// The primary's export re-read on the replica, once its manifest
@@ -156,9 +109,9 @@ func TestReplicasSurviveKills(t *testing.T) {
 		}
 		pc.Close()
 	}
-	mu.Lock()
-	t.Logf("batches attempted=%d acknowledged=%d; every replica held all acknowledged after each cycle", len(sizes), len(acked))
-	mu.Unlock()
+	l.mu.Lock()
+	t.Logf("batches attempted=%d acknowledged=%d; every replica held all acknowledged after each cycle", len(l.sizes), len(l.acked))
+	l.mu.Unlock()
 
 	// Promotion: stop the primary for good, stop a replica, promote it.
 	kill(primary)
@@ -174,8 +127,8 @@ func TestReplicasSurviveKills(t *testing.T) {
 	defer rc.Close()
 	res, err := rc.Write(ctx, "v", []client.Row{{Key: []any{int64(-1)}, EventTime: time.Now(), Values: []any{int64(-1), "promoted"}}})
 	require.NoError(t, err)
-	sizes[-1], acked[-1] = 1, true
-	partial, lost := checkBatches(t, rc, sizes, acked)
+	l.sizes[-1], l.acked[-1] = 1, true
+	partial, lost := checkBatches(t, rc, l.sizes, l.acked)
 	require.Zero(t, partial+lost)
 	require.Positive(t, res.FirstSeq)
 	for _, n := range []*node{r, reps[1]} {

@@ -21,7 +21,8 @@ import (
 // serverCodec decodes like gRPC's own codec but, on failure, records the
 // error for the message instead; the recover interceptors, which see every
 // decoded message first, refuse it as INVALID_ARGUMENT naming the field. It
-// encodes online responses with onlineWire, everything else as gRPC does.
+// encodes online responses with onlineWire and decodes write batches with
+// decodeWriteBatch, everything else as gRPC does.
 type serverCodec struct{ grpcbuf.Codec }
 
 // undecodable holds the decoding error of each message that failed to
@@ -97,6 +98,14 @@ func (p *bufferPool) Put(b *[]byte) {
 }
 
 func (c serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if req, ok := v.(*timefencev1.WriteBatchRequest); ok {
+		buf := data.MaterializeToBuffer(grpcbuf.Receive)
+		ok = decodeWriteBatch(buf.ReadOnlyData(), req)
+		buf.Free()
+		if ok {
+			return nil
+		}
+	}
 	err := c.Codec.Unmarshal(data, v)
 	m, ok := v.(protov2.Message)
 	if err == nil || !ok {

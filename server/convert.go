@@ -20,17 +20,28 @@ var (
 
 // toNanos converts a required timestamp; field names it in the error.
 func toNanos(ts *timestamppb.Timestamp, field string) (int64, error) {
+	if ns, ok := validNanos(ts); ok {
+		return ns, nil
+	}
 	if ts == nil {
 		return 0, invalid(field + ": missing timestamp")
 	}
 	if err := ts.CheckValid(); err != nil {
 		return 0, invalid(fmt.Sprintf("%s: invalid timestamp: %v", field, err))
 	}
+	return 0, invalid(fmt.Sprintf("%s: %s is outside the supported range 1678..2262", field, ts.AsTime().Format(time.RFC3339)))
+}
+
+// validNanos returns ts in Unix nanoseconds when toNanos accepts it.
+func validNanos(ts *timestamppb.Timestamp) (int64, bool) {
+	if !ts.IsValid() {
+		return 0, false
+	}
 	t := ts.AsTime()
 	if t.Before(minTime) || t.After(maxTime) {
-		return 0, invalid(fmt.Sprintf("%s: %s is outside the supported range 1678..2262", field, t.Format(time.RFC3339)))
+		return 0, false
 	}
-	return t.UnixNano(), nil
+	return t.UnixNano(), true
 }
 
 func fromNanos(ns int64) *timestamppb.Timestamp { return timestamppb.New(time.Unix(0, ns)) }

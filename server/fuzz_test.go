@@ -109,8 +109,9 @@ func FuzzSpine(f *testing.F) {
 	})
 }
 
-// FuzzWriteBatch: arbitrary request bytes never panic validation, and a
-// refused batch writes nothing.
+// FuzzWriteBatch: arbitrary request bytes never panic validation, a
+// refused batch writes nothing, and the write decoder builds what
+// proto.Unmarshal builds, or leaves the bytes to it.
 func FuzzWriteBatch(f *testing.F) {
 	s := fuzzServer(f)
 	good := &timefencev1.WriteBatchRequest{FeatureView: "stats", Rows: []*timefencev1.WriteRow{{
@@ -121,14 +122,26 @@ func FuzzWriteBatch(f *testing.F) {
 	}}}
 	seed, _ := proto.Marshal(good)
 	f.Add(seed)
+	good.Rows[0].Values = []*timefencev1.Value{{Kind: &timefencev1.Value_StringValue{StringValue: "é"}},
+		{Kind: &timefencev1.Value_DoubleValue{DoubleValue: 2.5}}, {Kind: &timefencev1.Value_BytesValue{}}}
+	good.Rows[0].AvailableAt, good.Backfill, good.BatchId = timestamppb.Now(), true, "b"
+	seed, _ = proto.Marshal(good)
+	f.Add(seed)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req timefencev1.WriteBatchRequest
-		if proto.Unmarshal(data, &req) != nil {
+		var req, fast timefencev1.WriteBatchRequest
+		err := proto.Unmarshal(data, &req)
+		if decodeWriteBatch(data, &fast) {
+			if err != nil {
+				t.Fatalf("the write decoder took what protobuf refuses: %v", err)
+			}
+			requireSameRequest(t, data, "fuzzed request")
+		}
+		if err != nil {
 			return
 		}
 		before := s.store.Watermark()
-		_, err := s.WriteBatch(context.Background(), &req)
+		_, err = s.WriteBatch(context.Background(), &req)
 		if err != nil && s.store.Watermark() != before {
 			t.Fatalf("a refused batch changed the store: %v", err)
 		}

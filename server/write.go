@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/storage"
 )
@@ -25,31 +27,42 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	// One slab holds every row's keys and values; each value's feature is
+	// resolved once per request, not once per row.
+	n := 0
+	for _, r := range req.GetRows() {
+		n += len(r.GetJoinKeys()) + len(r.GetValues())
+	}
+	slab := make([]storage.Value, n)
+	var feats []storage.Feature // of values[j]
 	for i, r := range req.GetRows() {
 		row := &b.Rows[i]
-		et, err := toNanos(r.GetEventTime(), fmt.Sprintf("rows[%d].event_time", i))
+		et, err := rowNanos(r.GetEventTime(), i, "event_time")
 		if err != nil {
 			return nil, toStatus(err)
 		}
 		row.EventTime, row.Delete = et, r.GetDelete()
 		if r.GetAvailableAt() != nil {
-			if row.AvailableAt, err = toNanos(r.GetAvailableAt(), fmt.Sprintf("rows[%d].available_at", i)); err != nil {
+			if row.AvailableAt, err = rowNanos(r.GetAvailableAt(), i, "available_at"); err != nil {
 				return nil, toStatus(err)
 			}
 		}
-		row.Key = make([]storage.Value, len(r.GetJoinKeys()))
+		nk := len(r.GetJoinKeys())
+		row.Key, slab = slab[:nk:nk], slab[nk:]
 		for j, k := range r.GetJoinKeys() {
 			row.Key[j] = toValueAs(k, keyType(view, j))
 		}
 		if err := checkKeySize(view.JoinKeys, row.Key, "rows[%d]", i); err != nil {
 			return nil, toStatus(err)
 		}
-		if len(r.GetValues()) > 0 {
-			row.Values = make([]storage.Value, len(r.GetValues()))
+		if m := len(r.GetValues()); m > 0 {
+			row.Values, slab = slab[:m:m], slab[m:]
 			for j, v := range r.GetValues() {
-				f := feature(view, b.Features, j)
-				row.Values[j] = toValueAs(v, f.Type)
-				if err := checkValue(row.Values[j], "rows[%d]", i, f.Name); err != nil {
+				for len(feats) <= j {
+					feats = append(feats, feature(view, b.Features, len(feats)))
+				}
+				row.Values[j] = toValueAs(v, feats[j].Type)
+				if err := checkValue(row.Values[j], "rows[%d]", i, feats[j].Name); err != nil {
 					return nil, toStatus(err)
 				}
 			}
@@ -65,6 +78,15 @@ func (s *Server) WriteBatch(ctx context.Context, req *timefencev1.WriteBatchRequ
 	}
 	return &timefencev1.WriteBatchResponse{FirstSeq: int64(res.FirstSeq), LastSeq: int64(res.LastSeq),
 		CommitTime: fromNanos(res.CommitTime), Rows: int64(res.Rows), Duplicate: res.Duplicate}, nil
+}
+
+// rowNanos is toNanos for a time of row i, naming the field only when it
+// is refused.
+func rowNanos(ts *timestamppb.Timestamp, i int, field string) (int64, error) {
+	if ns, ok := validNanos(ts); ok {
+		return ns, nil
+	}
+	return toNanos(ts, fmt.Sprintf("rows[%d].%s", i, field))
 }
 
 // feature returns the feature of the j-th value of a written row; one of

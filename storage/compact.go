@@ -26,11 +26,13 @@ func (s *Store) historyDir(viewID uint32) string {
 // have gained a feature, or widened one's type, since the merge began: a
 // feature's column takes the widest of its types in the runs.
 func mergeRuns(runs []*run) *run {
-	total := 0
+	total, keys, keyBytes := 0, 0, 0
 	var feats []Feature
 	seen := map[uint32]int{}
 	for _, r := range runs {
 		total += r.versions()
+		keys += r.keys()
+		keyBytes += len(r.keyData)
 		for _, c := range r.cols {
 			i, ok := seen[c.ID]
 			switch {
@@ -43,6 +45,7 @@ func mergeRuns(runs []*run) *run {
 		}
 	}
 	b := newRunBuilder(feats, total)
+	b.reserveKeys(keys, keyBytes) // at most: keys the runs share merge
 	// src[j][i] is run j's column for the builder's column i, or nil.
 	src := make([][]*Column, len(runs))
 	for j, r := range runs {

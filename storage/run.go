@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -249,6 +250,15 @@ func newRunBuilder(feats []Feature, versions int) *runBuilder {
 		b.pos[f.ID] = i
 	}
 	return b
+}
+
+// reserveKeys makes room for keys distinct keys of keyBytes bytes in all.
+func (b *runBuilder) reserveKeys(keys, keyBytes int) {
+	r := b.r
+	r.keyOff = slices.Grow(r.keyOff, keys)
+	r.keyData = slices.Grow(r.keyData, keyBytes)
+	r.keyHead = slices.Grow(r.keyHead, keys)
+	r.start = slices.Grow(r.start, keys)
 }
 
 // newColBuilder returns a builder appending to c, with room for n rows.

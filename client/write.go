@@ -2,10 +2,10 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/grpcbuf"
 )
 
 // Row is one version to write.
@@ -59,27 +59,12 @@ func (c *Client) Write(ctx context.Context, view string, rows []Row, opts ...Opt
 		return nil, err
 	}
 	defer cancel()
-	req := &timefencev1.WriteBatchRequest{FeatureView: view, BatchId: o.batchID, FeatureNames: o.features,
-		Backfill: o.backfill, Rows: make([]*timefencev1.WriteRow, len(rows))}
-	for i, r := range rows {
-		wr := &timefencev1.WriteRow{EventTime: tsOrNil(r.EventTime), Delete: r.Delete, AvailableAt: tsOrNil(r.AvailableAt)}
-		for j, k := range r.Key {
-			v, err := toValue(k)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: key %d: %w", i, j, err)
-			}
-			wr.JoinKeys = append(wr.JoinKeys, v)
-		}
-		for j, x := range r.Values {
-			v, err := toValue(x)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: value %d: %w", i, j, err)
-			}
-			wr.Values = append(wr.Values, v)
-		}
-		req.Rows[i] = wr
+	req, err := encodeWriteBatch(view, o, rows)
+	if err != nil {
+		return nil, err
 	}
-	resp, err := c.writer.WriteBatch(ctx, req)
+	resp := &timefencev1.WriteBatchResponse{}
+	err = c.conn.Invoke(ctx, timefencev1.WriteService_WriteBatch_FullMethodName, grpcbuf.Encoded(req), resp)
 	if err != nil {
 		return nil, fromStatus(err)
 	}

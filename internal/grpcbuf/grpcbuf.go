@@ -22,11 +22,23 @@ var Receive = func() mem.BufferPool {
 }()
 
 // Codec is gRPC's protobuf codec, except that a message received in more
-// than one piece is put together in a buffer from Receive.
+// than one piece is put together in a buffer from Receive, and that an
+// Encoded message is sent as it is.
 type Codec struct{ encoding.CodecV2 }
 
 // NewCodec returns the codec.
 func NewCodec() Codec { return Codec{encoding.GetCodecV2(grpcproto.Name)} }
+
+// Encoded is a message already in protobuf's wire form: Codec sends it as
+// it is.
+type Encoded []byte
+
+func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(Encoded); ok {
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return c.CodecV2.Marshal(v)
+}
 
 func (c Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)

@@ -42,9 +42,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/client"
 )
 
 type config struct {
@@ -547,36 +547,36 @@ func httpCaller(c config) (caller, func(), error) {
 
 // writeCaller sends durable write batches of c.batchRows rows to c.view,
 // with values for every feature of the view (read from the registry) and
-// distinct entity keys within a batch. Request -1 is the checked first call.
+// distinct entity keys within a batch, through the Go client's Write, as a
+// Go service writing features would. Request -1 is the checked first call.
 func writeCaller(c config) (caller, func(), error) {
 	if int64(c.batchRows) > c.keyspace {
 		return nil, nil, fmt.Errorf("-batch-rows %d exceeds -keyspace %d: keys of a batch must be distinct", c.batchRows, c.keyspace)
 	}
-	conns := make([]timefencev1.WriteServiceClient, c.conns)
-	var closers []*grpc.ClientConn
-	var reg timefencev1.RegistryServiceClient
-	for i := range conns {
-		cc, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	clients := make([]*client.Client, c.conns)
+	closeAll := func() {
+		for _, cl := range clients {
+			if cl != nil {
+				_ = cl.Close()
+			}
+		}
+	}
+	for i := range clients {
+		cl, err := client.Dial(c.addr)
 		if err != nil {
+			closeAll()
 			return nil, nil, err
 		}
-		closers = append(closers, cc)
-		conns[i] = timefencev1.NewWriteServiceClient(cc)
-		reg = timefencev1.NewRegistryServiceClient(cc)
-	}
-	closeAll := func() {
-		for _, cc := range closers {
-			_ = cc.Close()
-		}
+		clients[i] = cl
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := reg.GetFeatureView(ctx, &timefencev1.GetFeatureViewRequest{Name: c.view})
+	v, err := clients[0].GetFeatureView(ctx, c.view)
 	if err != nil {
 		closeAll()
 		return nil, nil, fmt.Errorf("feature view %s: %w", c.view, err)
 	}
-	feats := v.GetFeatureView().GetFeatures()
+	feats := v.GetFeatures()
 	names := make([]string, len(feats))
 	for i, f := range feats {
 		names[i] = f.GetName()
@@ -588,51 +588,49 @@ func writeCaller(c config) (caller, func(), error) {
 			closeAll()
 			return nil, nil, err
 		}
-		closers = append(closers, cc)
+		prev := closeAll
+		closeAll = func() { prev(); _ = cc.Close() }
 		reader = timefencev1.NewOnlineServiceClient(cc)
 	}
 	call := func(ctx context.Context, i int) error {
 		r := rand.New(rand.NewPCG(c.seed, uint64(i+2)))
 		base := r.Int64N(c.keyspace)
-		now := timestamppb.Now()
-		rows := make([]*timefencev1.WriteRow, c.batchRows)
+		now := time.Now()
+		rows := make([]client.Row, c.batchRows)
 		for j := range rows {
-			vals := make([]*timefencev1.Value, len(feats))
+			vals := make([]any, len(feats))
 			for k, f := range feats {
 				switch f.GetType() {
 				case timefencev1.ValueType_VALUE_TYPE_DOUBLE:
-					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_DoubleValue{DoubleValue: r.Float64()}}
+					vals[k] = r.Float64()
 				case timefencev1.ValueType_VALUE_TYPE_STRING:
-					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_StringValue{StringValue: "v"}}
+					vals[k] = "v"
 				case timefencev1.ValueType_VALUE_TYPE_BOOL:
-					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_BoolValue{BoolValue: r.IntN(2) == 0}}
+					vals[k] = r.IntN(2) == 0
 				default:
-					vals[k] = &timefencev1.Value{Kind: &timefencev1.Value_Int64Value{Int64Value: r.Int64N(1 << 20)}}
+					vals[k] = r.Int64N(1 << 20)
 				}
 			}
-			key := (base + int64(j)) % c.keyspace
-			rows[j] = &timefencev1.WriteRow{EventTime: now, Values: vals,
-				JoinKeys: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: key}}}}
+			rows[j] = client.Row{Key: []any{(base + int64(j)) % c.keyspace}, EventTime: now, Values: vals}
 		}
-		resp, err := conns[(i+len(conns))%len(conns)].WriteBatch(ctx, &timefencev1.WriteBatchRequest{
-			FeatureView: c.view, FeatureNames: names, Rows: rows})
+		res, err := clients[(i+len(clients))%len(clients)].Write(ctx, c.view, rows, client.WithFeatures(names...))
 		if err != nil {
 			return err
 		}
-		if got := resp.GetLastSeq() - resp.GetFirstSeq() + 1; got != int64(c.batchRows) {
+		if got := res.LastSeq - res.FirstSeq + 1; got != int64(c.batchRows) {
 			return fmt.Errorf("response: %d rows written, want %d", got, c.batchRows)
 		}
 		if reader == nil {
 			return nil
 		}
 		got, err := reader.GetOnlineFeatures(ctx, &timefencev1.GetOnlineFeaturesRequest{
-			Features: []string{c.view + ":" + names[0]}, JoinKeys: []string{c.joinKey}, MinWatermark: resp.GetLastSeq(),
-			EntityRows: []*timefencev1.EntityRow{{Values: rows[0].GetJoinKeys()}}})
+			Features: []string{c.view + ":" + names[0]}, JoinKeys: []string{c.joinKey}, MinWatermark: res.LastSeq,
+			EntityRows: []*timefencev1.EntityRow{{Values: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: base % c.keyspace}}}}}})
 		if err != nil {
 			return err
 		}
-		if got.GetWatermark() < resp.GetLastSeq() {
-			return fmt.Errorf("read at watermark %d after a write of seq %d", got.GetWatermark(), resp.GetLastSeq())
+		if got.GetWatermark() < res.LastSeq {
+			return fmt.Errorf("read at watermark %d after a write of seq %d", got.GetWatermark(), res.LastSeq)
 		}
 		return nil
 	}

@@ -263,7 +263,17 @@ func (b *runBuilder) reserveKeys(keys, keyBytes int) {
 
 // newColBuilder returns a builder appending to c, with room for n rows.
 func newColBuilder(c Column, n int) *colBuilder {
-	if l := c.Type.layout(); l == layoutBytes || l == layoutFloatList {
+	c.Valid = make([]byte, 0, (n+7)/8)
+	switch c.Type.layout() {
+	case layoutInt64:
+		c.Int64 = make([]int64, 0, n)
+	case layoutFloat64:
+		c.Float64 = make([]float64, 0, n)
+	case layoutFloat32:
+		c.Float32 = make([]float32, 0, n)
+	case layoutBool:
+		c.Bool = make([]uint8, 0, n)
+	case layoutBytes, layoutFloatList:
 		c.Offsets = append(make([]int64, 0, n+1), 0)
 	}
 	return &colBuilder{c: &c}

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -416,13 +417,23 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
         client.close()
         # Small batches: 8 writers of 100-row durable batches over gRPC, each
         # sending its next batch when the last is acknowledged.
+        # The CPU time of the server and of the load generator, per batch,
+        # say how far the two cores can take it.
+        srv.settle()
+        srv_cpu, gen_cpu = srv.cpu_seconds(), children_cpu_seconds()
         sb = loadgen_write(a, srv.addr, ["-writers", "8", "-duration", f"{max(a.online_seconds, 3)}s"])["closed"]
+        batches = max(1, sb["ok"])
+        srv_us = (srv.cpu_seconds() - srv_cpu) / batches * 1e6
+        gen_us = (children_cpu_seconds() - gen_cpu) / batches * 1e6
         results["ingest"]["small_batches"] = {
             "rows": sb["ok"] * 100, "features": 3, "batch_rows": 100, "seconds": sb["seconds"],
             "values_per_s": sb["throughput"] * 300, "rows_per_s": sb["throughput"] * 100,
-            "writers": 8, "p99_ms": sb["p99_ms"], "errors": sb["errors"]}
+            "writers": 8, "p99_ms": sb["p99_ms"], "errors": sb["errors"],
+            "server_cpu_us_per_batch": srv_us, "loadgen_cpu_us_per_batch": gen_us,
+            "cpu_bound_values_per_s": os.cpu_count() / ((srv_us + gen_us) / 1e6) * 300}
         log(f"[ingest] small batches (8 writers x 100 rows): {sb['throughput'] * 300:,.0f} values/s, "
-            f"p99 {sb['p99_ms']:.2f} ms, {sb['errors']} errors")
+            f"p99 {sb['p99_ms']:.2f} ms, {sb['errors']} errors; CPU per batch: server {srv_us:.0f} us, "
+            f"load generator {gen_us:.0f} us")
         if a.online:
             persisted = tf.wait_persisted(srv)
             settled = srv.settle()
@@ -447,6 +458,12 @@ def run_ingest_online(a, ds: Dataset, results: dict) -> None:
             py["feast"] = {"skipped": "the Feast online store was not built (see the errors)"}
         else:
             py["feast"] = python_online_feast(a, d / "feast_online", online.num_rows, results)
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's waited-for children (the load generator)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def loadgen_write(a, addr: str, extra: list[str]) -> dict:

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -197,6 +198,9 @@ func sortKeys(keys [][]byte, event func(i int) int64) (items []orderItem, short 
 	return items, short
 }
 
+// smallSort is the size below which radixSort compares.
+const smallSort = 256
+
 // orderItem is a key's place in the visiting order: its 8-byte head, then
 // its event bound, descending (stored inverted).
 type orderItem struct {
@@ -206,9 +210,16 @@ type orderItem struct {
 
 // radixSort sorts items by (head, event) ascending, stably, one byte at a
 // time from the least significant; bytes that are the same in every item
-// are skipped.
+// are skipped. Fewer than smallSort items (a write batch, an online
+// lookup) are sorted by comparison, which costs less than the passes.
 func radixSort(items []orderItem) {
 	if len(items) < 2 {
+		return
+	}
+	if len(items) < smallSort {
+		slices.SortStableFunc(items, func(a, b orderItem) int {
+			return cmp.Or(cmp.Compare(a.head, b.head), cmp.Compare(a.event, b.event))
+		})
 		return
 	}
 	src, dst := items, make([]orderItem, len(items))

@@ -222,6 +222,13 @@ func radixSort(items []orderItem) {
 		})
 		return
 	}
+	radixPasses(items)
+}
+
+// radixPasses is radixSort's passes, in a function of its own: their
+// counts take 2 KiB of stack, which a small sort need not grow its
+// goroutine's stack for.
+func radixPasses(items []orderItem) {
 	src, dst := items, make([]orderItem, len(items))
 	digit := func(it *orderItem, pass int) byte {
 		if pass >= 8 {

@@ -19,6 +19,7 @@
 //
 // A Client holds one HTTP/2 connection, which carries every call, unary and
 // Flight, concurrently: make one per server and share it between
-// goroutines. docs/go-client.md says how to depend on this module from
+// goroutines. Write encodes its rows straight to the request's bytes
+// (writewire.go), with no message a row. docs/go-client.md says how to depend on this module from
 // another until its path is published.
 package client

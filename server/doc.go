@@ -12,8 +12,10 @@
 // An online response costs more to encode than to read: it is written column
 // by column to protobuf's own bytes, the statuses and event times of a
 // view's columns once, into buffers that are not cleared (onlinewire.go,
-// codec.go). Messages are received into buffers of their own size class
-// (internal/grpcbuf).
+// codec.go). A write batch is decoded straight into slabs of its messages,
+// not one allocation a value (writewire.go). Messages are received into
+// buffers of their own size class (internal/grpcbuf), and calls run on
+// goroutines kept from call to call.
 //
 //	srv := server.New(store, server.DefaultConfig())
 //	err := srv.Serve(ctx, listener) // returns after ctx is done and a graceful stop

@@ -18,7 +18,6 @@ import (
 type Client struct {
 	conn     *grpc.ClientConn
 	registry timefencev1.RegistryServiceClient
-	writer   timefencev1.WriteServiceClient
 	online   timefencev1.OnlineServiceClient
 	datasets timefencev1.DatasetServiceClient
 	logs     timefencev1.ServingLogServiceClient
@@ -72,7 +71,6 @@ func Dial(target string, opts ...DialOption) (*Client, error) {
 	return &Client{
 		conn:     conn,
 		registry: timefencev1.NewRegistryServiceClient(conn),
-		writer:   timefencev1.NewWriteServiceClient(conn),
 		online:   timefencev1.NewOnlineServiceClient(conn),
 		datasets: timefencev1.NewDatasetServiceClient(conn),
 		logs:     timefencev1.NewServingLogServiceClient(conn),

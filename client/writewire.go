@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/timefence/timefence/internal/wire"
 )
 
 // Building a WriteBatchRequest message by message allocates every row,
@@ -17,36 +19,6 @@ import (
 // encodes its rows straight to the bytes proto.Marshal writes for that
 // message instead (writewire_test.go checks this for every value type), and
 // sends them as they are (grpcbuf.Encoded).
-
-// Field numbers of WriteBatchRequest, WriteRow, Timestamp and Value
-// (write_service.proto, types.proto).
-const (
-	reqBatchID      = 1
-	reqFeatureView  = 2
-	reqFeatureNames = 3
-	reqRows         = 4
-	reqBackfill     = 5
-
-	rowJoinKeys    = 1
-	rowEventTime   = 2
-	rowValues      = 3
-	rowDelete      = 4
-	rowAvailableAt = 5
-
-	tsSeconds = 1
-	tsNanos   = 2
-
-	valInt64     = 1
-	valDouble    = 2
-	valFloat     = 3
-	valString    = 4
-	valBool      = 5
-	valBytes     = 6
-	valInt32     = 8
-	valTimestamp = 9
-	valJSON      = 10
-	valMap       = 11
-)
 
 // encodeWriteBatch returns the encoded WriteBatchRequest of rows; errors
 // name the row and value, as Write's.
@@ -64,41 +36,41 @@ func encodeWriteBatch(view string, o *op, rows []Row) ([]byte, error) {
 	}
 	b := make([]byte, 0, 64+len(rows)*(24+8*rowWidth(rows)))
 	if o.batchID != "" {
-		b = appendString(b, reqBatchID, o.batchID)
+		b = appendString(b, wire.BatchID, o.batchID)
 	}
 	if view != "" {
-		b = appendString(b, reqFeatureView, view)
+		b = appendString(b, wire.FeatureView, view)
 	}
 	for _, f := range o.features {
-		b = appendString(b, reqFeatureNames, f)
+		b = appendString(b, wire.FeatureNames, f)
 	}
 	var row []byte // one row's fields, before its length is known
 	for i, r := range rows {
 		row = row[:0]
 		var err error
 		for j, k := range r.Key {
-			if row, err = appendValue(row, rowJoinKeys, k); err != nil {
+			if row, err = appendValue(row, wire.RowJoinKeys, k); err != nil {
 				return nil, fmt.Errorf("row %d: key %d: %w", i, j, err)
 			}
 		}
 		if !r.EventTime.IsZero() {
-			row = appendTime(row, rowEventTime, r.EventTime)
+			row = appendTime(row, wire.RowEventTime, r.EventTime)
 		}
 		for j, x := range r.Values {
-			if row, err = appendValue(row, rowValues, x); err != nil {
+			if row, err = appendValue(row, wire.RowValues, x); err != nil {
 				return nil, fmt.Errorf("row %d: value %d: %w", i, j, err)
 			}
 		}
 		if r.Delete {
-			row = protowire.AppendVarint(protowire.AppendTag(row, rowDelete, protowire.VarintType), 1)
+			row = protowire.AppendVarint(protowire.AppendTag(row, wire.RowDelete, protowire.VarintType), 1)
 		}
 		if !r.AvailableAt.IsZero() {
-			row = appendTime(row, rowAvailableAt, r.AvailableAt)
+			row = appendTime(row, wire.RowAvailableAt, r.AvailableAt)
 		}
-		b = protowire.AppendBytes(protowire.AppendTag(b, reqRows, protowire.BytesType), row)
+		b = protowire.AppendBytes(protowire.AppendTag(b, wire.Rows, protowire.BytesType), row)
 	}
 	if o.backfill {
-		b = protowire.AppendVarint(protowire.AppendTag(b, reqBackfill, protowire.VarintType), 1)
+		b = protowire.AppendVarint(protowire.AppendTag(b, wire.Backfill, protowire.VarintType), 1)
 	}
 	return b, nil
 }
@@ -128,10 +100,10 @@ func appendTime(b []byte, num protowire.Number, t time.Time) []byte {
 	}
 	b = protowire.AppendVarint(protowire.AppendTag(b, num, protowire.BytesType), uint64(n))
 	if secs != 0 {
-		b = protowire.AppendVarint(protowire.AppendTag(b, tsSeconds, protowire.VarintType), uint64(secs))
+		b = protowire.AppendVarint(protowire.AppendTag(b, wire.Seconds, protowire.VarintType), uint64(secs))
 	}
 	if nanos != 0 {
-		b = protowire.AppendVarint(protowire.AppendTag(b, tsNanos, protowire.VarintType), uint64(nanos))
+		b = protowire.AppendVarint(protowire.AppendTag(b, wire.Nanos, protowire.VarintType), uint64(nanos))
 	}
 	return b
 }
@@ -142,35 +114,35 @@ func appendValue(b []byte, num protowire.Number, v any) ([]byte, error) {
 	case nil:
 		return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.BytesType), 0), nil
 	case int:
-		return appendVarintValue(b, num, valInt64, uint64(x)), nil
+		return appendVarintValue(b, num, wire.Int64Value, uint64(x)), nil
 	case int64:
-		return appendVarintValue(b, num, valInt64, uint64(x)), nil
+		return appendVarintValue(b, num, wire.Int64Value, uint64(x)), nil
 	case int32:
-		return appendVarintValue(b, num, valInt32, uint64(int64(x))), nil
+		return appendVarintValue(b, num, wire.Int32Value, uint64(int64(x))), nil
 	case bool:
-		return appendVarintValue(b, num, valBool, protowire.EncodeBool(x)), nil
+		return appendVarintValue(b, num, wire.BoolValue, protowire.EncodeBool(x)), nil
 	case float64:
 		b = protowire.AppendVarint(protowire.AppendTag(b, num, protowire.BytesType), 9)
-		return protowire.AppendFixed64(protowire.AppendTag(b, valDouble, protowire.Fixed64Type), math.Float64bits(x)), nil
+		return protowire.AppendFixed64(protowire.AppendTag(b, wire.DoubleValue, protowire.Fixed64Type), math.Float64bits(x)), nil
 	case float32:
 		b = protowire.AppendVarint(protowire.AppendTag(b, num, protowire.BytesType), 5)
-		return protowire.AppendFixed32(protowire.AppendTag(b, valFloat, protowire.Fixed32Type), math.Float32bits(x)), nil
+		return protowire.AppendFixed32(protowire.AppendTag(b, wire.FloatValue, protowire.Fixed32Type), math.Float32bits(x)), nil
 	case time.Time:
 		ns, err := unixNanos(x)
 		if err != nil {
 			return b, err
 		}
-		return appendVarintValue(b, num, valTimestamp, uint64(ns)), nil
+		return appendVarintValue(b, num, wire.TimestampValue, uint64(ns)), nil
 	case string:
-		return appendTextValue(b, num, valString, x)
+		return appendTextValue(b, num, wire.StringValue, x)
 	case []byte:
-		return appendBytesValue(b, num, valBytes, x), nil
+		return appendBytesValue(b, num, wire.BytesValue, x), nil
 	case JSON:
-		return appendTextValue(b, num, valJSON, string(x))
+		return appendTextValue(b, num, wire.JSONValue, string(x))
 	case json.RawMessage:
-		return appendTextValue(b, num, valJSON, string(x))
+		return appendTextValue(b, num, wire.JSONValue, string(x))
 	case Map:
-		return appendTextValue(b, num, valMap, string(x))
+		return appendTextValue(b, num, wire.MapValue, string(x))
 	}
 	// Lists, maps and *timefencev1.Value: as protobuf encodes toValue's.
 	m, err := toValue(v)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/wire"
 )
 
 // An online response is most of an online lookup's cost after the read
@@ -42,8 +43,6 @@ const (
 
 	valuesField = 1 // the repeated field of Int64Values, DoubleValues, ...
 
-	tsSeconds = 1
-	tsNanos   = 2
 )
 
 // onlineWire is a response's encoding plan: the sizes its length prefixes
@@ -197,11 +196,11 @@ func (w *onlineWire) marshal(b []byte) ([]byte, error) {
 		b = protowire.AppendTag(b, respReadTime, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(timestampSize(t.GetSeconds(), t.GetNanos())))
 		if s := t.GetSeconds(); s != 0 {
-			b = protowire.AppendTag(b, tsSeconds, protowire.VarintType)
+			b = protowire.AppendTag(b, wire.Seconds, protowire.VarintType)
 			b = protowire.AppendVarint(b, uint64(s))
 		}
 		if n := t.GetNanos(); n != 0 {
-			b = protowire.AppendTag(b, tsNanos, protowire.VarintType)
+			b = protowire.AppendTag(b, wire.Nanos, protowire.VarintType)
 			b = protowire.AppendVarint(b, uint64(int64(n)))
 		}
 	}
@@ -339,10 +338,10 @@ func varintsSize(v []int64) int {
 func timestampSize(seconds int64, nanos int32) int {
 	n := 0
 	if seconds != 0 {
-		n += protowire.SizeTag(tsSeconds) + protowire.SizeVarint(uint64(seconds))
+		n += protowire.SizeTag(wire.Seconds) + protowire.SizeVarint(uint64(seconds))
 	}
 	if nanos != 0 {
-		n += protowire.SizeTag(tsNanos) + protowire.SizeVarint(uint64(int64(nanos)))
+		n += protowire.SizeTag(wire.Nanos) + protowire.SizeVarint(uint64(int64(nanos)))
 	}
 	return n
 }

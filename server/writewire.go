@@ -8,46 +8,20 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/wire"
 )
 
 // Decoding is most of a small write's cost on the server: protobuf's
 // generic decoder allocates every row, value and oneof wrapper on its own,
 // through reflection, about 2.5 µs a row of three values. decodeWriteBatch
 // decodes a WriteBatchRequest directly, into the same messages
-// proto.Unmarshal builds (writewire_test.go and FuzzWriteWire check this),
+// proto.Unmarshal builds (writewire_test.go and FuzzWriteBatch check this),
 // allocated a slab at a time. It takes the messages protobuf encoders write:
 // known fields of their declared wire types, a row's keys and values each in
 // one stretch, at most one field per value and one event or available time
 // per row, values of scalar kinds. Anything else (unknown fields, lists,
 // invalid UTF-8, malformed bytes) it leaves to proto.Unmarshal, which keeps
 // or refuses it as it always has.
-
-// Field numbers of WriteBatchRequest, WriteRow and Value (write_service.proto,
-// types.proto).
-const (
-	writeBatchID      = 1
-	writeFeatureView  = 2
-	writeFeatureNames = 3
-	writeRows         = 4
-	writeBackfill     = 5
-
-	rowJoinKeys    = 1
-	rowEventTime   = 2
-	rowValues      = 3
-	rowDelete      = 4
-	rowAvailableAt = 5
-
-	valInt64     = 1
-	valDouble    = 2
-	valFloat     = 3
-	valString    = 4
-	valBool      = 5
-	valBytes     = 6
-	valInt32     = 8
-	valTimestamp = 9
-	valJSON      = 10
-	valMap       = 11
-)
 
 // decodeWriteBatch decodes b into req, a new message, and reports whether
 // it could. When it could not, req holds part of b: proto.Unmarshal, which
@@ -61,25 +35,25 @@ func decodeWriteBatch(b []byte, req *timefencev1.WriteBatchRequest) bool {
 		}
 		b = f.rest
 		switch {
-		case f.is(writeBatchID, protowire.BytesType):
+		case f.is(wire.BatchID, protowire.BytesType):
 			if req.BatchId, ok = utf8String(f.bytes); !ok {
 				return false
 			}
-		case f.is(writeFeatureView, protowire.BytesType):
+		case f.is(wire.FeatureView, protowire.BytesType):
 			if req.FeatureView, ok = utf8String(f.bytes); !ok {
 				return false
 			}
-		case f.is(writeFeatureNames, protowire.BytesType):
+		case f.is(wire.FeatureNames, protowire.BytesType):
 			name, ok := utf8String(f.bytes)
 			if !ok {
 				return false
 			}
 			req.FeatureNames = append(req.FeatureNames, name)
-		case f.is(writeRows, protowire.BytesType):
+		case f.is(wire.Rows, protowire.BytesType):
 			if !d.row(f.bytes) {
 				return false
 			}
-		case f.is(writeBackfill, protowire.VarintType):
+		case f.is(wire.Backfill, protowire.VarintType):
 			req.Backfill = f.varint != 0
 		default:
 			return false
@@ -156,33 +130,33 @@ func (d *writeDecoder) row(b []byte) bool {
 		}
 		b = f.rest
 		switch {
-		case f.is(rowJoinKeys, protowire.BytesType), f.is(rowValues, protowire.BytesType):
+		case f.is(wire.RowJoinKeys, protowire.BytesType), f.is(wire.RowValues, protowire.BytesType):
 			v, ok := d.value(f.bytes)
 			if !ok {
 				return false
 			}
 			s := &sp.keys
-			if f.num == rowValues {
+			if f.num == wire.RowValues {
 				s = &sp.values
 			}
 			if d.ptrs, ok = s.add(d.ptrs, v); !ok {
 				return false
 			}
-		case f.is(rowEventTime, protowire.BytesType):
+		case f.is(wire.RowEventTime, protowire.BytesType):
 			if r.EventTime != nil {
 				return false // a repeated message field merges
 			}
 			if r.EventTime, ok = d.timestamp(f.bytes); !ok {
 				return false
 			}
-		case f.is(rowAvailableAt, protowire.BytesType):
+		case f.is(wire.RowAvailableAt, protowire.BytesType):
 			if r.AvailableAt != nil {
 				return false
 			}
 			if r.AvailableAt, ok = d.timestamp(f.bytes); !ok {
 				return false
 			}
-		case f.is(rowDelete, protowire.VarintType):
+		case f.is(wire.RowDelete, protowire.VarintType):
 			r.Delete = f.varint != 0
 		default:
 			return false
@@ -202,9 +176,9 @@ func (d *writeDecoder) timestamp(b []byte) (*timestamppb.Timestamp, bool) {
 		}
 		b = f.rest
 		switch {
-		case f.is(tsSeconds, protowire.VarintType):
+		case f.is(wire.Seconds, protowire.VarintType):
 			t.Seconds = int64(f.varint)
-		case f.is(tsNanos, protowire.VarintType):
+		case f.is(wire.Nanos, protowire.VarintType):
 			t.Nanos = int32(f.varint)
 		default:
 			return nil, false
@@ -224,43 +198,43 @@ func (d *writeDecoder) value(b []byte) (*timefencev1.Value, bool) {
 		return nil, false
 	}
 	switch {
-	case f.is(valInt64, protowire.VarintType):
+	case f.is(wire.Int64Value, protowire.VarintType):
 		w := d.int64s.new()
 		w.Int64Value = int64(f.varint)
 		v.Kind = w
-	case f.is(valDouble, protowire.Fixed64Type):
+	case f.is(wire.DoubleValue, protowire.Fixed64Type):
 		w := d.doubles.new()
 		w.DoubleValue = math.Float64frombits(f.varint)
 		v.Kind = w
-	case f.is(valFloat, protowire.Fixed32Type):
+	case f.is(wire.FloatValue, protowire.Fixed32Type):
 		w := d.floats.new()
 		w.FloatValue = math.Float32frombits(uint32(f.varint))
 		v.Kind = w
-	case f.is(valString, protowire.BytesType):
+	case f.is(wire.StringValue, protowire.BytesType):
 		w := d.strs.new()
 		w.StringValue, ok = utf8String(f.bytes)
 		v.Kind = w
-	case f.is(valBool, protowire.VarintType):
+	case f.is(wire.BoolValue, protowire.VarintType):
 		w := d.bools.new()
 		w.BoolValue = f.varint != 0
 		v.Kind = w
-	case f.is(valBytes, protowire.BytesType):
+	case f.is(wire.BytesValue, protowire.BytesType):
 		w := d.bytes.new()
 		w.BytesValue = append([]byte{}, f.bytes...)
 		v.Kind = w
-	case f.is(valInt32, protowire.VarintType):
+	case f.is(wire.Int32Value, protowire.VarintType):
 		w := d.int32s.new()
 		w.Int32Value = int32(f.varint)
 		v.Kind = w
-	case f.is(valTimestamp, protowire.VarintType):
+	case f.is(wire.TimestampValue, protowire.VarintType):
 		w := d.times.new()
 		w.TimestampValue = int64(f.varint)
 		v.Kind = w
-	case f.is(valJSON, protowire.BytesType):
+	case f.is(wire.JSONValue, protowire.BytesType):
 		w := d.jsons.new()
 		w.JsonValue, ok = utf8String(f.bytes)
 		v.Kind = w
-	case f.is(valMap, protowire.BytesType):
+	case f.is(wire.MapValue, protowire.BytesType):
 		w := d.maps.new()
 		w.MapValue, ok = utf8String(f.bytes)
 		v.Kind = w

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
+	"github.com/timefence/timefence/internal/wire"
 )
 
 // requireSameRequest fails unless the write decoder takes data and builds
@@ -105,27 +106,27 @@ func TestWriteWireMatchesProtobuf(t *testing.T) {
 // an empty message decode as protobuf decodes them.
 func TestWriteWireRepeatedScalars(t *testing.T) {
 	var b []byte
-	b = protowire.AppendTag(b, writeFeatureView, protowire.BytesType)
+	b = protowire.AppendTag(b, wire.FeatureView, protowire.BytesType)
 	b = protowire.AppendString(b, "first")
-	b = protowire.AppendTag(b, writeBackfill, protowire.VarintType)
+	b = protowire.AppendTag(b, wire.Backfill, protowire.VarintType)
 	b = protowire.AppendVarint(b, 7)
-	b = protowire.AppendTag(b, writeFeatureView, protowire.BytesType)
+	b = protowire.AppendTag(b, wire.FeatureView, protowire.BytesType)
 	b = protowire.AppendString(b, "second")
 	var ts []byte
-	ts = protowire.AppendTag(ts, tsSeconds, protowire.VarintType)
+	ts = protowire.AppendTag(ts, wire.Seconds, protowire.VarintType)
 	ts = protowire.AppendVarint(ts, 5)
-	ts = protowire.AppendTag(ts, tsSeconds, protowire.VarintType)
+	ts = protowire.AppendTag(ts, wire.Seconds, protowire.VarintType)
 	ts = protowire.AppendVarint(ts, uint64(1<<40))
-	ts = protowire.AppendTag(ts, tsNanos, protowire.VarintType)
+	ts = protowire.AppendTag(ts, wire.Nanos, protowire.VarintType)
 	ts = protowire.AppendVarint(ts, math.MaxUint64) // an int32 of -1
 	var row []byte
-	row = protowire.AppendTag(row, rowEventTime, protowire.BytesType)
+	row = protowire.AppendTag(row, wire.RowEventTime, protowire.BytesType)
 	row = protowire.AppendBytes(row, ts)
-	row = protowire.AppendTag(row, rowDelete, protowire.VarintType)
+	row = protowire.AppendTag(row, wire.RowDelete, protowire.VarintType)
 	row = protowire.AppendVarint(row, 0)
-	b = protowire.AppendTag(b, writeRows, protowire.BytesType)
+	b = protowire.AppendTag(b, wire.Rows, protowire.BytesType)
 	b = protowire.AppendBytes(b, row)
-	b = protowire.AppendTag(b, writeRows, protowire.BytesType)
+	b = protowire.AppendTag(b, wire.Rows, protowire.BytesType)
 	b = protowire.AppendBytes(b, nil)
 	requireSameRequest(t, b, "repeated scalars")
 	requireSameRequest(t, nil, "empty request")
@@ -148,29 +149,29 @@ func TestWriteWireLeavesTheRest(t *testing.T) {
 		}
 		return b
 	}
-	int64Value := varint(valInt64, 3)
+	int64Value := varint(wire.Int64Value, 3)
 	list, err := proto.Marshal(&timefencev1.Value{Kind: &timefencev1.Value_DoubleListValue{DoubleListValue: &timefencev1.DoubleList{Values: []float64{1}}}})
 	require.NoError(t, err)
 	for name, data := range map[string][]byte{
 		"unknown field":             varint(9, 1),
-		"unknown field of a row":    field(writeRows, varint(9, 1)),
-		"unknown field of a time":   field(writeRows, field(rowEventTime, varint(3, 1))),
-		"list value":                field(writeRows, field(rowValues, list)),
-		"two fields in a value":     field(writeRows, field(rowValues, cat(int64Value, varint(valBool, 1)))),
-		"keys and values mixed":     field(writeRows, cat(field(rowJoinKeys, int64Value), field(rowValues, int64Value), field(rowJoinKeys, int64Value))),
-		"event time twice":          field(writeRows, cat(field(rowEventTime, nil), field(rowEventTime, nil))),
-		"available time twice":      field(writeRows, cat(field(rowAvailableAt, nil), field(rowAvailableAt, nil))),
-		"wrong wire type":           varint(writeFeatureView, 1),
-		"wrong wire type of values": field(writeRows, field(rowValues, protowire.AppendFixed32(protowire.AppendTag(nil, valDouble, protowire.Fixed32Type), 1))),
-		"invalid UTF-8 view":        field(writeFeatureView, []byte{0xff}),
-		"invalid UTF-8 name":        field(writeFeatureNames, []byte{'a', 0xc3}),
-		"invalid UTF-8 batch id":    field(writeBatchID, []byte{0xed, 0xa0, 0x80}),
-		"invalid UTF-8 string":      field(writeRows, field(rowValues, field(valString, []byte{0xff}))),
-		"invalid UTF-8 JSON":        field(writeRows, field(rowJoinKeys, field(valJSON, []byte{0xff}))),
-		"invalid UTF-8 map":         field(writeRows, field(rowJoinKeys, field(valMap, []byte{0xff}))),
-		"truncated":                 field(writeFeatureView, []byte("view"))[:4],
-		"truncated varint":          {byte(writeBackfill<<3 | protowire.VarintType), 0x80},
-		"group":                     protowire.AppendTag(nil, writeRows, protowire.StartGroupType),
+		"unknown field of a row":    field(wire.Rows, varint(9, 1)),
+		"unknown field of a time":   field(wire.Rows, field(wire.RowEventTime, varint(3, 1))),
+		"list value":                field(wire.Rows, field(wire.RowValues, list)),
+		"two fields in a value":     field(wire.Rows, field(wire.RowValues, cat(int64Value, varint(wire.BoolValue, 1)))),
+		"keys and values mixed":     field(wire.Rows, cat(field(wire.RowJoinKeys, int64Value), field(wire.RowValues, int64Value), field(wire.RowJoinKeys, int64Value))),
+		"event time twice":          field(wire.Rows, cat(field(wire.RowEventTime, nil), field(wire.RowEventTime, nil))),
+		"available time twice":      field(wire.Rows, cat(field(wire.RowAvailableAt, nil), field(wire.RowAvailableAt, nil))),
+		"wrong wire type":           varint(wire.FeatureView, 1),
+		"wrong wire type of values": field(wire.Rows, field(wire.RowValues, protowire.AppendFixed32(protowire.AppendTag(nil, wire.DoubleValue, protowire.Fixed32Type), 1))),
+		"invalid UTF-8 view":        field(wire.FeatureView, []byte{0xff}),
+		"invalid UTF-8 name":        field(wire.FeatureNames, []byte{'a', 0xc3}),
+		"invalid UTF-8 batch id":    field(wire.BatchID, []byte{0xed, 0xa0, 0x80}),
+		"invalid UTF-8 string":      field(wire.Rows, field(wire.RowValues, field(wire.StringValue, []byte{0xff}))),
+		"invalid UTF-8 JSON":        field(wire.Rows, field(wire.RowJoinKeys, field(wire.JSONValue, []byte{0xff}))),
+		"invalid UTF-8 map":         field(wire.Rows, field(wire.RowJoinKeys, field(wire.MapValue, []byte{0xff}))),
+		"truncated":                 field(wire.FeatureView, []byte("view"))[:4],
+		"truncated varint":          append(protowire.AppendTag(nil, wire.Backfill, protowire.VarintType), 0x80),
+		"group":                     protowire.AppendTag(nil, wire.Rows, protowire.StartGroupType),
 		"field number zero":         {0x02, 0x00},
 	} {
 		var req timefencev1.WriteBatchRequest

@@ -45,7 +45,7 @@ func mergeRuns(runs []*run) *run {
 		}
 	}
 	b := newRunBuilder(feats, total)
-	b.reserveKeys(keys, keyBytes) // at most: keys the runs share merge
+	b.reserveKeys(keys, keyBytes) // a bound: a key in several runs is kept once
 	// src[j][i] is run j's column for the builder's column i, or nil.
 	src := make([][]*Column, len(runs))
 	for j, r := range runs {

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _arrow, _time
+from . import _arrow, _frames, _time
 from ._proto.timefence.v1 import online_service_pb2, types_pb2
 from .definitions import _TYPE_FROM_PROTO, _TYPE_TO_PROTO, arrow_type
 from .errors import InvalidArgument, TimefenceError
@@ -301,23 +301,27 @@ def to_frame(
         statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for col in resp.columns for s in col.statuses],
                             dtype=pd.StringDtype())
     # Numeric columns are gathered by type and converted with one numpy call
-    # per type; each column is then a row of that array (a view).
-    groups: Dict[str, Tuple[List[str], List[Any], List[bool]]] = {}
-    no_nulls = [False] * n
+    # per type; each column is then a row of that array (a view). Reading a
+    # field of a response message costs about a microsecond, so the loop
+    # reads each once.
+    groups: Dict[str, Tuple[List[str], List[Any], List[Any]]] = {}
     for j, (name, col) in enumerate(zip(names, resp.columns)):
-        field = _FIELDS.get(col.type)
+        typ = col.type
+        field = _FIELDS.get(typ)
         grouped = False
-        if field in _NUMERIC and col.type != _TIMESTAMP:
+        if field in _NUMERIC and typ != _TIMESTAMP:
             values = getattr(col, field).values
             nulls = col.nulls
-            if len(values) == n and (len(nulls) == n or not nulls):
-                g = groups.setdefault(field, ([], [], []))
+            if len(values) == n and (not nulls or len(nulls) == n):
+                g = groups.get(field)
+                if g is None:
+                    g = groups[field] = ([], [], [])
                 g[0].append(name)
-                g[1].extend(values)
-                g[2].extend(nulls if nulls else no_nulls)
+                g[1].append(values)
+                g[2].append(nulls)
                 data[name] = None  # filled below, in this place
                 grouped = True
-        if not grouped and (field in _LIST_FIELDS or col.type == _TIMESTAMP):
+        if not grouped and (field in _LIST_FIELDS or typ == _TIMESTAMP):
             # As a join's result converts: numpy arrays of the items, and
             # datetime64[ns, UTC].
             arr = _arrow_values(col, n)
@@ -329,82 +333,27 @@ def to_frame(
             data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
             data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
     floats: List[Tuple[np.ndarray, List[str]]] = []
-    for field, (gnames, values, nulls) in groups.items():
-        arr: np.ndarray = np.array(values, dtype=_NUMERIC[field]).reshape(len(gnames), n)
-        masks = np.array(nulls, dtype=bool).reshape(len(gnames), n)
+    for field, (gnames, columns_values, columns_nulls) in groups.items():
+        shape = (len(gnames), n)
+        arr: np.ndarray = np.array([v for col_values in columns_values for v in col_values],
+                                   dtype=_NUMERIC[field]).reshape(shape)
+        if any(columns_nulls):
+            masks = np.array([m for col_nulls in columns_nulls for m in (col_nulls or [False] * n)],
+                             dtype=bool).reshape(shape)
+        else:
+            masks = np.zeros(shape, dtype=bool)
         if field == "int64_values" or field == "int32_values":
             for i, name in enumerate(gnames):
-                data[name] = pd.arrays.IntegerArray(arr[i], masks[i])
+                data[name] = _frames.integer_array(arr[i], masks[i])
         elif field == "bool_values":
             for i, name in enumerate(gnames):
-                data[name] = pd.arrays.BooleanArray(arr[i], masks[i])
+                data[name] = _frames.boolean_array(arr[i], masks[i])
         else:
             arr[masks] = np.nan
             floats.append((arr, gnames))  # their places in data stay None
-    out = frame(data, floats, n)
+    out = _frames.frame(data, floats, n)
     out.attrs["timefence"] = attrs
     return out
-
-
-def frame(data: Dict[Any, Any], blocks: List[Tuple[np.ndarray, List[str]]], n: int) -> pd.DataFrame:
-    """``pd.DataFrame(data)`` with a RangeIndex, built from pandas blocks:
-    each array of ``blocks`` holds, one per row, the columns it names (None
-    in ``data``, which gives the order); every other column is a block of
-    its own. Creating a frame column by column costs about 12 us a column,
-    most of a 1 x 50 lookup; one block of all the float columns costs about
-    as much as one column. Frames pandas' block API cannot take as they are
-    (Series, or pandas without the API) are built column by column."""
-    grouped = {name: (arr, i) for arr, names in blocks for i, name in enumerate(names)}
-    if _from_blocks is None or not all(name in grouped or _blockable(v) for name, v in data.items()):
-        for name, (arr, i) in grouped.items():
-            data[name] = arr[i]
-        return pd.DataFrame(data, index=None if data else pd.RangeIndex(n), copy=False)
-    pos = {name: i for i, name in enumerate(data)}
-    parts: List[Tuple[Any, np.ndarray]] = [
-        (arr, np.array([pos[name] for name in names], dtype=np.intp)) for arr, names in blocks]
-    for name, v in data.items():
-        if name not in grouped:
-            parts.append((v.reshape(1, -1) if isinstance(v, np.ndarray) else v, np.array([pos[name]], dtype=np.intp)))
-    return _from_blocks(parts, pd.RangeIndex(n), _column_index(tuple(data)))
-
-
-def _blockable(v: Any) -> bool:
-    """True for a 1-D numpy array or extension array."""
-    return isinstance(v, (np.ndarray, pd.api.extensions.ExtensionArray)) and v.ndim == 1
-
-
-def _column_index(names: Tuple[Any, ...]) -> pd.Index:
-    """The columns Index of names, cached: pandas infers its dtype, which
-    costs more than the rest of a small frame."""
-    idx = _INDEXES.get(names)
-    if idx is None:
-        idx = pd.Index(list(names))
-        with _INDEXES_LOCK:
-            if len(_INDEXES) >= Names.MAX:
-                _INDEXES.clear()
-            _INDEXES[names] = idx
-    return idx
-
-
-_INDEXES: Dict[Tuple[Any, ...], pd.Index] = {}
-_INDEXES_LOCK = threading.Lock()
-
-
-def _pandas2_from_blocks(parts: List[Tuple[Any, np.ndarray]], index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-    """pandas.api.internals.create_dataframe_from_blocks, for pandas 2."""
-    mgr = _BlockManager([_make_block(v, placement=p) for v, p in parts], [columns, index])
-    return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
-
-
-try:
-    from pandas.api.internals import create_dataframe_from_blocks as _from_blocks  # pandas >= 3
-except ImportError:
-    try:
-        from pandas.core.internals import BlockManager as _BlockManager
-        from pandas.core.internals.api import make_block as _make_block
-        _from_blocks = _pandas2_from_blocks if hasattr(pd.DataFrame, "_from_mgr") else None
-    except ImportError:
-        _from_blocks = None
 
 
 _NUMERIC = {"int64_values": np.int64, "int32_values": np.int32, "double_values": np.float64, "float_values": np.float32,

@@ -10,3 +10,6 @@ import (
 func MarshalResponse(v any) (mem.BufferSlice, error) {
 	return serverCodec{grpcbuf.NewCodec()}.Marshal(v)
 }
+
+// UnpackColumns reads packed online results of n rows back into columns.
+var UnpackColumns = unpackColumns

@@ -53,6 +53,9 @@ func (s *Server) GetOnlineFeatures(ctx context.Context, req *timefencev1.GetOnli
 		return nil, toStatus(err)
 	}
 	s.servingLog.offer(req, resp, reads)
+	if req.GetPacked() {
+		return packedResponse(resp, len(rows))
+	}
 	return resp, nil
 }
 

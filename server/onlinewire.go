@@ -68,8 +68,11 @@ type columnWire struct {
 
 // planOnline returns the plan of resp, or false when it holds something
 // only protobuf's encoder handles as protobuf does (a string that is not
-// valid UTF-8, which it refuses).
+// valid UTF-8, which it refuses) or packed results.
 func planOnline(resp *timefencev1.GetOnlineFeaturesResponse) (*onlineWire, bool) {
+	if resp.GetPacked() != nil {
+		return nil, false // a few long fields: protobuf's encoder is quick at those
+	}
 	w := &onlineWire{resp: resp, cols: make([]columnWire, len(resp.GetColumns()))}
 	for _, f := range resp.GetFeatures() {
 		if !utf8.ValidString(f) {

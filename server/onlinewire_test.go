@@ -22,47 +22,8 @@ import (
 // and event times or not, and every optional field set or not.
 func TestOnlineWireMatchesProtobuf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var types []storage.Type
-	for t := storage.TypeInt64; t.Valid(); t++ {
-		types = append(types, t)
-	}
 	for iter := range 400 {
-		n := []int{0, 1, 3, 100}[iter%4]
-		resp := &timefencev1.GetOnlineFeaturesResponse{}
-		// Columns of one view share their statuses and event times, as
-		// readColumns makes them; a new view starts with some columns.
-		var statuses []timefencev1.FeatureStatus
-		var times []int64
-		for c := range 1 + rng.IntN(6) {
-			if c == 0 || rng.IntN(3) == 0 {
-				statuses, times = make([]timefencev1.FeatureStatus, n), make([]int64, n)
-				for i := range n {
-					r := randomResult(rng, storage.TypeInt64)
-					statuses[i], times[i] = statusToProto[r.Status], r.EventTime
-				}
-			}
-			st := types[rng.IntN(len(types))]
-			col := newOnlineColumn(st, statuses, times)
-			for i := range n {
-				r := randomResult(rng, st)
-				if statuses[i] == timefencev1.FeatureStatus_FEATURE_STATUS_PRESENT && !r.Values[0].IsNull() {
-					col.value(i, r.Values[0])
-				} else {
-					col.col.Nulls[i] = true
-				}
-			}
-			resp.Features = append(resp.Features, fmt.Sprintf("view_%d:f%d_é", iter, c))
-			resp.Columns = append(resp.Columns, col.col)
-		}
-		if rng.IntN(4) > 0 {
-			resp.ReadTime = fromNanos(rng.Int64N(math.MaxInt64) - math.MaxInt64/2)
-		}
-		if rng.IntN(3) > 0 {
-			resp.Watermark = rng.Int64()
-		}
-		if rng.IntN(2) > 0 {
-			resp.RequestId = fmt.Sprint("req-", iter)
-		}
+		resp := randomOnlineResponse(rng, iter, []int{0, 1, 3, 100}[iter%4])
 		want, err := proto.Marshal(resp)
 		require.NoError(t, err)
 		w, ok := planOnline(resp)
@@ -72,6 +33,51 @@ func TestOnlineWireMatchesProtobuf(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, "iteration %d", iter)
 	}
+}
+
+// randomOnlineResponse returns a response of n entity rows and one to six
+// columns of random types, as readColumns makes them: the columns of one
+// view share their statuses and event times, and a new view starts at some
+// columns. Optional fields are set or not at random.
+func randomOnlineResponse(rng *rand.Rand, iter, n int) *timefencev1.GetOnlineFeaturesResponse {
+	var types []storage.Type
+	for t := storage.TypeInt64; t.Valid(); t++ {
+		types = append(types, t)
+	}
+	resp := &timefencev1.GetOnlineFeaturesResponse{}
+	var statuses []timefencev1.FeatureStatus
+	var times []int64
+	for c := range 1 + rng.IntN(6) {
+		if c == 0 || rng.IntN(3) == 0 {
+			statuses, times = make([]timefencev1.FeatureStatus, n), make([]int64, n)
+			for i := range n {
+				r := randomResult(rng, storage.TypeInt64)
+				statuses[i], times[i] = statusToProto[r.Status], r.EventTime
+			}
+		}
+		st := types[rng.IntN(len(types))]
+		col := newOnlineColumn(st, statuses, times)
+		for i := range n {
+			r := randomResult(rng, st)
+			if statuses[i] == timefencev1.FeatureStatus_FEATURE_STATUS_PRESENT && !r.Values[0].IsNull() {
+				col.value(i, r.Values[0])
+			} else {
+				col.col.Nulls[i] = true
+			}
+		}
+		resp.Features = append(resp.Features, fmt.Sprintf("view_%d:f%d_é", iter, c))
+		resp.Columns = append(resp.Columns, col.col)
+	}
+	if rng.IntN(4) > 0 {
+		resp.ReadTime = fromNanos(rng.Int64N(math.MaxInt64) - math.MaxInt64/2)
+	}
+	if rng.IntN(3) > 0 {
+		resp.Watermark = rng.Int64()
+	}
+	if rng.IntN(2) > 0 {
+		resp.RequestId = fmt.Sprint("req-", iter)
+	}
+	return resp
 }
 
 // A column without values, an empty response and a negative type or status

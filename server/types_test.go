@@ -14,9 +14,11 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/server"
 )
 
 var (
@@ -316,11 +318,22 @@ func onlineTyped(t *testing.T, env *testEnv, features []string, want []timefence
 		rows[i] = []any{k}
 		raw.EntityRows = append(raw.EntityRows, &timefencev1.EntityRow{Values: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: k}}}})
 	}
-	resp, err := timefencev1.NewOnlineServiceClient(env.client.Conn()).GetOnlineFeatures(ctx, raw)
+	online := timefencev1.NewOnlineServiceClient(env.client.Conn())
+	resp, err := online.GetOnlineFeatures(ctx, raw)
 	require.NoError(t, err)
 	for j, col := range resp.GetColumns() {
 		require.Equal(t, want[j], col.GetType(), resp.GetFeatures()[j])
 		require.IsType(t, fields[j], col.GetValues(), resp.GetFeatures()[j])
+	}
+	// Packed, the same results at the same read time.
+	raw.Packed, raw.AsOf, raw.Split = true, resp.GetReadTime(), "all"
+	packed, err := online.GetOnlineFeatures(ctx, raw)
+	require.NoError(t, err)
+	require.Empty(t, packed.GetColumns())
+	require.Equal(t, resp.GetFeatures(), packed.GetFeatures())
+	got := server.UnpackColumns(t, packed.GetPacked(), len(keys))
+	for j := range got {
+		require.True(t, proto.Equal(resp.GetColumns()[j], got[j]), "%s: packed %v, columns %v", resp.GetFeatures()[j], got[j], resp.GetColumns()[j])
 	}
 	res, err := env.client.GetOnline(ctx, features, []string{"item_id"}, rows, client.Logged())
 	require.NoError(t, err)

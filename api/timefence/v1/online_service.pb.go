@@ -98,7 +98,13 @@ type GetOnlineFeaturesRequest struct {
 	// example a write's last_seq. A read replica behind it waits for it,
 	// within the call's deadline and at most 5 s, then refuses the read
 	// (UNAVAILABLE, reason REPLICA_BEHIND, with its lag). 0: any.
-	MinWatermark  int64 `protobuf:"varint,9,opt,name=min_watermark,json=minWatermark,proto3" json:"min_watermark,omitempty"`
+	MinWatermark int64 `protobuf:"varint,9,opt,name=min_watermark,json=minWatermark,proto3" json:"min_watermark,omitempty"`
+	// Return the results as one PackedColumns (response.packed) instead of a
+	// FeatureColumn per feature (response.columns). The values are the same;
+	// a client whose protobuf runtime pays for each message and field it
+	// reads (Python's does, about a microsecond each) reads a few long
+	// fields instead of five per feature.
+	Packed        bool `protobuf:"varint,10,opt,name=packed,proto3" json:"packed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +200,13 @@ func (x *GetOnlineFeaturesRequest) GetMinWatermark() int64 {
 		return x.MinWatermark
 	}
 	return 0
+}
+
+func (x *GetOnlineFeaturesRequest) GetPacked() bool {
+	if x != nil {
+		return x.Packed
+	}
+	return false
 }
 
 type EntityRow struct {
@@ -1187,7 +1200,9 @@ type GetOnlineFeaturesResponse struct {
 	// The write sequence number the read was pinned to.
 	Watermark int64 `protobuf:"varint,4,opt,name=watermark,proto3" json:"watermark,omitempty"`
 	// The lookup's id in the serving log; empty when it was not logged.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Set instead of columns when the request asked for packed results.
+	Packed        *PackedColumns `protobuf:"bytes,6,opt,name=packed,proto3" json:"packed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1257,11 +1272,160 @@ func (x *GetOnlineFeaturesResponse) GetRequestId() string {
 	return ""
 }
 
+func (x *GetOnlineFeaturesResponse) GetPacked() *PackedColumns {
+	if x != nil {
+		return x.Packed
+	}
+	return nil
+}
+
+// PackedColumns holds the results of F features for N entity rows, feature
+// after feature. Entry f*N+r of statuses, event times and nulls is feature
+// f at entity row r, as in FeatureColumn. Each feature's N values are
+// appended, in feature order, to the field of its type: timestamps (Unix
+// ns) to int64_values, JSON and map text to string_values. A list feature
+// appends each row's items to the field of its item type (a timestamp
+// list's to int64_values) and the row's item count to list_lengths. A row
+// without a value holds the type's zero value (a list of no items).
+type PackedColumns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per feature, in column order.
+	Types              []ValueType     `protobuf:"varint,1,rep,packed,name=types,proto3,enum=timefence.v1.ValueType" json:"types,omitempty"`
+	Statuses           []FeatureStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=timefence.v1.FeatureStatus" json:"statuses,omitempty"`
+	EventTimeUnixNanos []int64         `protobuf:"varint,3,rep,packed,name=event_time_unix_nanos,json=eventTimeUnixNanos,proto3" json:"event_time_unix_nanos,omitempty"`
+	Nulls              []bool          `protobuf:"varint,4,rep,packed,name=nulls,proto3" json:"nulls,omitempty"`
+	Int64Values        []int64         `protobuf:"varint,5,rep,packed,name=int64_values,json=int64Values,proto3" json:"int64_values,omitempty"`
+	DoubleValues       []float64       `protobuf:"fixed64,6,rep,packed,name=double_values,json=doubleValues,proto3" json:"double_values,omitempty"`
+	FloatValues        []float32       `protobuf:"fixed32,7,rep,packed,name=float_values,json=floatValues,proto3" json:"float_values,omitempty"`
+	Int32Values        []int32         `protobuf:"varint,8,rep,packed,name=int32_values,json=int32Values,proto3" json:"int32_values,omitempty"`
+	BoolValues         []bool          `protobuf:"varint,9,rep,packed,name=bool_values,json=boolValues,proto3" json:"bool_values,omitempty"`
+	StringValues       []string        `protobuf:"bytes,10,rep,name=string_values,json=stringValues,proto3" json:"string_values,omitempty"`
+	BytesValues        [][]byte        `protobuf:"bytes,11,rep,name=bytes_values,json=bytesValues,proto3" json:"bytes_values,omitempty"`
+	// One per entity row of each list feature, in feature order.
+	ListLengths   []int32 `protobuf:"varint,12,rep,packed,name=list_lengths,json=listLengths,proto3" json:"list_lengths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedColumns) Reset() {
+	*x = PackedColumns{}
+	mi := &file_timefence_v1_online_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedColumns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedColumns) ProtoMessage() {}
+
+func (x *PackedColumns) ProtoReflect() protoreflect.Message {
+	mi := &file_timefence_v1_online_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedColumns.ProtoReflect.Descriptor instead.
+func (*PackedColumns) Descriptor() ([]byte, []int) {
+	return file_timefence_v1_online_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PackedColumns) GetTypes() []ValueType {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetStatuses() []FeatureStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetEventTimeUnixNanos() []int64 {
+	if x != nil {
+		return x.EventTimeUnixNanos
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetNulls() []bool {
+	if x != nil {
+		return x.Nulls
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetInt64Values() []int64 {
+	if x != nil {
+		return x.Int64Values
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetDoubleValues() []float64 {
+	if x != nil {
+		return x.DoubleValues
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetFloatValues() []float32 {
+	if x != nil {
+		return x.FloatValues
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetInt32Values() []int32 {
+	if x != nil {
+		return x.Int32Values
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetBoolValues() []bool {
+	if x != nil {
+		return x.BoolValues
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetStringValues() []string {
+	if x != nil {
+		return x.StringValues
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetBytesValues() [][]byte {
+	if x != nil {
+		return x.BytesValues
+	}
+	return nil
+}
+
+func (x *PackedColumns) GetListLengths() []int32 {
+	if x != nil {
+		return x.ListLengths
+	}
+	return nil
+}
+
 var File_timefence_v1_online_service_proto protoreflect.FileDescriptor
 
 const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\n" +
-	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xca\x03\n" +
+	"!timefence/v1/online_service.proto\x12\ftimefence.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18timefence/v1/types.proto\"\xe2\x03\n" +
 	"\x18GetOnlineFeaturesRequest\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12\x1b\n" +
 	"\tjoin_keys\x18\x02 \x03(\tR\bjoinKeys\x128\n" +
@@ -1273,7 +1437,9 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\a \x01(\tR\trequestId\x12M\n" +
 	"\acontext\x18\b \x03(\v23.timefence.v1.GetOnlineFeaturesRequest.ContextEntryR\acontext\x12#\n" +
-	"\rmin_watermark\x18\t \x01(\x03R\fminWatermark\x1aO\n" +
+	"\rmin_watermark\x18\t \x01(\x03R\fminWatermark\x12\x16\n" +
+	"\x06packed\x18\n" +
+	" \x01(\bR\x06packed\x1aO\n" +
 	"\fContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.timefence.v1.ValueR\x05value:\x028\x01\"8\n" +
@@ -1329,14 +1495,30 @@ const file_timefence_v1_online_service_proto_rawDesc = "" +
 	"\x0eBoolListValues\x12.\n" +
 	"\x06values\x18\x01 \x03(\v2\x16.timefence.v1.BoolListR\x06values\"B\n" +
 	"\x0fBytesListValues\x12/\n" +
-	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.BytesListR\x06values\"\xe4\x01\n" +
+	"\x06values\x18\x01 \x03(\v2\x17.timefence.v1.BytesListR\x06values\"\x99\x02\n" +
 	"\x19GetOnlineFeaturesResponse\x12\x1a\n" +
 	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x125\n" +
 	"\acolumns\x18\x02 \x03(\v2\x1b.timefence.v1.FeatureColumnR\acolumns\x127\n" +
 	"\tread_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12\x1c\n" +
 	"\twatermark\x18\x04 \x01(\x03R\twatermark\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId*\x83\x01\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x123\n" +
+	"\x06packed\x18\x06 \x01(\v2\x1b.timefence.v1.PackedColumnsR\x06packed\"\xda\x03\n" +
+	"\rPackedColumns\x12-\n" +
+	"\x05types\x18\x01 \x03(\x0e2\x17.timefence.v1.ValueTypeR\x05types\x127\n" +
+	"\bstatuses\x18\x02 \x03(\x0e2\x1b.timefence.v1.FeatureStatusR\bstatuses\x121\n" +
+	"\x15event_time_unix_nanos\x18\x03 \x03(\x03R\x12eventTimeUnixNanos\x12\x14\n" +
+	"\x05nulls\x18\x04 \x03(\bR\x05nulls\x12!\n" +
+	"\fint64_values\x18\x05 \x03(\x03R\vint64Values\x12#\n" +
+	"\rdouble_values\x18\x06 \x03(\x01R\fdoubleValues\x12!\n" +
+	"\ffloat_values\x18\a \x03(\x02R\vfloatValues\x12!\n" +
+	"\fint32_values\x18\b \x03(\x05R\vint32Values\x12\x1f\n" +
+	"\vbool_values\x18\t \x03(\bR\n" +
+	"boolValues\x12#\n" +
+	"\rstring_values\x18\n" +
+	" \x03(\tR\fstringValues\x12!\n" +
+	"\fbytes_values\x18\v \x03(\fR\vbytesValues\x12!\n" +
+	"\flist_lengths\x18\f \x03(\x05R\vlistLengths*\x83\x01\n" +
 	"\rFeatureStatus\x12\x1e\n" +
 	"\x1aFEATURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16FEATURE_STATUS_PRESENT\x10\x01\x12\x1c\n" +
@@ -1359,7 +1541,7 @@ func file_timefence_v1_online_service_proto_rawDescGZIP() []byte {
 }
 
 var file_timefence_v1_online_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_timefence_v1_online_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_timefence_v1_online_service_proto_goTypes = []any{
 	(FeatureStatus)(0),                // 0: timefence.v1.FeatureStatus
 	(*GetOnlineFeaturesRequest)(nil),  // 1: timefence.v1.GetOnlineFeaturesRequest
@@ -1380,24 +1562,25 @@ var file_timefence_v1_online_service_proto_goTypes = []any{
 	(*BoolListValues)(nil),            // 16: timefence.v1.BoolListValues
 	(*BytesListValues)(nil),           // 17: timefence.v1.BytesListValues
 	(*GetOnlineFeaturesResponse)(nil), // 18: timefence.v1.GetOnlineFeaturesResponse
-	nil,                               // 19: timefence.v1.GetOnlineFeaturesRequest.ContextEntry
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
-	(*Value)(nil),                     // 21: timefence.v1.Value
-	(ValueType)(0),                    // 22: timefence.v1.ValueType
-	(*FloatList)(nil),                 // 23: timefence.v1.FloatList
-	(*Int32List)(nil),                 // 24: timefence.v1.Int32List
-	(*Int64List)(nil),                 // 25: timefence.v1.Int64List
-	(*DoubleList)(nil),                // 26: timefence.v1.DoubleList
-	(*StringList)(nil),                // 27: timefence.v1.StringList
-	(*BoolList)(nil),                  // 28: timefence.v1.BoolList
-	(*BytesList)(nil),                 // 29: timefence.v1.BytesList
+	(*PackedColumns)(nil),             // 19: timefence.v1.PackedColumns
+	nil,                               // 20: timefence.v1.GetOnlineFeaturesRequest.ContextEntry
+	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	(*Value)(nil),                     // 22: timefence.v1.Value
+	(ValueType)(0),                    // 23: timefence.v1.ValueType
+	(*FloatList)(nil),                 // 24: timefence.v1.FloatList
+	(*Int32List)(nil),                 // 25: timefence.v1.Int32List
+	(*Int64List)(nil),                 // 26: timefence.v1.Int64List
+	(*DoubleList)(nil),                // 27: timefence.v1.DoubleList
+	(*StringList)(nil),                // 28: timefence.v1.StringList
+	(*BoolList)(nil),                  // 29: timefence.v1.BoolList
+	(*BytesList)(nil),                 // 30: timefence.v1.BytesList
 }
 var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	2,  // 0: timefence.v1.GetOnlineFeaturesRequest.entity_rows:type_name -> timefence.v1.EntityRow
-	20, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 2: timefence.v1.GetOnlineFeaturesRequest.context:type_name -> timefence.v1.GetOnlineFeaturesRequest.ContextEntry
-	21, // 3: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
-	22, // 4: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
+	21, // 1: timefence.v1.GetOnlineFeaturesRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 2: timefence.v1.GetOnlineFeaturesRequest.context:type_name -> timefence.v1.GetOnlineFeaturesRequest.ContextEntry
+	22, // 3: timefence.v1.EntityRow.values:type_name -> timefence.v1.Value
+	23, // 4: timefence.v1.FeatureColumn.type:type_name -> timefence.v1.ValueType
 	0,  // 5: timefence.v1.FeatureColumn.statuses:type_name -> timefence.v1.FeatureStatus
 	4,  // 6: timefence.v1.FeatureColumn.int64_values:type_name -> timefence.v1.Int64Values
 	5,  // 7: timefence.v1.FeatureColumn.double_values:type_name -> timefence.v1.DoubleValues
@@ -1413,23 +1596,26 @@ var file_timefence_v1_online_service_proto_depIdxs = []int32{
 	15, // 17: timefence.v1.FeatureColumn.string_list_values:type_name -> timefence.v1.StringListValues
 	16, // 18: timefence.v1.FeatureColumn.bool_list_values:type_name -> timefence.v1.BoolListValues
 	17, // 19: timefence.v1.FeatureColumn.bytes_list_values:type_name -> timefence.v1.BytesListValues
-	23, // 20: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
-	24, // 21: timefence.v1.Int32ListValues.values:type_name -> timefence.v1.Int32List
-	25, // 22: timefence.v1.Int64ListValues.values:type_name -> timefence.v1.Int64List
-	26, // 23: timefence.v1.DoubleListValues.values:type_name -> timefence.v1.DoubleList
-	27, // 24: timefence.v1.StringListValues.values:type_name -> timefence.v1.StringList
-	28, // 25: timefence.v1.BoolListValues.values:type_name -> timefence.v1.BoolList
-	29, // 26: timefence.v1.BytesListValues.values:type_name -> timefence.v1.BytesList
+	24, // 20: timefence.v1.FloatListValues.values:type_name -> timefence.v1.FloatList
+	25, // 21: timefence.v1.Int32ListValues.values:type_name -> timefence.v1.Int32List
+	26, // 22: timefence.v1.Int64ListValues.values:type_name -> timefence.v1.Int64List
+	27, // 23: timefence.v1.DoubleListValues.values:type_name -> timefence.v1.DoubleList
+	28, // 24: timefence.v1.StringListValues.values:type_name -> timefence.v1.StringList
+	29, // 25: timefence.v1.BoolListValues.values:type_name -> timefence.v1.BoolList
+	30, // 26: timefence.v1.BytesListValues.values:type_name -> timefence.v1.BytesList
 	3,  // 27: timefence.v1.GetOnlineFeaturesResponse.columns:type_name -> timefence.v1.FeatureColumn
-	20, // 28: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
-	21, // 29: timefence.v1.GetOnlineFeaturesRequest.ContextEntry.value:type_name -> timefence.v1.Value
-	1,  // 30: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
-	18, // 31: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
-	31, // [31:32] is the sub-list for method output_type
-	30, // [30:31] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	21, // 28: timefence.v1.GetOnlineFeaturesResponse.read_time:type_name -> google.protobuf.Timestamp
+	19, // 29: timefence.v1.GetOnlineFeaturesResponse.packed:type_name -> timefence.v1.PackedColumns
+	23, // 30: timefence.v1.PackedColumns.types:type_name -> timefence.v1.ValueType
+	0,  // 31: timefence.v1.PackedColumns.statuses:type_name -> timefence.v1.FeatureStatus
+	22, // 32: timefence.v1.GetOnlineFeaturesRequest.ContextEntry.value:type_name -> timefence.v1.Value
+	1,  // 33: timefence.v1.OnlineService.GetOnlineFeatures:input_type -> timefence.v1.GetOnlineFeaturesRequest
+	18, // 34: timefence.v1.OnlineService.GetOnlineFeatures:output_type -> timefence.v1.GetOnlineFeaturesResponse
+	34, // [34:35] is the sub-list for method output_type
+	33, // [33:34] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_timefence_v1_online_service_proto_init() }
@@ -1460,7 +1646,7 @@ func file_timefence_v1_online_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timefence_v1_online_service_proto_rawDesc), len(file_timefence_v1_online_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,7 +20,7 @@ FEATURE_STATUS_NOT_FOUND: FeatureStatus
 FEATURE_STATUS_STALE: FeatureStatus
 
 class GetOnlineFeaturesRequest(_message.Message):
-    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split", "log", "request_id", "context", "min_watermark")
+    __slots__ = ("features", "join_keys", "entity_rows", "as_of", "split", "log", "request_id", "context", "min_watermark", "packed")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class GetOnlineFeaturesRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     MIN_WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
     join_keys: _containers.RepeatedScalarFieldContainer[str]
     entity_rows: _containers.RepeatedCompositeFieldContainer[EntityRow]
@@ -46,7 +47,8 @@ class GetOnlineFeaturesRequest(_message.Message):
     request_id: str
     context: _containers.MessageMap[str, _types_pb2.Value]
     min_watermark: int
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ..., log: bool = ..., request_id: _Optional[str] = ..., context: _Optional[_Mapping[str, _types_pb2.Value]] = ..., min_watermark: _Optional[int] = ...) -> None: ...
+    packed: bool
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., join_keys: _Optional[_Iterable[str]] = ..., entity_rows: _Optional[_Iterable[_Union[EntityRow, _Mapping]]] = ..., as_of: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., split: _Optional[str] = ..., log: bool = ..., request_id: _Optional[str] = ..., context: _Optional[_Mapping[str, _types_pb2.Value]] = ..., min_watermark: _Optional[int] = ..., packed: bool = ...) -> None: ...
 
 class EntityRow(_message.Message):
     __slots__ = ("values",)
@@ -179,15 +181,45 @@ class BytesListValues(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[_types_pb2.BytesList, _Mapping]]] = ...) -> None: ...
 
 class GetOnlineFeaturesResponse(_message.Message):
-    __slots__ = ("features", "columns", "read_time", "watermark", "request_id")
+    __slots__ = ("features", "columns", "read_time", "watermark", "request_id", "packed")
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     READ_TIME_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     features: _containers.RepeatedScalarFieldContainer[str]
     columns: _containers.RepeatedCompositeFieldContainer[FeatureColumn]
     read_time: _timestamp_pb2.Timestamp
     watermark: int
     request_id: str
-    def __init__(self, features: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    packed: PackedColumns
+    def __init__(self, features: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[FeatureColumn, _Mapping]]] = ..., read_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., watermark: _Optional[int] = ..., request_id: _Optional[str] = ..., packed: _Optional[_Union[PackedColumns, _Mapping]] = ...) -> None: ...
+
+class PackedColumns(_message.Message):
+    __slots__ = ("types", "statuses", "event_time_unix_nanos", "nulls", "int64_values", "double_values", "float_values", "int32_values", "bool_values", "string_values", "bytes_values", "list_lengths")
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
+    NULLS_FIELD_NUMBER: _ClassVar[int]
+    INT64_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT32_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_VALUES_FIELD_NUMBER: _ClassVar[int]
+    LIST_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    types: _containers.RepeatedScalarFieldContainer[_types_pb2.ValueType]
+    statuses: _containers.RepeatedScalarFieldContainer[FeatureStatus]
+    event_time_unix_nanos: _containers.RepeatedScalarFieldContainer[int]
+    nulls: _containers.RepeatedScalarFieldContainer[bool]
+    int64_values: _containers.RepeatedScalarFieldContainer[int]
+    double_values: _containers.RepeatedScalarFieldContainer[float]
+    float_values: _containers.RepeatedScalarFieldContainer[float]
+    int32_values: _containers.RepeatedScalarFieldContainer[int]
+    bool_values: _containers.RepeatedScalarFieldContainer[bool]
+    string_values: _containers.RepeatedScalarFieldContainer[str]
+    bytes_values: _containers.RepeatedScalarFieldContainer[bytes]
+    list_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, types: _Optional[_Iterable[_Union[_types_pb2.ValueType, str]]] = ..., statuses: _Optional[_Iterable[_Union[FeatureStatus, str]]] = ..., event_time_unix_nanos: _Optional[_Iterable[int]] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64_values: _Optional[_Iterable[int]] = ..., double_values: _Optional[_Iterable[float]] = ..., float_values: _Optional[_Iterable[float]] = ..., int32_values: _Optional[_Iterable[int]] = ..., bool_values: _Optional[_Iterable[bool]] = ..., string_values: _Optional[_Iterable[str]] = ..., bytes_values: _Optional[_Iterable[bytes]] = ..., list_lengths: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -1,9 +1,10 @@
 """Online lookups: the request, and the response as a dict of lists or a DataFrame.
 
 An online call is usually one entity on the inference path, so everything here
-is built for small results: no Arrow round trip for the default DataFrame, and
-no DataFrame at all for the dict form. Per-feature-list work (column names and
-their check) is cached by :class:`Names`.
+is built for small results: the results come packed (a dozen protobuf fields,
+whatever the number of features; see :class:`Packed`), the default DataFrame
+is built without Arrow, and the dict form builds no DataFrame at all.
+Per-feature-list work (column names and their check) is cached by :class:`Names`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _arrow, _frames, _time
-from ._proto.timefence.v1 import online_service_pb2, types_pb2
-from .definitions import _TYPE_FROM_PROTO, _TYPE_TO_PROTO, arrow_type
+from ._proto.timefence.v1 import online_service_pb2
+from .definitions import _TYPE_FROM_PROTO, arrow_type
 from .errors import InvalidArgument, TimefenceError
 
 OUTPUTS = ("pandas", "dict")
@@ -28,17 +29,13 @@ NOT_FOUND = online_service_pb2.FEATURE_STATUS_NOT_FOUND
 STALE = online_service_pb2.FEATURE_STATUS_STALE
 STATUS_NAMES: Dict[int, str] = {PRESENT: "present", NOT_FOUND: "not_found", STALE: "stale"}
 
-# The values field of a FeatureColumn for each type: a timestamp is in
-# int64_values (Unix ns), JSON and map text in string_values, a timestamp list
-# in int64_list_values.
-_FIELDS = {
-    t: name.replace("timestamp", "int64").replace("json", "string").replace("map", "string") + "_values"
-    for name, t in _TYPE_TO_PROTO.items()
-}
-_TIMESTAMP = types_pb2.VALUE_TYPE_TIMESTAMP
-_TIMESTAMP_LIST = types_pb2.VALUE_TYPE_TIMESTAMP_LIST
-# Fields whose values are not Python scalars as they come.
-_LIST_FIELDS = {f for f in _FIELDS.values() if f.endswith("_list_values")}
+# The field of PackedColumns that holds the values (or the list items) of
+# each type: timestamps as Unix ns, JSON and map as text.
+_ITEM_FIELDS = {"int64": "int64_values", "timestamp": "int64_values", "int32": "int32_values",
+                "double": "double_values", "float": "float_values", "bool": "bool_values",
+                "string": "string_values", "json": "string_values", "map": "string_values", "bytes": "bytes_values"}
+_FIELD_DTYPES = {"int64_values": np.int64, "int32_values": np.int32, "double_values": np.float64,
+                 "float_values": np.float32, "bool_values": np.bool_}
 _NAT = np.iinfo(np.int64).min
 
 
@@ -89,7 +86,7 @@ class OnlineFeatures(dict):
 def request(
     refs: List[str], keys: List[str], columns: List[List[Any]], as_of: Any, split: Optional[str]
 ) -> online_service_pb2.GetOnlineFeaturesRequest:
-    req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys)
+    req = online_service_pb2.GetOnlineFeaturesRequest(features=refs, join_keys=keys, packed=True)
     rows = req.entity_rows
     for i, row in enumerate(zip(*columns)):
         values = rows.add().values
@@ -190,19 +187,132 @@ def add_log_fields(
             )
 
 
-def _raw(col: online_service_pb2.FeatureColumn, n: int) -> Tuple[str, Any, Optional[List[bool]]]:
-    """(values field, values container or None when all null, null mask or
-    None when no value is null) of one response column."""
-    field = _FIELDS.get(col.type) or col.WhichOneof("values") or "double_values"
-    values = getattr(col, field).values
-    nulls = col.nulls
-    if len(values) != n:
-        if n == 0 or not col.HasField(field):
-            return field, None, None
-        raise TimefenceError(f"online response: column of {len(values)} values for {n} entity rows")
-    if len(nulls) and len(nulls) != n:
-        raise TimefenceError(f"online response: column of {len(nulls)} null flags for {n} entity rows")
-    return field, values, (list(nulls) if True in nulls else None)
+class Packed:
+    """The results of an online response, read from its PackedColumns once:
+    where each feature's values lie in the field of its type, and each field
+    converted once, to numpy or to Python objects. Reading a protobuf field
+    from Python costs about a microsecond, so a 1 x 50 lookup reads a dozen
+    fields instead of five a feature."""
+
+    def __init__(self, resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> None:
+        if not resp.HasField("packed"):
+            if len(resp.columns):
+                raise TimefenceError("online response: results as columns, not packed; the server is older than this client")
+            raise TimefenceError("online response: no results")
+        p = resp.packed
+        self.n = n
+        self._p = p
+        self._numpy: Dict[str, np.ndarray] = {}
+        self._plain: Dict[str, List[Any]] = {}
+        # Per feature: its type name, its field, whether it is a list, and
+        # for a scalar the start of its n values in the field, for a list
+        # the offsets of its n rows' items (n + 1 of them).
+        self.types: List[str] = []
+        self.fields: List[str] = []
+        self.lists: List[bool] = []
+        self.starts: List[Any] = []
+        at: Dict[str, int] = {}
+        lengths: Optional[np.ndarray] = None
+        taken = 0
+        for typ in p.types:
+            layout = _LAYOUT.get(typ)
+            if layout is None:
+                raise TimefenceError(f"online response: unknown value type {typ}")
+            name, field, is_list = layout
+            start = at.get(field, 0)
+            if is_list:
+                if lengths is None:
+                    lengths = np.fromiter(p.list_lengths, dtype=np.int64, count=len(p.list_lengths))
+                rows = lengths[taken:taken + n]
+                if len(rows) != n or (rows < 0).any():
+                    raise TimefenceError(f"online response: list lengths do not hold {n} entity rows")
+                taken += n
+                offsets = np.empty(n + 1, dtype=np.int64)
+                offsets[0] = start
+                np.cumsum(rows, out=offsets[1:])
+                offsets[1:] += start
+                at[field] = int(offsets[-1])
+                self.starts.append(offsets)
+            else:
+                at[field] = start + n
+                self.starts.append(start)
+            self.types.append(name)
+            self.fields.append(field)
+            self.lists.append(is_list)
+        f = len(self.types)
+        for field, end in at.items():
+            if len(getattr(p, field)) != end:
+                raise TimefenceError(f"online response: {len(getattr(p, field))} {field} for {f} features x {n} rows; want {end}")
+        if taken != len(p.list_lengths):
+            raise TimefenceError(f"online response: {len(p.list_lengths)} list lengths; want {taken}")
+        if not (len(p.nulls) == len(p.statuses) == len(p.event_time_unix_nanos) == f * n):
+            raise TimefenceError(f"online response: nulls, statuses or event times do not hold {f} features x {n} rows")
+        self.nulls = np.fromiter(p.nulls, dtype=bool, count=f * n).reshape(f, n)
+
+    def values(self, field: str) -> Any:
+        """A whole field: numbers as numpy, strings and bytes as a list."""
+        v = self._numpy.get(field)
+        if v is None:
+            dtype = _FIELD_DTYPES.get(field)
+            if dtype is None:
+                return self.plain(field)
+            src = getattr(self._p, field)
+            v = self._numpy[field] = np.fromiter(src, dtype=dtype, count=len(src))
+        return v
+
+    def plain(self, field: str) -> List[Any]:
+        """A whole field as a list of Python objects."""
+        v = self._plain.get(field)
+        if v is None:
+            v = self._plain[field] = list(getattr(self._p, field))
+        return v
+
+    def scalars(self, j: int) -> Any:
+        """Feature j's n values (a scalar type), as values() has them."""
+        start = self.starts[j]
+        return self.values(self.fields[j])[start:start + self.n]
+
+    def statuses(self) -> np.ndarray:
+        src = self._p.statuses
+        return np.fromiter(src, dtype=np.int32, count=len(src))
+
+    def event_nanos(self) -> np.ndarray:
+        """Every feature's event times, one after the other, as Unix
+        nanoseconds; NaT where no version was found (a deleted entity keeps
+        its deletion's)."""
+        src = self._p.event_time_unix_nanos
+        out = np.fromiter(src, dtype=np.int64, count=len(src))
+        out[(self.statuses() == NOT_FOUND) & (out == 0)] = _NAT
+        return out
+
+    def arrow(self, j: int) -> pa.Array:
+        """Feature j as an Arrow array of its type, null where it has no value."""
+        typ = arrow_type(self.types[j])
+        mask = self.nulls[j]
+        if not mask.any():
+            mask = None
+        if not self.lists[j]:
+            scalars = self.scalars(j)
+            if self.types[j] == "timestamp":
+                return pa.array(scalars, pa.int64(), mask=mask).cast(typ)
+            return pa.array(scalars, typ, mask=mask)
+        values = self.values(self.fields[j])
+        offsets = self.starts[j]
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        if self.types[j] == "timestamp_list":
+            items = pa.array(values[lo:hi], pa.int64()).cast(typ.value_type)
+        else:
+            items = pa.array(values[lo:hi], typ.value_type)
+        return pa.ListArray.from_arrays(pa.array(offsets - lo, pa.int32()), items, type=typ,
+                                        mask=None if mask is None else pa.array(mask))
+
+
+# Each value type's name, the PackedColumns field of its values or items,
+# and whether it is a list.
+_LAYOUT = {
+    t: (name, _ITEM_FIELDS[name[:-5] if name.endswith("_list") else name], name.endswith("_list"))
+    for t, name in _TYPE_FROM_PROTO.items()
+}
 
 
 def to_dict(
@@ -215,69 +325,41 @@ def to_dict(
     attrs: Dict[str, Any],
 ) -> OnlineFeatures:
     n = len(columns[0]) if columns else 0
+    r = Packed(resp, n)
     out: Dict[str, List[Any]] = dict(zip(keys, columns))
-    stamps = _stamps_list(resp, n) if include_status else None
-    for j, (name, col) in enumerate(zip(names, resp.columns)):
-        vals: Optional[List[Any]] = None
-        field = _FIELDS.get(col.type)
-        if field is not None and field not in _LIST_FIELDS and col.type != _TIMESTAMP:  # the common case, inline
-            values = getattr(col, field).values
-            nulls = col.nulls
-            if len(values) == n and (len(nulls) == n or not nulls):
-                vals = list(values)
-                if True in nulls:
-                    vals = [None if m else v for v, m in zip(vals, nulls)]
-        if vals is None:
-            field, values, mask = _raw(col, n)
-            if values is None:
-                vals = [None] * n
+    has_nulls = r.nulls.any(axis=1).tolist()
+    statuses = stamps = None
+    if include_status:
+        statuses = [STATUS_NAMES.get(s, "unspecified") for s in r.statuses().tolist()]
+        ns = r.event_nanos()
+        stamps = [None if v == _NAT else t for v, t in
+                  zip(ns.tolist(), pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tolist())]
+    for j, name in enumerate(names):
+        typ = r.types[j]
+        start = r.starts[j]
+        if r.lists[j]:
+            offsets = start.tolist()
+            if typ == "timestamp_list":
+                items = r.values(r.fields[j])
+                vals = [_timestamps(items[lo:hi]) for lo, hi in zip(offsets, offsets[1:])]
             else:
-                vals = _python_values(col.type, field, values)
-                if mask is not None:
-                    vals = [None if m else v for v, m in zip(vals, mask)]
+                plain = r.plain(r.fields[j])
+                vals = [plain[lo:hi] for lo, hi in zip(offsets, offsets[1:])]
+        elif typ == "timestamp":
+            vals = _timestamps(r.scalars(j))
+        else:
+            vals = r.plain(r.fields[j])[start:start + n]
+        if has_nulls[j]:
+            vals = [None if m else v for v, m in zip(vals, r.nulls[j].tolist())]
         out[name] = vals
-        if stamps is not None:
-            out[f"{name}__status"] = [STATUS_NAMES.get(s, "unspecified") for s in col.statuses]
+        if statuses is not None and stamps is not None:
+            out[f"{name}__status"] = statuses[j * n:(j + 1) * n]
             out[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
     return OnlineFeatures(out, {"timefence": attrs}, (resp, names, entities, keys, columns, include_status))
 
 
-def _python_values(typ: int, field: str, values: Any) -> List[Any]:
-    """One column's values as Python objects: lists for lists, UTC
-    pandas Timestamps for timestamps."""
-    if typ == _TIMESTAMP:
-        return _timestamps(values)
-    if typ == _TIMESTAMP_LIST:
-        return [_timestamps(v.values) for v in values]
-    if field in _LIST_FIELDS:
-        return [list(v.values) for v in values]
-    return list(values)
-
-
-def _timestamps(nanos: Any) -> List[Any]:
-    return pd.DatetimeIndex(np.array(nanos, dtype=np.int64).view("M8[ns]")).tz_localize("UTC").tolist()
-
-
-def _event_nanos(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> np.ndarray:
-    """Every column's event times, one after the other, as Unix nanoseconds;
-    NaT where no version was found (a deleted entity keeps its deletion's)."""
-    ns: List[int] = []
-    st: List[int] = []
-    for col in resp.columns:
-        if len(col.event_time_unix_nanos) != n or len(col.statuses) != n:
-            raise TimefenceError(f"online response: statuses or event times do not hold {n} entity rows")
-        ns.extend(col.event_time_unix_nanos)
-        st.extend(col.statuses)
-    out = np.array(ns, dtype=np.int64)
-    # A deleted entity is not found but carries the deletion's time.
-    out[(np.array(st, dtype=np.int32) == NOT_FOUND) & (out == 0)] = _NAT
-    return out
-
-
-def _stamps_list(resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> List[Any]:
-    ns = _event_nanos(resp, n)
-    stamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tolist()
-    return [None if v == _NAT else t for v, t in zip(ns.tolist(), stamps)]
+def _timestamps(nanos: np.ndarray) -> List[Any]:
+    return pd.DatetimeIndex(nanos.view("M8[ns]")).tz_localize("UTC").tolist()
 
 
 def to_frame(
@@ -292,72 +374,65 @@ def to_frame(
     """The default (``dtype_backend="nullable"``) DataFrame, built from the
     response's values without Arrow: the dtypes :func:`_arrow.to_pandas` gives."""
     n = len(columns[0]) if columns else 0
+    r = Packed(resp, n)
     data: Dict[Any, Any] = _key_columns(entities, keys, columns)
     statuses: Any = None
     stamps: Any = None
     if include_status:
-        ns = _event_nanos(resp, n)
-        stamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
-        statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for col in resp.columns for s in col.statuses],
-                            dtype=pd.StringDtype())
-    # Numeric columns are gathered by type and converted with one numpy call
-    # per type; each column is then a row of that array (a view). Reading a
-    # field of a response message costs about a microsecond, so the loop
-    # reads each once.
-    groups: Dict[str, Tuple[List[str], List[Any], List[Any]]] = {}
-    for j, (name, col) in enumerate(zip(names, resp.columns)):
-        typ = col.type
-        field = _FIELDS.get(typ)
-        grouped = False
-        if field in _NUMERIC and typ != _TIMESTAMP:
-            values = getattr(col, field).values
-            nulls = col.nulls
-            if len(values) == n and (not nulls or len(nulls) == n):
-                g = groups.get(field)
-                if g is None:
-                    g = groups[field] = ([], [], [])
-                g[0].append(name)
-                g[1].append(values)
-                g[2].append(nulls)
-                data[name] = None  # filled below, in this place
-                grouped = True
-        if not grouped and (field in _LIST_FIELDS or typ == _TIMESTAMP):
-            # As a join's result converts: numpy arrays of the items, and
-            # datetime64[ns, UTC].
-            arr = _arrow_values(col, n)
-            data[name] = arr.to_numpy(zero_copy_only=False) if field in _LIST_FIELDS else _arrow.to_pandas(pa.table({"t": arr}))["t"].array
-        elif not grouped:
-            field, values, mask = _raw(col, n)
-            data[name] = _nullable(field, values, mask, n)
+        stamps = pd.DatetimeIndex(r.event_nanos().view("M8[ns]")).tz_localize("UTC").array
+        statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for s in r.statuses().tolist()], dtype=pd.StringDtype())
+    # The scalar numeric features of a field are converted together: each
+    # one is a row of a 2-D array, which float features share as one block.
+    groups: Dict[str, List[int]] = {}
+    for j, name in enumerate(names):
+        typ = r.types[j]
+        field = r.fields[j]
+        if field in _FIELD_DTYPES and typ != "timestamp" and not r.lists[j]:
+            groups.setdefault(field, []).append(j)
+            data[name] = None  # filled below, in this place
+        elif r.lists[j]:
+            # As a join's result converts: numpy arrays of the items.
+            data[name] = r.arrow(j).to_numpy(zero_copy_only=False)
+        elif typ == "timestamp":
+            ns = r.scalars(j).copy()
+            ns[r.nulls[j]] = _NAT
+            data[name] = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+        else:
+            vals = r.scalars(j)
+            mask = r.nulls[j]
+            if mask.any():
+                vals = [None if m else v for v, m in zip(vals, mask.tolist())]
+            if field == "string_values":
+                data[name] = pd.array(vals, dtype=pd.StringDtype())
+            else:
+                arr = np.empty(n, dtype=object)
+                arr[:] = vals
+                data[name] = arr
         if include_status:
             data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
             data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
     floats: List[Tuple[np.ndarray, List[str]]] = []
-    for field, (gnames, columns_values, columns_nulls) in groups.items():
-        shape = (len(gnames), n)
-        arr: np.ndarray = np.array([v for col_values in columns_values for v in col_values],
-                                   dtype=_NUMERIC[field]).reshape(shape)
-        if any(columns_nulls):
-            masks = np.array([m for col_nulls in columns_nulls for m in (col_nulls or [False] * n)],
-                             dtype=bool).reshape(shape)
+    for field, features in groups.items():
+        values = r.values(field)
+        starts = [r.starts[j] for j in features]
+        if starts == list(range(0, len(features) * n, n)) and len(values) == len(features) * n:
+            block = values.reshape(len(features), n)  # the field holds these features only
         else:
-            masks = np.zeros(shape, dtype=bool)
+            block = np.stack([values[s:s + n] for s in starts])
+        masks = r.nulls[features]
+        gnames = [names[j] for j in features]
         if field == "int64_values" or field == "int32_values":
             for i, name in enumerate(gnames):
-                data[name] = _frames.integer_array(arr[i], masks[i])
+                data[name] = _frames.integer_array(block[i], masks[i])
         elif field == "bool_values":
             for i, name in enumerate(gnames):
-                data[name] = _frames.boolean_array(arr[i], masks[i])
+                data[name] = _frames.boolean_array(block[i], masks[i])
         else:
-            arr[masks] = np.nan
-            floats.append((arr, gnames))  # their places in data stay None
+            block[masks] = np.nan
+            floats.append((block, gnames))  # their places in data stay None
     out = _frames.frame(data, floats, n)
     out.attrs["timefence"] = attrs
     return out
-
-
-_NUMERIC = {"int64_values": np.int64, "int32_values": np.int32, "double_values": np.float64, "float_values": np.float32,
-            "bool_values": np.bool_}
 
 
 def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Dict[Any, Any]:
@@ -372,37 +447,6 @@ def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Di
     return out
 
 
-def _nullable(field: str, values: Any, mask: Optional[List[bool]], n: int) -> Any:
-    """One scalar feature column as the nullable backend has it: Int64,
-    Int32, boolean and string extension arrays, numpy floats with NaN, object
-    arrays of bytes with None."""
-    if field in ("int64_values", "int32_values", "bool_values"):
-        dtype = _NUMERIC[field]
-        data: np.ndarray
-        if values is None:
-            data, m = np.zeros(n, dtype=dtype), np.ones(n, dtype=bool)
-        else:
-            data = np.array(values, dtype=dtype)
-            m = np.array(mask, dtype=bool) if mask is not None else np.zeros(n, dtype=bool)
-        return pd.arrays.BooleanArray(data, m) if field == "bool_values" else pd.arrays.IntegerArray(data, m)
-    if field == "double_values" or field == "float_values":
-        fdtype = np.float64 if field == "double_values" else np.float32
-        if values is None:
-            return np.full(n, np.nan, dtype=fdtype)
-        data = np.array(values, dtype=fdtype)
-        if mask is not None:
-            data[np.array(mask, dtype=bool)] = np.nan
-        return data
-    vals: List[Any] = [None] * n if values is None else list(values)
-    if mask is not None:
-        vals = [None if m else v for v, m in zip(vals, mask)]
-    if field == "string_values":
-        return pd.array(vals, dtype=pd.StringDtype())
-    arr = np.empty(n, dtype=object)
-    arr[:] = vals
-    return arr
-
-
 def arrow_frame(
     resp: online_service_pb2.GetOnlineFeaturesResponse,
     names: List[str],
@@ -415,16 +459,17 @@ def arrow_frame(
 ) -> pd.DataFrame:
     """The DataFrame through Arrow, for the ``pyarrow`` and ``numpy`` backends."""
     n = len(columns[0]) if columns else 0
+    r = Packed(resp, n)
     data: Dict[str, pa.Array] = {}
-    for name, col in zip(names, resp.columns):
-        data[name] = _arrow_values(col, n)
+    if include_status:
+        statuses = r.statuses()
+        nanos = r.event_nanos()
+    for j, name in enumerate(names):
+        data[name] = r.arrow(j)
         if include_status:
-            statuses = np.asarray(col.statuses, dtype=np.int32)
-            data[f"{name}__status"] = pa.array([STATUS_NAMES.get(int(st), "unspecified") for st in statuses], pa.string())
-            nanos = np.asarray(col.event_time_unix_nanos, dtype=np.int64)
-            data[f"{name}__event_timestamp"] = pa.array(
-                nanos, pa.timestamp("ns", "UTC"), mask=(statuses == NOT_FOUND) & (nanos == 0)
-            )
+            part = slice(j * n, (j + 1) * n)
+            data[f"{name}__status"] = pa.array([STATUS_NAMES.get(s, "unspecified") for s in statuses[part].tolist()], pa.string())
+            data[f"{name}__event_timestamp"] = pa.array(nanos[part], pa.int64(), mask=nanos[part] == _NAT).cast(pa.timestamp("ns", "UTC"))
     if isinstance(entities, pd.DataFrame):
         out = entities.reset_index(drop=True).copy(deep=False)
     else:
@@ -434,24 +479,6 @@ def arrow_frame(
     out = pd.concat([out, feats], axis=1)
     out.attrs["timefence"] = attrs
     return out
-
-
-def _arrow_values(col: online_service_pb2.FeatureColumn, n: int) -> pa.Array:
-    """The Arrow array of one response column; null where col.nulls says so."""
-    typ = arrow_type(_TYPE_FROM_PROTO.get(col.type, "double"))
-    field, values, mask = _raw(col, n)
-    if values is None:
-        return pa.nulls(n, typ)
-    m = np.array(mask, dtype=bool) if mask is not None else None
-    if col.type == _TIMESTAMP:
-        return pa.array(np.array(values, dtype=np.int64), pa.int64(), mask=m).cast(typ)
-    if col.type == _TIMESTAMP_LIST:
-        return pa.array([list(v.values) for v in values], pa.list_(pa.int64()), mask=m).cast(typ)
-    if field in _NUMERIC:
-        return pa.array(np.array(values, dtype=_NUMERIC[field]), typ, mask=m)
-    if field in _LIST_FIELDS:
-        return pa.array([list(v.values) for v in values], typ, mask=m)
-    return pa.array(list(values), typ, mask=m)
 
 
 def check_output(output: str, dtype_backend: str) -> None:

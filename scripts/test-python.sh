@@ -8,8 +8,8 @@
 #      committed ones differ;
 #   3. runs pytest (which builds the server with `go build` unless
 #      TIMEFENCE_BIN names a binary) in .venv, then the Feast import's tests
-#      and the online frame's (on pandas 2) in .venv-feast, and exits with
-#      the first failure's status.
+#      and the online frame's and packed results' (on pandas 2) in
+#      .venv-feast, and exits with the first failure's status.
 # Needs Python >= 3.9 with venv and pip, Go, and access to PyPI.
 # Extra arguments go to pytest, e.g. scripts/test-python.sh -k online -x;
 # --setup-only stops after step 1 (make test runs it beside the Go tests).
@@ -60,9 +60,9 @@ set +e
 "$root/$venv/bin/python" -m pytest -p no:cacheprovider "$@"
 status=$?
 # The Feast import's tests, which .venv skips (no feast there), and the online
-# frame's on the pandas 2 that Feast pins. Exit code 5: the arguments
-# selected none of them.
-"$root/$venv_feast/bin/python" -m pytest -p no:cacheprovider test_feast_import.py test_online_frame.py "$@"
+# frame's and packed results' on the pandas 2 that Feast pins. Exit code 5:
+# the arguments selected none of them.
+"$root/$venv_feast/bin/python" -m pytest -p no:cacheprovider test_feast_import.py test_online_frame.py test_online_packed.py "$@"
 feast_status=$?
 set -e
 if [ "$status" -eq 0 ] && [ "$feast_status" -ne 5 ]; then

@@ -187,42 +187,36 @@ def add_log_fields(
             )
 
 
-class Packed:
-    """The results of an online response, read from its PackedColumns once:
-    where each feature's values lie in the field of its type, and each field
-    converted once, to numpy or to Python objects. Reading a protobuf field
-    from Python costs about a microsecond, so a 1 x 50 lookup reads a dozen
-    fields instead of five a feature."""
+class Layout:
+    """Where each feature of a response lies in its PackedColumns, for one
+    list of feature types and n rows: per feature its type name, its field,
+    whether it is a list, and for a scalar the start of its n values in the
+    field, for a list the offsets of its n rows' items (n + 1 of them).
+    ``ends`` holds each field's length. A layout without lists depends on
+    the types and n only, and is kept (:func:`layout`); to_frame's grouping
+    of its numeric features (:meth:`groups`) is kept with it."""
 
-    def __init__(self, resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> None:
-        if not resp.HasField("packed"):
-            if len(resp.columns):
-                raise TimefenceError("online response: results as columns, not packed; the server is older than this client")
-            raise TimefenceError("online response: no results")
-        p = resp.packed
-        self.n = n
-        self._p = p
-        self._numpy: Dict[str, np.ndarray] = {}
-        self._plain: Dict[str, List[Any]] = {}
-        # Per feature: its type name, its field, whether it is a list, and
-        # for a scalar the start of its n values in the field, for a list
-        # the offsets of its n rows' items (n + 1 of them).
+    __slots__ = ("types", "fields", "lists", "starts", "ends", "lengths", "_groups")
+
+    def __init__(self, types: Tuple[int, ...], n: int, list_lengths: Any) -> None:
         self.types: List[str] = []
         self.fields: List[str] = []
         self.lists: List[bool] = []
         self.starts: List[Any] = []
-        at: Dict[str, int] = {}
+        self.ends: Dict[str, int] = {}
+        self._groups: Optional[Tuple[List[Tuple[str, List[int], Any]], List[int]]] = None
         lengths: Optional[np.ndarray] = None
         taken = 0
-        for typ in p.types:
-            layout = _LAYOUT.get(typ)
-            if layout is None:
+        at = self.ends
+        for typ in types:
+            spec = _LAYOUT.get(typ)
+            if spec is None:
                 raise TimefenceError(f"online response: unknown value type {typ}")
-            name, field, is_list = layout
+            name, field, is_list = spec
             start = at.get(field, 0)
             if is_list:
                 if lengths is None:
-                    lengths = np.fromiter(p.list_lengths, dtype=np.int64, count=len(p.list_lengths))
+                    lengths = np.fromiter(list_lengths, dtype=np.int64, count=len(list_lengths))
                 rows = lengths[taken:taken + n]
                 if len(rows) != n or (rows < 0).any():
                     raise TimefenceError(f"online response: list lengths do not hold {n} entity rows")
@@ -239,12 +233,76 @@ class Packed:
             self.types.append(name)
             self.fields.append(field)
             self.lists.append(is_list)
-        f = len(self.types)
-        for field, end in at.items():
+        self.lengths = taken  # list lengths read
+
+    def groups(self, n: int) -> Tuple[List[Tuple[str, List[int], Any]], List[int]]:
+        """(groups, others): the scalar numeric features of each field as
+        (field, features, rows), where rows is None when the field holds
+        these features only, one after the other, else the index of their
+        values as an (features, n) array; and every other feature."""
+        if self._groups is None:
+            by_field: Dict[str, List[int]] = {}
+            others: List[int] = []
+            for j, (typ, field, is_list) in enumerate(zip(self.types, self.fields, self.lists)):
+                if field in _FIELD_DTYPES and typ != "timestamp" and not is_list:
+                    by_field.setdefault(field, []).append(j)
+                else:
+                    others.append(j)
+            groups = []
+            for field, features in by_field.items():
+                starts = [self.starts[j] for j in features]
+                rows: Any = None
+                if starts != list(range(0, len(features) * n, n)) or self.ends[field] != len(features) * n:
+                    rows = np.array(starts, dtype=np.intp)[:, None] + np.arange(n, dtype=np.intp)
+                groups.append((field, features, rows))
+            self._groups = (groups, others)
+        return self._groups
+
+
+def layout(types: Tuple[int, ...], n: int, list_lengths: Any) -> Layout:
+    """The layout of a response of these feature types and n rows; kept
+    when it has no lists."""
+    key = (types, n)
+    got = _LAYOUTS.get(key)
+    if got is None:
+        got = Layout(types, n, list_lengths)
+        if not any(got.lists):
+            with _LAYOUTS_LOCK:
+                if len(_LAYOUTS) >= Names.MAX:
+                    _LAYOUTS.clear()
+                _LAYOUTS[key] = got
+    return got
+
+
+_LAYOUTS: Dict[Tuple[Tuple[int, ...], int], Layout] = {}
+_LAYOUTS_LOCK = threading.Lock()
+
+
+class Packed:
+    """The results of an online response, read from its PackedColumns once:
+    the response's :class:`Layout`, and each field converted once, to numpy
+    or to Python objects. Reading a protobuf field from Python costs about a
+    microsecond, so a 1 x 50 lookup reads a dozen fields instead of five a
+    feature."""
+
+    def __init__(self, resp: online_service_pb2.GetOnlineFeaturesResponse, n: int) -> None:
+        if not resp.HasField("packed"):
+            if len(resp.columns):
+                raise TimefenceError("online response: results as columns, not packed; the server is older than this client")
+            raise TimefenceError("online response: no results")
+        p = resp.packed
+        self.n = n
+        self._p = p
+        self._numpy: Dict[str, np.ndarray] = {}
+        self._plain: Dict[str, List[Any]] = {}
+        lay = self.layout = layout(tuple(p.types), n, p.list_lengths)
+        self.types, self.fields, self.lists, self.starts = lay.types, lay.fields, lay.lists, lay.starts
+        f = len(lay.types)
+        for field, end in lay.ends.items():
             if len(getattr(p, field)) != end:
                 raise TimefenceError(f"online response: {len(getattr(p, field))} {field} for {f} features x {n} rows; want {end}")
-        if taken != len(p.list_lengths):
-            raise TimefenceError(f"online response: {len(p.list_lengths)} list lengths; want {taken}")
+        if lay.lengths != len(p.list_lengths):
+            raise TimefenceError(f"online response: {len(p.list_lengths)} list lengths; want {lay.lengths}")
         if not (len(p.nulls) == len(p.statuses) == len(p.event_time_unix_nanos) == f * n):
             raise TimefenceError(f"online response: nulls, statuses or event times do not hold {f} features x {n} rows")
         self.nulls = np.fromiter(p.nulls, dtype=bool, count=f * n).reshape(f, n)
@@ -383,56 +441,56 @@ def to_frame(
         statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for s in r.statuses().tolist()], dtype=pd.StringDtype())
     # The scalar numeric features of a field are converted together: each
     # one is a row of a 2-D array, which float features share as one block.
-    groups: Dict[str, List[int]] = {}
-    for j, name in enumerate(names):
-        typ = r.types[j]
-        field = r.fields[j]
-        if field in _FIELD_DTYPES and typ != "timestamp" and not r.lists[j]:
-            groups.setdefault(field, []).append(j)
-            data[name] = None  # filled below, in this place
-        elif r.lists[j]:
-            # As a join's result converts: numpy arrays of the items.
-            data[name] = r.arrow(j).to_numpy(zero_copy_only=False)
-        elif typ == "timestamp":
-            ns = r.scalars(j).copy()
-            ns[r.nulls[j]] = _NAT
-            data[name] = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
-        else:
-            vals = r.scalars(j)
-            mask = r.nulls[j]
-            if mask.any():
-                vals = [None if m else v for v, m in zip(vals, mask.tolist())]
-            if field == "string_values":
-                data[name] = pd.array(vals, dtype=pd.StringDtype())
-            else:
-                arr = np.empty(n, dtype=object)
-                arr[:] = vals
-                data[name] = arr
-        if include_status:
-            data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
-            data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    groups, others = r.layout.groups(n)
+    if others or include_status:
+        for j, name in enumerate(names):
+            data[name] = None  # the grouped features' places; the others' are set below
+            if include_status:
+                data[f"{name}__status"] = statuses[j * n:(j + 1) * n]
+                data[f"{name}__event_timestamp"] = stamps[j * n:(j + 1) * n]
+    else:
+        data.update(dict.fromkeys(names))
+    for j in others:
+        data[names[j]] = _other_values(r, j)
     floats: List[Tuple[np.ndarray, List[str]]] = []
-    for field, features in groups.items():
+    for field, features, rows in groups:
         values = r.values(field)
-        starts = [r.starts[j] for j in features]
-        if starts == list(range(0, len(features) * n, n)) and len(values) == len(features) * n:
-            block = values.reshape(len(features), n)  # the field holds these features only
-        else:
-            block = np.stack([values[s:s + n] for s in starts])
+        block = values.reshape(len(features), n) if rows is None else values[rows]
         masks = r.nulls[features]
         gnames = [names[j] for j in features]
         if field == "int64_values" or field == "int32_values":
-            for i, name in enumerate(gnames):
-                data[name] = _frames.integer_array(block[i], masks[i])
+            for name, v, m in zip(gnames, block, masks):
+                data[name] = _frames.integer_array(v, m)
         elif field == "bool_values":
-            for i, name in enumerate(gnames):
-                data[name] = _frames.boolean_array(block[i], masks[i])
+            for name, v, m in zip(gnames, block, masks):
+                data[name] = _frames.boolean_array(v, m)
         else:
             block[masks] = np.nan
             floats.append((block, gnames))  # their places in data stay None
     out = _frames.frame(data, floats, n)
     out.attrs["timefence"] = attrs
     return out
+
+
+def _other_values(r: Packed, j: int) -> Any:
+    """Feature j, not a scalar number, as the nullable backend has it."""
+    typ = r.types[j]
+    if r.lists[j]:
+        # As a join's result converts: numpy arrays of the items.
+        return r.arrow(j).to_numpy(zero_copy_only=False)
+    if typ == "timestamp":
+        ns = r.scalars(j).copy()
+        ns[r.nulls[j]] = _NAT
+        return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+    vals = r.scalars(j)
+    mask = r.nulls[j]
+    if mask.any():
+        vals = [None if m else v for v, m in zip(vals, mask.tolist())]
+    if r.fields[j] == "string_values":
+        return pd.array(vals, dtype=pd.StringDtype())
+    arr = np.empty(r.n, dtype=object)
+    arr[:] = vals
+    return arr
 
 
 def _key_columns(entities: Any, keys: List[str], columns: List[List[Any]]) -> Dict[Any, Any]:

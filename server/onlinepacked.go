@@ -49,68 +49,49 @@ func packColumns(cols []*timefencev1.FeatureColumn, n int) (*timefencev1.PackedC
 func packValues(p *timefencev1.PackedColumns, col *timefencev1.FeatureColumn) int {
 	switch v := col.GetValues().(type) {
 	case *timefencev1.FeatureColumn_Int64Values:
-		p.Int64Values = append(p.Int64Values, v.Int64Values.GetValues()...)
-		return len(v.Int64Values.GetValues())
+		return packScalars(&p.Int64Values, v.Int64Values.GetValues())
 	case *timefencev1.FeatureColumn_Int32Values:
-		p.Int32Values = append(p.Int32Values, v.Int32Values.GetValues()...)
-		return len(v.Int32Values.GetValues())
+		return packScalars(&p.Int32Values, v.Int32Values.GetValues())
 	case *timefencev1.FeatureColumn_DoubleValues:
-		p.DoubleValues = append(p.DoubleValues, v.DoubleValues.GetValues()...)
-		return len(v.DoubleValues.GetValues())
+		return packScalars(&p.DoubleValues, v.DoubleValues.GetValues())
 	case *timefencev1.FeatureColumn_FloatValues:
-		p.FloatValues = append(p.FloatValues, v.FloatValues.GetValues()...)
-		return len(v.FloatValues.GetValues())
+		return packScalars(&p.FloatValues, v.FloatValues.GetValues())
 	case *timefencev1.FeatureColumn_StringValues:
-		p.StringValues = append(p.StringValues, v.StringValues.GetValues()...)
-		return len(v.StringValues.GetValues())
+		return packScalars(&p.StringValues, v.StringValues.GetValues())
 	case *timefencev1.FeatureColumn_BoolValues:
-		p.BoolValues = append(p.BoolValues, v.BoolValues.GetValues()...)
-		return len(v.BoolValues.GetValues())
+		return packScalars(&p.BoolValues, v.BoolValues.GetValues())
 	case *timefencev1.FeatureColumn_BytesValues:
-		p.BytesValues = append(p.BytesValues, v.BytesValues.GetValues()...)
-		return len(v.BytesValues.GetValues())
+		return packScalars(&p.BytesValues, v.BytesValues.GetValues())
 	case *timefencev1.FeatureColumn_FloatListValues:
-		for _, l := range v.FloatListValues.GetValues() {
-			p.FloatValues = append(p.FloatValues, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.FloatListValues.GetValues())
+		return packLists(&p.FloatValues, &p.ListLengths, v.FloatListValues.GetValues())
 	case *timefencev1.FeatureColumn_DoubleListValues:
-		for _, l := range v.DoubleListValues.GetValues() {
-			p.DoubleValues = append(p.DoubleValues, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.DoubleListValues.GetValues())
+		return packLists(&p.DoubleValues, &p.ListLengths, v.DoubleListValues.GetValues())
 	case *timefencev1.FeatureColumn_Int32ListValues:
-		for _, l := range v.Int32ListValues.GetValues() {
-			p.Int32Values = append(p.Int32Values, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.Int32ListValues.GetValues())
+		return packLists(&p.Int32Values, &p.ListLengths, v.Int32ListValues.GetValues())
 	case *timefencev1.FeatureColumn_Int64ListValues:
-		for _, l := range v.Int64ListValues.GetValues() {
-			p.Int64Values = append(p.Int64Values, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.Int64ListValues.GetValues())
+		return packLists(&p.Int64Values, &p.ListLengths, v.Int64ListValues.GetValues())
 	case *timefencev1.FeatureColumn_StringListValues:
-		for _, l := range v.StringListValues.GetValues() {
-			p.StringValues = append(p.StringValues, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.StringListValues.GetValues())
+		return packLists(&p.StringValues, &p.ListLengths, v.StringListValues.GetValues())
 	case *timefencev1.FeatureColumn_BoolListValues:
-		for _, l := range v.BoolListValues.GetValues() {
-			p.BoolValues = append(p.BoolValues, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.BoolListValues.GetValues())
+		return packLists(&p.BoolValues, &p.ListLengths, v.BoolListValues.GetValues())
 	case *timefencev1.FeatureColumn_BytesListValues:
-		for _, l := range v.BytesListValues.GetValues() {
-			p.BytesValues = append(p.BytesValues, l.GetValues()...)
-			p.ListLengths = append(p.ListLengths, int32(len(l.GetValues())))
-		}
-		return len(v.BytesListValues.GetValues())
+		return packLists(&p.BytesValues, &p.ListLengths, v.BytesListValues.GetValues())
 	}
 	return -1
+}
+
+// packScalars appends values to *dst and returns how many they are.
+func packScalars[T any](dst *[]T, values []T) int {
+	*dst = append(*dst, values...)
+	return len(values)
+}
+
+// packLists appends the items of each list to *items and its length to
+// *lengths, and returns how many lists there are.
+func packLists[T any, L interface{ GetValues() []T }](items *[]T, lengths *[]int32, lists []L) int {
+	for _, l := range lists {
+		*items = append(*items, l.GetValues()...)
+		*lengths = append(*lengths, int32(len(l.GetValues())))
+	}
+	return len(lists)
 }

@@ -80,46 +80,25 @@ func unpackColumns(t *testing.T, p *timefencev1.PackedColumns, n int) []*timefen
 		case timefencev1.ValueType_VALUE_TYPE_BYTES:
 			col.Values = &timefencev1.FeatureColumn_BytesValues{BytesValues: &timefencev1.BytesValues{Values: take(p.GetBytesValues(), &at.by, n)}}
 		case timefencev1.ValueType_VALUE_TYPE_FLOAT_LIST:
-			var vals []*timefencev1.FloatList
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.FloatList{Values: take(p.GetFloatValues(), &at.f32, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetFloatValues(), &at.f32, func(v []float32) *timefencev1.FloatList { return &timefencev1.FloatList{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_FloatListValues{FloatListValues: &timefencev1.FloatListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_DOUBLE_LIST:
-			var vals []*timefencev1.DoubleList
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.DoubleList{Values: take(p.GetDoubleValues(), &at.f64, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetDoubleValues(), &at.f64, func(v []float64) *timefencev1.DoubleList { return &timefencev1.DoubleList{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_DoubleListValues{DoubleListValues: &timefencev1.DoubleListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_INT32_LIST:
-			var vals []*timefencev1.Int32List
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.Int32List{Values: take(p.GetInt32Values(), &at.i32, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetInt32Values(), &at.i32, func(v []int32) *timefencev1.Int32List { return &timefencev1.Int32List{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_Int32ListValues{Int32ListValues: &timefencev1.Int32ListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_INT64_LIST, timefencev1.ValueType_VALUE_TYPE_TIMESTAMP_LIST:
-			var vals []*timefencev1.Int64List
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.Int64List{Values: take(p.GetInt64Values(), &at.i64, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetInt64Values(), &at.i64, func(v []int64) *timefencev1.Int64List { return &timefencev1.Int64List{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_Int64ListValues{Int64ListValues: &timefencev1.Int64ListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_STRING_LIST:
-			var vals []*timefencev1.StringList
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.StringList{Values: take(p.GetStringValues(), &at.str, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetStringValues(), &at.str, func(v []string) *timefencev1.StringList { return &timefencev1.StringList{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_StringListValues{StringListValues: &timefencev1.StringListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_BOOL_LIST:
-			var vals []*timefencev1.BoolList
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.BoolList{Values: take(p.GetBoolValues(), &at.b, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetBoolValues(), &at.b, func(v []bool) *timefencev1.BoolList { return &timefencev1.BoolList{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_BoolListValues{BoolListValues: &timefencev1.BoolListValues{Values: vals}}
 		case timefencev1.ValueType_VALUE_TYPE_BYTES_LIST:
-			var vals []*timefencev1.BytesList
-			for _, k := range lists() {
-				vals = append(vals, &timefencev1.BytesList{Values: take(p.GetBytesValues(), &at.by, int(k))})
-			}
+			vals := unpackLists(lists(), p.GetBytesValues(), &at.by, func(v [][]byte) *timefencev1.BytesList { return &timefencev1.BytesList{Values: v} })
 			col.Values = &timefencev1.FeatureColumn_BytesListValues{BytesListValues: &timefencev1.BytesListValues{Values: vals}}
 		default:
 			t.Fatalf("feature %d: type %v", f, typ)
@@ -131,6 +110,15 @@ func unpackColumns(t *testing.T, p *timefencev1.PackedColumns, n int) []*timefen
 		len(p.GetStringValues()), len(p.GetBoolValues()), len(p.GetBytesValues()), len(p.GetListLengths())},
 		[]int{at.i64, at.i32, at.f64, at.f32, at.str, at.b, at.by, at.lengths}, "every entry is read once")
 	return cols
+}
+
+// unpackLists takes a list of each length from items at *at, made by mk.
+func unpackLists[T, L any](lengths []int32, items []T, at *int, mk func([]T) L) []L {
+	var out []L
+	for _, k := range lengths {
+		out = append(out, mk(take(items, at, int(k))))
+	}
+	return out
 }
 
 // take returns the k entries of s from *at and moves *at past them.

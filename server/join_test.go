@@ -14,10 +14,13 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	timefencev1 "github.com/timefence/timefence/api/timefence/v1"
 	"github.com/timefence/timefence/client"
+	"github.com/timefence/timefence/server"
 )
 
 // version is one written version as the join oracle remembers it.
@@ -393,6 +396,22 @@ func TestGuardProperty(t *testing.T) {
 				require.LessOrEqual(t, v.available, cut)
 			}
 		}
+		// Packed results are the same read; past the cutoff, refused whole.
+		raw := &timefencev1.GetOnlineFeaturesRequest{Features: []string{"user_stats:clicks"}, JoinKeys: []string{"user_id"},
+			AsOf: timestamppb.New(time.Unix(0, cut)), Split: name}
+		for k := range int64(3) {
+			raw.EntityRows = append(raw.EntityRows, &timefencev1.EntityRow{Values: []*timefencev1.Value{{Kind: &timefencev1.Value_Int64Value{Int64Value: k + 1}}}})
+		}
+		online := timefencev1.NewOnlineServiceClient(env.client.Conn())
+		cols, err := online.GetOnlineFeatures(context.Background(), raw)
+		require.NoError(t, err)
+		raw.Packed = true
+		packed, err := online.GetOnlineFeatures(context.Background(), raw)
+		require.NoError(t, err)
+		require.True(t, proto.Equal(cols.GetColumns()[0], server.UnpackColumns(t, packed.GetPacked(), 3)[0]))
+		raw.AsOf = timestamppb.New(time.Unix(0, cut+1))
+		_, err = online.GetOnlineFeatures(context.Background(), raw)
+		requireReason(t, err, codes.FailedPrecondition, "CUTOFF_EXCEEDED", "")
 	}
 	require.Positive(t, checked)
 }

@@ -209,7 +209,7 @@ class Layout:
         taken = 0
         at = self.ends
         for typ in types:
-            spec = _LAYOUT.get(typ)
+            spec = _TYPE_SPECS.get(typ)
             if spec is None:
                 raise TimefenceError(f"online response: unknown value type {typ}")
             name, field, is_list = spec
@@ -334,6 +334,10 @@ class Packed:
         src = self._p.statuses
         return np.fromiter(src, dtype=np.int32, count=len(src))
 
+    def status_names(self) -> List[str]:
+        """Every feature's statuses, one after the other, by name."""
+        return [STATUS_NAMES.get(s, "unspecified") for s in self.statuses().tolist()]
+
     def event_nanos(self) -> np.ndarray:
         """Every feature's event times, one after the other, as Unix
         nanoseconds; NaT where no version was found (a deleted entity keeps
@@ -367,7 +371,7 @@ class Packed:
 
 # Each value type's name, the PackedColumns field of its values or items,
 # and whether it is a list.
-_LAYOUT = {
+_TYPE_SPECS = {
     t: (name, _ITEM_FIELDS[name[:-5] if name.endswith("_list") else name], name.endswith("_list"))
     for t, name in _TYPE_FROM_PROTO.items()
 }
@@ -388,7 +392,7 @@ def to_dict(
     has_nulls = r.nulls.any(axis=1).tolist()
     statuses = stamps = None
     if include_status:
-        statuses = [STATUS_NAMES.get(s, "unspecified") for s in r.statuses().tolist()]
+        statuses = r.status_names()
         ns = r.event_nanos()
         stamps = [None if v == _NAT else t for v, t in
                   zip(ns.tolist(), pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tolist())]
@@ -438,7 +442,7 @@ def to_frame(
     stamps: Any = None
     if include_status:
         stamps = pd.DatetimeIndex(r.event_nanos().view("M8[ns]")).tz_localize("UTC").array
-        statuses = pd.array([STATUS_NAMES.get(s, "unspecified") for s in r.statuses().tolist()], dtype=pd.StringDtype())
+        statuses = pd.array(r.status_names(), dtype=pd.StringDtype())
     # The scalar numeric features of a field are converted together: each
     # one is a row of a 2-D array, which float features share as one block.
     groups, others = r.layout.groups(n)
@@ -520,13 +524,13 @@ def arrow_frame(
     r = Packed(resp, n)
     data: Dict[str, pa.Array] = {}
     if include_status:
-        statuses = r.statuses()
+        statuses = r.status_names()
         nanos = r.event_nanos()
     for j, name in enumerate(names):
         data[name] = r.arrow(j)
         if include_status:
             part = slice(j * n, (j + 1) * n)
-            data[f"{name}__status"] = pa.array([STATUS_NAMES.get(s, "unspecified") for s in statuses[part].tolist()], pa.string())
+            data[f"{name}__status"] = pa.array(statuses[part], pa.string())
             data[f"{name}__event_timestamp"] = pa.array(nanos[part], pa.int64(), mask=nanos[part] == _NAT).cast(pa.timestamp("ns", "UTC"))
     if isinstance(entities, pd.DataFrame):
         out = entities.reset_index(drop=True).copy(deep=False)
